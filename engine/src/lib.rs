@@ -1,0 +1,22 @@
+//! bpfdiff's eBPF virtual machine.
+//!
+//! - [`insn`]: the raw 8-byte slot; [`program`]: a sequence of slots.
+//! - [`opcode`]: the one opcode table every component reads.
+//! - [`decode`]: slots to [`decode::Instruction`]s and back.
+//! - [`asm`]: the kernel (`bpftool`) syntax and the bpf_conformance dialect.
+//! - [`data`]: bpf_conformance `.data` test files.
+//! - [`interp`]: the checking interpreter, the project's reference semantics.
+#![deny(missing_docs)]
+
+pub mod asm;
+pub mod data;
+pub mod decode;
+pub mod helpers;
+pub mod insn;
+pub mod interp;
+pub mod opcode;
+pub mod program;
+
+pub use decode::{DecodeError, Instruction};
+pub use insn::Insn;
+pub use program::Program;

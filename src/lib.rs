@@ -1,0 +1,2 @@
+//! bpfdiff harness library.
+#![deny(missing_docs)]
