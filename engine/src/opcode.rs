@@ -422,6 +422,7 @@ impl OpcodeRow {
 /// The opcode byte of `ld_imm64` (`BPF_LD | BPF_IMM | BPF_DW`).
 pub const LD_IMM64_OPCODE: u8 = 0x18;
 
+#[allow(clippy::too_many_arguments)] // one argument per table column
 const fn row(
     opcode: u8,
     selector: Selector,

@@ -1,0 +1,37 @@
+//! The helpers the engine provides, by kernel helper id.
+//!
+//! Only helpers whose results can be modelled are provided; their results
+//! are marked pointer-derived (opaque) because another implementation
+//! returns a different number (a real clock, a real random source).
+//! Every helper call leaves r1..r5 undefined, as the kernel's calling
+//! convention does (RFC 9669 §4.3.1, kernel ABI: r1-r5 are clobbered).
+
+use super::exec::clobbered_by_helper;
+use super::FaultKind;
+
+/// Kernel helper id of `bpf_ktime_get_ns`.
+pub const HELPER_KTIME_GET_NS: u64 = 5;
+/// Kernel helper id of `bpf_get_prandom_u32`.
+pub const HELPER_GET_PRANDOM_U32: u64 = 7;
+
+/// Calls helper `id`, writing r0 and clobbering r1..r5.
+pub(super) fn call(
+    id: u64,
+    regs: &mut [u64; 16],
+    derived: &mut u16,
+    executed: u64,
+) -> Result<(), FaultKind> {
+    let r0 = match id {
+        // A virtual clock: the number of instructions executed so far.
+        HELPER_KTIME_GET_NS => executed,
+        // A deterministic sequence seeded by the clock.
+        HELPER_GET_PRANDOM_U32 => {
+            (executed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32 as u64
+        }
+        _ => return Err(FaultKind::UnknownHelper),
+    };
+    regs[0] = r0;
+    regs[1..6].fill(0);
+    *derived |= 1 | clobbered_by_helper();
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! The regions a program may touch, with bounds checks and the
+//! pointer-derived shadow of every byte.
+//!
+//! Two regions exist: the input memory at [`MEM_BASE`] and the stack, which
+//! grows down from [`STACK_TOP`] by [`STACK_SIZE`] bytes per live frame.
+//! Bytes of frames that have returned are not addressable.
+
+use super::{MAX_FRAMES, MEM_BASE, STACK_SIZE, STACK_TOP};
+
+/// Total bytes of stack backing all frames.
+pub const STACK_BYTES: usize = STACK_SIZE * MAX_FRAMES;
+const STACK_BASE: u64 = STACK_TOP - STACK_BYTES as u64;
+
+/// Which region an address resolved to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Region {
+    Input,
+    Stack,
+}
+
+/// The memory of one run.
+pub(super) struct Memory<'a> {
+    input: &'a mut [u8],
+    input_shadow: Vec<bool>,
+    stack: Box<[u8; STACK_BYTES]>,
+    stack_shadow: Vec<bool>,
+    /// Lowest addressable stack address (the bottom of the deepest live frame).
+    stack_low: u64,
+}
+
+impl<'a> Memory<'a> {
+    /// Memory for a run on `input`, with frame 0 live and a zeroed stack.
+    pub fn new(input: &'a mut [u8]) -> Memory<'a> {
+        Memory {
+            input,
+            input_shadow: Vec::new(),
+            stack: Box::new([0; STACK_BYTES]),
+            stack_shadow: Vec::new(),
+            stack_low: STACK_TOP - STACK_SIZE as u64,
+        }
+    }
+
+    /// Length of the input region in bytes.
+    pub fn input_len(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Makes `depth + 1` frames addressable (depth 0 = frame 0 only).
+    #[inline(always)]
+    pub fn set_depth(&mut self, depth: usize) {
+        self.stack_low = STACK_TOP - ((depth + 1) * STACK_SIZE) as u64;
+    }
+
+    #[inline(always)]
+    fn resolve(&self, addr: u64, size: usize) -> Option<(Region, usize)> {
+        let size = size as u64;
+        let off = addr.wrapping_sub(MEM_BASE);
+        let len = self.input.len() as u64;
+        if off < len && size <= len - off {
+            return Some((Region::Input, off as usize));
+        }
+        let soff = addr.wrapping_sub(self.stack_low);
+        let slen = STACK_TOP - self.stack_low;
+        if soff < slen && size <= slen - soff {
+            return Some((Region::Stack, (addr - STACK_BASE) as usize));
+        }
+        None
+    }
+
+    #[inline(always)]
+    fn bytes(&mut self, region: Region) -> (&mut [u8], &mut Vec<bool>) {
+        match region {
+            Region::Input => (&mut *self.input, &mut self.input_shadow),
+            Region::Stack => (&mut self.stack[..], &mut self.stack_shadow),
+        }
+    }
+
+    /// Loads `size` bytes (1, 2, 4 or 8) little-endian, zero-extended.
+    /// Returns the value and whether any byte is pointer-derived.
+    #[inline(always)]
+    pub fn load(&mut self, addr: u64, size: usize) -> Option<(u64, bool)> {
+        let (region, i) = self.resolve(addr, size)?;
+        let (bytes, shadow) = self.bytes(region);
+        let src = &bytes[i..i + size];
+        let value = match size {
+            1 => src[0] as u64,
+            2 => u16::from_le_bytes([src[0], src[1]]) as u64,
+            4 => u32::from_le_bytes([src[0], src[1], src[2], src[3]]) as u64,
+            _ => u64::from_le_bytes([
+                src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7],
+            ]),
+        };
+        let derived = !shadow.is_empty() && shadow[i..i + size].iter().any(|&d| d);
+        Some((value, derived))
+    }
+
+    /// Stores the low `size` bytes of `value` little-endian.
+    #[inline(always)]
+    pub fn store(&mut self, addr: u64, size: usize, value: u64, derived: bool) -> Option<()> {
+        let (region, i) = self.resolve(addr, size)?;
+        let (bytes, shadow) = self.bytes(region);
+        bytes[i..i + size].copy_from_slice(&value.to_le_bytes()[..size]);
+        if derived && shadow.is_empty() {
+            shadow.resize(bytes.len(), false);
+        }
+        if !shadow.is_empty() {
+            shadow[i..i + size].fill(derived);
+        }
+        Some(())
+    }
+
+    /// Big-endian load for the legacy packet instructions, from the input
+    /// region only.
+    pub fn load_packet_be(&self, offset: i64, size: usize) -> Option<u64> {
+        if offset < 0 {
+            return None;
+        }
+        let start = usize::try_from(offset).ok()?;
+        let end = start.checked_add(size)?;
+        let bytes = self.input.get(start..end)?;
+        Some(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64))
+    }
+
+    /// The per-byte pointer-derived marks of the input memory (empty when
+    /// no byte is marked).
+    pub fn into_input_shadow(self) -> Vec<bool> {
+        if self.input_shadow.iter().any(|&d| d) {
+            self.input_shadow
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_bounds_are_exact() {
+        let mut buf = [1u8, 2, 3, 4];
+        let mut m = Memory::new(&mut buf);
+        assert_eq!(m.load(MEM_BASE, 4), Some((0x0403_0201, false)));
+        assert_eq!(m.load(MEM_BASE + 1, 4), None);
+        assert_eq!(m.load(MEM_BASE - 1, 1), None);
+        assert_eq!(m.load(MEM_BASE.wrapping_add(u64::MAX), 8), None);
+    }
+
+    #[test]
+    fn only_live_frames_are_addressable() {
+        let mut buf = [];
+        let mut m = Memory::new(&mut buf);
+        assert!(m.store(STACK_TOP - 8, 8, 7, false).is_some());
+        assert!(m.store(STACK_TOP - 513, 1, 7, false).is_none());
+        assert!(m.load(STACK_TOP, 1).is_none());
+        m.set_depth(1);
+        assert!(m.store(STACK_TOP - 513, 1, 7, false).is_some());
+        assert!(m.store(STACK_TOP - 1025, 1, 7, false).is_none());
+    }
+
+    #[test]
+    fn derived_marks_follow_stores() {
+        let mut buf = [0u8; 16];
+        let mut m = Memory::new(&mut buf);
+        m.store(MEM_BASE, 8, 1, true).unwrap();
+        assert_eq!(m.load(MEM_BASE + 4, 4), Some((0, true)));
+        m.store(MEM_BASE, 8, 1, false).unwrap();
+        assert_eq!(m.load(MEM_BASE, 8), Some((1, false)));
+        assert!(m.into_input_shadow().is_empty());
+    }
+
+    #[test]
+    fn packet_loads_are_big_endian() {
+        let mut buf = [0x12u8, 0x34, 0x56, 0x78];
+        let m = Memory::new(&mut buf);
+        assert_eq!(m.load_packet_be(0, 2), Some(0x1234));
+        assert_eq!(m.load_packet_be(0, 4), Some(0x1234_5678));
+        assert_eq!(m.load_packet_be(3, 2), None);
+        assert_eq!(m.load_packet_be(-1, 1), None);
+    }
+}

@@ -1,0 +1,411 @@
+//! Prepared code: each decoded instruction turned into a compact [`Op`]
+//! whose [`Kind`] names exactly what the interpreter loop does, with
+//! immediates pre-extended and jump targets resolved.
+//!
+//! The table row decides the kind; nothing here matches opcode bytes.
+//! Jumps whose target is invalid point at a sentinel op appended after the
+//! program, which faults with the jumping instruction's pc when (and only
+//! when) the jump is taken.
+
+use super::FaultKind;
+use crate::decode::{DecodeError, Instruction};
+use crate::opcode::{Class, Operation, Size, Source};
+use crate::program::Program;
+
+/// What an [`Op`] does. `R` forms read the `src` register, `I` forms the
+/// pre-extended immediate; `64`/`32` is the operation width.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Add64R,
+    Add64I,
+    Sub64R,
+    Sub64I,
+    Mul64R,
+    Mul64I,
+    Div64R,
+    Div64I,
+    SDiv64R,
+    SDiv64I,
+    Mod64R,
+    Mod64I,
+    SMod64R,
+    SMod64I,
+    Or64R,
+    Or64I,
+    And64R,
+    And64I,
+    Xor64R,
+    Xor64I,
+    Lsh64R,
+    Lsh64I,
+    Rsh64R,
+    Rsh64I,
+    Arsh64R,
+    Arsh64I,
+    Mov64R,
+    Mov64I,
+    Add32R,
+    Add32I,
+    Sub32R,
+    Sub32I,
+    Mul32R,
+    Mul32I,
+    Div32R,
+    Div32I,
+    SDiv32R,
+    SDiv32I,
+    Mod32R,
+    Mod32I,
+    SMod32R,
+    SMod32I,
+    Or32R,
+    Or32I,
+    And32R,
+    And32I,
+    Xor32R,
+    Xor32I,
+    Lsh32R,
+    Lsh32I,
+    Rsh32R,
+    Rsh32I,
+    Arsh32R,
+    Arsh32I,
+    Mov32R,
+    Mov32I,
+    Neg64,
+    Neg32,
+    /// Sign-extending move; `aux` is the source width in bits.
+    MovSx64,
+    /// 32-bit sign-extending move, zero-extended; `aux` is the width.
+    MovSx32,
+    /// Truncate to `aux` bits (le16/le32/le64).
+    ToLe,
+    /// Swap the low `aux` bits' bytes (be*, bswap*).
+    Swap,
+    Ja,
+    Jeq64R,
+    Jeq64I,
+    Jgt64R,
+    Jgt64I,
+    Jge64R,
+    Jge64I,
+    Jset64R,
+    Jset64I,
+    Jne64R,
+    Jne64I,
+    Jsgt64R,
+    Jsgt64I,
+    Jsge64R,
+    Jsge64I,
+    Jlt64R,
+    Jlt64I,
+    Jle64R,
+    Jle64I,
+    Jslt64R,
+    Jslt64I,
+    Jsle64R,
+    Jsle64I,
+    Jeq32R,
+    Jeq32I,
+    Jgt32R,
+    Jgt32I,
+    Jge32R,
+    Jge32I,
+    Jset32R,
+    Jset32I,
+    Jne32R,
+    Jne32I,
+    Jsgt32R,
+    Jsgt32I,
+    Jsge32R,
+    Jsge32I,
+    Jlt32R,
+    Jlt32I,
+    Jle32R,
+    Jle32I,
+    Jslt32R,
+    Jslt32I,
+    Jsle32R,
+    Jsle32I,
+    /// Helper call; `imm` is the helper id.
+    CallHelper,
+    /// Local call to `target`.
+    CallLocal,
+    /// Call through `dst` (subprogram address or helper id).
+    Callx,
+    Exit,
+    /// `dst = imm` (the full 64-bit value).
+    LdImm64,
+    /// `dst = MEM_BASE + imm` (pointer-derived).
+    LdMapValue,
+    /// `dst = CODE_BASE + 8 * target` (pointer-derived).
+    LdFunc,
+    /// Legacy packet load of `aux` bytes at `imm`.
+    LdAbs,
+    /// Legacy packet load of `aux` bytes at `src + imm`.
+    LdInd,
+    LdxB,
+    LdxH,
+    LdxW,
+    LdxDW,
+    LdxSB,
+    LdxSH,
+    LdxSW,
+    StB,
+    StH,
+    StW,
+    StDW,
+    StxB,
+    StxH,
+    StxW,
+    StxDW,
+    /// Atomic read-modify-write of `aux` bytes; `imm` is the atomic op.
+    Atomic,
+    /// Load-acquire of `aux` bytes.
+    LoadAcquire,
+    /// Store-release of `aux` bytes.
+    StoreRelease,
+    /// Decodes but cannot run yet.
+    Unsupported,
+    /// The second slot of an `ld_imm64`; never reached by fall-through.
+    LdImm64Second,
+    /// Sentinel after the last slot: control fell off the end.
+    FellOffEnd,
+    /// Sentinel for an invalid jump target; `target` is the jump's pc and
+    /// `aux` selects the fault (0 out of range, 1 into `ld_imm64`).
+    BadTarget,
+}
+
+/// One prepared instruction (16 bytes).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Op {
+    pub kind: Kind,
+    pub dst: u8,
+    pub src: u8,
+    pub aux: u8,
+    /// Memory offset, or the resolved jump / call target slot.
+    pub off: i32,
+    /// Pre-extended immediate (or the 64-bit value of `ld_imm64`).
+    pub imm: u64,
+}
+
+impl Op {
+    const fn new(kind: Kind) -> Op {
+        Op {
+            kind,
+            dst: 0,
+            src: 0,
+            aux: 0,
+            off: 0,
+            imm: 0,
+        }
+    }
+}
+
+/// A program prepared for the interpreter loop.
+#[derive(Clone, Debug)]
+pub(super) struct PreparedCode {
+    /// One op per slot, then the fell-off-end sentinel, then bad-target sentinels.
+    pub ops: Vec<Op>,
+    /// Number of program slots.
+    pub slots: usize,
+}
+
+impl PreparedCode {
+    /// The fault carried by a bad-target sentinel.
+    pub fn bad_target_fault(op: &Op) -> FaultKind {
+        if op.aux == 0 {
+            FaultKind::JumpOutOfRange
+        } else {
+            FaultKind::JumpIntoLdImm64
+        }
+    }
+
+    /// Prepares `program`, failing on the first undecodable slot.
+    pub fn new(program: &Program) -> Result<PreparedCode, DecodeError> {
+        let decoded = program.decode()?;
+        let slots = program.len();
+        let mut starts = vec![false; slots];
+        for (i, _) in &decoded {
+            starts[*i] = true;
+        }
+        let mut ops = vec![Op::new(Kind::LdImm64Second); slots];
+        ops.push(Op::new(Kind::FellOffEnd));
+        let mut sentinels = Vec::new();
+        for (pc, ins) in &decoded {
+            let mut op = prepare_one(ins);
+            if needs_target(ins) {
+                let target = *pc as i64 + branch_offset(ins) + 1;
+                op.off = if target >= 0 && (target as usize) < slots && starts[target as usize] {
+                    target as i32
+                } else {
+                    let mut s = Op::new(Kind::BadTarget);
+                    s.off = *pc as i32;
+                    s.imm = target as u64;
+                    s.aux = u8::from(target >= 0 && (target as usize) < slots);
+                    sentinels.push(s);
+                    (slots + sentinels.len()) as i32
+                };
+            }
+            ops[*pc] = op;
+        }
+        ops.extend(sentinels);
+        Ok(PreparedCode { ops, slots })
+    }
+}
+
+fn needs_target(ins: &Instruction) -> bool {
+    ins.row.is_jump() || matches!(ins.row.operation, Operation::CallLocal | Operation::LdFunc)
+}
+
+/// The pc-relative offset of a jump, local call or `ld_imm64` func.
+fn branch_offset(ins: &Instruction) -> i64 {
+    match (ins.row.class, ins.row.operation) {
+        (Class::Jmp32, Operation::Ja) => ins.imm as i64,
+        (_, Operation::CallLocal | Operation::LdFunc) => ins.imm as i64,
+        _ => ins.off as i64,
+    }
+}
+
+fn size_bytes(size: Option<Size>) -> u8 {
+    size.map_or(0, |s| s.bytes() as u8)
+}
+
+fn prepare_one(ins: &Instruction) -> Op {
+    use Operation as O;
+    let row = ins.row;
+    let wide = matches!(row.class, Class::Alu64 | Class::Jmp);
+    let reg = row.source == Source::Reg;
+    let kind = match row.class {
+        Class::Alu | Class::Alu64 => alu_kind(row.operation, wide, reg),
+        Class::Jmp | Class::Jmp32 => match row.operation {
+            O::Ja => Kind::Ja,
+            O::Call => Kind::CallHelper,
+            O::CallLocal => Kind::CallLocal,
+            O::Callx => Kind::Callx,
+            O::CallKfunc => Kind::Unsupported,
+            O::Exit => Kind::Exit,
+            cond => jump_kind(cond, wide, reg),
+        },
+        Class::Ld => match row.operation {
+            O::LdImm64 => Kind::LdImm64,
+            O::LdMapValue => Kind::LdMapValue,
+            O::LdFunc => Kind::LdFunc,
+            O::LdAbs => Kind::LdAbs,
+            O::LdInd => Kind::LdInd,
+            _ => Kind::Unsupported,
+        },
+        Class::Ldx => match (row.operation, row.size) {
+            (O::Load, Some(Size::B)) => Kind::LdxB,
+            (O::Load, Some(Size::H)) => Kind::LdxH,
+            (O::Load, Some(Size::W)) => Kind::LdxW,
+            (O::Load, _) => Kind::LdxDW,
+            (_, Some(Size::B)) => Kind::LdxSB,
+            (_, Some(Size::H)) => Kind::LdxSH,
+            _ => Kind::LdxSW,
+        },
+        Class::St => match row.size {
+            Some(Size::B) => Kind::StB,
+            Some(Size::H) => Kind::StH,
+            Some(Size::W) => Kind::StW,
+            _ => Kind::StDW,
+        },
+        Class::Stx => match (row.operation, row.size) {
+            (O::StoreReg, Some(Size::B)) => Kind::StxB,
+            (O::StoreReg, Some(Size::H)) => Kind::StxH,
+            (O::StoreReg, Some(Size::W)) => Kind::StxW,
+            (O::StoreReg, _) => Kind::StxDW,
+            (O::LoadAcquire, _) => Kind::LoadAcquire,
+            (O::StoreRelease, _) => Kind::StoreRelease,
+            _ => Kind::Atomic,
+        },
+    };
+    let imm = match row.operation {
+        O::LdImm64 => ins.imm64(),
+        O::LdMapValue => ins.next_imm as u32 as u64,
+        _ if row.class.is_32bit() => ins.imm as u32 as u64,
+        _ => ins.imm as i64 as u64,
+    };
+    let aux = match row.operation {
+        O::MovSx | O::Le | O::Be | O::Bswap => row.size.map_or(64, |s| s.bits() as u8),
+        _ => size_bytes(row.size),
+    };
+    Op {
+        kind,
+        dst: ins.dst,
+        src: ins.src,
+        aux,
+        off: ins.off as i32,
+        imm,
+    }
+}
+
+fn alu_kind(op: Operation, wide: bool, reg: bool) -> Kind {
+    use Kind as K;
+    use Operation as O;
+    let pick = |r64, i64_, r32, i32_| match (wide, reg) {
+        (true, true) => r64,
+        (true, false) => i64_,
+        (false, true) => r32,
+        (false, false) => i32_,
+    };
+    match op {
+        O::Add => pick(K::Add64R, K::Add64I, K::Add32R, K::Add32I),
+        O::Sub => pick(K::Sub64R, K::Sub64I, K::Sub32R, K::Sub32I),
+        O::Mul => pick(K::Mul64R, K::Mul64I, K::Mul32R, K::Mul32I),
+        O::Div => pick(K::Div64R, K::Div64I, K::Div32R, K::Div32I),
+        O::SDiv => pick(K::SDiv64R, K::SDiv64I, K::SDiv32R, K::SDiv32I),
+        O::Mod => pick(K::Mod64R, K::Mod64I, K::Mod32R, K::Mod32I),
+        O::SMod => pick(K::SMod64R, K::SMod64I, K::SMod32R, K::SMod32I),
+        O::Or => pick(K::Or64R, K::Or64I, K::Or32R, K::Or32I),
+        O::And => pick(K::And64R, K::And64I, K::And32R, K::And32I),
+        O::Xor => pick(K::Xor64R, K::Xor64I, K::Xor32R, K::Xor32I),
+        O::Lsh => pick(K::Lsh64R, K::Lsh64I, K::Lsh32R, K::Lsh32I),
+        O::Rsh => pick(K::Rsh64R, K::Rsh64I, K::Rsh32R, K::Rsh32I),
+        O::Arsh => pick(K::Arsh64R, K::Arsh64I, K::Arsh32R, K::Arsh32I),
+        O::Mov => pick(K::Mov64R, K::Mov64I, K::Mov32R, K::Mov32I),
+        O::Neg => {
+            if wide {
+                K::Neg64
+            } else {
+                K::Neg32
+            }
+        }
+        O::MovSx => {
+            if wide {
+                K::MovSx64
+            } else {
+                K::MovSx32
+            }
+        }
+        O::Le => K::ToLe,
+        O::Be | O::Bswap => K::Swap,
+        _ => K::Unsupported,
+    }
+}
+
+fn jump_kind(op: Operation, wide: bool, reg: bool) -> Kind {
+    use Kind as K;
+    use Operation as O;
+    let pick = |r64, i64_, r32, i32_| match (wide, reg) {
+        (true, true) => r64,
+        (true, false) => i64_,
+        (false, true) => r32,
+        (false, false) => i32_,
+    };
+    match op {
+        O::Jeq => pick(K::Jeq64R, K::Jeq64I, K::Jeq32R, K::Jeq32I),
+        O::Jgt => pick(K::Jgt64R, K::Jgt64I, K::Jgt32R, K::Jgt32I),
+        O::Jge => pick(K::Jge64R, K::Jge64I, K::Jge32R, K::Jge32I),
+        O::Jset => pick(K::Jset64R, K::Jset64I, K::Jset32R, K::Jset32I),
+        O::Jne => pick(K::Jne64R, K::Jne64I, K::Jne32R, K::Jne32I),
+        O::Jsgt => pick(K::Jsgt64R, K::Jsgt64I, K::Jsgt32R, K::Jsgt32I),
+        O::Jsge => pick(K::Jsge64R, K::Jsge64I, K::Jsge32R, K::Jsge32I),
+        O::Jlt => pick(K::Jlt64R, K::Jlt64I, K::Jlt32R, K::Jlt32I),
+        O::Jle => pick(K::Jle64R, K::Jle64I, K::Jle32R, K::Jle32I),
+        O::Jslt => pick(K::Jslt64R, K::Jslt64I, K::Jslt32R, K::Jslt32I),
+        O::Jsle => pick(K::Jsle64R, K::Jsle64I, K::Jsle32R, K::Jsle32I),
+        _ => K::Unsupported,
+    }
+}
