@@ -13,24 +13,22 @@ use super::{
 struct Frame {
     return_pc: usize,
     saved: [u64; 5],
-    saved_derived: u16,
+    saved_derived: [u8; 5],
 }
-
-const CALLEE_SAVED_MASK: u16 = 0b111_1100_0000; // r6..r10
-const CALLER_SAVED_MASK: u16 = 0b11_1110; // r1..r5
 
 /// Runs prepared code on `input` with at most `budget` instructions.
 pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Execution {
     let mut mem = Memory::new(input);
     let mut regs = [0u64; 16];
-    // Bit i set: register i holds a pointer-derived (implementation-specific) value.
-    let mut derived: u16 = 1 << 10;
+    // derived[i] != 0: register i holds a pointer-derived (implementation-specific) value.
+    let mut derived = [0u8; 16];
+    derived[10] = 1;
     regs[10] = STACK_TOP;
     let input_len = mem_len(&mem);
     if input_len > 0 {
         regs[1] = MEM_BASE;
         regs[2] = input_len;
-        derived |= 1 << 1;
+        derived[1] = 1;
     }
     let mut frames = [Frame::default(); MAX_FRAMES];
     let mut depth = 0usize;
@@ -51,12 +49,12 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
     }
     macro_rules! bit {
         ($r:expr) => {
-            ((derived >> $r) & 1) != 0
+            derived[($r & 15) as usize] != 0
         };
     }
     macro_rules! set_bit {
         ($r:expr, $v:expr) => {
-            derived = (derived & !(1u16 << $r)) | (u16::from($v) << $r)
+            derived[($r & 15) as usize] = u8::from($v)
         };
     }
     macro_rules! alu_r {
@@ -64,7 +62,7 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
             let d = ($op.dst & 15) as usize;
             let s = ($op.src & 15) as usize;
             regs[d] = $f(regs[d], regs[s]);
-            derived |= ((derived >> s) & 1) << d;
+            derived[d] |= derived[s];
         }};
     }
     macro_rules! alu_i {
@@ -104,7 +102,13 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
     }
 
     loop {
-        let op: Op = ops[pc];
+        debug_assert!(pc < ops.len());
+        // SAFETY: `pc` is always a valid index into `ops`: it starts at 0
+        // (there is at least the fell-off-end sentinel), sequential flow
+        // stops at that sentinel, every jump and call target was resolved by
+        // `PreparedCode::new` to a program slot or a sentinel, and callx
+        // targets are range-checked against the program's slots above.
+        let op: &Op = unsafe { ops.get_unchecked(pc) };
         executed += 1;
         if executed > budget {
             executed -= 1;
@@ -333,11 +337,14 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
                 op
             ),
             Kind::Jsle32I => jump_if!((regs[(op.dst & 15) as usize] as i32) <= (op.imm as i32), op),
-            Kind::CallHelper => {
-                if let Err(kind) = helper_call::call(op.imm, &mut regs, &mut derived, executed) {
-                    fault!(kind, op.imm, 0);
+            Kind::CallHelper => match helper_call::call(op.imm, executed) {
+                Ok(r0) => {
+                    regs[0] = r0;
+                    regs[1..6].fill(0);
+                    derived[0..6].fill(1);
                 }
-            }
+                Err(kind) => fault!(kind, op.imm, 0),
+            },
             Kind::Callx => {
                 let d = (op.dst & 15) as usize;
                 let value = regs[d];
@@ -350,21 +357,26 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
                     if depth + 1 >= MAX_FRAMES {
                         fault!(FaultKind::CallDepthExceeded, target as u64, 0);
                     }
-                    push_frame(&mut frames[depth], pc, &regs, derived);
+                    push_frame(&mut frames[depth], pc, &regs, &derived);
                     depth += 1;
                     enter_frame(&mut regs, &mut derived, &mut mem, depth);
                     pc = target;
                     continue;
                 }
-                if let Err(kind) = helper_call::call(value, &mut regs, &mut derived, executed) {
-                    fault!(kind, value, 0);
+                match helper_call::call(value, executed) {
+                    Ok(r0) => {
+                        regs[0] = r0;
+                        regs[1..6].fill(0);
+                        derived[0..6].fill(1);
+                    }
+                    Err(kind) => fault!(kind, value, 0),
                 }
             }
             Kind::CallLocal => {
                 if depth + 1 >= MAX_FRAMES {
                     fault!(FaultKind::CallDepthExceeded, op.off as u64, 0);
                 }
-                push_frame(&mut frames[depth], pc, &regs, derived);
+                push_frame(&mut frames[depth], pc, &regs, &derived);
                 depth += 1;
                 enter_frame(&mut regs, &mut derived, &mut mem, depth);
                 pc = op.off as usize;
@@ -374,15 +386,14 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
                 if depth == 0 {
                     let result = ExecResult::Returned {
                         r0: regs[0],
-                        r0_derived: bit!(0),
+                        r0_derived: derived[0] != 0,
                     };
                     return finish(result, executed, mem);
                 }
                 depth -= 1;
                 let frame = &frames[depth];
                 regs[6..11].copy_from_slice(&frame.saved);
-                derived =
-                    (derived & !CALLEE_SAVED_MASK) | (frame.saved_derived & CALLEE_SAVED_MASK);
+                derived[6..11].copy_from_slice(&frame.saved_derived);
                 mem.set_depth(depth);
                 pc = frame.return_pc + 1;
                 continue;
@@ -505,7 +516,7 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
             Kind::BadTarget => {
                 executed -= 1;
                 pc = op.off as usize;
-                fault!(PreparedCode::bad_target_fault(&op), op.imm, 0);
+                fault!(PreparedCode::bad_target_fault(op), op.imm, 0);
             }
         }
         pc += 1;
@@ -517,15 +528,15 @@ fn mem_len(mem: &Memory<'_>) -> u64 {
     mem.input_len() as u64
 }
 
-fn push_frame(frame: &mut Frame, pc: usize, regs: &[u64; 16], derived: u16) {
+fn push_frame(frame: &mut Frame, pc: usize, regs: &[u64; 16], derived: &[u8; 16]) {
     frame.return_pc = pc;
     frame.saved.copy_from_slice(&regs[6..11]);
-    frame.saved_derived = derived & CALLEE_SAVED_MASK;
+    frame.saved_derived.copy_from_slice(&derived[6..11]);
 }
 
-fn enter_frame(regs: &mut [u64; 16], derived: &mut u16, mem: &mut Memory<'_>, depth: usize) {
+fn enter_frame(regs: &mut [u64; 16], derived: &mut [u8; 16], mem: &mut Memory<'_>, depth: usize) {
     regs[10] = STACK_TOP - (depth * STACK_SIZE) as u64;
-    *derived |= 1 << 10;
+    derived[10] = 1;
     mem.set_depth(depth);
 }
 
@@ -535,9 +546,4 @@ fn finish(result: ExecResult, insns_executed: u64, mem: Memory<'_>) -> Execution
         insns_executed,
         mem_derived: mem.into_input_shadow(),
     }
-}
-
-/// Marks r1..r5 as holding no defined value after a helper call.
-pub(super) const fn clobbered_by_helper() -> u16 {
-    CALLER_SAVED_MASK
 }

@@ -6,7 +6,6 @@
 //! Every helper call leaves r1..r5 undefined, as the kernel's calling
 //! convention does (RFC 9669 §4.3.1, kernel ABI: r1-r5 are clobbered).
 
-use super::exec::clobbered_by_helper;
 use super::FaultKind;
 
 /// Kernel helper id of `bpf_ktime_get_ns`.
@@ -14,14 +13,9 @@ pub const HELPER_KTIME_GET_NS: u64 = 5;
 /// Kernel helper id of `bpf_get_prandom_u32`.
 pub const HELPER_GET_PRANDOM_U32: u64 = 7;
 
-/// Calls helper `id`, writing r0 and clobbering r1..r5.
-pub(super) fn call(
-    id: u64,
-    regs: &mut [u64; 16],
-    derived: &mut u16,
-    executed: u64,
-) -> Result<(), FaultKind> {
-    let r0 = match id {
+/// Calls helper `id` and returns its r0; the caller clobbers r1..r5.
+pub(super) fn call(id: u64, executed: u64) -> Result<u64, FaultKind> {
+    Ok(match id {
         // A virtual clock: the number of instructions executed so far.
         HELPER_KTIME_GET_NS => executed,
         // A deterministic sequence seeded by the clock.
@@ -29,9 +23,5 @@ pub(super) fn call(
             (executed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32 as u64
         }
         _ => return Err(FaultKind::UnknownHelper),
-    };
-    regs[0] = r0;
-    regs[1..6].fill(0);
-    *derived |= 1 | clobbered_by_helper();
-    Ok(())
+    })
 }
