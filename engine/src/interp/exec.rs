@@ -537,7 +537,7 @@ fn push_frame(frame: &mut Frame, pc: usize, regs: &[u64; 16], derived: &[u8; 16]
 fn enter_frame(regs: &mut [u64; 16], derived: &mut [u8; 16], mem: &mut Memory<'_>, depth: usize) {
     regs[10] = STACK_TOP - (depth * STACK_SIZE) as u64;
     derived[10] = 1;
-    mem.set_depth(depth);
+    mem.enter_frame(depth);
 }
 
 fn finish(result: ExecResult, insns_executed: u64, mem: Memory<'_>) -> Execution {

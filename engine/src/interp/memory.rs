@@ -51,6 +51,17 @@ impl<'a> Memory<'a> {
         self.stack_low = STACK_TOP - ((depth + 1) * STACK_SIZE) as u64;
     }
 
+    /// Enters frame `depth` (≥ 1): makes it addressable and zeroes it, so
+    /// every frame starts zeroed whatever an earlier call left there.
+    pub fn enter_frame(&mut self, depth: usize) {
+        self.set_depth(depth);
+        let start = (self.stack_low - STACK_BASE) as usize;
+        self.stack[start..start + STACK_SIZE].fill(0);
+        if !self.stack_shadow.is_empty() {
+            self.stack_shadow[start..start + STACK_SIZE].fill(false);
+        }
+    }
+
     #[inline(always)]
     fn resolve(&self, addr: u64, size: usize) -> Option<(Region, usize)> {
         let size = size as u64;
@@ -153,8 +164,15 @@ mod tests {
         assert!(m.store(STACK_TOP - 8, 8, 7, false).is_some());
         assert!(m.store(STACK_TOP - 513, 1, 7, false).is_none());
         assert!(m.load(STACK_TOP, 1).is_none());
-        m.set_depth(1);
+        m.enter_frame(1);
         assert!(m.store(STACK_TOP - 513, 1, 7, false).is_some());
+        m.set_depth(0);
+        m.enter_frame(1);
+        assert_eq!(
+            m.load(STACK_TOP - 513, 1),
+            Some((0, false)),
+            "a new frame starts zeroed"
+        );
         assert!(m.store(STACK_TOP - 1025, 1, 7, false).is_none());
     }
 

@@ -1,6 +1,7 @@
 //! The checking interpreter: the project's reference semantics.
 //!
-//! - 11 registers, a 512-byte stack per frame, up to [`MAX_FRAMES`] frames.
+//! - 11 registers, a 512-byte stack per frame (zeroed when the frame is
+//!   entered), up to [`MAX_FRAMES`] frames.
 //! - The input memory region: r1 points to it and r2 holds its length (both
 //!   0 when there is no input).
 //! - Every load, store and atomic is checked against the regions that exist
