@@ -83,7 +83,7 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
         ($op:expr, $size:expr, $extend:expr) => {{
             let d = ($op.dst & 15) as usize;
             let addr = regs[($op.src & 15) as usize].wrapping_add($op.off as i64 as u64);
-            match mem.load(addr, $size) {
+            match mem.load(addr, $size, pc) {
                 Some((v, der)) => {
                     regs[d] = $extend(v);
                     set_bit!(d, der);
@@ -476,7 +476,7 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
                 let s = (op.src & 15) as usize;
                 let size = op.aux as usize;
                 let addr = regs[d].wrapping_add(op.off as i64 as u64);
-                let Some((old, old_derived)) = mem.load(addr, size) else {
+                let Some((old, old_derived)) = mem.load(addr, size, pc) else {
                     fault!(FaultKind::OutOfBounds, addr, size);
                 };
                 let narrow = |v: u64| if size == 4 { v as u32 as u64 } else { v };
@@ -544,6 +544,7 @@ fn finish(result: ExecResult, insns_executed: u64, mem: Memory<'_>) -> Execution
     Execution {
         result,
         insns_executed,
+        uninit_stack_read: mem.uninit_read_pc(),
         mem_derived: mem.into_input_shadow(),
     }
 }

@@ -24,6 +24,10 @@ pub(super) struct Memory<'a> {
     input_shadow: Vec<bool>,
     stack: Box<[u8; STACK_BYTES]>,
     stack_shadow: Vec<bool>,
+    /// Per stack byte: written since its frame was entered.
+    stack_written: Box<[bool; STACK_BYTES]>,
+    /// The first instruction that read a stack byte never written.
+    uninit_read_pc: Option<usize>,
     /// Lowest addressable stack address (the bottom of the deepest live frame).
     stack_low: u64,
 }
@@ -36,6 +40,8 @@ impl<'a> Memory<'a> {
             input_shadow: Vec::new(),
             stack: Box::new([0; STACK_BYTES]),
             stack_shadow: Vec::new(),
+            stack_written: Box::new([false; STACK_BYTES]),
+            uninit_read_pc: None,
             stack_low: STACK_TOP - STACK_SIZE as u64,
         }
     }
@@ -57,6 +63,7 @@ impl<'a> Memory<'a> {
         self.set_depth(depth);
         let start = (self.stack_low - STACK_BASE) as usize;
         self.stack[start..start + STACK_SIZE].fill(0);
+        self.stack_written[start..start + STACK_SIZE].fill(false);
         if !self.stack_shadow.is_empty() {
             self.stack_shadow[start..start + STACK_SIZE].fill(false);
         }
@@ -87,10 +94,17 @@ impl<'a> Memory<'a> {
     }
 
     /// Loads `size` bytes (1, 2, 4 or 8) little-endian, zero-extended.
-    /// Returns the value and whether any byte is pointer-derived.
+    /// Returns the value and whether any byte is pointer-derived. A read of
+    /// stack bytes never written is remembered with the reading `pc`.
     #[inline(always)]
-    pub fn load(&mut self, addr: u64, size: usize) -> Option<(u64, bool)> {
+    pub fn load(&mut self, addr: u64, size: usize, pc: usize) -> Option<(u64, bool)> {
         let (region, i) = self.resolve(addr, size)?;
+        if region == Region::Stack
+            && self.uninit_read_pc.is_none()
+            && !self.stack_written[i..i + size].iter().all(|&w| w)
+        {
+            self.uninit_read_pc = Some(pc);
+        }
         let (bytes, shadow) = self.bytes(region);
         let src = &bytes[i..i + size];
         let value = match size {
@@ -109,6 +123,9 @@ impl<'a> Memory<'a> {
     #[inline(always)]
     pub fn store(&mut self, addr: u64, size: usize, value: u64, derived: bool) -> Option<()> {
         let (region, i) = self.resolve(addr, size)?;
+        if region == Region::Stack {
+            self.stack_written[i..i + size].fill(true);
+        }
         let (bytes, shadow) = self.bytes(region);
         bytes[i..i + size].copy_from_slice(&value.to_le_bytes()[..size]);
         if derived && shadow.is_empty() {
@@ -132,6 +149,11 @@ impl<'a> Memory<'a> {
         Some(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64))
     }
 
+    /// The first instruction that read never-written stack, if any.
+    pub fn uninit_read_pc(&self) -> Option<usize> {
+        self.uninit_read_pc
+    }
+
     /// The per-byte pointer-derived marks of the input memory (empty when
     /// no byte is marked).
     pub fn into_input_shadow(self) -> Vec<bool> {
@@ -151,10 +173,10 @@ mod tests {
     fn input_bounds_are_exact() {
         let mut buf = [1u8, 2, 3, 4];
         let mut m = Memory::new(&mut buf);
-        assert_eq!(m.load(MEM_BASE, 4), Some((0x0403_0201, false)));
-        assert_eq!(m.load(MEM_BASE + 1, 4), None);
-        assert_eq!(m.load(MEM_BASE - 1, 1), None);
-        assert_eq!(m.load(MEM_BASE.wrapping_add(u64::MAX), 8), None);
+        assert_eq!(m.load(MEM_BASE, 4, 0), Some((0x0403_0201, false)));
+        assert_eq!(m.load(MEM_BASE + 1, 4, 0), None);
+        assert_eq!(m.load(MEM_BASE - 1, 1, 0), None);
+        assert_eq!(m.load(MEM_BASE.wrapping_add(u64::MAX), 8, 0), None);
     }
 
     #[test]
@@ -163,13 +185,13 @@ mod tests {
         let mut m = Memory::new(&mut buf);
         assert!(m.store(STACK_TOP - 8, 8, 7, false).is_some());
         assert!(m.store(STACK_TOP - 513, 1, 7, false).is_none());
-        assert!(m.load(STACK_TOP, 1).is_none());
+        assert!(m.load(STACK_TOP, 1, 0).is_none());
         m.enter_frame(1);
         assert!(m.store(STACK_TOP - 513, 1, 7, false).is_some());
         m.set_depth(0);
         m.enter_frame(1);
         assert_eq!(
-            m.load(STACK_TOP - 513, 1),
+            m.load(STACK_TOP - 513, 1, 0),
             Some((0, false)),
             "a new frame starts zeroed"
         );
@@ -181,9 +203,9 @@ mod tests {
         let mut buf = [0u8; 16];
         let mut m = Memory::new(&mut buf);
         m.store(MEM_BASE, 8, 1, true).unwrap();
-        assert_eq!(m.load(MEM_BASE + 4, 4), Some((0, true)));
+        assert_eq!(m.load(MEM_BASE + 4, 4, 0), Some((0, true)));
         m.store(MEM_BASE, 8, 1, false).unwrap();
-        assert_eq!(m.load(MEM_BASE, 8), Some((1, false)));
+        assert_eq!(m.load(MEM_BASE, 8, 0), Some((1, false)));
         assert!(m.into_input_shadow().is_empty());
     }
 

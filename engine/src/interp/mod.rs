@@ -140,6 +140,32 @@ mod tests {
     }
 
     #[test]
+    fn reads_of_never_written_stack_are_reported() {
+        // SEMANTICS.md: for root the kernel lets a program read uninitialised
+        // stack and returns garbage; the engine reads zeros and says where.
+        let prog = [
+            Insn::new(0x7a, 10, 0, -8, 1),
+            Insn::new(0x79, 0, 10, -8, 0),
+            Insn::new(0x79, 0, 10, -16, 0),
+            EXIT,
+        ];
+        let e = run(&prog, &mut []);
+        assert_eq!(e.uninit_stack_read, Some(2));
+        assert_eq!(r0(&e), 0);
+        let e = run(&prog[1..], &mut []);
+        assert_eq!(e.uninit_stack_read, Some(0));
+        let e = run(
+            &[
+                Insn::new(0x7a, 10, 0, -8, 1),
+                Insn::new(0x79, 0, 10, -8, 0),
+                EXIT,
+            ],
+            &mut [],
+        );
+        assert_eq!(e.uninit_stack_read, None);
+    }
+
+    #[test]
     fn memory_faults_name_kind_pc_addr_size() {
         let prog = [Insn::new(0x61, 0, 1, 6, 0), EXIT]; // r0 = *(u32 *)(r1 +6) on 8 bytes
         let e = run(&prog, &mut [0; 8]);

@@ -113,6 +113,9 @@ pub struct Execution {
     pub result: ExecResult,
     /// Instructions executed (an `ld_imm64` counts once).
     pub insns_executed: u64,
+    /// The first instruction that read stack bytes its frame never wrote.
+    /// The engine reads zeros there; the kernel (for root) reads garbage.
+    pub uninit_stack_read: Option<usize>,
     /// For each byte of the input memory, true when it holds (part of) a
     /// pointer-derived value after the run. Empty when no byte does.
     pub mem_derived: Vec<bool>,
