@@ -1,0 +1,53 @@
+//! The `Backend` trait: one implementation of eBPF behind one interface.
+
+use crate::outcome::Outcome;
+use bpfdiff_engine::Program;
+
+pub mod interp;
+pub mod kernel;
+pub mod rbpf_interp;
+pub mod rbpf_jit;
+pub mod rbpf_vm;
+pub mod worker;
+
+/// How much of a load-time check a backend performs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checking {
+    /// Only the encoding is checked (the engine's decoder, rbpf's verifier):
+    /// a program refused here is malformed, but acceptance says nothing
+    /// about safety.
+    Encoding,
+    /// A full safety verifier (the kernel's): it refuses valid programs it
+    /// cannot prove safe.
+    Safety,
+}
+
+/// What a backend can do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// What its load-time check covers.
+    pub checking: Checking,
+    /// True when r0 is observed in full (all 64 bits).
+    pub full_r0: bool,
+    /// True when the input memory is observed after the run.
+    pub memory_after: bool,
+    /// True when the stack starts zeroed in every frame (as the engine's
+    /// does). Backends without it may read garbage from uninitialised stack.
+    pub zeroed_stack: bool,
+}
+
+/// One eBPF implementation.
+///
+/// `run` never panics and never lets the implementation kill the caller: a
+/// crash, a hang or a refusal becomes an [`Outcome`].
+pub trait Backend {
+    /// The registry name (`interp`, `rbpf`, `rbpf-jit`, `kernel`).
+    fn name(&self) -> &'static str;
+
+    /// What this backend can do and observe.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Loads and runs `program` with `input` as its memory (r1 = pointer,
+    /// r2 = length; both 0 when `input` is empty).
+    fn run(&mut self, program: &Program, input: &[u8]) -> Outcome;
+}

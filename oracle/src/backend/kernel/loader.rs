@@ -1,0 +1,137 @@
+//! Raw program loading and test runs through libbpf-sys.
+
+use bpfdiff_engine::Insn;
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// `BPF_F_SLEEPABLE`: required for `BPF_PROG_TYPE_SYSCALL`.
+const BPF_F_SLEEPABLE: u32 = 1 << 4;
+/// The verifier log buffer for a failing load (level 1).
+const LOG_SIZE: usize = 1 << 20;
+
+/// A refused load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError {
+    /// The errno (positive).
+    pub errno: i32,
+    /// The verifier log, when it was asked for.
+    pub log: Option<String>,
+}
+
+fn to_bpf_insns(insns: &[Insn]) -> Vec<libbpf_sys::bpf_insn> {
+    insns
+        .iter()
+        .map(|i| {
+            let mut b = libbpf_sys::bpf_insn {
+                code: i.opcode,
+                off: i.off,
+                imm: i.imm,
+                ..Default::default()
+            };
+            b.set_dst_reg(i.dst);
+            b.set_src_reg(i.src);
+            b
+        })
+        .collect()
+}
+
+/// Loads `insns` as a sleepable `BPF_PROG_TYPE_SYSCALL` program. With
+/// `log_level` > 0 the verifier log is returned on failure.
+pub fn load(insns: &[Insn], log_level: u32) -> Result<OwnedFd, LoadError> {
+    let raw = to_bpf_insns(insns);
+    let mut log = if log_level > 0 {
+        vec![0u8; LOG_SIZE]
+    } else {
+        Vec::new()
+    };
+    let mut opts = libbpf_sys::bpf_prog_load_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
+        prog_flags: BPF_F_SLEEPABLE,
+        log_level,
+        log_size: log.len() as u32,
+        log_buf: if log.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            log.as_mut_ptr().cast()
+        },
+        ..Default::default()
+    };
+    let name = c"bpfdiff";
+    let license = c"GPL";
+    // SAFETY: every pointer is valid for the call: `raw` holds `raw.len()`
+    // instructions, the log buffer `log_size` bytes, names are C strings.
+    let fd = unsafe {
+        libbpf_sys::bpf_prog_load(
+            libbpf_sys::BPF_PROG_TYPE_SYSCALL,
+            name.as_ptr(),
+            license.as_ptr(),
+            raw.as_ptr(),
+            raw.len() as _,
+            &mut opts,
+        )
+    };
+    if fd < 0 {
+        let text = if log.is_empty() {
+            None
+        } else {
+            Some(
+                CStr::from_bytes_until_nul(&log)
+                    .map(|c| c.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            )
+        };
+        return Err(LoadError {
+            errno: -fd,
+            log: text,
+        });
+    }
+    // SAFETY: a non-negative return is a new file descriptor we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Runs a loaded program once with `ctx` as its context; the SYSCALL
+/// program type writes ctx back into the same buffer. Returns the 32-bit
+/// retval, or the errno.
+pub fn test_run(prog: &OwnedFd, ctx: &mut [u8]) -> Result<u32, i32> {
+    let mut opts = libbpf_sys::bpf_test_run_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _,
+        ctx_in: ctx.as_ptr().cast(),
+        ctx_size_in: ctx.len() as u32,
+        ..Default::default()
+    };
+    // SAFETY: ctx is valid for reads and writes of ctx.len() bytes for the call.
+    let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(prog.as_raw_fd(), &mut opts) };
+    if rc < 0 {
+        return Err(-rc);
+    }
+    Ok(opts.retval)
+}
+
+/// The last meaningful line of a verifier log: the reason for a refusal.
+pub fn reason_from_log(log: &str) -> String {
+    log.lines()
+        .map(str::trim)
+        .rfind(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed ")
+                && !l.starts_with("verification time")
+                && !l.starts_with("stack depth")
+                && !l.starts_with("max_states_per_insn")
+        })
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The name of an errno as the verifier uses it.
+pub fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        libc::EINVAL => "EINVAL",
+        libc::EACCES => "EACCES",
+        libc::EPERM => "EPERM",
+        libc::E2BIG => "E2BIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::EFAULT => "EFAULT",
+        524 => "ENOTSUPP",
+        _ => "errno",
+    }
+}

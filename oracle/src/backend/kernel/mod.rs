@@ -1,0 +1,212 @@
+//! The Linux kernel as a backend: `BPF_PROG_LOAD` for the verdict and
+//! `BPF_PROG_TEST_RUN` for the run (SEMANTICS.md, "Observing a program
+//! through BPF_PROG_TEST_RUN").
+//!
+//! - The program runs as a subprogram of a [`wrapper`] in a sleepable
+//!   `BPF_PROG_TYPE_SYSCALL` program, whose ctx write-back carries the full
+//!   64-bit r0.
+//! - The input memory is the value of a one-entry ARRAY map, reached with
+//!   `ld_imm64 src=2`; it is written before and read back after the run.
+//!   Maps are created once per value size and reused.
+//! - Host safety: the engine's checking interpreter runs the program on the
+//!   same input first. A program the kernel accepts but the engine sees
+//!   fault is not run; the outcome says so ([`Execution::Withheld`]).
+//! - The verifier log is fetched only when asked: a load with a log costs
+//!   4–8× a plain one.
+//! - Without permission for `bpf()` the backend says so once on stderr and
+//!   returns `NotRun` with the reason.
+
+mod loader;
+mod memory_maps;
+pub mod wrapper;
+
+pub use loader::{errno_name, reason_from_log};
+
+use super::{Backend, Capabilities, Checking};
+use crate::outcome::{Execution, Outcome, Value, Verdict};
+use bpfdiff_engine::interp::{ExecResult, FaultKind, Interpreter, DEFAULT_BUDGET};
+use bpfdiff_engine::Program;
+use memory_maps::MemoryMaps;
+use std::sync::Once;
+
+/// Options of the kernel backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOptions {
+    /// Reload a refused program with a level-1 log to give the reason.
+    pub log_on_reject: bool,
+}
+
+impl Default for KernelOptions {
+    fn default() -> Self {
+        KernelOptions {
+            log_on_reject: true,
+        }
+    }
+}
+
+/// The kernel backend.
+pub struct KernelBackend {
+    options: KernelOptions,
+    maps: MemoryMaps,
+    denied: Option<String>,
+}
+
+static DENIED_NOTICE: Once = Once::new();
+
+impl KernelBackend {
+    /// A backend with `options`. Checks once whether `bpf()` is permitted.
+    pub fn new(options: KernelOptions) -> KernelBackend {
+        let mut maps = MemoryMaps::default();
+        let denied = maps.probe().err();
+        if let Some(why) = &denied {
+            DENIED_NOTICE.call_once(|| eprintln!("bpfdiff: kernel backend disabled: {why}"));
+        }
+        KernelBackend {
+            options,
+            maps,
+            denied,
+        }
+    }
+
+    /// Why the backend cannot run anything here, if it cannot.
+    pub fn unavailable(&self) -> Option<&str> {
+        self.denied.as_deref()
+    }
+
+    /// Loads the wrapped program with a verifier log of `level` (1 or 2) and
+    /// returns the log, whether or not the load succeeds.
+    pub fn verifier_log(
+        &mut self,
+        program: &Program,
+        input_len: usize,
+        level: u32,
+    ) -> Result<String, String> {
+        if let Some(why) = &self.denied {
+            return Err(why.clone());
+        }
+        let fd = self.maps.fd_for(input_len)?;
+        let insns = wrapper::wrap(program, fd, input_len);
+        match loader::load(&insns, level.max(1)) {
+            Ok(_) => Ok(String::from(
+                "(accepted; a successful load keeps no log at this level)",
+            )),
+            Err(e) => Ok(e.log.unwrap_or_default()),
+        }
+    }
+
+    /// Loads with a log into `log` on success too (level 2 keeps the log of
+    /// a successful load).
+    fn rejection(
+        &self,
+        program_insns: &[bpfdiff_engine::Insn],
+        errno: i32,
+    ) -> (String, Option<String>) {
+        if !self.options.log_on_reject {
+            return (errno_name(errno).to_string(), None);
+        }
+        match loader::load(program_insns, 1) {
+            Err(e) => {
+                let log = e.log.unwrap_or_default();
+                let reason = reason_from_log(&log);
+                let reason = if reason.is_empty() {
+                    errno_name(errno).to_string()
+                } else {
+                    reason
+                };
+                (reason, Some(log))
+            }
+            Ok(_) => ("accepted when reloaded with a log".to_string(), None),
+        }
+    }
+}
+
+/// Engine faults after which a program must not run on the host.
+fn unsafe_on_host(kind: FaultKind) -> bool {
+    matches!(
+        kind,
+        FaultKind::OutOfBounds
+            | FaultKind::CallDepthExceeded
+            | FaultKind::JumpOutOfRange
+            | FaultKind::JumpIntoLdImm64
+            | FaultKind::FellOffEnd
+    )
+}
+
+impl Backend for KernelBackend {
+    fn name(&self) -> &'static str {
+        "kernel"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            checking: Checking::Safety,
+            full_r0: true,
+            memory_after: true,
+            zeroed_stack: false,
+        }
+    }
+
+    fn run(&mut self, program: &Program, input: &[u8]) -> Outcome {
+        let name = self.name();
+        if let Some(why) = &self.denied {
+            return Outcome::not_run(name, why.clone());
+        }
+        // Host safety: the engine runs it first, on the same input.
+        let engine_verdict = Interpreter::new(program).map(|vm| {
+            let mut mem = input.to_vec();
+            vm.run(&mut mem, DEFAULT_BUDGET).result
+        });
+        let fd = match self.maps.fd_for(input.len()) {
+            Ok(fd) => fd,
+            Err(why) => return Outcome::not_run(name, why),
+        };
+        let insns = wrapper::wrap(program, fd, input.len());
+        let prog = match loader::load(&insns, 0) {
+            Ok(prog) => prog,
+            Err(e) => {
+                let (reason, log) = self.rejection(&insns, e.errno);
+                return Outcome::rejected(name, e.errno, reason, log);
+            }
+        };
+        let withheld = match &engine_verdict {
+            Err(decode) => Some(format!("an undecodable program ({decode})")),
+            Ok(ExecResult::Fault(f)) if unsafe_on_host(f.kind) => Some(f.to_string()),
+            _ => None,
+        };
+        if let Some(engine_fault) = withheld {
+            return Outcome {
+                backend: name.to_string(),
+                verdict: Verdict::Accepted,
+                execution: Execution::Withheld { engine_fault },
+            };
+        }
+        if let Err(why) = self.maps.write(input) {
+            return Outcome::not_run(name, why);
+        }
+        let mut ctx = [0u8; wrapper::CTX_SIZE];
+        let execution = match loader::test_run(&prog, &mut ctx) {
+            Ok(_retval) => match self.maps.read(input.len()) {
+                Ok(mem) => Execution::Returned {
+                    r0: Value {
+                        bits: u64::from_le_bytes(ctx),
+                        derived: false,
+                    },
+                    mem,
+                    mem_derived: Vec::new(),
+                    regs: None,
+                },
+                Err(why) => Execution::NotRun { why },
+            },
+            Err(errno) => Execution::Fault {
+                kind: "test-run-error".to_string(),
+                pc: None,
+                detail: format!("BPF_PROG_TEST_RUN failed: {} ({errno})", errno_name(errno)),
+            },
+        };
+        Outcome {
+            backend: name.to_string(),
+            verdict: Verdict::Accepted,
+            execution,
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Driving the `rbpf` crate (0.4.1) with the engine's input convention, on
+//! both sides of the worker pipe.
+//!
+//! What rbpf can and cannot express:
+//! - r1 = pointer to the input memory (`EbpfVmRaw`), r10 = stack top.
+//! - rbpf never sets r2; the engine's r2 = length is supplied by a one-insn
+//!   prologue `r2 = len` (and fault pcs are shifted back by one).
+//! - rbpf has no instruction budget: endless programs are stopped by the
+//!   worker's timeout.
+//! - Helpers 5 and 7 are registered with the engine's ids; their results
+//!   are opaque on every backend.
+//! - rbpf's JIT does not check memory accesses: a wild access there can
+//!   crash the worker, which is reported as a crash.
+
+use super::worker::{WorkerClient, WorkerFailure, WorkerReply, WorkerVm};
+use crate::outcome::{Execution, Outcome, Value, Verdict};
+use bpfdiff_engine::interp::{HELPER_GET_PRANDOM_U32, HELPER_KTIME_GET_NS};
+use bpfdiff_engine::{Insn, Program};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Number of slots the prologue adds before the program.
+pub const PROLOGUE_SLOTS: usize = 1;
+
+/// The program as rbpf runs it: `r2 = len` then the program.
+pub fn with_prologue(program: &Program, mem_len: usize) -> Vec<u8> {
+    let mut bytes = Insn::new(0xb7, 2, 0, 0, mem_len as i32).to_bytes().to_vec();
+    bytes.extend(program.to_bytes());
+    bytes
+}
+
+fn helper_ktime(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    0
+}
+
+fn helper_prandom(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    4
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string())
+}
+
+/// Runs one program in the worker process.
+pub fn run_in_worker(vm: WorkerVm, program: &[u8], mem: &[u8]) -> WorkerReply {
+    let mut mem = mem.to_vec();
+    let result = catch_unwind(AssertUnwindSafe(|| -> WorkerReply {
+        let mut rbpf_vm = match rbpf::EbpfVmRaw::new(Some(program)) {
+            Ok(v) => v,
+            Err(e) => {
+                return WorkerReply::Rejected {
+                    message: e.to_string(),
+                }
+            }
+        };
+        for (id, f) in [
+            (HELPER_KTIME_GET_NS, helper_ktime as rbpf::Helper),
+            (HELPER_GET_PRANDOM_U32, helper_prandom as rbpf::Helper),
+        ] {
+            if let Err(e) = rbpf_vm.register_helper(id as u32, f) {
+                return WorkerReply::Rejected {
+                    message: e.to_string(),
+                };
+            }
+        }
+        let run = match vm {
+            WorkerVm::RbpfInterp => rbpf_vm.execute_program(&mut mem),
+            WorkerVm::RbpfJit => {
+                if let Err(e) = rbpf_vm.jit_compile() {
+                    return WorkerReply::Rejected {
+                        message: format!("JIT compile: {e}"),
+                    };
+                }
+                // SAFETY: this is the disposable worker process; whatever the
+                // JIT'd code does stays inside it and is reported as a crash.
+                unsafe { rbpf_vm.execute_program_jit(&mut mem) }
+            }
+        };
+        match run {
+            Ok(r0) => WorkerReply::Returned {
+                r0,
+                mem: mem.clone(),
+            },
+            Err(e) => WorkerReply::Error {
+                message: e.to_string(),
+            },
+        }
+    }));
+    result.unwrap_or_else(|p| WorkerReply::Panicked {
+        message: panic_message(&*p),
+    })
+}
+
+/// Extracts the `insn #N` rbpf puts in its messages.
+fn insn_index(message: &str) -> Option<usize> {
+    let at = message.find("insn #")? + "insn #".len();
+    let digits: String = message[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
+}
+
+/// Classifies an rbpf run-time error message with the engine's fault names.
+fn fault_kind(message: &str) -> &'static str {
+    if message.contains("out of bounds memory") {
+        "out-of-bounds"
+    } else if message.contains("unknown helper") || message.contains("Unknown helper") {
+        "unknown-helper"
+    } else if message.contains("call depth") || message.contains("Stack overflow") {
+        "call-depth-exceeded"
+    } else if message.contains("not supported") || message.contains("unsupported") {
+        "unsupported"
+    } else {
+        "other"
+    }
+}
+
+/// Runs `program` on rbpf (in the worker) and converts the reply.
+pub fn run_on_rbpf(
+    backend: &str,
+    worker: &mut WorkerClient,
+    vm: WorkerVm,
+    program: &Program,
+    input: &[u8],
+) -> Outcome {
+    let bytes = with_prologue(program, input.len());
+    let first_line = |m: &str| m.lines().next().unwrap_or("").to_string();
+    let (verdict, execution) = match worker.run(vm, &bytes, input) {
+        Ok(WorkerReply::Rejected { message }) => {
+            return Outcome::rejected(backend, 0, first_line(&message), Some(message));
+        }
+        Ok(WorkerReply::Returned { r0, mem }) => (
+            Verdict::Accepted,
+            Execution::Returned {
+                r0: Value {
+                    bits: r0,
+                    derived: false,
+                },
+                mem,
+                mem_derived: Vec::new(),
+                regs: None,
+            },
+        ),
+        Ok(WorkerReply::Error { message }) => (
+            Verdict::Accepted,
+            Execution::Fault {
+                kind: fault_kind(&message).to_string(),
+                pc: insn_index(&message).map(|i| i.saturating_sub(PROLOGUE_SLOTS)),
+                detail: first_line(&message),
+            },
+        ),
+        Ok(WorkerReply::Panicked { message }) => (
+            Verdict::Accepted,
+            Execution::Crashed {
+                what: format!("rbpf panicked: {message}"),
+            },
+        ),
+        Err(WorkerFailure::TimedOut(ms)) => {
+            (Verdict::Accepted, Execution::TimedOut { after_ms: ms })
+        }
+        Err(WorkerFailure::Died(what)) => (Verdict::Accepted, Execution::Crashed { what }),
+        Err(e @ (WorkerFailure::NoExecutable | WorkerFailure::Spawn { .. })) => {
+            return Outcome::not_run(backend, e.to_string());
+        }
+    };
+    Outcome {
+        backend: backend.to_string(),
+        verdict,
+        execution,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rbpf_messages_are_classified() {
+        let m = "Error: out of bounds memory load (insn #3), addr 0x10, size 4\nmbuff: 0x0/0x0";
+        assert_eq!(insn_index(m), Some(3));
+        assert_eq!(fault_kind(m), "out-of-bounds");
+    }
+
+    #[test]
+    fn rbpf_runs_in_process_for_the_worker() {
+        // r0 = r2 (the prologue's length); exit.
+        let p = Program::new(vec![
+            Insn::new(0xbf, 0, 2, 0, 0),
+            Insn::new(0x95, 0, 0, 0, 0),
+        ]);
+        let reply = run_in_worker(WorkerVm::RbpfInterp, &with_prologue(&p, 3), &[1, 2, 3]);
+        assert_eq!(
+            reply,
+            WorkerReply::Returned {
+                r0: 3,
+                mem: vec![1, 2, 3]
+            }
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! A disposable child process that runs another implementation (rbpf's
+//! interpreter or JIT) so that a crash, a panic or an endless loop there
+//! becomes an outcome instead of the death of the harness.
+//!
+//! The parent ([`WorkerClient`]) starts the worker executable with the
+//! argument [`WORKER_ARG`], sends one request per program on its stdin and
+//! reads one reply per request from its stdout. A reply that does not come
+//! within the timeout kills the worker; a worker that dies is reported and
+//! started again for the next request.
+//!
+//! The executable is taken from the `BPFDIFF_WORKER` environment variable.
+//! The `bpfdiff` CLI sets it to itself; tests point it at the
+//! `bpfdiff-worker` binary of this crate.
+
+use serde::{Deserialize, Serialize};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration;
+use thiserror::Error;
+
+/// The command-line argument that puts an executable in worker mode.
+pub const WORKER_ARG: &str = "__oracle-worker";
+
+/// The environment variable naming the worker executable.
+pub const WORKER_ENV: &str = "BPFDIFF_WORKER";
+
+/// Which implementation the worker runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkerVm {
+    /// rbpf's interpreter (`EbpfVmRaw::execute_program`).
+    RbpfInterp,
+    /// rbpf's x86-64 JIT (`EbpfVmRaw::jit_compile` + `execute_program_jit`).
+    RbpfJit,
+}
+
+impl WorkerVm {
+    fn code(self) -> u8 {
+        match self {
+            WorkerVm::RbpfInterp => 0,
+            WorkerVm::RbpfJit => 1,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<WorkerVm> {
+        match code {
+            0 => Some(WorkerVm::RbpfInterp),
+            1 => Some(WorkerVm::RbpfJit),
+            _ => None,
+        }
+    }
+}
+
+/// What the worker observed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkerReply {
+    /// The implementation refused the program at load or compile time.
+    Rejected {
+        /// Its message.
+        message: String,
+    },
+    /// The program returned.
+    Returned {
+        /// r0.
+        r0: u64,
+        /// The memory after the run.
+        mem: Vec<u8>,
+    },
+    /// The implementation returned an error while running.
+    Error {
+        /// Its message.
+        message: String,
+    },
+    /// The implementation panicked (caught inside the worker).
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+}
+
+/// Why a request got no reply.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum WorkerFailure {
+    /// The worker could not be started.
+    #[error("cannot start the worker `{exe}`: {reason}")]
+    Spawn {
+        /// The executable.
+        exe: String,
+        /// Why.
+        reason: String,
+    },
+    /// No worker executable is configured.
+    #[error("no worker executable: set {WORKER_ENV} to a binary that serves `{WORKER_ARG}` (the bpfdiff CLI does this itself)")]
+    NoExecutable,
+    /// The worker died while running the program.
+    #[error("worker died: {0}")]
+    Died(String),
+    /// The worker did not answer in time (it was killed).
+    #[error("no answer within {0} ms")]
+    TimedOut(u64),
+}
+
+struct Running {
+    child: Child,
+    stdin: BufWriter<ChildStdin>,
+    replies: Receiver<io::Result<Vec<u8>>>,
+}
+
+/// The parent side: sends programs to a worker process.
+pub struct WorkerClient {
+    exe: Option<PathBuf>,
+    timeout: Duration,
+    running: Option<Running>,
+}
+
+impl WorkerClient {
+    /// A client for the executable named by `BPFDIFF_WORKER`, with a
+    /// per-program wall-clock limit.
+    pub fn from_env(timeout: Duration) -> WorkerClient {
+        WorkerClient {
+            exe: std::env::var_os(WORKER_ENV).map(PathBuf::from),
+            timeout,
+            running: None,
+        }
+    }
+
+    /// A client for an explicit executable.
+    pub fn new(exe: PathBuf, timeout: Duration) -> WorkerClient {
+        WorkerClient {
+            exe: Some(exe),
+            timeout,
+            running: None,
+        }
+    }
+
+    fn start(&mut self) -> Result<&mut Running, WorkerFailure> {
+        if self.running.is_none() {
+            let exe = self.exe.clone().ok_or(WorkerFailure::NoExecutable)?;
+            let mut child = Command::new(&exe)
+                .arg(WORKER_ARG)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| WorkerFailure::Spawn {
+                    exe: exe.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            let stdin = BufWriter::new(child.stdin.take().expect("piped stdin"));
+            let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || loop {
+                let frame = read_frame(&mut stdout);
+                let stop = frame.is_err();
+                if tx.send(frame).is_err() || stop {
+                    break;
+                }
+            });
+            self.running = Some(Running {
+                child,
+                stdin,
+                replies: rx,
+            });
+        }
+        Ok(self.running.as_mut().expect("just started"))
+    }
+
+    fn kill(&mut self) -> Option<String> {
+        let mut running = self.running.take()?;
+        let _ = running.child.kill();
+        let status = running.child.wait().ok()?;
+        Some(describe_exit(status))
+    }
+
+    /// Runs `program` (raw bytecode) on `mem` in the worker.
+    pub fn run(
+        &mut self,
+        vm: WorkerVm,
+        program: &[u8],
+        mem: &[u8],
+    ) -> Result<WorkerReply, WorkerFailure> {
+        let timeout = self.timeout;
+        let running = self.start()?;
+        let mut request = Vec::with_capacity(9 + program.len() + mem.len());
+        request.push(vm.code());
+        write_bytes(&mut request, program);
+        write_bytes(&mut request, mem);
+        let sent = running
+            .stdin
+            .write_all(&(request.len() as u32).to_le_bytes())
+            .and_then(|_| running.stdin.write_all(&request))
+            .and_then(|_| running.stdin.flush());
+        if sent.is_err() {
+            let what = self
+                .kill()
+                .unwrap_or_else(|| "worker pipe closed".to_string());
+            return Err(WorkerFailure::Died(what));
+        }
+        match running.replies.recv_timeout(timeout) {
+            Ok(Ok(frame)) => serde_json::from_slice(&frame).map_err(|e| {
+                self.kill();
+                WorkerFailure::Died(format!("unreadable reply: {e}"))
+            }),
+            Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => {
+                // The pipe closed: the worker died. Reap it for its signal.
+                let mut running = self.running.take().expect("running");
+                let status = running.child.wait().map(describe_exit);
+                Err(WorkerFailure::Died(
+                    status.unwrap_or_else(|e| e.to_string()),
+                ))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                self.kill();
+                Err(WorkerFailure::TimedOut(timeout.as_millis() as u64))
+            }
+        }
+    }
+}
+
+impl Drop for WorkerClient {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (_, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+        (Some(code), None) => format!("exited with code {code}"),
+        (None, None) => "ended".to_string(),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => "signal",
+    }
+}
+
+fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn read_frame(r: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)?;
+    let mut buf = vec![0u8; u32::from_le_bytes(len) as usize];
+    r.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+fn take_bytes<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = u32::from_le_bytes(buf.get(..4)?.try_into().ok()?) as usize;
+    let bytes = buf.get(4..4 + len)?;
+    *buf = &buf[4 + len..];
+    Some(bytes)
+}
+
+/// The worker side: serves requests on stdin until it closes. Called by an
+/// executable started with [`WORKER_ARG`].
+pub fn serve() -> io::Result<()> {
+    // Panics are caught and reported as replies; keep stderr quiet.
+    std::panic::set_hook(Box::new(|_| {}));
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let stdout = io::stdout();
+    let mut output = BufWriter::new(stdout.lock());
+    loop {
+        let frame = match read_frame(&mut input) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut rest = &frame[..];
+        let vm = rest.first().copied().and_then(WorkerVm::from_code);
+        rest = rest.get(1..).unwrap_or(&[]);
+        let reply = match (vm, take_bytes(&mut rest), take_bytes(&mut rest)) {
+            (Some(vm), Some(program), Some(mem)) => super::rbpf_vm::run_in_worker(vm, program, mem),
+            _ => WorkerReply::Error {
+                message: "malformed request".to_string(),
+            },
+        };
+        let json = serde_json::to_vec(&reply).map_err(io::Error::other)?;
+        output.write_all(&(json.len() as u32).to_le_bytes())?;
+        output.write_all(&json)?;
+        output.flush()?;
+    }
+}

@@ -1,0 +1,101 @@
+//! Backends by name. The CLI's `--backends` and the `BPFDIFF_BACKENDS`
+//! environment variable select among them.
+
+use crate::backend::interp::InterpBackend;
+use crate::backend::kernel::{KernelBackend, KernelOptions};
+use crate::backend::rbpf_interp::RbpfInterpBackend;
+use crate::backend::rbpf_jit::RbpfJitBackend;
+use crate::backend::Backend;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Every backend name, reference first.
+pub const BACKEND_NAMES: &[&str] = &["interp", "rbpf", "rbpf-jit", "kernel"];
+
+/// The environment variable that selects backends (comma-separated).
+pub const BACKENDS_ENV: &str = "BPFDIFF_BACKENDS";
+
+/// The environment variable for the rbpf workers' per-program time limit.
+pub const WORKER_TIMEOUT_ENV: &str = "BPFDIFF_WORKER_TIMEOUT_MS";
+
+/// A bad backend selection.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum RegistryError {
+    /// A name that is not a backend.
+    #[error("unknown backend `{name}` (known: {})", BACKEND_NAMES.join(", "))]
+    Unknown {
+        /// The name given.
+        name: String,
+    },
+    /// An empty selection.
+    #[error("no backend selected")]
+    Empty,
+}
+
+fn worker_timeout() -> Duration {
+    let ms = std::env::var(WORKER_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    Duration::from_millis(ms)
+}
+
+/// Creates the backend called `name`.
+pub fn create(name: &str) -> Result<Box<dyn Backend>, RegistryError> {
+    Ok(match name {
+        "interp" => Box::new(InterpBackend::default()),
+        "rbpf" => Box::new(RbpfInterpBackend::new(worker_timeout())),
+        "rbpf-jit" => Box::new(RbpfJitBackend::new(worker_timeout())),
+        "kernel" => Box::new(KernelBackend::new(KernelOptions::default())),
+        other => {
+            return Err(RegistryError::Unknown {
+                name: other.to_string(),
+            })
+        }
+    })
+}
+
+/// Parses a comma-separated list of names, checking each.
+pub fn parse_list(spec: &str) -> Result<Vec<String>, RegistryError> {
+    let names: Vec<String> = spec
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if names.is_empty() {
+        return Err(RegistryError::Empty);
+    }
+    for n in &names {
+        if !BACKEND_NAMES.contains(&n.as_str()) {
+            return Err(RegistryError::Unknown { name: n.clone() });
+        }
+    }
+    Ok(names)
+}
+
+/// The selection: `explicit` if given, else `BPFDIFF_BACKENDS`, else all.
+pub fn select(explicit: Option<&str>) -> Result<Vec<String>, RegistryError> {
+    match explicit {
+        Some(spec) => parse_list(spec),
+        None => match std::env::var(BACKENDS_ENV) {
+            Ok(spec) => parse_list(&spec),
+            Err(_) => Ok(BACKEND_NAMES.iter().map(|s| s.to_string()).collect()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_checked() {
+        assert_eq!(parse_list("interp, rbpf").unwrap(), vec!["interp", "rbpf"]);
+        assert!(matches!(
+            parse_list("interp,uBPF"),
+            Err(RegistryError::Unknown { .. })
+        ));
+        assert_eq!(parse_list(" , "), Err(RegistryError::Empty));
+    }
+}
