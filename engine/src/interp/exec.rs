@@ -71,10 +71,23 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
             regs[d] = $f(regs[d], $op.imm);
         }};
     }
+    // The budget is checked where a program can repeat itself: at taken
+    // backward jumps and at local calls (see the module docs).
+    macro_rules! check_budget {
+        () => {
+            if executed > budget {
+                return finish(ExecResult::OutOfBudget, executed, mem);
+            }
+        };
+    }
     macro_rules! jump_if {
         ($cond:expr, $op:expr) => {{
             if $cond {
-                pc = $op.off as usize;
+                let target = $op.off as usize;
+                if target <= pc {
+                    check_budget!();
+                }
+                pc = target;
                 continue;
             }
         }};
@@ -110,10 +123,6 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
         // targets are range-checked against the program's slots above.
         let op: &Op = unsafe { ops.get_unchecked(pc) };
         executed += 1;
-        if executed > budget {
-            executed -= 1;
-            return finish(ExecResult::OutOfBudget, executed, mem);
-        }
         match op.kind {
             Kind::Add64R => alu_r!(op, u64::wrapping_add),
             Kind::Add64I => alu_i!(op, u64::wrapping_add),
@@ -223,10 +232,7 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
                 let d = (op.dst & 15) as usize;
                 regs[d] = sem::byte_swap(regs[d], op.aux as u32);
             }
-            Kind::Ja => {
-                pc = op.off as usize;
-                continue;
-            }
+            Kind::Ja => jump_if!(true, op),
             Kind::Jeq64R => jump_if!(
                 regs[(op.dst & 15) as usize] == regs[(op.src & 15) as usize],
                 op
@@ -351,6 +357,7 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
                 let code_off = value.wrapping_sub(CODE_BASE);
                 if bit!(d) && code_off < (code.slots as u64) * 8 && code_off % 8 == 0 {
                     let target = (code_off / 8) as usize;
+                    check_budget!();
                     if ops[target].kind == Kind::LdImm64Second {
                         fault!(FaultKind::JumpIntoLdImm64, target as u64, 0);
                     }
@@ -373,6 +380,7 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
                 }
             }
             Kind::CallLocal => {
+                check_budget!();
                 if depth + 1 >= MAX_FRAMES {
                     fault!(FaultKind::CallDepthExceeded, op.off as u64, 0);
                 }

@@ -7,7 +7,12 @@
 //! - Every load, store and atomic is checked against the regions that exist
 //!   (input memory, live stack frames); a bad access is a [`Fault`].
 //! - An instruction budget turns endless programs into
-//!   [`ExecResult::OutOfBudget`].
+//!   [`ExecResult::OutOfBudget`]. Every executed instruction counts; the
+//!   count is compared with the budget only where a program can repeat
+//!   itself: at each taken backward jump (target ≤ pc) and at each local
+//!   call (`call` src=1, `callx` to a subprogram), before the jump or call.
+//!   A program without loops or calls always runs to its end. The JIT counts
+//!   per basic block and checks at the same points, so both agree exactly.
 //! - Registers and memory bytes carry a "pointer-derived" mark so that
 //!   results computed from addresses are never compared as numbers.
 //!
@@ -196,7 +201,24 @@ mod tests {
         let spin = [Insn::new(0x05, 0, 0, -1, 0)];
         let e = run_program(&Program::new(spin.to_vec()), &mut [], 1000).unwrap();
         assert_eq!(e.result, ExecResult::OutOfBudget);
-        assert_eq!(e.insns_executed, 1000);
+        assert_eq!(
+            e.insns_executed, 1001,
+            "checked at the back-edge once the count passes the budget"
+        );
+        // Straight-line code is never stopped by the budget.
+        let straight = [
+            Insn::new(0xb7, 0, 0, 0, 1),
+            Insn::new(0x07, 0, 0, 0, 1),
+            EXIT,
+        ];
+        let e = run_program(&Program::new(straight.to_vec()), &mut [], 1).unwrap();
+        assert_eq!(
+            e.result,
+            ExecResult::Returned {
+                r0: 2,
+                r0_derived: false
+            }
+        );
         let e = run(&[Insn::new(0xb7, 0, 0, 0, 0)], &mut []);
         assert!(matches!(
             e.result,
