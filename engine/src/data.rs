@@ -1,1 +1,712 @@
-//! (being written)
+//! bpf_conformance `.data` test files: reading and writing.
+//!
+//! Read the way upstream's `bpf_test_parser.cc` reads them: a trailing `\r`
+//! is dropped and `#` starts a comment anywhere on a line; a line containing
+//! `--` switches section by the first keyword it contains, checked in the
+//! order `asm`, `result`, `mem`, `raw`, `no register offset` and ` c`
+//! (both ignored sections), `error`; any other `--` line is an error. Within
+//! a section, `result` and `error` keep their last line, `asm` lines are the
+//! program in [`crate::asm::conformance`] syntax, `raw` holds 64-bit
+//! instruction words (`0x` hex or decimal) and overrides `asm`, `mem` holds
+//! whitespace-separated hex bytes (no `mem` means empty memory). A result is
+//! hex if it contains `0x`, else decimal.
+//!
+//! Where upstream would misread silently, this parser refuses with the line:
+//! blank (whitespace-only) lines are skipped in every section rather than
+//! clobbering a result, a `mem` token above `0xff` is an error rather than
+//! truncated, and numbers must be well-formed to their end.
+
+use crate::asm::{conformance, AsmErrorKind};
+use crate::insn::Insn;
+use crate::program::Program;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// One bpf_conformance test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataTest {
+    /// The program (from `-- raw` if present, else assembled from `-- asm`).
+    pub program: Program,
+    /// The input memory (`-- mem`), empty when there is none.
+    pub mem: Vec<u8>,
+    /// What the test expects.
+    pub expected: Expected,
+    /// The `-- asm` section as read (comments and blank lines removed), if any.
+    pub asm: Option<String>,
+    /// True when the program came from a `-- raw` section.
+    pub has_raw: bool,
+}
+
+/// What a test expects of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Expected {
+    /// The program returns this r0 (`-- result`).
+    Result(u64),
+    /// The runtime fails with this message (`-- error`). Takes precedence
+    /// over a `-- result` in the same file, as the expected error is what
+    /// upstream checks when the runtime fails.
+    Error(String),
+}
+
+/// A malformed `.data` file. Every variant that has a place names the
+/// 1-based line of the `.data` file and, when read from disk, its path.
+#[derive(Debug, Error)]
+pub enum DataError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A `--` line with no known keyword.
+    #[error("{}unknown directive `{text}`", place(path, *line))]
+    UnknownDirective {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The directive's line.
+        line: usize,
+        /// The line as written.
+        text: String,
+    },
+    /// Neither `-- result` nor `-- error` has a value.
+    #[error("{}no `-- result` or `-- error` value in the file", place(path, *line))]
+    NoExpectation {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The last line of the file.
+        line: usize,
+    },
+    /// The test has no instructions.
+    #[error("{}no instructions", place(path, *line))]
+    NoInstructions {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The `-- asm`/`-- raw` line, else the last line of the file.
+        line: usize,
+    },
+    /// The `-- result` value is not a number.
+    #[error("{}invalid result `{text}`: {reason}", place(path, *line))]
+    BadResult {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The result's line.
+        line: usize,
+        /// The value as written.
+        text: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A `-- mem` token is not a hex byte.
+    #[error("{}invalid memory byte `{token}`: {reason}", place(path, *line))]
+    BadMemory {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The token's line.
+        line: usize,
+        /// The token.
+        token: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A `-- raw` token is not a 64-bit word.
+    #[error("{}invalid raw instruction word `{token}`: {reason}", place(path, *line))]
+    BadRaw {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The token's line.
+        line: usize,
+        /// The token.
+        token: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The `-- asm` section does not assemble.
+    #[error("{}{kind}", place(path, *line))]
+    Asm {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The line in the `.data` file.
+        line: usize,
+        /// What is wrong.
+        kind: AsmErrorKind,
+    },
+}
+
+/// `path:line: ` or `line N: `.
+fn place(path: &Option<PathBuf>, line: usize) -> String {
+    match path {
+        Some(p) => format!("{}:{line}: ", p.display()),
+        None => format!("line {line}: "),
+    }
+}
+
+impl DataError {
+    /// The 1-based line in the `.data` file, when the error has one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            DataError::Read { .. } => None,
+            DataError::UnknownDirective { line, .. }
+            | DataError::NoExpectation { line, .. }
+            | DataError::NoInstructions { line, .. }
+            | DataError::BadResult { line, .. }
+            | DataError::BadMemory { line, .. }
+            | DataError::BadRaw { line, .. }
+            | DataError::Asm { line, .. } => Some(*line),
+        }
+    }
+
+    /// The file, when known.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            DataError::Read { path, .. } => Some(path),
+            DataError::UnknownDirective { path, .. }
+            | DataError::NoExpectation { path, .. }
+            | DataError::NoInstructions { path, .. }
+            | DataError::BadResult { path, .. }
+            | DataError::BadMemory { path, .. }
+            | DataError::BadRaw { path, .. }
+            | DataError::Asm { path, .. } => path.as_deref(),
+        }
+    }
+
+    /// The same error, naming `file` as its path.
+    pub fn with_path(self, file: &Path) -> DataError {
+        let mut e = self;
+        match &mut e {
+            DataError::Read { .. } => {}
+            DataError::UnknownDirective { path, .. }
+            | DataError::NoExpectation { path, .. }
+            | DataError::NoInstructions { path, .. }
+            | DataError::BadResult { path, .. }
+            | DataError::BadMemory { path, .. }
+            | DataError::BadRaw { path, .. }
+            | DataError::Asm { path, .. } => *path = Some(file.to_path_buf()),
+        }
+        e
+    }
+}
+
+/// The sections of a `.data` file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Ignore,
+    Asm,
+    Raw,
+    Result,
+    Mem,
+    Error,
+}
+
+/// The section a `--` line switches to, by upstream's keyword order.
+fn directive(line: &str) -> Option<Section> {
+    [
+        ("asm", Section::Asm),
+        ("result", Section::Result),
+        ("mem", Section::Mem),
+        ("raw", Section::Raw),
+        ("no register offset", Section::Ignore),
+        (" c", Section::Ignore),
+        ("error", Section::Error),
+    ]
+    .into_iter()
+    .find(|(keyword, _)| line.contains(keyword))
+    .map(|(_, section)| section)
+}
+
+/// A line's number and its text (comment removed).
+type Numbered<'a> = (usize, &'a str);
+
+/// The lines of each section, as collected before interpretation.
+#[derive(Default)]
+struct Sections<'a> {
+    asm: Vec<Numbered<'a>>,
+    asm_header: Option<usize>,
+    raw: Vec<Numbered<'a>>,
+    raw_header: Option<usize>,
+    mem: Vec<Numbered<'a>>,
+    result: Option<Numbered<'a>>,
+    error: Option<Numbered<'a>>,
+    last_line: usize,
+}
+
+fn split_sections(text: &str) -> Result<Sections<'_>, DataError> {
+    let mut sections = Sections::default();
+    let mut section = Section::Ignore;
+    for (index, raw_line) in text.lines().enumerate() {
+        let number = index + 1;
+        sections.last_line = number;
+        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+        let line = line.split('#').next().unwrap_or("").trim_end();
+        if line.contains("--") {
+            section = directive(line).ok_or_else(|| DataError::UnknownDirective {
+                path: None,
+                line: number,
+                text: line.trim().to_string(),
+            })?;
+            match section {
+                Section::Asm => sections.asm_header = Some(number),
+                Section::Raw => sections.raw_header = Some(number),
+                _ => {}
+            }
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry = (number, line);
+        match section {
+            Section::Asm => sections.asm.push(entry),
+            Section::Raw => sections.raw.push(entry),
+            Section::Mem => sections.mem.push(entry),
+            Section::Result => sections.result = Some(entry),
+            Section::Error => sections.error = Some(entry),
+            Section::Ignore => {}
+        }
+    }
+    sections.last_line = sections.last_line.max(1);
+    Ok(sections)
+}
+
+/// Reads an unsigned 64-bit number: `0x` hex, or decimal; a leading `-`
+/// negates modulo 2^64 as upstream's `strtoull` does.
+fn parse_u64(text: &str, hex: bool) -> Result<u64, &'static str> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let value = if hex {
+        let h = digits
+            .strip_prefix("0x")
+            .ok_or("expected 0x before hex digits")?;
+        if h.is_empty() || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("expected hex digits");
+        }
+        u64::from_str_radix(h, 16).map_err(|_| "does not fit 64 bits")?
+    } else {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("expected a decimal number or 0x hex");
+        }
+        digits.parse::<u64>().map_err(|_| "does not fit 64 bits")?
+    };
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+fn parse_result(line: usize, text: &str) -> Result<u64, DataError> {
+    let text = text.trim();
+    parse_u64(text, text.contains("0x")).map_err(|reason| DataError::BadResult {
+        path: None,
+        line,
+        text: text.to_string(),
+        reason,
+    })
+}
+
+fn parse_raw(lines: &[Numbered<'_>]) -> Result<Vec<Insn>, DataError> {
+    let mut insns = Vec::new();
+    for &(line, text) in lines {
+        for token in text.split_whitespace() {
+            let word = if token.starts_with("0x") {
+                parse_u64(token, true)
+            } else if token.bytes().all(|b| b.is_ascii_digit()) {
+                parse_u64(token, false)
+            } else {
+                Err("expected a 0x hex or decimal 64-bit word")
+            };
+            let word = word.map_err(|reason| DataError::BadRaw {
+                path: None,
+                line,
+                token: token.to_string(),
+                reason,
+            })?;
+            insns.push(Insn::from_u64(word));
+        }
+    }
+    Ok(insns)
+}
+
+fn parse_mem(lines: &[Numbered<'_>]) -> Result<Vec<u8>, DataError> {
+    let mut mem = Vec::new();
+    for &(line, text) in lines {
+        for token in text.split_whitespace() {
+            let bad = |reason| DataError::BadMemory {
+                path: None,
+                line,
+                token: token.to_string(),
+                reason,
+            };
+            let digits = token
+                .strip_prefix("0x")
+                .or_else(|| token.strip_prefix("0X"))
+                .unwrap_or(token);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad("expected hex digits"));
+            }
+            let significant = digits.trim_start_matches('0');
+            if significant.len() > 2 {
+                return Err(bad("not a byte (above 0xff)"));
+            }
+            let value = u8::from_str_radix(significant, 16).unwrap_or(0);
+            mem.push(value);
+        }
+    }
+    Ok(mem)
+}
+
+fn assemble_lines(lines: &[Numbered<'_>]) -> Result<(Program, String), DataError> {
+    let text: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+    let program = conformance::assemble(&text).map_err(|e| DataError::Asm {
+        path: None,
+        line: lines
+            .get(e.line.saturating_sub(1))
+            .or(lines.last())
+            .map_or(1, |(n, _)| *n),
+        kind: e.kind,
+    })?;
+    Ok((program, text))
+}
+
+/// Parses the text of a `.data` file.
+pub fn parse_data(text: &str) -> Result<DataTest, DataError> {
+    let sections = split_sections(text)?;
+    let last = sections.last_line;
+    if sections.result.is_none() && sections.error.is_none() {
+        return Err(DataError::NoExpectation {
+            path: None,
+            line: last,
+        });
+    }
+    let result = sections
+        .result
+        .map(|(line, text)| parse_result(line, text))
+        .transpose()?;
+    let expected = match (sections.error, result) {
+        (Some((_, text)), _) => Expected::Error(text.trim().to_string()),
+        (None, Some(value)) => Expected::Result(value),
+        (None, None) => Expected::Result(0),
+    };
+    let has_raw = !sections.raw.is_empty();
+    let (program, asm) = if has_raw {
+        // Upstream does not assemble `-- asm` when `-- raw` is present.
+        let asm = sections
+            .asm_header
+            .map(|_| sections.asm.iter().map(|(_, l)| format!("{l}\n")).collect());
+        (Program::new(parse_raw(&sections.raw)?), asm)
+    } else {
+        let (program, asm) = assemble_lines(&sections.asm)?;
+        (program, sections.asm_header.map(|_| asm))
+    };
+    if program.is_empty() {
+        return Err(DataError::NoInstructions {
+            path: None,
+            line: sections.raw_header.or(sections.asm_header).unwrap_or(last),
+        });
+    }
+    Ok(DataTest {
+        program,
+        mem: parse_mem(&sections.mem)?,
+        expected,
+        asm,
+        has_raw,
+    })
+}
+
+/// Reads and parses a `.data` file; errors name the path.
+pub fn parse_data_file(path: &Path) -> Result<DataTest, DataError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DataError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_data(&text).map_err(|e| e.with_path(path))
+}
+
+/// Writes a test as a `.data` file that upstream's parser (and
+/// [`parse_data`]) reads back to the same program, memory and expectation.
+///
+/// The program is written as `-- asm` when it decodes, else as `-- raw`
+/// words. An expected error is written on one line (line breaks become
+/// spaces); a message containing `#` or `--`, or an empty one, cannot be
+/// represented in the format and will not read back the same.
+pub fn write_data(test: &DataTest) -> String {
+    let mut out = String::new();
+    match conformance::disassemble(&test.program) {
+        Ok(asm) => {
+            out.push_str("-- asm\n");
+            out.push_str(&asm);
+        }
+        Err(_) => {
+            out.push_str("-- raw\n");
+            for insn in &test.program.insns {
+                let _ = writeln!(out, "0x{:016x}", insn.to_u64());
+            }
+        }
+    }
+    if !test.mem.is_empty() {
+        out.push_str("-- mem\n");
+        for chunk in test.mem.chunks(8) {
+            let bytes: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+            out.push_str(&bytes.join(" "));
+            out.push('\n');
+        }
+    }
+    match &test.expected {
+        Expected::Result(value) => {
+            let _ = write!(out, "-- result\n0x{value:x}\n");
+        }
+        Expected::Error(message) => {
+            let one_line: String = message
+                .chars()
+                .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+                .collect();
+            let _ = writeln!(out, "-- error\n{}", one_line.trim());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{Instruction, MAX_REG};
+    use crate::opcode::OPCODES;
+    use proptest::prelude::*;
+
+    fn parse(text: &str) -> DataTest {
+        parse_data(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    fn parse_err(text: &str) -> DataError {
+        parse_data(text).expect_err(text)
+    }
+
+    #[test]
+    fn reads_an_upstream_test() {
+        let t = parse(
+            "# Copyright\n\
+             -- asm\n\
+             mov %r0, 1 # one\n\
+             \n\
+             exit\n\
+             -- mem\n\
+             00 11 ff\n\
+             0x22\n\
+             -- result\n\
+             0x1\n",
+        );
+        assert_eq!(
+            t.program.insns,
+            vec![Insn::new(0xb7, 0, 0, 0, 1), Insn::new(0x95, 0, 0, 0, 0)]
+        );
+        assert_eq!(t.mem, vec![0x00, 0x11, 0xff, 0x22]);
+        assert_eq!(t.expected, Expected::Result(1));
+        assert_eq!(t.asm.as_deref(), Some("mov %r0, 1\nexit\n"));
+        assert!(!t.has_raw);
+    }
+
+    #[test]
+    fn upstream_quirks() {
+        // Raw overrides asm, and the asm is not even assembled.
+        let t = parse("-- asm\nnot an instruction\n-- raw\n0x0000000000000095\n-- result\n7\n");
+        assert!(t.has_raw);
+        assert_eq!(t.program.insns, vec![Insn::new(0x95, 0, 0, 0, 0)]);
+        assert_eq!(t.expected, Expected::Result(7), "decimal without 0x");
+        // Raw words may be decimal; several per line.
+        let t = parse("-- raw\n149 149\n-- result\n0x0\n");
+        assert_eq!(t.program.len(), 2);
+        // Ignored sections: `no register offset` and ` c`.
+        let t = parse(
+            "-- asm\nexit\n-- result\n0x2\n-- no register offset\ncall instruction\n-- c\nint x;\n",
+        );
+        assert_eq!(t.expected, Expected::Result(2));
+        // The last result line wins; CRLF line ends; a comment anywhere.
+        let t = parse("-- asm\r\nexit\r\n-- result\r\n1\r\n0x10 # sixteen\r\n");
+        assert_eq!(t.expected, Expected::Result(0x10));
+        // `-1` reads as strtoull does.
+        let t = parse("-- asm\nexit\n-- result\n-1\n");
+        assert_eq!(t.expected, Expected::Result(u64::MAX));
+        // An error takes precedence over a result and keeps its text.
+        let t = parse("-- asm\nexit\n-- result\n0x0\n-- error\nbad things happened  \n");
+        assert_eq!(t.expected, Expected::Error("bad things happened".into()));
+        // No mem: empty memory.
+        assert!(parse("-- asm\nexit\n-- result\n0\n").mem.is_empty());
+        // Keyword order: a `--` line mentioning asm is asm even if it says more.
+        let t = parse("-- asm (result follows)\nexit\n-- result\n3\n");
+        assert_eq!(t.expected, Expected::Result(3));
+    }
+
+    #[test]
+    fn errors_name_the_data_file_line() {
+        let e = parse_err("-- asm\nexit\n-- bogus\n-- result\n1\n");
+        assert_eq!(e.line(), Some(3));
+        assert!(matches!(e, DataError::UnknownDirective { .. }), "{e}");
+        let e = parse_err("-- asm\nexit\n\n");
+        assert!(matches!(e, DataError::NoExpectation { line: 3, .. }), "{e}");
+        let e = parse_err("# nothing\n-- asm\n# still nothing\n-- result\n1\n");
+        assert!(
+            matches!(e, DataError::NoInstructions { line: 2, .. }),
+            "{e}"
+        );
+        let e = parse_err("-- asm\nexit\n-- result\n0xzz\n");
+        assert!(matches!(e, DataError::BadResult { line: 4, .. }), "{e}");
+        let e = parse_err("-- asm\nexit\n-- result\n12 apples\n");
+        assert!(matches!(e, DataError::BadResult { line: 4, .. }), "{e}");
+        let e = parse_err("-- asm\nexit\n-- mem\n00 11\n22 xy\n-- result\n1\n");
+        assert!(matches!(e, DataError::BadMemory { line: 5, .. }), "{e}");
+        let e = parse_err("-- asm\nexit\n-- mem\n100\n-- result\n1\n");
+        assert!(matches!(e, DataError::BadMemory { line: 4, .. }), "{e}");
+        let e = parse_err("-- raw\n0x95\n0xq\n-- result\n1\n");
+        assert!(matches!(e, DataError::BadRaw { line: 3, .. }), "{e}");
+        let e = parse_err("-- raw\n-1\n-- result\n1\n");
+        assert!(matches!(e, DataError::BadRaw { line: 2, .. }), "{e}");
+        // The asm error's line is the line in the .data file, past comments and blanks.
+        let e = parse_err("# header\n-- asm\n# c\nmov %r0, 1\n\nmov %r0\nexit\n-- result\n1\n");
+        assert_eq!(e.line(), Some(6), "{e}");
+        assert!(matches!(
+            e,
+            DataError::Asm {
+                kind: AsmErrorKind::OperandCount { .. },
+                ..
+            }
+        ));
+        assert_eq!(e.to_string(), "line 6: `mov` takes 2 operand(s), found 1");
+        let e = parse_err("-- asm\nja nowhere\nexit\n-- result\n1\n");
+        assert_eq!(e.line(), Some(2));
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let path = Path::new("/nonexistent/bpfdiff/test.data");
+        let e = parse_data_file(path).unwrap_err();
+        assert!(matches!(e, DataError::Read { .. }));
+        assert_eq!(e.path(), Some(path));
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/bpfdiff/test.data: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn file_errors_carry_path_and_line() {
+        let dir = std::env::temp_dir().join(format!("bpfdiff-data-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.data");
+        std::fs::write(&path, "-- asm\nexit\n-- result\nnope\n").unwrap();
+        let e = parse_data_file(&path).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(e.line(), Some(4));
+        assert_eq!(e.path(), Some(path.as_path()));
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}:4: ", path.display())),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn writes_the_upstream_layout() {
+        let t = DataTest {
+            program: Program::new(vec![
+                Insn::new(0xb7, 0, 0, 0, 1),
+                Insn::new(0x95, 0, 0, 0, 0),
+            ]),
+            mem: (0..10).collect(),
+            expected: Expected::Result(0x1),
+            asm: None,
+            has_raw: false,
+        };
+        assert_eq!(
+            write_data(&t),
+            "-- asm\nmov %r0, 1\nexit\n\
+             -- mem\n00 01 02 03 04 05 06 07\n08 09\n\
+             -- result\n0x1\n"
+        );
+        let t = DataTest {
+            program: Program::new(vec![Insn::new(0x8f, 0, 0, 0, 0)]),
+            mem: vec![],
+            expected: Expected::Error("unknown\nopcode".into()),
+            asm: None,
+            has_raw: true,
+        };
+        assert_eq!(
+            write_data(&t),
+            "-- raw\n0x000000000000008f\n-- error\nunknown opcode\n"
+        );
+    }
+
+    fn arb_valid_program() -> impl Strategy<Value = Program> {
+        proptest::collection::vec(
+            (
+                0..OPCODES.len(),
+                0u8..=MAX_REG,
+                0u8..=MAX_REG,
+                any::<i16>(),
+                any::<i32>(),
+                any::<i32>(),
+            ),
+            1..20,
+        )
+        .prop_map(|rows| {
+            let instructions: Vec<Instruction> = rows
+                .into_iter()
+                .map(|(r, dst, src, off, imm, hi)| {
+                    let mut i = Instruction::new(&OPCODES[r], dst, src, off, imm);
+                    if OPCODES[r].slots() == 2 {
+                        i.next_imm = hi;
+                    }
+                    i
+                })
+                .collect();
+            Program::from_instructions(&instructions)
+        })
+    }
+
+    fn arb_program() -> impl Strategy<Value = Program> {
+        prop_oneof![
+            arb_valid_program(),
+            proptest::collection::vec(any::<u64>(), 1..20)
+                .prop_map(|w| Program::new(w.into_iter().map(Insn::from_u64).collect())),
+        ]
+    }
+
+    fn arb_expected() -> impl Strategy<Value = Expected> {
+        prop_oneof![
+            any::<u64>().prop_map(Expected::Result),
+            "[a-zA-Z0-9_:.()'=+ -]{0,40}[a-zA-Z0-9]".prop_filter_map("no --", |s| {
+                let s = s.trim().to_string();
+                (!s.contains("--")).then_some(Expected::Error(s))
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn parse_inverts_write(
+            program in arb_program(),
+            mem in proptest::collection::vec(any::<u8>(), 0..40),
+            expected in arb_expected(),
+        ) {
+            let test = DataTest { program, mem, expected, asm: None, has_raw: false };
+            let text = write_data(&test);
+            let back = parse_data(&text).map_err(|e| format!("{e}\n{text}"));
+            prop_assert!(back.is_ok(), "{:?}", back);
+            let back = back.unwrap();
+            prop_assert_eq!(&back.program, &test.program, "{}", text);
+            prop_assert_eq!(&back.mem, &test.mem);
+            prop_assert_eq!(&back.expected, &test.expected);
+            prop_assert_eq!(back.has_raw, test.program.decode().is_err());
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+            let _ = parse_data(&text);
+        }
+    }
+}
