@@ -93,14 +93,21 @@ pub fn run_in_worker(vm: WorkerVm, program: &[u8], mem: &[u8]) -> WorkerReply {
     })
 }
 
-/// Extracts the `insn #N` rbpf puts in its messages.
+/// Extracts the instruction index from rbpf's `insn #N`. Its memory-check
+/// messages give the index after the faulting instruction (the pointer has
+/// already advanced); its other messages give the instruction itself.
 fn insn_index(message: &str) -> Option<usize> {
     let at = message.find("insn #")? + "insn #".len();
     let digits: String = message[at..]
         .chars()
         .take_while(|c| c.is_ascii_digit())
         .collect();
-    digits.parse().ok()
+    let n: usize = digits.parse().ok()?;
+    if message.contains("out of bounds memory") {
+        n.checked_sub(1)
+    } else {
+        Some(n)
+    }
 }
 
 /// Classifies an rbpf run-time error message with the engine's fault names.
@@ -180,7 +187,11 @@ mod tests {
     #[test]
     fn rbpf_messages_are_classified() {
         let m = "Error: out of bounds memory load (insn #3), addr 0x10, size 4\nmbuff: 0x0/0x0";
-        assert_eq!(insn_index(m), Some(3));
+        assert_eq!(
+            insn_index(m),
+            Some(2),
+            "rbpf reports the index after the access"
+        );
         assert_eq!(fault_kind(m), "out-of-bounds");
     }
 

@@ -1,0 +1,100 @@
+//! The rbpf backends through the worker process: results, faults, panics,
+//! hangs and crashes all come back as outcomes.
+
+use bpfdiff_engine::{Insn, Program};
+use bpfdiff_oracle::backend::rbpf_vm::with_prologue;
+use bpfdiff_oracle::backend::worker::{WorkerClient, WorkerFailure, WorkerReply, WorkerVm};
+use bpfdiff_oracle::registry;
+use bpfdiff_oracle::{Execution, Verdict};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn worker_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_bpfdiff-worker"))
+}
+
+fn setup() {
+    std::env::set_var(bpfdiff_oracle::backend::worker::WORKER_ENV, worker_exe());
+}
+
+const EXIT: Insn = Insn::new(0x95, 0, 0, 0, 0);
+
+#[test]
+fn rbpf_interp_sees_r2_as_length_through_the_prologue() {
+    setup();
+    let mut b = registry::create("rbpf").unwrap();
+    let p = Program::new(vec![Insn::new(0xbf, 0, 2, 0, 0), EXIT]);
+    let o = b.run(&p, &[9, 9, 9, 9]);
+    assert_eq!(o.verdict, Verdict::Accepted);
+    match o.execution {
+        Execution::Returned { r0, .. } => assert_eq!(r0.bits, 4),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn rbpf_faults_carry_the_program_pc() {
+    setup();
+    for name in ["rbpf", "rbpf-jit"] {
+        let mut b = registry::create(name).unwrap();
+        // insn 1 loads 8 bytes past a 4-byte input.
+        let p = Program::new(vec![
+            Insn::new(0xb7, 0, 0, 0, 0),
+            Insn::new(0x79, 0, 1, 8, 0),
+            EXIT,
+        ]);
+        let o = b.run(&p, &[0; 4]);
+        if name == "rbpf" {
+            match o.execution {
+                Execution::Fault { kind, pc, .. } => {
+                    assert_eq!(kind, "out-of-bounds");
+                    assert_eq!(pc, Some(1));
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn an_endless_loop_times_out_and_the_worker_recovers() {
+    let mut w = WorkerClient::new(worker_exe(), Duration::from_millis(300));
+    // rbpf's verifier refuses `ja -1`; a two-insn loop passes it.
+    let spin = Program::new(vec![
+        Insn::new(0x07, 0, 0, 0, 1),
+        Insn::new(0x05, 0, 0, -2, 0),
+    ]);
+    let r = w.run(WorkerVm::RbpfInterp, &with_prologue(&spin, 0), &[]);
+    assert_eq!(r, Err(WorkerFailure::TimedOut(300)));
+    let ok = Program::new(vec![Insn::new(0xb7, 0, 0, 0, 7), EXIT]);
+    let r = w.run(WorkerVm::RbpfInterp, &with_prologue(&ok, 0), &[]);
+    assert_eq!(r, Ok(WorkerReply::Returned { r0: 7, mem: vec![] }));
+}
+
+#[test]
+fn a_crash_in_jitted_code_kills_only_the_worker() {
+    let mut w = WorkerClient::new(worker_exe(), Duration::from_millis(2000));
+    // The JIT does not check memory: load from address 0 (r1 = 0 without input).
+    let wild = Program::new(vec![Insn::new(0x79, 0, 1, 0, 0), EXIT]);
+    let r = w.run(WorkerVm::RbpfJit, &with_prologue(&wild, 0), &[]);
+    match r {
+        Err(WorkerFailure::Died(what)) => assert!(what.contains("SIGSEGV"), "{what}"),
+        other => panic!("expected a crash, got {other:?}"),
+    }
+    let ok = Program::new(vec![Insn::new(0xb7, 0, 0, 0, 7), EXIT]);
+    let r = w.run(WorkerVm::RbpfJit, &with_prologue(&ok, 0), &[]);
+    assert_eq!(r, Ok(WorkerReply::Returned { r0: 7, mem: vec![] }));
+}
+
+#[test]
+fn without_a_worker_the_backend_says_not_run() {
+    let mut w = WorkerClient::new(
+        PathBuf::from("/nonexistent/bpfdiff"),
+        Duration::from_millis(100),
+    );
+    let p = Program::new(vec![EXIT]);
+    assert!(matches!(
+        w.run(WorkerVm::RbpfInterp, &p.to_bytes(), &[]),
+        Err(WorkerFailure::Spawn { .. })
+    ));
+}
