@@ -1,2 +1,16 @@
-//! bpfdiff harness library.
+//! bpfdiff harness library: everything the `bpfdiff` command does, as plain
+//! functions over plain data, so that fuzz targets and tests can call it.
+//!
+//! - [`input`]: reading a program from a `.data`, raw bytecode or assembly file.
+//! - [`hex`]: hex text for input memory.
+//! - [`run_report`]: what one run observed, as text or JSON.
+//! - [`conformance`]: running a directory of bpf_conformance `.data` tests on
+//!   any backend.
+//!
+//! The virtual machine itself lives in the [`bpfdiff_engine`] crate.
 #![deny(missing_docs)]
+
+pub mod conformance;
+pub mod hex;
+pub mod input;
+pub mod run_report;

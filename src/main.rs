@@ -1,1 +1,21 @@
-fn main() {}
+//! The `bpfdiff` command: run, assemble and disassemble eBPF programs, and
+//! run bpf_conformance test directories on the engine.
+
+mod cli;
+
+use clap::Parser;
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::dispatch(args) {
+        Ok(code) => code,
+        Err(error) => {
+            // Only the top-level message: the library errors already include
+            // their causes, with the file and line or instruction index.
+            let _ = writeln!(std::io::stderr(), "bpfdiff: {error}");
+            ExitCode::from(cli::EXIT_INPUT_ERROR)
+        }
+    }
+}

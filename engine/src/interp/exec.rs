@@ -355,7 +355,7 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
                 let d = (op.dst & 15) as usize;
                 let value = regs[d];
                 let code_off = value.wrapping_sub(CODE_BASE);
-                if bit!(d) && code_off < (code.slots as u64) * 8 && code_off % 8 == 0 {
+                if code_off < (code.slots as u64) * 8 && code_off % 8 == 0 {
                     let target = (code_off / 8) as usize;
                     check_budget!();
                     if ops[target].kind == Kind::LdImm64Second {

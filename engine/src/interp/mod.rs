@@ -42,7 +42,10 @@ pub const MAX_FRAMES: usize = 8;
 pub const MEM_BASE: u64 = 0x0000_0001_0000_0000;
 /// Virtual address one past frame 0's stack (frame 0's r10).
 pub const STACK_TOP: u64 = 0x0000_0002_0000_0000;
-/// Virtual address of slot 0 of the program (for `ld_imm64` src 4 and `callx`).
+/// Virtual address of slot 0 of the program (for `ld_imm64` src 4 and
+/// `callx`). `callx` on a value `CODE_BASE + 8 * slot` inside the program
+/// calls the subprogram at `slot`; on any other value it calls the helper
+/// with that id (bpf_conformance's and uBPF's reading of `callx`).
 pub const CODE_BASE: u64 = 0x0000_0003_0000_0000;
 
 /// A program prepared for repeated execution.
