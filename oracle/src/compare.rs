@@ -107,6 +107,10 @@ impl Comparison {
     }
 }
 
+/// Reference fault kinds that mean "the reference cannot model this", not
+/// "the program is wrong": what another backend does there is not compared.
+const ENGINE_LIMITS: &[&str] = &["unsupported", "unknown-helper"];
+
 fn fault_text(e: &Execution) -> String {
     e.to_string()
 }
@@ -178,6 +182,14 @@ pub fn compare_pair(
             "the program reads uninitialised stack (insn {pc}); {} does not zero its stack",
             other.backend
         ));
+    }
+    if let Execution::Fault { kind, detail, .. } = r {
+        let same_kind = matches!(o, Execution::Fault { kind: k, .. } if k == kind);
+        if ENGINE_LIMITS.contains(&kind.as_str()) && !same_kind {
+            return Err(format!(
+                "the reference cannot execute this program: {detail}"
+            ));
+        }
     }
     let mut out = Vec::new();
     match (r, o) {

@@ -66,8 +66,27 @@ pub fn wrap(program: &Program, map_fd: i32, mem_len: usize) -> Vec<Insn> {
     for i in head.iter().chain(tail.iter()) {
         i.encode_into(&mut out);
     }
-    out.extend_from_slice(&program.insns);
+    out.extend(relocate_map_values(program, map_fd, mem_len));
     out
+}
+
+/// Points every `ld_imm64` src=2 (map value) at the input-memory map: the
+/// engine models the input memory as the one map value, whatever fd the
+/// program names. Without input there is no map, and the program is left
+/// as written.
+fn relocate_map_values(program: &Program, map_fd: i32, mem_len: usize) -> Vec<Insn> {
+    let mut insns = program.insns.clone();
+    if mem_len == 0 {
+        return insns;
+    }
+    if let Ok(decoded) = program.decode() {
+        for (slot, ins) in decoded {
+            if ins.row.operation == Operation::LdMapValue {
+                insns[slot].imm = map_fd;
+            }
+        }
+    }
+    insns
 }
 
 /// Number of slots before the program in the wrapped code.
@@ -98,6 +117,7 @@ mod tests {
             let w = wrap(&p, 3, len);
             assert_eq!(w.len(), wrapper_slots(len) + p.len());
             assert_eq!(w[wrapper_slots(len)], p.insns[0]);
+            assert_eq!(wrap(&p, 3, len)[wrapper_slots(len)..], p.insns[..]);
             let mut ctx = vec![0u8; CTX_SIZE];
             let e = run_program(&Program::new(w), &mut ctx, DEFAULT_BUDGET).unwrap();
             assert_eq!(
