@@ -1,0 +1,171 @@
+//! Command-line interface: argument definitions and dispatch. Each
+//! subcommand lives in its own file; the work itself is in the library.
+
+mod asm;
+mod conformance;
+mod disasm;
+mod output;
+mod run;
+
+use bpfdiff::input::InputFormat;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+/// Exit code for bad input: a missing or malformed file, bad arguments.
+pub const EXIT_INPUT_ERROR: u8 = 2;
+/// Exit code of `conformance` when some test failed.
+pub const EXIT_TESTS_FAILED: u8 = 1;
+
+/// Differential testing and fuzzing harness for eBPF implementations.
+#[derive(Debug, Parser)]
+#[command(name = "bpfdiff", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a program on the engine's checking interpreter and print r0, the
+    /// fault, or "out of budget". Exits 0 whenever the program ran.
+    Run(run::RunArgs),
+    /// Assemble kernel-syntax or bpf_conformance-dialect assembly into raw
+    /// bytecode (8 bytes per instruction slot).
+    Asm(asm::AsmArgs),
+    /// Print a program as `bpftool prog dump xlated` does, or in the
+    /// bpf_conformance dialect.
+    Disasm(disasm::DisasmArgs),
+    /// Run every `*.data` test in a directory on the engine's interpreter.
+    /// Exits 0 when all pass, 1 when some fail, 2 when the directory is unreadable.
+    Conformance(conformance::ConformanceArgs),
+}
+
+/// The input file format, when the extension does not say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// bpf_conformance test file (`.data`).
+    Data,
+    /// Raw bytecode, 8 bytes per slot (`.bin`, `.raw`, `.bpf`).
+    Raw,
+    /// Kernel (bpftool) syntax (`.s`, `.asm`, `.txt`).
+    Asm,
+    /// bpf_conformance assembly dialect (`.casm`).
+    ConformanceAsm,
+}
+
+impl From<FormatArg> for InputFormat {
+    fn from(f: FormatArg) -> InputFormat {
+        match f {
+            FormatArg::Data => InputFormat::Data,
+            FormatArg::Raw => InputFormat::Raw,
+            FormatArg::Asm => InputFormat::KernelAsm,
+            FormatArg::ConformanceAsm => InputFormat::ConformanceAsm,
+        }
+    }
+}
+
+/// An assembly syntax.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SyntaxArg {
+    /// Kernel (bpftool) syntax: `r0 = 42`, `if r1 > r2 goto pc+3`.
+    Kernel,
+    /// bpf_conformance dialect: `mov %r0, 42`, `jgt %r1, %r2, +3`.
+    Conformance,
+}
+
+impl From<SyntaxArg> for InputFormat {
+    fn from(s: SyntaxArg) -> InputFormat {
+        match s {
+            SyntaxArg::Kernel => InputFormat::KernelAsm,
+            SyntaxArg::Conformance => InputFormat::ConformanceAsm,
+        }
+    }
+}
+
+/// Runs the chosen subcommand; an error means bad input (exit code 2).
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::execute(&args),
+        Command::Asm(args) => asm::execute(&args),
+        Command::Disasm(args) => disasm::execute(&args),
+        Command::Conformance(args) => conformance::execute(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bpfdiff").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_arguments() {
+        let cli = parse(&[
+            "run", "p.bin", "--mem", "aabb", "--budget", "10", "--json", "--format", "raw",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.file.to_str(), Some("p.bin"));
+        assert_eq!(args.mem.as_deref(), Some("aabb"));
+        assert_eq!(args.budget, 10);
+        assert!(args.json);
+        assert_eq!(args.format, Some(FormatArg::Raw));
+        let cli = parse(&["run", "p.casm", "--format", "conformance-asm"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.format, Some(FormatArg::ConformanceAsm));
+        assert_eq!(args.budget, bpfdiff_engine::interp::DEFAULT_BUDGET);
+    }
+
+    #[test]
+    fn mem_and_mem_file_exclude_each_other() {
+        let e = parse(&["run", "p.bin", "--mem", "00", "--mem-file", "m.hex"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert_eq!(e.exit_code(), i32::from(EXIT_INPUT_ERROR));
+    }
+
+    #[test]
+    fn asm_needs_an_output_and_takes_a_syntax() {
+        assert!(parse(&["asm", "p.s"]).is_err());
+        let cli = parse(&["asm", "p.txt", "-o", "p.bin", "--syntax", "conformance"]).unwrap();
+        let Command::Asm(args) = cli.command else {
+            panic!("not asm")
+        };
+        assert_eq!(args.syntax, Some(SyntaxArg::Conformance));
+        assert_eq!(args.output.to_str(), Some("p.bin"));
+    }
+
+    #[test]
+    fn conformance_arguments() {
+        let cli = parse(&["conformance", "dir", "--verbose", "--budget", "5"]).unwrap();
+        let Command::Conformance(args) = cli.command else {
+            panic!("not conformance")
+        };
+        assert!(args.verbose);
+        assert_eq!(args.budget, 5);
+        assert!(parse(&["conformance"]).is_err());
+    }
+
+    #[test]
+    fn syntax_and_format_map_to_input_formats() {
+        assert_eq!(InputFormat::from(SyntaxArg::Kernel), InputFormat::KernelAsm);
+        assert_eq!(InputFormat::from(FormatArg::Data), InputFormat::Data);
+        for f in InputFormat::ALL {
+            let arg = FormatArg::from_str(f.name(), false).unwrap();
+            assert_eq!(InputFormat::from(arg), f, "--format {}", f.name());
+        }
+    }
+}
