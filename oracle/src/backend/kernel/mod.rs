@@ -16,7 +16,7 @@
 //! - Without permission for `bpf()` the backend says so once on stderr and
 //!   returns `NotRun` with the reason.
 
-mod loader;
+pub mod loader;
 mod memory_maps;
 pub mod wrapper;
 
