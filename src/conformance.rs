@@ -37,6 +37,9 @@ impl fmt::Display for RunOutcome {
     }
 }
 
+/// Any conformance backend, boxed.
+pub type DynBackend = dyn Fn(&Program, &mut [u8]) -> RunOutcome;
+
 /// The engine's checking interpreter as a conformance backend.
 pub fn engine_interpreter(budget: u64) -> impl Fn(&Program, &mut [u8]) -> RunOutcome {
     move |program, mem| match interp::run_program(program, mem, budget) {

@@ -5,12 +5,16 @@
 //! - [`hex`]: hex text for input memory.
 //! - [`run_report`]: what one run observed, as text or JSON.
 //! - [`conformance`]: running a directory of bpf_conformance `.data` tests on
-//!   any backend.
+//!   any backend; [`backend_run`] plugs the oracle backends into it.
+//! - [`plugin`]: the bpf_conformance plugin protocol over any backend.
 //!
 //! The virtual machine itself lives in the [`bpfdiff_engine`] crate.
 #![deny(missing_docs)]
 
+pub mod backend_run;
 pub mod conformance;
 pub mod hex;
 pub mod input;
+pub mod plugin;
 pub mod run_report;
+pub mod worker_hook;

@@ -8,6 +8,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if let Some(code) = bpfdiff::worker_hook::serve_if_asked() {
+        return code;
+    }
     let args = cli::Cli::parse();
     match cli::dispatch(args) {
         Ok(code) => code,

@@ -111,6 +111,12 @@ impl Comparison {
 /// "the program is wrong": what another backend does there is not compared.
 const ENGINE_LIMITS: &[&str] = &["unsupported", "unknown-helper"];
 
+/// True when a reference fault of this kind is a limit of the engine (an
+/// instruction or helper it cannot execute), not a property of the program.
+pub fn is_engine_limit(fault_kind: &str) -> bool {
+    ENGINE_LIMITS.contains(&fault_kind)
+}
+
 fn fault_text(e: &Execution) -> String {
     e.to_string()
 }

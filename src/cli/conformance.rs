@@ -1,7 +1,8 @@
 //! `bpfdiff conformance DIR`: run a directory of `.data` tests.
 
 use super::{output, EXIT_TESTS_FAILED};
-use bpfdiff::conformance::{engine_interpreter, run_dir};
+use bpfdiff::backend_run::conformance_backend;
+use bpfdiff::conformance::{engine_interpreter, run_dir, DynBackend, Verdict};
 use bpfdiff_engine::interp::DEFAULT_BUDGET;
 use clap::Args;
 use std::path::PathBuf;
@@ -15,17 +16,27 @@ pub struct ConformanceArgs {
     /// Maximum number of instructions per test.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BUDGET)]
     pub budget: u64,
-    /// Also print passing and skipped tests.
+    /// Also print passing tests.
     #[arg(long)]
     pub verbose: bool,
+    /// The backend that runs the tests: `interp` (the engine, default),
+    /// `rbpf`, `rbpf-jit` or `kernel`. Tests a backend declines (the kernel
+    /// verifier's refusals) are listed as skipped with the reason.
+    #[arg(long, default_value = "interp")]
+    pub backend: String,
 }
 
 /// Runs the tests; prints failures and the closing `N passed, N failed` line.
 pub fn execute(args: &ConformanceArgs) -> anyhow::Result<ExitCode> {
-    let backend = engine_interpreter(args.budget);
+    let backend: Box<DynBackend> = if args.backend == "interp" {
+        Box::new(engine_interpreter(args.budget))
+    } else {
+        Box::new(conformance_backend(&args.backend)?)
+    };
     let mut write_error = None;
-    let summary = run_dir(&args.dir, &backend, |result| {
-        let show = args.verbose || result.verdict.is_failure();
+    let summary = run_dir(&args.dir, backend.as_ref(), |result| {
+        let skipped = matches!(result.verdict, Verdict::Skipped { .. });
+        let show = args.verbose || skipped || result.verdict.is_failure();
         if show && write_error.is_none() {
             write_error = output::println(&result.to_string()).err();
         }

@@ -3,8 +3,10 @@
 
 mod asm;
 mod conformance;
+mod diff;
 mod disasm;
 mod output;
+pub mod plugin;
 mod run;
 
 use bpfdiff::input::InputFormat;
@@ -40,6 +42,13 @@ pub enum Command {
     /// Run every `*.data` test in a directory on the engine's interpreter.
     /// Exits 0 when all pass, 1 when some fail, 2 when the directory is unreadable.
     Conformance(conformance::ConformanceArgs),
+    /// Run one program on several backends (engine interpreter, rbpf, rbpf's
+    /// JIT, the kernel) and compare. Exits 0 when they agree, 1 on a new
+    /// divergence, 2 on bad input.
+    Diff(diff::DiffArgs),
+    /// Serve the bpf_conformance plugin protocol: program hex on stdin,
+    /// memory hex as the argument, r0 in hex on stdout.
+    Plugin(plugin::PluginArgs),
 }
 
 /// The input file format, when the extension does not say it.
@@ -91,6 +100,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Asm(args) => asm::execute(&args),
         Command::Disasm(args) => disasm::execute(&args),
         Command::Conformance(args) => conformance::execute(&args),
+        Command::Diff(args) => diff::execute(&args),
+        Command::Plugin(args) => plugin::execute(&args),
     }
 }
 

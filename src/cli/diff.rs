@@ -1,0 +1,111 @@
+//! `bpfdiff diff FILE`: run one program on several backends and compare.
+
+use super::{output, FormatArg, EXIT_TESTS_FAILED};
+use anyhow::anyhow;
+use bpfdiff::input::read_program;
+use bpfdiff_oracle::{diff, registry, Comparison, KnownRules, Outcome};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `bpfdiff diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The program (same formats as `run`).
+    pub file: PathBuf,
+    /// Input memory as hex bytes; replaces a `.data` file's `-- mem`.
+    #[arg(long, value_name = "HEX")]
+    pub mem: Option<String>,
+    /// Backends to run, reference first (default: `BPFDIFF_BACKENDS`, else all).
+    #[arg(long, value_name = "LIST")]
+    pub backends: Option<String>,
+    /// Known-divergence rules (JSON); a missing file means none.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "corpus/known-divergences.json"
+    )]
+    pub known: PathBuf,
+    /// Print a JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// The input format, when the extension does not say it.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+}
+
+fn table(outcomes: &[Outcome]) -> String {
+    let width = outcomes
+        .iter()
+        .map(|o| o.backend.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let mut s = format!("{:width$}  {:9}  outcome\n", "backend", "verdict");
+    for o in outcomes {
+        let verdict = match &o.verdict {
+            bpfdiff_oracle::Verdict::Accepted => "accepted",
+            bpfdiff_oracle::Verdict::Rejected { .. } => "rejected",
+            bpfdiff_oracle::Verdict::Unknown => "-",
+        };
+        s.push_str(&format!(
+            "{:width$}  {verdict:9}  {}\n",
+            o.backend,
+            o.summary()
+        ));
+    }
+    s
+}
+
+/// Runs and compares; exit 0 on agreement, 1 on a new divergence.
+pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
+    let input = read_program(&args.file, args.format.map(Into::into))?;
+    let mem = match &args.mem {
+        Some(hex) => bpfdiff::hex::parse_hex_bytes(hex)
+            .map_err(|e| anyhow!("--mem: column {}: {}", e.column, e.kind))?,
+        None => input.mem.unwrap_or_default(),
+    };
+    let names = registry::select(args.backends.as_deref())?;
+    let mut backends = names
+        .iter()
+        .map(|n| registry::create(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut rules = KnownRules::load(&args.known)?;
+    let result = diff(&mut backends, &input.program, &mem, &mut rules);
+    if args.json {
+        let json = serde_json::json!({
+            "outcomes": result.outcomes,
+            "comparison": result.comparison,
+        });
+        output::println(&serde_json::to_string_pretty(&json)?)?;
+    } else {
+        let mut text = table(&result.outcomes);
+        match &result.comparison {
+            Comparison::Agree { skipped } => {
+                text.push_str("comparison: agree\n");
+                for s in skipped {
+                    text.push_str(&format!("  not compared: {s}\n"));
+                }
+            }
+            Comparison::Inconclusive { why } => {
+                text.push_str("comparison: inconclusive\n");
+                for s in why {
+                    text.push_str(&format!("  {s}\n"));
+                }
+            }
+            Comparison::Diverge { differences } => {
+                text.push_str("comparison: DIVERGE\n");
+                for d in differences {
+                    text.push_str(&format!("  {d}\n"));
+                }
+            }
+        }
+        text.push_str(&rules.summary());
+        output::println(&text)?;
+    }
+    Ok(if result.comparison.has_new_divergence() {
+        ExitCode::from(EXIT_TESTS_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
