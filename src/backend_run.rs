@@ -27,7 +27,16 @@ pub fn run_outcome(outcome: &Outcome, checking: Checking) -> RunOutcome {
     }
     match &outcome.execution {
         Execution::Returned { r0, .. } => RunOutcome::Returned(r0.bits),
-        Execution::Fault { detail, .. } => RunOutcome::Error(detail.clone()),
+        // The engine's fault name comes first, so that `-- error` texts
+        // written for the engine (`out-of-bounds`) match other backends too.
+        Execution::Fault { kind, detail, .. } => {
+            RunOutcome::Error(format!("fault: {kind}: {detail}"))
+        }
+        // No budget there: a program that does not finish in time is the
+        // same finding as the engine's exhausted budget (as in the comparer).
+        Execution::TimedOut { after_ms } => {
+            RunOutcome::Error(format!("out of budget (timed out after {after_ms} ms)"))
+        }
         Execution::NotRun { why } => RunOutcome::NotRun(why.clone()),
         other => RunOutcome::Error(other.to_string()),
     }
