@@ -45,7 +45,18 @@ fn diff_reports_a_real_rbpf_divergence_and_exits_one() {
     // -6 s/ 2 = -3 on the engine, 0x7ffffffffffffffd on rbpf.
     let s = Scratch::new("diff-sdiv");
     let f = s.write("p.casm", "mov %r0, -6\nsdiv %r0, 2\nexit\n");
-    let out = bpfdiff(&[&"diff", &f, &"--backends", &"interp,rbpf", &"--json"]);
+    let no_rules = s.write("none.json", "[]");
+    let args: [&dyn AsRef<std::ffi::OsStr>; 8] = [
+        &"diff",
+        &f,
+        &"--backends",
+        &"interp,rbpf",
+        &"--json",
+        &"--known",
+        &no_rules,
+        &"--format=conformance-asm",
+    ];
+    let out = bpfdiff(&args);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -56,6 +67,27 @@ fn diff_reports_a_real_rbpf_divergence_and_exits_one() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["comparison"]["comparison"], "diverge");
     assert_eq!(json["comparison"]["differences"][0]["aspect"], "r0");
+    // With the project's triaged rules it is a known divergence: marked,
+    // counted, and not a failure.
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/known-divergences.json");
+    let out = bpfdiff(&[
+        &"diff",
+        &f,
+        &"--backends",
+        &"interp,rbpf",
+        &"--known",
+        &rules,
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("[known: rbpf-ignores-sdiv-smod-offset]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rbpf-ignores-sdiv-smod-offset (r0 on rbpf): 1 match(es)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -139,6 +171,18 @@ fn plugin_speaks_the_bpf_conformance_protocol() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n");
     let backend = if kernel_available() { "kernel" } else { "rbpf" };
     let out = plugin(&["01  02  03  ", "--backend", backend], prog);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "3\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Empty arguments (from double spaces in --plugin_options) are ignored,
+    // and the program may come as `--program HEX` instead of stdin.
+    let out = plugin(
+        &["01  02  03  ", "", "--backend", "interp", "--program", prog],
+        "",
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "3\n",

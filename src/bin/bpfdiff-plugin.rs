@@ -19,10 +19,18 @@ fn main() -> ExitCode {
         return code;
     }
     let mut memory = None;
+    let mut program_arg = None;
     let mut backend = "interp".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
+            // The runner splits --plugin_options on single spaces: a double
+            // or leading space gives an empty argument.
+            "" => {}
+            "--program" => match args.next() {
+                Some(p) => program_arg = Some(p),
+                None => return usage(),
+            },
             "--backend" => match args.next() {
                 Some(b) => backend = b,
                 None => return usage(),
@@ -44,11 +52,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut program = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut program) {
-        eprintln!("bpfdiff-plugin: cannot read the program from standard input: {e}");
-        return ExitCode::from(2);
-    }
+    let program = match program_arg {
+        Some(p) => p,
+        None => {
+            let mut text = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+                eprintln!("bpfdiff-plugin: cannot read the program from standard input: {e}");
+                return ExitCode::from(2);
+            }
+            text
+        }
+    };
     match serve_request(backend.as_mut(), &program, memory.as_deref()) {
         Ok(r0) => {
             let _ = writeln!(std::io::stdout(), "{r0:x}");

@@ -548,11 +548,11 @@ fn enter_frame(regs: &mut [u64; 16], derived: &mut [u8; 16], mem: &mut Memory<'_
     mem.enter_frame(depth);
 }
 
-fn finish(result: ExecResult, insns_executed: u64, mem: Memory<'_>) -> Execution {
+fn finish(result: ExecResult, insns_executed: u64, mut mem: Memory<'_>) -> Execution {
     Execution {
         result,
         insns_executed,
         uninit_stack_read: mem.uninit_read_pc(),
-        mem_derived: mem.into_input_shadow(),
+        mem_derived: mem.take_input_shadow(),
     }
 }

@@ -4,12 +4,28 @@
 //! Two regions exist: the input memory at [`MEM_BASE`] and the stack, which
 //! grows down from [`STACK_TOP`] by [`STACK_SIZE`] bytes per live frame.
 //! Bytes of frames that have returned are not addressable.
+//!
+//! Every frame starts zeroed. Instead of clearing 512 bytes per call, the
+//! stack keeps one "written" bit per byte: a byte not written since its frame
+//! was entered reads as zero (and the first such read is remembered, since
+//! the kernel would return garbage there). Entering a frame clears 8 words of
+//! bits, and the stack buffer itself is reused between runs.
 
 use super::{MAX_FRAMES, MEM_BASE, STACK_SIZE, STACK_TOP};
+use std::cell::RefCell;
 
 /// Total bytes of stack backing all frames.
 pub const STACK_BYTES: usize = STACK_SIZE * MAX_FRAMES;
 const STACK_BASE: u64 = STACK_TOP - STACK_BYTES as u64;
+const WORDS: usize = STACK_BYTES / 64;
+
+type StackBuffer = Box<[u8; STACK_BYTES]>;
+
+thread_local! {
+    /// A stack buffer kept between runs on this thread (its old contents
+    /// are never visible: unwritten bytes read as zero).
+    static SPARE_STACK: RefCell<Option<StackBuffer>> = const { RefCell::new(None) };
+}
 
 /// Which region an address resolved to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,25 +38,35 @@ enum Region {
 pub(super) struct Memory<'a> {
     input: &'a mut [u8],
     input_shadow: Vec<bool>,
-    stack: Box<[u8; STACK_BYTES]>,
+    stack: Option<StackBuffer>,
     stack_shadow: Vec<bool>,
-    /// Per stack byte: written since its frame was entered.
-    stack_written: Box<[bool; STACK_BYTES]>,
+    /// One bit per stack byte: written since its frame was entered.
+    stack_written: [u64; WORDS],
     /// The first instruction that read a stack byte never written.
     uninit_read_pc: Option<usize>,
     /// Lowest addressable stack address (the bottom of the deepest live frame).
     stack_low: u64,
 }
 
+/// The bit mask of `n` (1..=8) bits starting at `bit` within a word, or
+/// `None` when they straddle two words.
+#[inline(always)]
+fn bits_in_word(bit: usize, n: usize) -> Option<u64> {
+    (bit + n <= 64).then(|| (u64::MAX >> (64 - n)) << bit)
+}
+
 impl<'a> Memory<'a> {
-    /// Memory for a run on `input`, with frame 0 live and a zeroed stack.
+    /// Memory for a run on `input`, with frame 0 live and nothing written.
     pub fn new(input: &'a mut [u8]) -> Memory<'a> {
+        let stack = SPARE_STACK
+            .with(|s| s.borrow_mut().take())
+            .unwrap_or_else(|| Box::new([0; STACK_BYTES]));
         Memory {
             input,
             input_shadow: Vec::new(),
-            stack: Box::new([0; STACK_BYTES]),
+            stack: Some(stack),
             stack_shadow: Vec::new(),
-            stack_written: Box::new([false; STACK_BYTES]),
+            stack_written: [0; WORDS],
             uninit_read_pc: None,
             stack_low: STACK_TOP - STACK_SIZE as u64,
         }
@@ -57,13 +83,12 @@ impl<'a> Memory<'a> {
         self.stack_low = STACK_TOP - ((depth + 1) * STACK_SIZE) as u64;
     }
 
-    /// Enters frame `depth` (≥ 1): makes it addressable and zeroes it, so
-    /// every frame starts zeroed whatever an earlier call left there.
+    /// Enters frame `depth` (≥ 1): makes it addressable and marks all its
+    /// bytes unwritten, so it reads as zeroed whatever an earlier call left.
     pub fn enter_frame(&mut self, depth: usize) {
         self.set_depth(depth);
         let start = (self.stack_low - STACK_BASE) as usize;
-        self.stack[start..start + STACK_SIZE].fill(0);
-        self.stack_written[start..start + STACK_SIZE].fill(false);
+        self.stack_written[start / 64..(start + STACK_SIZE) / 64].fill(0);
         if !self.stack_shadow.is_empty() {
             self.stack_shadow[start..start + STACK_SIZE].fill(false);
         }
@@ -72,15 +97,15 @@ impl<'a> Memory<'a> {
     #[inline(always)]
     fn resolve(&self, addr: u64, size: usize) -> Option<(Region, usize)> {
         let size = size as u64;
-        let off = addr.wrapping_sub(MEM_BASE);
-        let len = self.input.len() as u64;
-        if off < len && size <= len - off {
-            return Some((Region::Input, off as usize));
-        }
         let soff = addr.wrapping_sub(self.stack_low);
         let slen = STACK_TOP - self.stack_low;
         if soff < slen && size <= slen - soff {
             return Some((Region::Stack, (addr - STACK_BASE) as usize));
+        }
+        let off = addr.wrapping_sub(MEM_BASE);
+        let len = self.input.len() as u64;
+        if off < len && size <= len - off {
+            return Some((Region::Input, off as usize));
         }
         None
     }
@@ -89,21 +114,63 @@ impl<'a> Memory<'a> {
     fn bytes(&mut self, region: Region) -> (&mut [u8], &mut Vec<bool>) {
         match region {
             Region::Input => (&mut *self.input, &mut self.input_shadow),
-            Region::Stack => (&mut self.stack[..], &mut self.stack_shadow),
+            Region::Stack => (
+                &mut self
+                    .stack
+                    .as_mut()
+                    .expect("the stack lives until the run ends")[..],
+                &mut self.stack_shadow,
+            ),
         }
     }
 
+    /// True when every byte of `i..i + size` of the stack was written.
+    #[inline(always)]
+    fn all_written(&self, i: usize, size: usize) -> bool {
+        match bits_in_word(i % 64, size) {
+            Some(mask) => self.stack_written[i / 64] & mask == mask,
+            None => (i..i + size).all(|b| self.stack_written[b / 64] >> (b % 64) & 1 == 1),
+        }
+    }
+
+    #[inline(always)]
+    fn mark_written(&mut self, i: usize, size: usize) {
+        match bits_in_word(i % 64, size) {
+            Some(mask) => self.stack_written[i / 64] |= mask,
+            None => (i..i + size).for_each(|b| self.stack_written[b / 64] |= 1 << (b % 64)),
+        }
+    }
+
+    /// The stack value of `i..i + size` with unwritten bytes as zero.
+    #[cold]
+    fn partly_written_value(&mut self, i: usize, size: usize) -> u64 {
+        let stack = self
+            .stack
+            .as_ref()
+            .expect("the stack lives until the run ends");
+        (0..size).rev().fold(0u64, |acc, k| {
+            let b = i + k;
+            let byte = if self.stack_written[b / 64] >> (b % 64) & 1 == 1 {
+                stack[b]
+            } else {
+                0
+            };
+            (acc << 8) | byte as u64
+        })
+    }
+
     /// Loads `size` bytes (1, 2, 4 or 8) little-endian, zero-extended.
-    /// Returns the value and whether any byte is pointer-derived. A read of
-    /// stack bytes never written is remembered with the reading `pc`.
+    /// Returns the value and whether any byte is pointer-derived. Stack bytes
+    /// never written read as zero, and the first such read is remembered
+    /// with the reading `pc`.
     #[inline(always)]
     pub fn load(&mut self, addr: u64, size: usize, pc: usize) -> Option<(u64, bool)> {
         let (region, i) = self.resolve(addr, size)?;
-        if region == Region::Stack
-            && self.uninit_read_pc.is_none()
-            && !self.stack_written[i..i + size].iter().all(|&w| w)
-        {
-            self.uninit_read_pc = Some(pc);
+        if region == Region::Stack && !self.all_written(i, size) {
+            self.uninit_read_pc.get_or_insert(pc);
+            let derived =
+                !self.stack_shadow.is_empty() && self.stack_shadow[i..i + size].iter().any(|&d| d);
+            return Some((self.partly_written_value(i, size), derived));
         }
         let (bytes, shadow) = self.bytes(region);
         let src = &bytes[i..i + size];
@@ -124,7 +191,7 @@ impl<'a> Memory<'a> {
     pub fn store(&mut self, addr: u64, size: usize, value: u64, derived: bool) -> Option<()> {
         let (region, i) = self.resolve(addr, size)?;
         if region == Region::Stack {
-            self.stack_written[i..i + size].fill(true);
+            self.mark_written(i, size);
         }
         let (bytes, shadow) = self.bytes(region);
         bytes[i..i + size].copy_from_slice(&value.to_le_bytes()[..size]);
@@ -156,11 +223,20 @@ impl<'a> Memory<'a> {
 
     /// The per-byte pointer-derived marks of the input memory (empty when
     /// no byte is marked).
-    pub fn into_input_shadow(self) -> Vec<bool> {
-        if self.input_shadow.iter().any(|&d| d) {
-            self.input_shadow
+    pub fn take_input_shadow(&mut self) -> Vec<bool> {
+        let shadow = std::mem::take(&mut self.input_shadow);
+        if shadow.iter().any(|&d| d) {
+            shadow
         } else {
             Vec::new()
+        }
+    }
+}
+
+impl Drop for Memory<'_> {
+    fn drop(&mut self) {
+        if let Some(stack) = self.stack.take() {
+            SPARE_STACK.with(|s| *s.borrow_mut() = Some(stack));
         }
     }
 }
@@ -191,11 +267,34 @@ mod tests {
         m.set_depth(0);
         m.enter_frame(1);
         assert_eq!(
-            m.load(STACK_TOP - 513, 1, 0),
+            m.load(STACK_TOP - 513, 1, 9),
             Some((0, false)),
             "a new frame starts zeroed"
         );
+        assert_eq!(m.uninit_read_pc(), Some(9), "and unwritten");
         assert!(m.store(STACK_TOP - 1025, 1, 7, false).is_none());
+    }
+
+    #[test]
+    fn unwritten_stack_bytes_read_as_zero_even_when_reused() {
+        {
+            let mut buf = [];
+            let mut m = Memory::new(&mut buf);
+            m.store(STACK_TOP - 8, 8, u64::MAX, false).unwrap();
+        }
+        // The buffer is reused; its old bytes must not show.
+        let mut buf = [];
+        let mut m = Memory::new(&mut buf);
+        m.store(STACK_TOP - 6, 1, 0xab, false).unwrap();
+        assert_eq!(m.load(STACK_TOP - 8, 8, 3), Some((0xab_0000, false)));
+        assert_eq!(m.uninit_read_pc(), Some(3));
+        // A word straddling two bitmap words.
+        let mut buf = [];
+        let mut m = Memory::new(&mut buf);
+        let addr = STACK_TOP - 68;
+        m.store(addr, 8, 0x1122_3344_5566_7788, false).unwrap();
+        assert_eq!(m.load(addr, 8, 0), Some((0x1122_3344_5566_7788, false)));
+        assert_eq!(m.uninit_read_pc(), None);
     }
 
     #[test]
@@ -206,7 +305,7 @@ mod tests {
         assert_eq!(m.load(MEM_BASE + 4, 4, 0), Some((0, true)));
         m.store(MEM_BASE, 8, 1, false).unwrap();
         assert_eq!(m.load(MEM_BASE, 8, 0), Some((1, false)));
-        assert!(m.into_input_shadow().is_empty());
+        assert!(m.take_input_shadow().is_empty());
     }
 
     #[test]
