@@ -38,6 +38,21 @@ fn to_bpf_insns(insns: &[Insn]) -> Vec<libbpf_sys::bpf_insn> {
 /// Loads `insns` as a sleepable `BPF_PROG_TYPE_SYSCALL` program. With
 /// `log_level` > 0 the verifier log is returned on failure.
 pub fn load(insns: &[Insn], log_level: u32) -> Result<OwnedFd, LoadError> {
+    load_as(
+        libbpf_sys::BPF_PROG_TYPE_SYSCALL,
+        BPF_F_SLEEPABLE,
+        insns,
+        log_level,
+    )
+}
+
+/// Loads `insns` as a program of `prog_type` with `prog_flags`.
+pub fn load_as(
+    prog_type: libbpf_sys::bpf_prog_type,
+    prog_flags: u32,
+    insns: &[Insn],
+    log_level: u32,
+) -> Result<OwnedFd, LoadError> {
     let raw = to_bpf_insns(insns);
     let mut log = if log_level > 0 {
         vec![0u8; LOG_SIZE]
@@ -46,7 +61,7 @@ pub fn load(insns: &[Insn], log_level: u32) -> Result<OwnedFd, LoadError> {
     };
     let mut opts = libbpf_sys::bpf_prog_load_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
-        prog_flags: BPF_F_SLEEPABLE,
+        prog_flags,
         log_level,
         log_size: log.len() as u32,
         log_buf: if log.is_empty() {
@@ -62,7 +77,7 @@ pub fn load(insns: &[Insn], log_level: u32) -> Result<OwnedFd, LoadError> {
     // instructions, the log buffer `log_size` bytes, names are C strings.
     let fd = unsafe {
         libbpf_sys::bpf_prog_load(
-            libbpf_sys::BPF_PROG_TYPE_SYSCALL,
+            prog_type,
             name.as_ptr(),
             license.as_ptr(),
             raw.as_ptr(),
@@ -105,6 +120,25 @@ pub fn test_run(prog: &OwnedFd, ctx: &mut [u8]) -> Result<u32, i32> {
         return Err(-rc);
     }
     Ok(opts.retval)
+}
+
+/// Runs a loaded packet program (`BPF_PROG_TYPE_XDP`, …) `repeat` times
+/// on `data`; returns the retval and the kernel's mean duration per run in
+/// nanoseconds (measured in the kernel around the program only).
+pub fn test_run_repeat(prog: &OwnedFd, data: &[u8], repeat: i32) -> Result<(u32, u32), i32> {
+    let mut opts = libbpf_sys::bpf_test_run_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _,
+        data_in: data.as_ptr().cast(),
+        data_size_in: data.len() as u32,
+        repeat,
+        ..Default::default()
+    };
+    // SAFETY: data is valid for reads of data.len() bytes; no output buffer.
+    let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(prog.as_raw_fd(), &mut opts) };
+    if rc < 0 {
+        return Err(-rc);
+    }
+    Ok((opts.retval, opts.duration))
 }
 
 /// The last meaningful line of a verifier log: the reason for a refusal.
