@@ -14,6 +14,7 @@ pub mod decode;
 pub mod helpers;
 pub mod insn;
 pub mod interp;
+pub mod jit;
 pub mod opcode;
 pub mod program;
 

@@ -1,0 +1,381 @@
+//! An x86-64 JIT compiler for the engine, bit-exact with the interpreter.
+//!
+//! [`JitProgram::compile`] turns a [`Program`] into native code with
+//! `dynasmrt`, reading the opcode table through the decoder (no opcode
+//! bytes are matched here); [`JitProgram::run`] runs it on an input memory
+//! and returns the interpreter's [`Execution`] type, so tests and oracles
+//! can swap the two.
+//!
+//! # Modes
+//!
+//! - [`Mode::Checked`] (the default): every load, store and atomic is
+//!   checked against exactly the interpreter's regions (the input memory,
+//!   and the stack of the live frames: frame 0 down to the current depth),
+//!   faults carry the interpreter's [`FaultKind`], pc and size, and the
+//!   instruction budget is checked where the interpreter checks it (taken
+//!   backward jumps and local calls). The generated code never touches
+//!   memory outside those regions.
+//! - [`Mode::Unchecked`]: no bounds checks and no budget, for programs a
+//!   verifier accepted. Constructing it needs a [`Verified`] token, whose
+//!   constructor is `unsafe`: an unchecked program that accesses memory out
+//!   of bounds is undefined behaviour.
+//!
+//! Both modes keep the faults that are part of the semantics (bad jump
+//! targets when taken, falling off the end, call depth, unknown helpers,
+//! unsupported instructions) and the legacy packet loads' bounds check.
+//!
+//! # Agreement with the interpreter
+//!
+//! - Results, faults (kind, pc, size, jump targets, helper ids) and the
+//!   input memory after the run are the interpreter's.
+//! - Addresses are host addresses: r1, r10 and `ld_imm64` src 2 values
+//!   differ from the interpreter's virtual ones (values of `ld_imm64` src 4
+//!   do not: they are `CODE_BASE + 8 * slot` in both). A memory fault's
+//!   `addr` is mapped back to the interpreter's virtual address when it lies
+//!   within 2 GiB of the input memory or the stack (pointer plus offset, the
+//!   usual case); otherwise it is the host address.
+//! - The JIT tracks no pointer-derived marks: `r0_derived` is always false
+//!   and `mem_derived` always empty; compare with the interpreter's marks.
+//!   `uninit_stack_read` is always `None`.
+//! - `insns_executed` is exact in checked mode and whenever the program can
+//!   call a helper (helpers read the count as their clock); unchecked
+//!   programs without helper calls do not count and report 0.
+//!
+//! # Code shape
+//!
+//! eBPF registers live in host registers (r0–r5 in rax, rdi, rsi, rdx,
+//! r9, r8; r6–r9 in rbx, r13–r15; r10 in rbp); rcx counts the
+//! budget down, one `sub` per basic block; a taken backward jump tests its
+//! sign. Bounds checks are a `sub`/`cmp`/`jcc` per region. Exits (faults,
+//! out of budget) are out-of-line stubs that record a site index and leave
+//! through the trampoline. Code pages are never writable and executable
+//! at once: the code is assembled in an ordinary vector, copied into a
+//! read+write mapping that is then switched to read+execute and never
+//! modified while a program owns it (mappings of dropped programs are
+//! reused, see `code_memory`).
+#![cfg(target_arch = "x86_64")]
+// dynasm's macro converts dynamic register numbers with `.into()`.
+#![allow(clippy::useless_conversion)]
+
+mod alu;
+mod analysis;
+mod code_memory;
+mod compile;
+mod context;
+mod control;
+mod dump;
+mod helper;
+mod memory;
+mod regs;
+mod stack;
+
+use crate::decode::DecodeError;
+use crate::interp::{Execution, MEM_BASE, STACK_SIZE};
+use crate::program::Program;
+use compile::{Compiled, Features};
+use context::{Context, ACCESS_SIZES, MAX_BUDGET, NO_SITE};
+
+/// A promise that a program was accepted by a verifier, needed to compile
+/// it without bounds checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified(());
+
+impl Verified {
+    /// Asserts that the programs compiled with this token never access
+    /// memory outside the input memory and their live stack frames.
+    ///
+    /// # Safety
+    ///
+    /// Running an unchecked program that breaks this promise reads or
+    /// writes arbitrary host memory.
+    pub unsafe fn assume() -> Verified {
+        Verified(())
+    }
+}
+
+/// How much the generated code checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Bounds checks and budget, like the interpreter.
+    #[default]
+    Checked,
+    /// No bounds checks and no budget, for verified programs.
+    Unchecked(Verified),
+}
+
+/// A program compiled to x86-64 code, ready to run any number of times.
+pub struct JitProgram {
+    compiled: Compiled,
+    mode: Mode,
+}
+
+impl std::fmt::Debug for JitProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JitProgram")
+            .field("mode", &self.mode)
+            .field("code_size", &self.code_size())
+            .finish()
+    }
+}
+
+impl JitProgram {
+    /// Decodes and compiles `program`. Fails on the first undecodable slot;
+    /// everything that decodes compiles (instructions that cannot execute
+    /// fault when reached, as in the interpreter).
+    pub fn compile(program: &Program, mode: Mode) -> Result<JitProgram, DecodeError> {
+        JitProgram::compile_with(program, mode, Features::detect())
+    }
+
+    fn compile_with(
+        program: &Program,
+        mode: Mode,
+        features: Features,
+    ) -> Result<JitProgram, DecodeError> {
+        let compiled = compile::compile(program, mode == Mode::Checked, features)?;
+        Ok(JitProgram { compiled, mode })
+    }
+
+    /// The mode the program was compiled in.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Bytes of generated code.
+    pub fn code_size(&self) -> usize {
+        self.compiled.code.len()
+    }
+
+    /// Runs the program on `mem` (modified in place) with an instruction
+    /// budget; r1 points to `mem` and r2 holds its length (both 0 when it is
+    /// empty), as in the interpreter.
+    pub fn run(&self, mem: &mut [u8], budget: u64) -> Execution {
+        stack::with_stack(|stack| {
+            let top = stack.top_with_zeroed_frame0();
+            let len = mem.len() as u64;
+            // Without input no access to it is valid; its base is then the
+            // interpreter's, so `ld_imm64` src 2 gives the same value.
+            let mem_ptr = if mem.is_empty() {
+                MEM_BASE
+            } else {
+                mem.as_mut_ptr() as u64
+            };
+            let frame = STACK_SIZE as u64;
+            let mut ctx = Context {
+                mem_ptr,
+                mem_len: len,
+                mem_lim: ACCESS_SIZES.map(|s| (len + 1).saturating_sub(s)),
+                stack_low: top - frame,
+                stack_lim: ACCESS_SIZES.map(|s| frame + 1 - s),
+                stack_top: top,
+                budget: budget.min(MAX_BUDGET),
+                site: NO_SITE,
+                callx_table: self.compiled.callx_table.as_ptr() as u64,
+                r1: if len > 0 { mem_ptr } else { 0 },
+                r2: len,
+                ..Context::default()
+            };
+            // SAFETY: `entry` is the trampoline emitted by `compile`, an
+            // `extern "sysv64" fn(*mut Context)` that restores every
+            // callee-saved register. In checked mode the code only touches
+            // `ctx`, the stack memory (frame 0 zeroed above, deeper frames
+            // zeroed on entry) and `mem`, all live for this call; in
+            // unchecked mode the `Verified` promise covers the accesses.
+            unsafe {
+                let entry: extern "sysv64" fn(*mut Context) =
+                    std::mem::transmute(self.compiled.code.ptr(self.compiled.entry));
+                entry(&mut ctx);
+            }
+            context::execution(&ctx, &self.compiled.sites, self.compiled.counting)
+        })
+    }
+}
+
+/// Compiles and runs `program` once.
+pub fn run_program(
+    program: &Program,
+    mode: Mode,
+    mem: &mut [u8],
+    budget: u64,
+) -> Result<Execution, DecodeError> {
+    Ok(JitProgram::compile(program, mode)?.run(mem, budget))
+}
+
+/// The generated machine code of `program`, disassembled (Intel syntax)
+/// with each stretch under the eBPF instruction it comes from, like
+/// `bpftool prog dump jited`: the runtime glue first, then every
+/// instruction, then the out-of-line stubs.
+pub fn dump(program: &Program, mode: Mode) -> Result<String, DecodeError> {
+    let jit = JitProgram::compile(program, mode)?;
+    Ok(dump::render(&jit.compiled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Instruction;
+    use crate::insn::Insn;
+    use crate::interp::{run_program as interp_run, ExecResult, DEFAULT_BUDGET};
+    use crate::opcode::{Operation, Source, OPCODES};
+
+    /// Permissions of the mapping that contains `addr` in /proc/self/maps.
+    fn permissions_of(addr: u64) -> Option<String> {
+        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+        maps.lines().find_map(|line| {
+            let (range, rest) = line.split_once(' ')?;
+            let (start, end) = range.split_once('-')?;
+            let start = u64::from_str_radix(start, 16).ok()?;
+            let end = u64::from_str_radix(end, 16).ok()?;
+            (start <= addr && addr < end).then(|| rest.split(' ').next().unwrap_or("").to_string())
+        })
+    }
+
+    #[test]
+    fn code_pages_are_never_writable_and_executable() {
+        // The brief's W^X rule: finalised code is read+execute only.
+        let program = Program::new(vec![
+            Insn::new(0xb7, 0, 0, 0, 1),
+            Insn::new(0x95, 0, 0, 0, 0),
+        ]);
+        let jit = JitProgram::compile(&program, Mode::Checked).unwrap();
+        let addr = jit.compiled.code.ptr(jit.compiled.entry) as u64;
+        if let Some(perms) = permissions_of(addr) {
+            assert!(perms.starts_with("r-x"), "code mapped {perms}");
+        }
+        assert_eq!(
+            jit.run(&mut [], DEFAULT_BUDGET).result,
+            ExecResult::Returned {
+                r0: 1,
+                r0_derived: false
+            }
+        );
+    }
+
+    #[test]
+    fn shifts_without_bmi2_agree_with_the_interpreter() {
+        // SEMANTICS.md: shift amounts are masked (65 → 1, 33 → 1) and 32-bit
+        // results zero-extended, also on CPUs without shlx/shrx/sarx.
+        let shifts = OPCODES.iter().filter(|r| {
+            matches!(
+                r.operation,
+                Operation::Lsh | Operation::Rsh | Operation::Arsh
+            ) && r.source == Source::Reg
+        });
+        let ld = crate::opcode::lookup(0x18, 0, 0, 0).unwrap();
+        for row in shifts {
+            for amount in [0u64, 1, 31, 32, 33, 63, 64, 65] {
+                for (dst, src) in [(0u8, 2u8), (3, 0), (6, 3)] {
+                    let mut insns = Instruction::wide(ld, dst, 0x8000_0000_8000_0001).encode();
+                    insns.extend(Instruction::wide(ld, src, amount).encode());
+                    insns.extend(Instruction::new(row, dst, src, 0, 0).encode());
+                    insns.push(Insn::new(0xbf, 0, dst, 0, 0));
+                    insns.push(Insn::new(0x95, 0, 0, 0, 0));
+                    let program = Program::new(insns);
+                    let want = interp_run(&program, &mut [], DEFAULT_BUDGET).unwrap();
+                    for bmi2 in [false, true] {
+                        let jit = JitProgram::compile_with(
+                            &program,
+                            Mode::Checked,
+                            Features { bmi2, avx: bmi2 },
+                        )
+                        .unwrap();
+                        assert_eq!(
+                            jit.run(&mut [], DEFAULT_BUDGET),
+                            want,
+                            "{} by {amount}, bmi2 {bmi2}",
+                            row.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn frames_are_zeroed_without_avx_too() {
+        // interp/mod.rs: every frame starts zeroed; the SSE path of
+        // enter_frame (CPUs without AVX) as well as the AVX one.
+        let program = Program::new(vec![
+            Insn::new(0x85, 0, 1, 0, 2), // call +2 (dirties frame 1)
+            Insn::new(0x85, 0, 1, 0, 4), // call +4 (reads frame 1)
+            Insn::new(0x95, 0, 0, 0, 0),
+            Insn::new(0x7a, 10, 0, -8, 7),
+            Insn::new(0x7a, 10, 0, -512, 9),
+            Insn::new(0x95, 0, 0, 0, 0),
+            Insn::new(0x79, 0, 10, -8, 0),
+            Insn::new(0x79, 1, 10, -512, 0),
+            Insn::new(0x0f, 0, 1, 0, 0),
+            Insn::new(0x95, 0, 0, 0, 0),
+        ]);
+        let want = interp_run(&program, &mut [], DEFAULT_BUDGET).unwrap();
+        assert_eq!(
+            want.result,
+            ExecResult::Returned {
+                r0: 0,
+                r0_derived: false
+            }
+        );
+        for avx in [false, true] {
+            let features = Features { bmi2: true, avx };
+            let jit = JitProgram::compile_with(&program, Mode::Checked, features).unwrap();
+            let got = jit.run(&mut [], DEFAULT_BUDGET);
+            assert_eq!(
+                (got.result, got.insns_executed),
+                (want.result, want.insns_executed),
+                "avx {avx}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_row_compiles_in_both_modes() {
+        // Everything that decodes compiles; what cannot run faults when reached.
+        // SAFETY: the programs are compiled, never run, in unchecked mode.
+        let unchecked = Mode::Unchecked(unsafe { Verified::assume() });
+        for row in OPCODES {
+            let ins = Instruction::new(row, 1, 2, 0, 1);
+            let mut insns = ins.encode();
+            insns.push(Insn::new(0x95, 0, 0, 0, 0));
+            let program = Program::new(insns);
+            for mode in [Mode::Checked, unchecked] {
+                let jit = JitProgram::compile(&program, mode).unwrap();
+                assert!(jit.code_size() > 0, "{}", row.name());
+            }
+        }
+    }
+
+    #[test]
+    fn compiled_programs_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<JitProgram>();
+        let program = Program::new(vec![
+            Insn::new(0xbf, 0, 2, 0, 0),
+            Insn::new(0x95, 0, 0, 0, 0),
+        ]);
+        let jit = JitProgram::compile(&program, Mode::Checked).unwrap();
+        std::thread::scope(|s| {
+            for len in 1..4usize {
+                let jit = &jit;
+                s.spawn(move || {
+                    let r = jit.run(&mut vec![0; len], DEFAULT_BUDGET).result;
+                    assert_eq!(
+                        r,
+                        ExecResult::Returned {
+                            r0: len as u64,
+                            r0_derived: false
+                        }
+                    );
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn decode_errors_are_reported_like_the_interpreter_s() {
+        let program = Program::new(vec![
+            Insn::new(0xb7, 0, 0, 0, 0),
+            Insn::new(0x8f, 0, 0, 0, 0),
+        ]);
+        let e = JitProgram::compile(&program, Mode::Checked).unwrap_err();
+        assert_eq!(e.to_string(), "insn 1: unknown opcode 0x8f");
+    }
+}
