@@ -4,6 +4,7 @@ use crate::outcome::Outcome;
 use bpfdiff_engine::Program;
 
 pub mod interp;
+pub mod jit;
 pub mod kernel;
 pub mod rbpf_interp;
 pub mod rbpf_jit;

@@ -129,18 +129,35 @@ impl KnownRules {
         }
     }
 
-    /// One line per rule with its count, for summaries.
+    /// The match count of each rule, in rule order.
+    pub fn hits(&self) -> &[u64] {
+        &self.hits
+    }
+
+    /// For summaries: every rule that matched, with its count and reason,
+    /// then how many rules did not match.
     pub fn summary(&self) -> String {
         if self.rules.is_empty() {
             return "known divergences: none defined".to_string();
         }
-        let mut s = String::from("known divergences:");
-        for (r, n) in self.rules.iter().zip(&self.hits) {
-            s.push_str(&format!(
-                "\n  {} ({} on {}): {n} match(es) — {}",
-                r.name, r.aspect, r.backend, r.reason
-            ));
-        }
-        s
+        let matched: Vec<String> = self
+            .rules
+            .iter()
+            .zip(&self.hits)
+            .filter(|(_, &n)| n > 0)
+            .map(|(r, n)| {
+                format!(
+                    "\n  {} ({} on {}): {n} match(es) — {}",
+                    r.name, r.aspect, r.backend, r.reason
+                )
+            })
+            .collect();
+        format!(
+            "known divergences: {} rule(s), {} matched{}\n  {} rule(s) without a match",
+            self.rules.len(),
+            matched.len(),
+            matched.concat(),
+            self.rules.len() - matched.len()
+        )
     }
 }

@@ -1,5 +1,6 @@
 //! bpfdiff's oracles: the [`Backend`] trait, the [`Outcome`] model, the
-//! backends (engine interpreter, rbpf interpreter, rbpf JIT, Linux kernel),
+//! backends (engine interpreter, engine JIT, rbpf interpreter, rbpf JIT,
+//! Linux kernel),
 //! the comparison of outcomes and the known-divergence rules.
 #![deny(missing_docs)]
 

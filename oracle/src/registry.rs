@@ -2,6 +2,7 @@
 //! environment variable select among them.
 
 use crate::backend::interp::InterpBackend;
+use crate::backend::jit::JitBackend;
 use crate::backend::kernel::{KernelBackend, KernelOptions};
 use crate::backend::rbpf_interp::RbpfInterpBackend;
 use crate::backend::rbpf_jit::RbpfJitBackend;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 /// Every backend name, reference first.
-pub const BACKEND_NAMES: &[&str] = &["interp", "rbpf", "rbpf-jit", "kernel"];
+pub const BACKEND_NAMES: &[&str] = &["interp", "jit", "rbpf", "rbpf-jit", "kernel"];
 
 /// The environment variable that selects backends (comma-separated).
 pub const BACKENDS_ENV: &str = "BPFDIFF_BACKENDS";
@@ -44,6 +45,7 @@ fn worker_timeout() -> Duration {
 pub fn create(name: &str) -> Result<Box<dyn Backend>, RegistryError> {
     Ok(match name {
         "interp" => Box::new(InterpBackend::default()),
+        "jit" => Box::new(JitBackend::default()),
         "rbpf" => Box::new(RbpfInterpBackend::new(worker_timeout())),
         "rbpf-jit" => Box::new(RbpfJitBackend::new(worker_timeout())),
         "kernel" => Box::new(KernelBackend::new(KernelOptions::default())),

@@ -2,9 +2,11 @@
 //! subcommand lives in its own file; the work itself is in the library.
 
 mod asm;
+mod campaign;
 mod conformance;
 mod diff;
 mod disasm;
+mod jit_dump;
 mod output;
 pub mod plugin;
 mod run;
@@ -46,9 +48,15 @@ pub enum Command {
     /// JIT, the kernel) and compare. Exits 0 when they agree, 1 on a new
     /// divergence, 2 on bad input.
     Diff(diff::DiffArgs),
+    /// Print the JIT's machine code, each block under its eBPF instruction.
+    JitDump(jit_dump::JitDumpArgs),
     /// Serve the bpf_conformance plugin protocol: program hex on stdin,
     /// memory hex as the argument, r0 in hex on stdout.
     Plugin(plugin::PluginArgs),
+    /// Generate programs from deterministic seeds, run them on several
+    /// backends in parallel and summarise agreement, divergences and
+    /// verifier verdicts. Exits 1 when a new divergence was found.
+    Campaign(campaign::CampaignArgs),
 }
 
 /// The input file format, when the extension does not say it.
@@ -102,6 +110,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Conformance(args) => conformance::execute(&args),
         Command::Diff(args) => diff::execute(&args),
         Command::Plugin(args) => plugin::execute(&args),
+        Command::JitDump(args) => jit_dump::execute(&args),
+        Command::Campaign(args) => campaign::execute(&args),
     }
 }
 

@@ -7,7 +7,8 @@ use bpfdiff::hex::{parse_hex_bytes, HexError};
 use bpfdiff::input::read_program;
 use bpfdiff::run_report::{render_text, RunReport};
 use bpfdiff_engine::interp::{Interpreter, DEFAULT_BUDGET};
-use clap::Args;
+use bpfdiff_engine::jit::{JitProgram, Mode};
+use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -34,6 +35,18 @@ pub struct RunArgs {
     /// The input format, when the extension does not say it.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// Which of the engine's executors runs it (the JIT in checked mode).
+    #[arg(long, value_enum, default_value = "interp")]
+    pub backend: Executor,
+}
+
+/// The engine's executors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Executor {
+    /// The checking interpreter (the reference).
+    Interp,
+    /// The x86-64 JIT, checked mode.
+    Jit,
 }
 
 /// Runs the program; exit 0 whenever it ran, whatever it returned.
@@ -44,9 +57,15 @@ pub fn execute(args: &RunArgs) -> anyhow::Result<ExitCode> {
         (None, Some(file)) => read_mem_file(file)?,
         (None, None) => input.mem.unwrap_or_default(),
     };
-    let interpreter =
-        Interpreter::new(&input.program).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
-    let execution = interpreter.run(&mut mem, args.budget);
+    let place = |e| anyhow!("{}: {e}", args.file.display());
+    let execution = match args.backend {
+        Executor::Interp => Interpreter::new(&input.program)
+            .map_err(place)?
+            .run(&mut mem, args.budget),
+        Executor::Jit => JitProgram::compile(&input.program, Mode::Checked)
+            .map_err(place)?
+            .run(&mut mem, args.budget),
+    };
     if args.json {
         output::println(&RunReport::new(&execution, &mem).to_json())?;
     } else {
