@@ -521,6 +521,47 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
                 executed -= 1;
                 fault!(FaultKind::FellOffEnd, pc as u64, 0);
             }
+            Kind::MovAdd64R | Kind::MovAdd64I | Kind::MovAnd64I => {
+                // SAFETY: fused ops are only made from a pair whose second
+                // op is at pc + 1 (see `fuse_pairs`).
+                let next: &Op = unsafe { ops.get_unchecked(pc + 1) };
+                let d = (op.dst & 15) as usize;
+                let s = (op.src & 15) as usize;
+                let mut mark = derived[s];
+                regs[d] = match op.kind {
+                    Kind::MovAdd64R => {
+                        // `t` reads the register after the move.
+                        let t = (next.src & 15) as usize;
+                        let (value, t_mark) = if t == d {
+                            (regs[s], derived[s])
+                        } else {
+                            (regs[t], derived[t])
+                        };
+                        mark |= t_mark;
+                        regs[s].wrapping_add(value)
+                    }
+                    Kind::MovAdd64I => regs[s].wrapping_add(next.imm),
+                    _ => regs[s] & next.imm,
+                };
+                derived[d] = mark;
+                executed += 1;
+                pc += 2;
+                continue;
+            }
+            Kind::AddJlt64I | Kind::AddJne64I => {
+                // SAFETY: as above.
+                let next: &Op = unsafe { ops.get_unchecked(pc + 1) };
+                let d = (op.dst & 15) as usize;
+                regs[d] = regs[d].wrapping_add(op.imm);
+                executed += 1;
+                let taken = if op.kind == Kind::AddJlt64I {
+                    regs[d] < next.imm
+                } else {
+                    regs[d] != next.imm
+                };
+                pc += 1;
+                jump_if!(taken, next);
+            }
             Kind::BadTarget => {
                 executed -= 1;
                 pc = op.off as usize;

@@ -175,6 +175,17 @@ pub(super) enum Kind {
     /// Sentinel for an invalid jump target; `target` is the jump's pc and
     /// `aux` selects the fault (0 out of range, 1 into `ld_imm64`).
     BadTarget,
+    /// Fused pair: `Mov64R` then `Add64R` on the same dst (reads the next
+    /// op's fields; the next op stays in place for jumps that land on it).
+    MovAdd64R,
+    /// Fused pair: `Mov64R` then `Add64I` on the same dst.
+    MovAdd64I,
+    /// Fused pair: `Mov64R` then `And64I` on the same dst.
+    MovAnd64I,
+    /// Fused pair: `Add64I` then `Jlt64I` on the same register (a loop step).
+    AddJlt64I,
+    /// Fused pair: `Add64I` then `Jne64I` on the same register.
+    AddJne64I,
 }
 
 /// One prepared instruction (16 bytes).
@@ -250,6 +261,7 @@ impl PreparedCode {
             }
             ops[*pc] = op;
         }
+        fuse_pairs(&mut ops[..slots]);
         ops.extend(sentinels);
         Ok(PreparedCode { ops, slots })
     }
@@ -407,5 +419,100 @@ fn jump_kind(op: Operation, wide: bool, reg: bool) -> Kind {
         O::Jslt => pick(K::Jslt64R, K::Jslt64I, K::Jslt32R, K::Jslt32I),
         O::Jsle => pick(K::Jsle64R, K::Jsle64I, K::Jsle32R, K::Jsle32I),
         _ => K::Unsupported,
+    }
+}
+
+/// Turns common adjacent pairs into one op that does both, so the loop
+/// dispatches once for two instructions. The second op keeps its place and
+/// kind-specific fields, so a jump that lands on it still runs it alone; the
+/// fused op reads the second op's fields and continues after it.
+fn fuse_pairs(ops: &mut [Op]) {
+    for pc in 0..ops.len().saturating_sub(1) {
+        let (a, b) = (ops[pc], ops[pc + 1]);
+        if a.dst != b.dst {
+            continue;
+        }
+        let fused = match (a.kind, b.kind) {
+            (Kind::Mov64R, Kind::Add64R) => Kind::MovAdd64R,
+            (Kind::Mov64R, Kind::Add64I) => Kind::MovAdd64I,
+            (Kind::Mov64R, Kind::And64I) => Kind::MovAnd64I,
+            (Kind::Add64I, Kind::Jlt64I) => Kind::AddJlt64I,
+            (Kind::Add64I, Kind::Jne64I) => Kind::AddJne64I,
+            _ => continue,
+        };
+        ops[pc].kind = fused;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insn::Insn;
+    use crate::interp::{run_program, ExecResult, DEFAULT_BUDGET, STACK_TOP};
+
+    const EXIT: Insn = Insn::new(0x95, 0, 0, 0, 0);
+
+    fn run(insns: &[Insn]) -> (ExecResult, u64) {
+        let e = run_program(&Program::new(insns.to_vec()), &mut [], DEFAULT_BUDGET).unwrap();
+        (e.result, e.insns_executed)
+    }
+
+    fn returned(r0: u64, derived: bool) -> ExecResult {
+        ExecResult::Returned {
+            r0,
+            r0_derived: derived,
+        }
+    }
+
+    #[test]
+    fn fused_pairs_keep_the_semantics_of_both_instructions() {
+        let prog = [
+            Insn::new(0xb7, 6, 0, 0, 5), // r6 = 5
+            Insn::new(0xbf, 2, 6, 0, 0), // r2 = r6        } fused
+            Insn::new(0x0f, 2, 2, 0, 0), // r2 += r2 (10)  }
+            Insn::new(0xbf, 0, 2, 0, 0), // r0 = r2
+            EXIT,
+        ];
+        let p = PreparedCode::new(&Program::new(prog.to_vec())).unwrap();
+        assert_eq!(p.ops[1].kind, Kind::MovAdd64R);
+        assert_eq!(run(&prog), (returned(10, false), 5));
+        // r0 = r10; r0 += 8: the mark of the pointer survives the fusion.
+        let prog = [
+            Insn::new(0xbf, 0, 10, 0, 0),
+            Insn::new(0x07, 0, 0, 0, 8),
+            EXIT,
+        ];
+        assert_eq!(run(&prog), (returned(STACK_TOP + 8, true), 3));
+        // A jump that lands on the second half runs it alone.
+        let prog = [
+            Insn::new(0xb7, 0, 0, 0, 1),
+            Insn::new(0x05, 0, 0, 1, 0),    // goto +1 (to the and)
+            Insn::new(0xbf, 0, 10, 0, 0),   // r0 = r10  } fused, skipped
+            Insn::new(0x57, 0, 0, 0, 0xff), // r0 &= 0xff }
+            EXIT,
+        ];
+        assert_eq!(run(&prog), (returned(1, false), 4));
+    }
+
+    #[test]
+    fn fused_loop_steps_count_and_budget_like_two_instructions() {
+        // r0 = 0; loop: r0 += 1; if r0 < 10 goto loop; exit
+        let prog = [
+            Insn::new(0xb7, 0, 0, 0, 0),
+            Insn::new(0x07, 0, 0, 0, 1),
+            Insn::new(0xa5, 0, 0, -2, 10),
+            EXIT,
+        ];
+        assert_eq!(run(&prog), (returned(10, false), 22));
+        let e = run_program(&Program::new(prog.to_vec()), &mut [], 5).unwrap();
+        assert_eq!((e.result, e.insns_executed), (ExecResult::OutOfBudget, 7));
+        // jne form, and a not-taken first round.
+        let prog = [
+            Insn::new(0xb7, 0, 0, 0, 0),
+            Insn::new(0x07, 0, 0, 0, 3),
+            Insn::new(0x55, 0, 0, -2, 3),
+            EXIT,
+        ];
+        assert_eq!(run(&prog), (returned(3, false), 4));
     }
 }
