@@ -14,7 +14,7 @@ pub const HELPER_KTIME_GET_NS: u64 = 5;
 pub const HELPER_GET_PRANDOM_U32: u64 = 7;
 
 /// Calls helper `id` and returns its r0; the caller clobbers r1..r5.
-pub(super) fn call(id: u64, executed: u64) -> Result<u64, FaultKind> {
+pub(crate) fn call(id: u64, executed: u64) -> Result<u64, FaultKind> {
     Ok(match id {
         // A virtual clock: the number of instructions executed so far.
         HELPER_KTIME_GET_NS => executed,

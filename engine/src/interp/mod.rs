@@ -20,7 +20,7 @@
 //! [`MEM_BASE`] and frame 0's r10 is [`STACK_TOP`].
 
 mod exec;
-mod helper_call;
+pub(crate) mod helper_call;
 mod memory;
 mod outcome;
 mod prepared;

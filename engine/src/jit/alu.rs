@@ -76,6 +76,29 @@ impl Compiler<'_> {
     fn binary(&mut self, op: Operation, wide: bool, d: u8, operand: Operand) {
         use Operand::{Imm, Reg};
         use Operation as O;
+        if let Imm(i) = operand {
+            if let Ok(b) = i8::try_from(i) {
+                // The short forms sign-extend an 8-bit immediate (3 bytes
+                // shorter, which matters to the decoders on long
+                // straight-line code).
+                match (op, wide) {
+                    (O::Add, true) => x64!(self.ops ; add Rq(d), BYTE b),
+                    (O::Add, false) => x64!(self.ops ; add Rd(d), BYTE b),
+                    (O::Sub, true) => x64!(self.ops ; sub Rq(d), BYTE b),
+                    (O::Sub, false) => x64!(self.ops ; sub Rd(d), BYTE b),
+                    (O::Mul, true) => x64!(self.ops ; imul Rq(d), Rq(d), BYTE b),
+                    (O::Mul, false) => x64!(self.ops ; imul Rd(d), Rd(d), BYTE b),
+                    (O::Or, true) => x64!(self.ops ; or Rq(d), BYTE b),
+                    (O::Or, false) => x64!(self.ops ; or Rd(d), BYTE b),
+                    (O::And, true) => x64!(self.ops ; and Rq(d), BYTE b),
+                    (O::And, false) => x64!(self.ops ; and Rd(d), BYTE b),
+                    (O::Xor, true) => x64!(self.ops ; xor Rq(d), BYTE b),
+                    (O::Xor, false) => x64!(self.ops ; xor Rd(d), BYTE b),
+                    _ => unreachable!("binary() is only called for add/sub/mul/or/and/xor"),
+                }
+                return;
+            }
+        }
         match (op, wide, operand) {
             (O::Add, true, Reg(s)) => x64!(self.ops ; add Rq(d), Rq(s)),
             (O::Add, true, Imm(i)) => x64!(self.ops ; add Rq(d), i),
@@ -114,6 +137,8 @@ impl Compiler<'_> {
             }
             (false, Operand::Reg(s)) => x64!(self.ops ; mov Rd(d), Rd(s)),
             (_, Operand::Imm(0)) => x64!(self.ops ; xor Rd(d), Rd(d)),
+            // A 32-bit move zero-extends: the same for a non-negative value.
+            (true, Operand::Imm(i)) if i > 0 => x64!(self.ops ; mov Rd(d), DWORD i),
             (true, Operand::Imm(i)) => x64!(self.ops ; mov Rq(d), DWORD i),
             (false, Operand::Imm(i)) => x64!(self.ops ; mov Rd(d), DWORD i),
         }
@@ -123,10 +148,10 @@ impl Compiler<'_> {
     pub(super) fn load_constant(&mut self, d: u8, value: u64) {
         if value == 0 {
             x64!(self.ops ; xor Rd(d), Rd(d));
-        } else if value as i64 == value as i32 as i64 {
-            x64!(self.ops ; mov Rq(d), DWORD value as i32);
         } else if value <= u32::MAX as u64 {
             x64!(self.ops ; mov Rd(d), DWORD value as u32 as i32);
+        } else if value as i64 == value as i32 as i64 {
+            x64!(self.ops ; mov Rq(d), DWORD value as i32);
         } else {
             x64!(self.ops ; mov Rq(d), QWORD value as i64);
         }

@@ -1,8 +1,10 @@
 //! What the compiler needs to know about a program before emitting code:
 //! resolved jump and call targets (mirroring the interpreter's preparation,
 //! including the numbering of its bad-target sentinels), basic blocks for
-//! instruction counting, and which registers the program ever writes.
+//! instruction counting, which registers the program ever writes, and
+//! what its stack frames need (`frames`).
 
+use super::frames::{self, FrameAnalysis};
 use crate::decode::{DecodeError, Instruction};
 use crate::interp::FaultKind;
 use crate::opcode::{Class, Operation};
@@ -41,6 +43,9 @@ pub(super) struct Analysis {
     pub block_len: Vec<u64>,
     /// Per slot: true when some jump or call targets it statically.
     pub is_target: Vec<bool>,
+    /// Per slot: true when a local call or a backward jump targets it
+    /// statically (the start of a subprogram or a loop).
+    pub is_hot_target: Vec<bool>,
     /// Bit `r` set when some instruction may write eBPF register `r`.
     pub written: u16,
     /// True when a helper can be called (`call` src 0 or `callx`).
@@ -49,6 +54,8 @@ pub(super) struct Analysis {
     pub has_callx: bool,
     /// True when the program can make a local call (`call` src=1 or `callx`).
     pub has_local_calls: bool,
+    /// What its stack frames need when entered.
+    pub frames: FrameAnalysis,
 }
 
 /// True for instructions that end a basic block: every jump, call and exit.
@@ -109,6 +116,7 @@ impl Analysis {
         }
         let mut targets = Vec::with_capacity(insns.len());
         let mut is_target = vec![false; slots];
+        let mut is_hot_target = vec![false; slots];
         let mut bad = 0usize;
         let mut written = 0u16;
         let mut calls_helpers = false;
@@ -128,6 +136,9 @@ impl Analysis {
             if in_range && starts[target as usize] {
                 if ins.row.operation != Operation::LdFunc {
                     is_target[target as usize] = true;
+                }
+                if ins.row.operation == Operation::CallLocal || target as usize <= *pc {
+                    is_hot_target[target as usize] = true;
                 }
                 targets.push(Target::Valid(target as usize));
             } else {
@@ -168,13 +179,16 @@ impl Analysis {
             }
             j = e;
         }
+        let frames = frames::analyse(&insns, &targets);
         Ok(Analysis {
+            frames,
             insns,
             slots,
             targets,
             block_start,
             block_len,
             is_target,
+            is_hot_target,
             written,
             calls_helpers,
             has_callx,

@@ -14,7 +14,8 @@ use dynasmrt::{dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, 
 
 use super::analysis::{falls_through, is_terminator, writes, Analysis, Target};
 use super::code_memory::CodeMemory;
-use super::context::{off, Site, SiteAddr, SiteOutcome, OUT_OF_BUDGET_SITE};
+use super::context::{off, Entry, Site, SiteAddr, SiteOutcome, OUT_OF_BUDGET_SITE};
+use super::regs::RBP;
 
 use crate::decode::{DecodeError, Instruction};
 use crate::interp::{FaultKind, STACK_SIZE};
@@ -93,6 +94,9 @@ pub(super) enum StubKind {
     /// A `callx` entry in the middle of a block: un-charges this many
     /// instructions.
     CallxEntry(u64),
+    /// The bounds check against the region a memory access was not
+    /// expected to hit.
+    OtherRegion,
 }
 
 impl std::fmt::Display for StubKind {
@@ -107,6 +111,7 @@ impl std::fmt::Display for StubKind {
             StubKind::CallxEntry(k) => {
                 write!(f, "callx entry: un-charge {k} instructions of the block")
             }
+            StubKind::OtherRegion => f.write_str("bounds check against the other region"),
         }
     }
 }
@@ -115,8 +120,8 @@ impl std::fmt::Display for StubKind {
 pub(super) struct Compiled {
     /// The code, read-only and executable.
     pub code: CodeMemory,
-    /// The entry trampoline.
-    pub entry: AssemblyOffset,
+    /// The entry trampoline (inside `code`).
+    pub entry: Entry,
     /// Exit sites by index.
     pub sites: Vec<Site>,
     /// Host code address per slot for `callx` (0: not an instruction start).
@@ -134,8 +139,6 @@ pub(super) struct Compiled {
 pub(super) enum StubValue {
     /// Nothing.
     None,
-    /// r11 (a computed address).
-    R11,
     /// r11 / 8 (a `callx` code offset turned into a slot).
     R11Slot,
     /// `base + disp` (an address the fast paths did not compute).
@@ -162,11 +165,28 @@ pub(super) enum DivFix {
     Neg32,
 }
 
+/// A region of memory as the context describes it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RegionCheck {
+    /// Context offset of the region's first address.
+    pub low: i32,
+    /// Context offset of the limit for the access's size.
+    pub lim: i32,
+}
+
 enum Stub {
     Exit {
         label: DynamicLabel,
         site: u32,
         value: StubValue,
+    },
+    Region {
+        label: DynamicLabel,
+        resume: DynamicLabel,
+        fault: DynamicLabel,
+        base: u8,
+        disp: i32,
+        region: RegionCheck,
     },
     Div {
         label: DynamicLabel,
@@ -294,27 +314,30 @@ impl<'a> Compiler<'a> {
     fn runtime(&mut self) -> AssemblyOffset {
         let ctx_rsp = off::SAVED_RSP;
         self.mark(Segment::Runtime(
-            "entry: save host registers, load r1, r2, r10 and the budget, run",
+            "entry: save host registers, load r1, r2, r10 and the budget, clear frame 0, run",
         ));
         let entry = self.ops.offset();
         let (leave, start, oob) = (self.leave, self.start, self.out_of_budget);
+        // sysv64: rdi = context, rsi = r1, rdx = r2, rcx = the counter.
         x64!(self.ops
             ; push rbp ; push rbx ; push r12 ; push r13 ; push r14 ; push r15
             ; mov r12, rdi
-            ; sub rsp, 8
             ; mov [r12 + ctx_rsp], rsp
-            ; mov rdi, [r12 + off::R1]
-            ; mov rsi, [r12 + off::R2]
+            ; mov rdi, rsi
+            ; mov rsi, rdx
             ; xor eax, eax ; xor edx, edx ; xor r8d, r8d ; xor r9d, r9d
             ; xor ebx, ebx ; xor r13d, r13d ; xor r14d, r14d ; xor r15d, r15d
             ; mov rbp, [r12 + off::STACK_TOP]
-            ; mov rcx, [r12 + off::BUDGET]
+        );
+        // What frame 0 can read must read as zero (it may hold an earlier
+        // run's data).
+        self.clear_frame_bytes(RBP, self.a.frames.entry.zero_bytes);
+        x64!(self.ops
             ; call =>start
-            ; mov [r12 + off::R0], rax
+            // Returns `Stopped { r0: rax, counter: rdx }`.
             ; =>leave
-            ; mov [r12 + off::COUNTER], rcx
+            ; mov rdx, rcx
             ; mov rsp, [r12 + ctx_rsp]
-            ; add rsp, 8
             ; pop r15 ; pop r14 ; pop r13 ; pop r12 ; pop rbx ; pop rbp
             ; ret
         );
@@ -325,18 +348,21 @@ impl<'a> Compiler<'a> {
             ; jmp =>leave
         );
         self.frame_routines();
+        // The program starts on a cache line of its own.
+        self.align_with_nops(64);
         self.mark(Segment::Runtime("program"));
         x64!(self.ops ; =>start);
         entry
     }
 
-    /// `enter_frame`: depth + 1, r10 = the new frame's top, the new frame
-    /// addressable (checked mode) and zeroed. Uses only r11 (and
-    /// xmm0/ymm0), so r10 survives for `callx`. Emitted only for programs
-    /// that can make local calls; leaving a frame is inlined at call sites
-    /// ([`Compiler::leave_frame`]).
+    /// `enter_frame`, for programs whose stack escapes (see `frames`):
+    /// depth + 1, r10 = the new frame's top, the new frame addressable
+    /// (checked mode) and cleared whole. Uses only r11 (and xmm0/ymm0), so
+    /// r10 survives for `callx`. Leaving a frame is inlined at call sites
+    /// ([`Compiler::leave_frame`]). Other programs enter and leave frames
+    /// inline at each call site (control.rs, `framed_call`).
     fn frame_routines(&mut self) {
-        if !self.a.has_local_calls {
+        if !self.a.has_local_calls || !self.a.frames.stack_escapes {
             return;
         }
         let frame = STACK_SIZE as i32;
@@ -356,24 +382,39 @@ impl<'a> Compiler<'a> {
                 x64!(self.ops ; add QWORD [r12 + off::STACK_LIM + 8 * i], frame);
             }
         }
-        if self.features.avx {
+        self.clear_frame_bytes(RBP, STACK_SIZE as u32);
+        x64!(self.ops ; ret);
+    }
+
+    /// Clears the `bytes` (a multiple of 8, at most a frame) just below the
+    /// frame top in x86 register `top` with the widest stores available;
+    /// may clear a little more of the frame. Uses xmm0/ymm0 only.
+    pub fn clear_frame_bytes(&mut self, top: u8, bytes: u32) {
+        let bytes = bytes.min(STACK_SIZE as u32) as i32;
+        if bytes == 0 {
+            return;
+        }
+        if bytes <= 32 {
+            for k in 1..=bytes / 8 {
+                x64!(self.ops ; mov QWORD [Rq(top) - 8 * k], 0);
+            }
+        } else if self.features.avx && bytes >= 128 {
             x64!(self.ops ; vpxor ymm0, ymm0, ymm0);
-            for i in 0..(STACK_SIZE / 32) as i32 {
-                x64!(self.ops ; vmovdqu [r11 + 32 * i], ymm0);
+            for k in 1..=(bytes + 31) / 32 {
+                x64!(self.ops ; vmovdqu [Rq(top) - 32 * k], ymm0);
             }
             // Leave the upper halves clean for the host's SSE code.
             x64!(self.ops ; vzeroupper);
         } else {
-            x64!(self.ops ; pxor xmm0, xmm0);
-            for i in 0..(STACK_SIZE / 16) as i32 {
-                x64!(self.ops ; movups [r11 + 16 * i], xmm0);
+            x64!(self.ops ; xorps xmm0, xmm0);
+            for k in 1..=(bytes + 15) / 16 {
+                x64!(self.ops ; movups [Rq(top) - 16 * k], xmm0);
             }
         }
-        x64!(self.ops ; ret);
     }
 
-    /// Back in the caller's frame: depth - 1, the callee's frame no longer
-    /// addressable.
+    /// Back in the caller's frame (programs whose stack escapes): depth - 1,
+    /// the callee's frame no longer addressable.
     pub fn leave_frame(&mut self) {
         let frame = STACK_SIZE as i32;
         x64!(self.ops
@@ -390,6 +431,9 @@ impl<'a> Compiler<'a> {
     /// Compiles instruction `j`.
     fn instruction(&mut self, j: usize) {
         let (pc, ins) = self.a.insns[j];
+        if self.a.is_hot_target[pc] {
+            self.align_with_nops(16);
+        }
         if let Some(l) = self.labels[pc] {
             x64!(self.ops ; =>l);
         }
@@ -414,6 +458,32 @@ impl<'a> Compiler<'a> {
         self.update_hints(&ins);
         if self.a.ends_block(j) {
             self.charge(n);
+        }
+    }
+
+    /// Pads the code to a multiple of `alignment` with the fewest NOP
+    /// instructions (control may fall through them). Subprogram entries
+    /// and loop heads start aligned, which keeps a hot call/return or loop
+    /// within few fetch blocks.
+    fn align_with_nops(&mut self, alignment: usize) {
+        // The recommended multi-byte NOPs (`nop` / `xchg ax, ax` /
+        // `nop DWORD [...]` forms), by length.
+        const NOPS: [&[u8]; 9] = [
+            &[0x90],
+            &[0x66, 0x90],
+            &[0x0f, 0x1f, 0x00],
+            &[0x0f, 0x1f, 0x40, 0x00],
+            &[0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+            &[0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+        ];
+        let mut pad = (alignment - self.ops.offset().0 % alignment) % alignment;
+        while pad > 0 {
+            let n = pad.min(NOPS.len());
+            self.ops.extend(NOPS[n - 1].iter().copied());
+            pad -= n;
         }
     }
 
@@ -448,9 +518,17 @@ impl<'a> Compiler<'a> {
     /// Charges the current block's `n` instructions to the counter.
     pub fn charge(&mut self, n: u64) {
         if self.counting {
-            x64!(self.ops ; sub rcx, n as i32);
+            self.sub_counter(n);
         }
         self.extra = 0;
+    }
+
+    /// `sub rcx, n` (sets the flags from the new counter).
+    pub fn sub_counter(&mut self, n: u64) {
+        match i8::try_from(n) {
+            Ok(b) => x64!(self.ops ; sub rcx, BYTE b),
+            Err(_) => x64!(self.ops ; sub rcx, n as i32),
+        }
     }
 
     /// Registers an early exit at the current instruction and returns the
@@ -488,6 +566,32 @@ impl<'a> Compiler<'a> {
         self.exit_site(SiteOutcome::Fault(kind), addr, size, value)
     }
 
+    /// An out-of-line bounds check of the access at `base + disp` against
+    /// `region`: resumes at `resume` when it is inside, else goes to `fault`.
+    pub fn region_stub(
+        &mut self,
+        base: u8,
+        disp: i32,
+        region: RegionCheck,
+        resume: DynamicLabel,
+        fault: DynamicLabel,
+    ) -> DynamicLabel {
+        let label = self.ops.new_dynamic_label();
+        self.stubs.push((
+            self.pc,
+            StubKind::OtherRegion,
+            Stub::Region {
+                label,
+                resume,
+                fault,
+                base,
+                disp,
+                region,
+            },
+        ));
+        label
+    }
+
     /// An out-of-line division fix-up that resumes at `resume`.
     pub fn div_stub(&mut self, dst: u8, fix: DivFix, resume: DynamicLabel) -> DynamicLabel {
         let label = self.ops.new_dynamic_label();
@@ -514,7 +618,6 @@ impl<'a> Compiler<'a> {
                     x64!(self.ops ; =>label);
                     match value {
                         StubValue::None => {}
-                        StubValue::R11 => {}
                         StubValue::R11Slot => x64!(self.ops ; shr r11, 3),
                         StubValue::Lea { base, disp } => {
                             x64!(self.ops ; lea r11, [Rq(base) + disp])
@@ -537,6 +640,23 @@ impl<'a> Compiler<'a> {
                     x64!(self.ops ; =>label);
                     self.div_fix(dst, fix);
                     x64!(self.ops ; jmp =>resume);
+                }
+                Stub::Region {
+                    label,
+                    resume,
+                    fault,
+                    base,
+                    disp,
+                    region,
+                } => {
+                    x64!(self.ops
+                        ; =>label
+                        ; lea r10, [Rq(base) + disp]
+                        ; sub r10, [r12 + region.low]
+                        ; cmp r10, [r12 + region.lim]
+                        ; jae =>fault
+                        ; jmp =>resume
+                    );
                 }
             }
         }
@@ -597,6 +717,11 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|o| o.map_or(0, |o| base + o as u64))
             .collect();
+        // SAFETY: the code at `entry` is the trampoline emitted by
+        // `runtime`: it follows the sysv64 convention, takes the context
+        // pointer and returns `Stopped` in rax:rdx. It stays mapped as long
+        // as `code`, which `Compiled` owns next to the pointer.
+        let entry: Entry = unsafe { std::mem::transmute(code.ptr(entry)) };
         Compiled {
             code,
             entry,

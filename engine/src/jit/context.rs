@@ -37,7 +37,11 @@ pub(super) struct Context {
     pub stack_lim: [u64; 4],
     /// One past frame 0's stack (frame 0's r10).
     pub stack_top: u64,
-    /// Current call depth (0 = frame 0).
+    /// r10 of the deepest frame there can be: a local call from a frame
+    /// whose r10 is at or below it exceeds the call depth.
+    pub last_frame_top: u64,
+    /// Current call depth (0 = frame 0), kept only by programs whose stack
+    /// escapes (see `frames`).
     pub depth: u64,
     /// The budget, clamped to [`MAX_BUDGET`]; rcx counts down from it.
     pub budget: u64,
@@ -47,17 +51,9 @@ pub(super) struct Context {
     pub site: u64,
     /// A value the exit site reports (address, helper id, call target).
     pub fault_value: u64,
-    /// r0 when the program returned.
-    pub r0: u64,
-    /// rcx when the run stopped.
-    pub counter: u64,
     /// Host code address of each program slot, for `callx` (0 = not an
     /// instruction start).
     pub callx_table: u64,
-    /// Initial r1 and r2.
-    pub r1: u64,
-    /// See `r1`.
-    pub r2: u64,
 }
 
 /// Byte offsets of the context fields, as displacements from r12.
@@ -70,17 +66,30 @@ pub(super) mod off {
     pub const STACK_LOW: i32 = offset_of!(Context, stack_low) as i32;
     pub const STACK_LIM: i32 = offset_of!(Context, stack_lim) as i32;
     pub const STACK_TOP: i32 = offset_of!(Context, stack_top) as i32;
+    pub const LAST_FRAME_TOP: i32 = offset_of!(Context, last_frame_top) as i32;
     pub const DEPTH: i32 = offset_of!(Context, depth) as i32;
     pub const BUDGET: i32 = offset_of!(Context, budget) as i32;
     pub const SAVED_RSP: i32 = offset_of!(Context, saved_rsp) as i32;
     pub const SITE: i32 = offset_of!(Context, site) as i32;
     pub const FAULT_VALUE: i32 = offset_of!(Context, fault_value) as i32;
-    pub const R0: i32 = offset_of!(Context, r0) as i32;
-    pub const COUNTER: i32 = offset_of!(Context, counter) as i32;
     pub const CALLX_TABLE: i32 = offset_of!(Context, callx_table) as i32;
-    pub const R1: i32 = offset_of!(Context, r1) as i32;
-    pub const R2: i32 = offset_of!(Context, r2) as i32;
 }
+
+/// What the entry trampoline returns (in rax:rdx): r0 when the program
+/// returned, and the instruction counter (rcx) however it stopped.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Stopped {
+    /// r0 (meaningless when the run left through a site).
+    pub r0: u64,
+    /// The counter when the run stopped.
+    pub counter: u64,
+}
+
+/// The generated entry point: runs the program on the context with the
+/// initial r1, r2 and the instruction counter (unsafe: the code accesses
+/// the memory the context describes).
+pub(super) type Entry = unsafe extern "sysv64" fn(*mut Context, u64, u64, u64) -> Stopped;
 
 /// How a run that left through a site ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,9 +135,26 @@ pub(super) struct Site {
 const MAP_BACK_WINDOW: u64 = 1 << 31;
 
 /// Turns a stopped run's context into the interpreter's [`Execution`].
-pub(super) fn execution(ctx: &Context, sites: &[Site], counting: bool) -> Execution {
-    let charged = ctx.budget.wrapping_sub(ctx.counter);
-    let site = usize::try_from(ctx.site).ok().and_then(|i| sites.get(i));
+/// Inlined so that the result is built in place (moving it from a
+/// temporary costs a store-forwarding stall per run).
+#[inline(always)]
+pub(super) fn execution(
+    ctx: &Context,
+    stopped: Stopped,
+    sites: &[Site],
+    counting: bool,
+) -> Execution {
+    // The generated code stored these with 8-byte stores; read them the
+    // same way (a wider load merging two fields would stall).
+    // SAFETY: plain reads of initialised fields of a live reference.
+    let (site, fault_value) = unsafe {
+        (
+            std::ptr::read_volatile(&ctx.site),
+            std::ptr::read_volatile(&ctx.fault_value),
+        )
+    };
+    let charged = ctx.budget.wrapping_sub(stopped.counter);
+    let site = usize::try_from(site).ok().and_then(|i| sites.get(i));
     let executed = match (counting, site) {
         (false, _) => 0,
         (true, Some(site)) => charged.wrapping_add(site.extra),
@@ -136,7 +162,7 @@ pub(super) fn execution(ctx: &Context, sites: &[Site], counting: bool) -> Execut
     };
     let result = match site {
         None => ExecResult::Returned {
-            r0: ctx.r0,
+            r0: stopped.r0,
             r0_derived: false,
         },
         Some(site) => match site.outcome {
@@ -150,8 +176,8 @@ pub(super) fn execution(ctx: &Context, sites: &[Site], counting: bool) -> Execut
                 pc: site.pc,
                 addr: match site.addr {
                     SiteAddr::Fixed(v) => v,
-                    SiteAddr::Value => ctx.fault_value,
-                    SiteAddr::HostAddress => virtual_address(ctx, ctx.fault_value),
+                    SiteAddr::Value => fault_value,
+                    SiteAddr::HostAddress => virtual_address(ctx, fault_value),
                 },
                 size: site.size,
             }),
@@ -225,10 +251,10 @@ mod tests {
     fn executed_adds_the_site_s_uncharged_instructions() {
         let ctx = Context {
             budget: 100,
-            counter: 90,
             site: 1,
             ..Context::default()
         };
+        let stopped = Stopped { r0: 0, counter: 90 };
         let sites = [
             Site {
                 outcome: SiteOutcome::OutOfBudget,
@@ -245,7 +271,7 @@ mod tests {
                 extra: 2,
             },
         ];
-        let e = execution(&ctx, &sites, true);
+        let e = execution(&ctx, stopped, &sites, true);
         assert_eq!(e.insns_executed, 12);
         assert!(matches!(
             e.result,

@@ -1,20 +1,21 @@
 //! Jumps, calls and exit (RFC 9669 §4.3).
 //!
-//! eBPF frames live on the host stack: a local call pushes r6–r10 (rbx,
-//! r13–r15, rbp), enters the new frame and issues a host `call`; `exit` is
-//! a host `ret`, and frame 0 itself is called by the entry trampoline.
-//! Each frame uses 48 bytes of host stack, so the host stack stays aligned
-//! for helper calls at every depth.
+//! eBPF frames live on the host stack: a local call saves what the callee
+//! may change of r6–r10 (rbx, r13–r15, rbp; see `frames`), enters the new
+//! frame and issues a host `call`; `exit` is a host `ret`, and frame 0
+//! itself is called by the entry trampoline. Helper calls align the host
+//! stack themselves.
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use super::analysis::Target;
 use super::compile::{x64, Compiler, StubValue};
 use super::context::{off, SiteAddr};
+use super::frames::FrameNeeds;
 use super::helper::call_helper;
 use super::regs::*;
 use crate::decode::Instruction;
-use crate::interp::{FaultKind, CODE_BASE, MAX_FRAMES};
+use crate::interp::{FaultKind, CODE_BASE, MAX_FRAMES, STACK_SIZE};
 use crate::opcode::{Class, Operation, Source};
 
 /// An x86 condition code.
@@ -156,8 +157,8 @@ impl Compiler<'_> {
             match target {
                 Target::Valid(t) if backward => {
                     let l = self.label(t);
+                    self.sub_counter(n);
                     x64!(self.ops
-                        ; sub rcx, n as i32
                         ; jns =>l
                         ; jmp =>oob
                     );
@@ -184,13 +185,13 @@ impl Compiler<'_> {
                 let skip = self.ops.new_dynamic_label();
                 let cond = self.compare(ins);
                 self.jcc(cond.negate(), skip);
+                self.sub_counter(n);
                 x64!(self.ops
-                    ; sub rcx, n as i32
                     ; jns =>l
                     ; jmp =>oob
                     ; =>skip
-                    ; sub rcx, n as i32
                 );
+                self.sub_counter(n);
                 self.extra = 0;
             }
             Target::Valid(t) => {
@@ -209,34 +210,78 @@ impl Compiler<'_> {
         }
     }
 
-    /// Budget check before a local call (checked mode).
-    fn call_budget_check(&mut self) {
+    /// Budget check before a local call (checked mode). `flags_fresh`:
+    /// the flags still hold the result of charging the block (`sub rcx`).
+    fn call_budget_check(&mut self, flags_fresh: bool) {
         if self.checked {
             let oob = self.out_of_budget;
+            if !flags_fresh {
+                x64!(self.ops ; test rcx, rcx);
+            }
+            x64!(self.ops ; js =>oob);
+        }
+    }
+
+    /// The call-depth check of a local call: faults at `too_deep` when the
+    /// current frame is the deepest there can be.
+    fn depth_check(&mut self, too_deep: DynamicLabel) {
+        if self.a.frames.stack_escapes {
             x64!(self.ops
-                ; test rcx, rcx
-                ; js =>oob
+                ; cmp QWORD [r12 + off::DEPTH], (MAX_FRAMES - 1) as i32
+                ; jae =>too_deep
+            );
+        } else {
+            // r10 is never written: rbp is the current frame's top.
+            x64!(self.ops
+                ; cmp rbp, [r12 + off::LAST_FRAME_TOP]
+                ; jbe =>too_deep
             );
         }
     }
 
-    /// Pushes r6–r10, enters a new frame, calls the code at `call` (emitted
+    /// Enters a new frame with `needs`, calls the code at `call` (emitted
     /// by the closure), then restores the caller's frame.
-    fn framed_call(&mut self, call: impl FnOnce(&mut Self)) {
-        let enter = self.enter_frame;
-        x64!(self.ops
-            ; push rbx ; push r13 ; push r14 ; push r15 ; push rbp
-            ; call =>enter
-        );
+    ///
+    /// When the stack escapes (`frames`): pushes r6–r10, enters the frame
+    /// through `enter_frame` (which clears all of it) and leaves it with
+    /// [`Compiler::leave_frame`]. Otherwise only what the callee's code can
+    /// observe: the r6–r9 it may write are saved, r10 moves down one frame
+    /// when it reads r10 or calls further, and the bytes it can read are
+    /// cleared. The host stack keeps no particular alignment inside the
+    /// program; helper calls align it themselves.
+    fn framed_call(&mut self, needs: FrameNeeds, call: impl FnOnce(&mut Self)) {
+        let frame = STACK_SIZE as i32;
+        if self.a.frames.stack_escapes {
+            let enter = self.enter_frame;
+            x64!(self.ops
+                ; push rbx ; push r13 ; push r14 ; push r15 ; push rbp
+                ; call =>enter
+            );
+            call(self);
+            x64!(self.ops ; pop rbp ; pop r15 ; pop r14 ; pop r13 ; pop rbx);
+            self.leave_frame();
+            return;
+        }
+        for r in needs.saved_registers() {
+            x64!(self.ops ; push Rq(host(r)));
+        }
+        if needs.uses_frame {
+            x64!(self.ops ; sub rbp, frame);
+            self.clear_frame_bytes(RBP, needs.zero_bytes);
+        }
         call(self);
-        x64!(self.ops ; pop rbp ; pop r15 ; pop r14 ; pop r13 ; pop rbx);
-        self.leave_frame();
+        if needs.uses_frame {
+            x64!(self.ops ; add rbp, frame);
+        }
+        for r in needs.saved_registers().rev() {
+            x64!(self.ops ; pop Rq(host(r)));
+        }
     }
 
     /// `call` src=1: budget, depth, then the target (which faults here if
-    /// invalid), in the interpreter's order.
+    /// invalid), in the interpreter's order. The block was just charged.
     fn local_call(&mut self, target: Target) {
-        self.call_budget_check();
+        self.call_budget_check(true);
         let depth_addr = match target {
             Target::Valid(t) => t as u64,
             Target::Bad { sentinel, .. } => sentinel as u64,
@@ -248,14 +293,12 @@ impl Compiler<'_> {
             0,
             StubValue::None,
         );
-        x64!(self.ops
-            ; cmp QWORD [r12 + off::DEPTH], (MAX_FRAMES - 1) as i32
-            ; jae =>too_deep
-        );
+        self.depth_check(too_deep);
         match target {
             Target::Valid(t) => {
                 let l = self.label(t);
-                self.framed_call(|c| x64!(c.ops ; call =>l));
+                let needs = self.a.frames.at(t);
+                self.framed_call(needs, |c| x64!(c.ops ; call =>l));
             }
             Target::Bad { kind, target, .. } => {
                 let l = self.fault(kind, SiteAddr::Fixed(target as u64), 0, StubValue::None);
@@ -287,7 +330,7 @@ impl Compiler<'_> {
             ; test r11b, 7
             ; jnz =>helper
         );
-        self.call_budget_check();
+        self.call_budget_check(false);
         let into_second_slot = self.fault(
             FaultKind::JumpIntoLdImm64,
             SiteAddr::Value,
@@ -305,10 +348,10 @@ impl Compiler<'_> {
             ; mov r10, [r10 + r11]
             ; test r10, r10
             ; jz =>into_second_slot
-            ; cmp QWORD [r12 + off::DEPTH], (MAX_FRAMES - 1) as i32
-            ; jae =>too_deep
         );
-        self.framed_call(|c| x64!(c.ops ; call r10));
+        self.depth_check(too_deep);
+        let needs = self.a.frames.anywhere;
+        self.framed_call(needs, |c| x64!(c.ops ; call r10));
         x64!(self.ops
             ; jmp =>done
             ; =>helper
@@ -320,7 +363,14 @@ impl Compiler<'_> {
     /// Calls the helper dispatcher with the id and the instruction count;
     /// r0 gets the result, r1–r5 are cleared (the interpreter's convention).
     fn helper_call(&mut self, id: HelperId) {
-        x64!(self.ops ; push rcx);
+        // Align the host stack for the call (frames do not keep it
+        // aligned), keeping the old rsp and the counter on it.
+        x64!(self.ops
+            ; mov r11, rsp
+            ; and rsp, -16
+            ; push r11
+            ; push rcx
+        );
         match id {
             HelperId::Fixed(v) => self.load_constant(RDI, v),
             HelperId::Reg(r) => {
@@ -343,6 +393,7 @@ impl Compiler<'_> {
             ; mov rax, QWORD f
             ; call rax
             ; pop rcx
+            ; pop rsp
         );
         let unknown = self.fault(
             FaultKind::UnknownHelper,

@@ -7,12 +7,15 @@
 //! program that never writes r10 are resolved when compiling (the current
 //! frame is always live), accesses through r1 in a program that never
 //! writes r1 need one comparison with the input length, and every other
-//! access computes its address and checks both regions.
+//! access computes its offset into the region its base probably points
+//! into and compares it with that region's limit; only when the stack
+//! escapes (`frames`) can such a base point into the stack, and then the
+//! other region is checked out of line before faulting.
 
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 use super::analysis::Target;
-use super::compile::{x64, Compiler, RegionHint, StubValue};
+use super::compile::{x64, Compiler, RegionCheck, RegionHint, StubValue};
 use super::context::{off, SiteAddr, SiteOutcome};
 use super::regs::*;
 use crate::decode::Instruction;
@@ -89,30 +92,49 @@ impl Compiler<'_> {
             }
             return Mem { base, disp };
         }
-        let limit_index = size_index(size);
-        let ok = self.ops.new_dynamic_label();
-        let l = fault_at(self, StubValue::R11);
-        x64!(self.ops ; lea r11, [Rq(base) + disp]);
+        // Any other base: its value minus the region's start must be below
+        // the region's limit for this size. When the stack does not escape
+        // (`frames`) no register but r10 can point into it, so only the
+        // input memory is checked; otherwise the region the base probably
+        // points into is checked inline and the other one out of line.
+        let limit = 8 * size_index(size);
+        let input = RegionCheck {
+            low: off::MEM_PTR,
+            lim: off::MEM_LIM + limit,
+        };
+        let stack = RegionCheck {
+            low: off::STACK_LOW,
+            lim: off::STACK_LIM + limit,
+        };
         let stack_first = self.hints[usize::from(ebpf_base.min(10))] == RegionHint::Stack;
-        for (i, stack) in [stack_first, !stack_first].into_iter().enumerate() {
-            let (low, lim) = if stack {
-                (off::STACK_LOW, off::STACK_LIM)
-            } else {
-                (off::MEM_PTR, off::MEM_LIM)
-            };
-            x64!(self.ops
-                ; mov r10, r11
-                ; sub r10, [r12 + low]
-                ; cmp r10, [r12 + lim + 8 * limit_index]
-            );
-            if i == 0 {
-                x64!(self.ops ; jb =>ok);
-            } else {
-                x64!(self.ops ; jae =>l);
+        let (first, second) = match (self.a.frames.stack_escapes, stack_first) {
+            (false, _) => (input, None),
+            (true, false) => (input, Some(stack)),
+            (true, true) => (stack, Some(input)),
+        };
+        let fault = fault_at(self, StubValue::Lea { base, disp });
+        let (miss, resume) = match second {
+            None => (fault, None),
+            Some(region) => {
+                let resume = self.ops.new_dynamic_label();
+                let label = self.region_stub(base, disp, region, resume, fault);
+                (label, Some(resume))
             }
+        };
+        if disp == 0 {
+            x64!(self.ops ; mov r10, Rq(base));
+        } else {
+            x64!(self.ops ; lea r10, [Rq(base) + disp]);
         }
-        x64!(self.ops ; =>ok);
-        Mem { base: R11, disp: 0 }
+        x64!(self.ops
+            ; sub r10, [r12 + first.low]
+            ; cmp r10, [r12 + first.lim]
+            ; jae =>miss
+        );
+        if let Some(resume) = resume {
+            x64!(self.ops ; =>resume);
+        }
+        Mem { base, disp }
     }
 
     /// Compiles an LDX, ST or STX instruction.

@@ -46,13 +46,17 @@
 //! eBPF registers live in host registers (r0–r5 in rax, rdi, rsi, rdx,
 //! r9, r8; r6–r9 in rbx, r13–r15; r10 in rbp); rcx counts the
 //! budget down, one `sub` per basic block; a taken backward jump tests its
-//! sign. Bounds checks are a `sub`/`cmp`/`jcc` per region. Exits (faults,
-//! out of budget) are out-of-line stubs that record a site index and leave
-//! through the trampoline. Code pages are never writable and executable
-//! at once: the code is assembled in an ordinary vector, copied into a
-//! read+write mapping that is then switched to read+execute and never
-//! modified while a program owns it (mappings of dropped programs are
-//! reused, see `code_memory`).
+//! sign. A bounds check is a `lea`/`sub`/`cmp`/`jae` against the region's
+//! base and limit in the context (accesses through an unmodified r10 or r1
+//! need none or one `cmp`). A local call is a host `call` that saves only
+//! the r6–r10 its callee can change and clears only the stack bytes the
+//! callee can read (`frames`); subprogram entries and loop heads are
+//! 16-byte aligned. Exits (faults, out of budget) are out-of-line stubs
+//! that record a site index and leave through the trampoline. Code pages
+//! are never writable and executable at once: the code is assembled in an
+//! ordinary vector, copied into a read+write mapping that is then switched
+//! to read+execute and never modified while a program owns it (mappings of
+//! dropped programs are reused, see `code_memory`).
 #![cfg(target_arch = "x86_64")]
 // dynasm's macro converts dynamic register numbers with `.into()`.
 #![allow(clippy::useless_conversion)]
@@ -64,13 +68,14 @@ mod compile;
 mod context;
 mod control;
 mod dump;
+mod frames;
 mod helper;
 mod memory;
 mod regs;
 mod stack;
 
 use crate::decode::DecodeError;
-use crate::interp::{Execution, MEM_BASE, STACK_SIZE};
+use crate::interp::{Execution, MAX_FRAMES, MEM_BASE, STACK_SIZE};
 use crate::program::Program;
 use compile::{Compiled, Features};
 use context::{Context, ACCESS_SIZES, MAX_BUDGET, NO_SITE};
@@ -148,45 +153,41 @@ impl JitProgram {
     /// Runs the program on `mem` (modified in place) with an instruction
     /// budget; r1 points to `mem` and r2 holds its length (both 0 when it is
     /// empty), as in the interpreter.
+    #[inline]
     pub fn run(&self, mem: &mut [u8], budget: u64) -> Execution {
-        stack::with_stack(|stack| {
-            let top = stack.top_with_zeroed_frame0();
-            let len = mem.len() as u64;
-            // Without input no access to it is valid; its base is then the
-            // interpreter's, so `ld_imm64` src 2 gives the same value.
-            let mem_ptr = if mem.is_empty() {
-                MEM_BASE
-            } else {
-                mem.as_mut_ptr() as u64
-            };
-            let frame = STACK_SIZE as u64;
-            let mut ctx = Context {
-                mem_ptr,
-                mem_len: len,
-                mem_lim: ACCESS_SIZES.map(|s| (len + 1).saturating_sub(s)),
-                stack_low: top - frame,
-                stack_lim: ACCESS_SIZES.map(|s| frame + 1 - s),
-                stack_top: top,
-                budget: budget.min(MAX_BUDGET),
-                site: NO_SITE,
-                callx_table: self.compiled.callx_table.as_ptr() as u64,
-                r1: if len > 0 { mem_ptr } else { 0 },
-                r2: len,
-                ..Context::default()
-            };
-            // SAFETY: `entry` is the trampoline emitted by `compile`, an
-            // `extern "sysv64" fn(*mut Context)` that restores every
-            // callee-saved register. In checked mode the code only touches
-            // `ctx`, the stack memory (frame 0 zeroed above, deeper frames
-            // zeroed on entry) and `mem`, all live for this call; in
-            // unchecked mode the `Verified` promise covers the accesses.
-            unsafe {
-                let entry: extern "sysv64" fn(*mut Context) =
-                    std::mem::transmute(self.compiled.code.ptr(self.compiled.entry));
-                entry(&mut ctx);
-            }
-            context::execution(&ctx, &self.compiled.sites, self.compiled.counting)
-        })
+        let top = stack::frame0_top();
+        let len = mem.len() as u64;
+        let budget = budget.min(MAX_BUDGET);
+        // Without input no access to it is valid; its base is then the
+        // interpreter's, so `ld_imm64` src 2 gives the same value.
+        let mem_ptr = if mem.is_empty() {
+            MEM_BASE
+        } else {
+            mem.as_mut_ptr() as u64
+        };
+        let frame = STACK_SIZE as u64;
+        let mut ctx = Context {
+            mem_ptr,
+            mem_len: len,
+            mem_lim: ACCESS_SIZES.map(|s| (len + 1).saturating_sub(s)),
+            stack_low: top - frame,
+            stack_lim: ACCESS_SIZES.map(|s| frame + 1 - s),
+            stack_top: top,
+            last_frame_top: top - ((MAX_FRAMES - 1) * STACK_SIZE) as u64,
+            budget,
+            site: NO_SITE,
+            callx_table: self.compiled.callx_table.as_ptr() as u64,
+            ..Context::default()
+        };
+        let r1 = if len > 0 { mem_ptr } else { 0 };
+        // SAFETY: `entry` is the trampoline emitted by `compile`, which
+        // restores every callee-saved register. In checked mode the code
+        // only touches `ctx`, this thread's stack memory (no other run
+        // uses it meanwhile; each frame's readable bytes are cleared when
+        // it is entered) and `mem`, all live for this call; in unchecked
+        // mode the `Verified` promise covers the accesses.
+        let stopped = unsafe { (self.compiled.entry)(&mut ctx, r1, len, budget) };
+        context::execution(&ctx, stopped, &self.compiled.sites, self.compiled.counting)
     }
 }
 
@@ -237,7 +238,7 @@ mod tests {
             Insn::new(0x95, 0, 0, 0, 0),
         ]);
         let jit = JitProgram::compile(&program, Mode::Checked).unwrap();
-        let addr = jit.compiled.code.ptr(jit.compiled.entry) as u64;
+        let addr = jit.compiled.entry as usize as u64;
         if let Some(perms) = permissions_of(addr) {
             assert!(perms.starts_with("r-x"), "code mapped {perms}");
         }
@@ -322,6 +323,82 @@ mod tests {
                 (got.result, got.insns_executed),
                 (want.result, want.insns_executed),
                 "avx {avx}"
+            );
+        }
+    }
+
+    #[test]
+    fn frames_read_as_zero_where_their_code_reads_whatever_ran_there_before() {
+        // interp/mod.rs: every frame starts zeroed. A first callee dirties
+        // its frame; a second one at the same depth reads down to `lowest`,
+        // so only that much is cleared for it (every clearing width).
+        let dirty: Vec<Insn> = (1..=64)
+            .map(|k| Insn::new(0x7a, 10, 0, -8 * k, 0x11))
+            .chain([Insn::new(0xb7, 6, 0, 0, 66), Insn::new(0x95, 0, 0, 0, 0)])
+            .collect();
+        for lowest in [-8i16, -16, -24, -32, -40, -64, -136, -504, -512] {
+            let mut insns = vec![
+                Insn::new(0xb7, 6, 0, 0, 6),      // r6 = 6
+                Insn::new(0x85, 0, 1, 0, 3),      // call dirty (5)
+                Insn::new(0x85, 0, 1, 0, 2 + 66), // call read (71)
+                Insn::new(0x0f, 0, 6, 0, 0),      // r0 += r6 (6: restored)
+                Insn::new(0x95, 0, 0, 0, 0),
+            ];
+            insns.extend(&dirty);
+            insns.extend([
+                Insn::new(0x79, 0, 10, lowest, 0),
+                Insn::new(0x79, 1, 10, -8, 0),
+                Insn::new(0x0f, 0, 1, 0, 0),
+                Insn::new(0x71, 1, 10, lowest + 7, 0),
+                Insn::new(0x0f, 0, 1, 0, 0),
+                Insn::new(0x95, 0, 0, 0, 0),
+            ]);
+            let program = Program::new(insns);
+            let want = interp_run(&program, &mut [], DEFAULT_BUDGET).unwrap();
+            assert_eq!(
+                want.result,
+                ExecResult::Returned {
+                    r0: 6,
+                    r0_derived: false
+                },
+                "reads down to {lowest}"
+            );
+            for avx in [false, true] {
+                let features = Features { bmi2: true, avx };
+                let jit = JitProgram::compile_with(&program, Mode::Checked, features).unwrap();
+                let got = jit.run(&mut [], DEFAULT_BUDGET);
+                assert_eq!(
+                    (got.result, got.insns_executed),
+                    (want.result, want.insns_executed),
+                    "reads down to {lowest}, avx {avx}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn frame_0_reads_as_zero_after_a_run_that_dirtied_it() {
+        // interp/mod.rs: frame 0 starts zeroed on every run, also when the
+        // previous run on this thread wrote it.
+        let dirty = Program::new(vec![
+            Insn::new(0x7a, 10, 0, -8, 0x11),
+            Insn::new(0x7a, 10, 0, -512, 0x11),
+            Insn::new(0x95, 0, 0, 0, 0),
+        ]);
+        let read = Program::new(vec![
+            Insn::new(0x79, 0, 10, -8, 0),
+            Insn::new(0x95, 0, 0, 0, 0),
+        ]);
+        let dirty = JitProgram::compile(&dirty, Mode::Checked).unwrap();
+        let read = JitProgram::compile(&read, Mode::Checked).unwrap();
+        for _ in 0..2 {
+            dirty.run(&mut [], DEFAULT_BUDGET);
+            assert_eq!(
+                read.run(&mut [], DEFAULT_BUDGET).result,
+                ExecResult::Returned {
+                    r0: 0,
+                    r0_derived: false
+                }
             );
         }
     }

@@ -3,8 +3,15 @@
 //! 16-bit offset from it. In the interpreter the input memory and the stack
 //! are gigabytes apart; the padding keeps "pointer plus offset" from one
 //! region from landing in the other in the JIT too.
+//!
+//! Each thread has one such memory, allocated on its first run and freed
+//! when it ends. Runs on one thread never overlap (generated code calls
+//! only helpers, which run no programs), so they all use it; only the
+//! generated code reads and writes it, through raw pointers, and it clears
+//! what each frame can read when the frame is entered.
 
 use std::cell::Cell;
+use std::ptr::NonNull;
 
 use crate::interp::{MAX_FRAMES, STACK_SIZE};
 
@@ -12,44 +19,63 @@ use crate::interp::{MAX_FRAMES, STACK_SIZE};
 const PADDING: usize = 48 * 1024;
 /// Bytes of all frames.
 const FRAMES_BYTES: usize = MAX_FRAMES * STACK_SIZE;
-/// 16-byte units of the whole allocation.
-const UNITS: usize = (2 * PADDING + FRAMES_BYTES) / 16;
+/// Cache lines of the whole allocation.
+const LINES: usize = (2 * PADDING + FRAMES_BYTES) / 64;
 
-/// Stack memory, reused by the runs of one thread.
-pub(super) struct StackMemory {
-    bytes: Box<[u128]>,
+/// One cache line; frames start on one, so wide stores never straddle two.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
+/// One thread's stack memory, owned through a raw pointer so that the
+/// generated code's writes alias no Rust reference.
+struct StackMemory {
+    lines: NonNull<Line>,
 }
 
 impl StackMemory {
     fn new() -> StackMemory {
-        StackMemory {
-            bytes: vec![0u128; UNITS].into_boxed_slice(),
-        }
+        let lines: Box<[Line]> = vec![Line([0; 64]); LINES].into_boxed_slice();
+        let lines = NonNull::new(Box::into_raw(lines) as *mut Line).expect("Box is never null");
+        StackMemory { lines }
     }
 
-    /// Host address one past frame 0 (frame 0's r10), with frame 0 zeroed.
-    pub fn top_with_zeroed_frame0(&mut self) -> u64 {
-        let base = self.bytes.as_mut_ptr() as *mut u8;
-        let top_index = PADDING + FRAMES_BYTES;
-        // SAFETY: `top_index - STACK_SIZE .. top_index` lies inside the
-        // allocation of `UNITS * 16` bytes.
-        unsafe {
-            std::ptr::write_bytes(base.add(top_index - STACK_SIZE), 0, STACK_SIZE);
-            base.add(top_index) as u64
-        }
+    /// Host address one past frame 0 (frame 0's r10).
+    fn top(&self) -> u64 {
+        self.lines.as_ptr() as u64 + (PADDING + FRAMES_BYTES) as u64
+    }
+}
+
+impl Drop for StackMemory {
+    fn drop(&mut self) {
+        // A run during the rest of this thread's destruction allocates no
+        // new memory (`STACK` is gone) and must not use the freed one.
+        TOP.set(0);
+        let slice = std::ptr::slice_from_raw_parts_mut(self.lines.as_ptr(), LINES);
+        // SAFETY: `lines` came from `Box::into_raw` of a slice of `LINES`
+        // lines in `new`, and is released only here.
+        drop(unsafe { Box::from_raw(slice) });
     }
 }
 
 thread_local! {
-    static CACHED: Cell<Option<StackMemory>> = const { Cell::new(None) };
+    static STACK: StackMemory = StackMemory::new();
+    /// `STACK`'s top once allocated, 0 before: reading a constant-
+    /// initialised thread-local costs no lazy-initialisation check.
+    static TOP: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Runs `f` with this thread's stack memory (allocated on first use).
-pub(super) fn with_stack<R>(f: impl FnOnce(&mut StackMemory) -> R) -> R {
-    let mut stack = CACHED.with(Cell::take).unwrap_or_else(StackMemory::new);
-    let r = f(&mut stack);
-    CACHED.with(|c| c.set(Some(stack)));
-    r
+/// Host address one past frame 0 of this thread's stack memory (frame 0's
+/// r10); 64-byte aligned.
+#[inline]
+pub(super) fn frame0_top() -> u64 {
+    let top = TOP.get();
+    if top != 0 {
+        return top;
+    }
+    let top = STACK.with(StackMemory::top);
+    TOP.set(top);
+    top
 }
 
 #[cfg(test)]
@@ -58,12 +84,20 @@ mod tests {
 
     #[test]
     fn top_is_aligned_and_padded() {
-        with_stack(|s| {
-            let top = s.top_with_zeroed_frame0();
-            let base = s.bytes.as_ptr() as u64;
-            assert_eq!(top % 16, 0);
+        STACK.with(|s| {
+            let top = s.top();
+            let base = s.lines.as_ptr() as u64;
+            assert_eq!(top % 64, 0);
+            assert_eq!(top, frame0_top());
             assert_eq!(top - base, (PADDING + FRAMES_BYTES) as u64);
-            assert_eq!(base + (UNITS * 16) as u64 - top, PADDING as u64);
+            assert_eq!(base + (LINES * 64) as u64 - top, PADDING as u64);
         });
+    }
+
+    #[test]
+    fn each_thread_has_its_own() {
+        let here = frame0_top();
+        let there = std::thread::spawn(frame0_top).join().unwrap();
+        assert_ne!(here, there);
     }
 }
