@@ -7,12 +7,19 @@
 //! - [`conformance`]: running a directory of bpf_conformance `.data` tests on
 //!   any backend; [`backend_run`] plugs the oracle backends into it.
 //! - [`plugin`]: the bpf_conformance plugin protocol over any backend.
+//! - [`gen`]: program generators (raw, grammar-aware, verifier-aware), the
+//!   instruction-level mutator and proptest strategies.
+//! - [`fuzz_glue`]: the bodies of the cargo-fuzz targets; [`campaign`]:
+//!   seeded campaigns over every backend.
 //!
 //! The virtual machine itself lives in the [`bpfdiff_engine`] crate.
 #![deny(missing_docs)]
 
 pub mod backend_run;
+pub mod campaign;
 pub mod conformance;
+pub mod fuzz_glue;
+pub mod gen;
 pub mod hex;
 pub mod input;
 pub mod plugin;

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs one cargo-fuzz target for a while, from a fresh checkout.
+#
+#   scripts/fuzz.sh TARGET SECONDS [-- libFuzzer args]
+#
+# TARGET is diff, interp_vs_jit, kernel or parsers (see docs/fuzzing.md).
+# New inputs go to fuzz/corpus/TARGET, crashes to fuzz/artifacts/TARGET,
+# the libFuzzer log to fuzz/logs/TARGET.log (all three are not committed);
+# corpus/seeds/TARGET is read, never written. Installs cargo-fuzz and the
+# nightly toolchain when they are missing. FUZZ_SANITIZER (default: cargo
+# fuzz's, address) picks the sanitizer, e.g. FUZZ_SANITIZER=none.
+set -euo pipefail
+
+usage() {
+    echo "usage: scripts/fuzz.sh TARGET SECONDS [-- libFuzzer args]" >&2
+    echo "targets: diff interp_vs_jit kernel parsers" >&2
+    exit 2
+}
+
+[ $# -ge 2 ] || usage
+target=$1
+seconds=$2
+shift 2
+if [ $# -gt 0 ]; then
+    [ "$1" = "--" ] || usage
+    shift
+fi
+case "$target" in
+    diff | interp_vs_jit | kernel | parsers) ;;
+    *) echo "fuzz.sh: unknown target '$target'" >&2; usage ;;
+esac
+case "$seconds" in
+    '' | *[!0-9]*) echo "fuzz.sh: SECONDS must be a whole number, not '$seconds'" >&2; usage ;;
+esac
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+if [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+
+if ! rustup toolchain list | grep -q '^nightly'; then
+    echo "fuzz.sh: installing the nightly toolchain" >&2
+    rustup toolchain install nightly --profile minimal
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz.sh: installing cargo-fuzz" >&2
+    cargo install cargo-fuzz --locked
+fi
+
+if [ "$target" = diff ]; then
+    # rbpf runs in a worker process; a release bpfdiff without sanitizer
+    # serves it (the fuzz binary could, but ASan would change its crashes).
+    cargo build --release --bin bpfdiff
+    export BPFDIFF_WORKER="${BPFDIFF_WORKER:-$root/target/release/bpfdiff}"
+    # Cases reach rbpf only if the engine ends them within 100,000 insns,
+    # so rbpf needs milliseconds; a hang costs this much.
+    export BPFDIFF_WORKER_TIMEOUT_MS="${BPFDIFF_WORKER_TIMEOUT_MS:-250}"
+fi
+export BPFDIFF_KNOWN="${BPFDIFF_KNOWN:-$root/corpus/known-divergences.json}"
+
+sanitizer=()
+if [ -n "${FUZZ_SANITIZER:-}" ]; then
+    sanitizer=(--sanitizer "$FUZZ_SANITIZER")
+fi
+
+mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target" fuzz/logs
+log="fuzz/logs/$target.log"
+status=0
+cargo +nightly fuzz run "${sanitizer[@]}" "$target" "fuzz/corpus/$target" "corpus/seeds/$target" -- \
+    -max_total_time="$seconds" -print_final_stats=1 "$@" 2>&1 | tee "$log" || status=$?
+
+# The last status line carries the speed: "#N DONE cov: … exec/s: E …".
+last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
+echo "fuzz.sh: $target, ${seconds} s: ${last:-no status line}" >&2
+if [ "$status" -ne 0 ]; then
+    echo "fuzz.sh: $target stopped with status $status; see fuzz/artifacts/$target and $log" >&2
+fi
+exit "$status"

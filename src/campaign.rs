@@ -1,0 +1,456 @@
+//! Campaigns: many generated cases from deterministic seeds, run on every
+//! selected backend in parallel, summarised.
+//!
+//! Case `i` of campaign seed `N` is [`seeded::case`] with seed
+//! [`case_seed`]`(N, i)`, so any case of any campaign can be regenerated.
+//! Work is spread over a rayon pool; each pool thread owns one set of
+//! backends (backends are not `Sync`, and the rbpf ones own a worker
+//! process). Known rules are applied afterwards, in case order, so the
+//! counts are the same whatever the number of threads.
+
+use crate::fuzz_glue::{program_text, regression_data, DiffHarness};
+use crate::gen::{seeded, Case, Knobs, Tier};
+use bpfdiff_oracle::registry::RegistryError;
+use bpfdiff_oracle::{Comparison, KnownRules, Outcome, Verdict};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// The seed of case `index` of campaign `seed`.
+pub const fn case_seed(seed: u64, index: u64) -> u64 {
+    (seed << 32) ^ index
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct CampaignConfig {
+    /// The campaign seed.
+    pub seed: u64,
+    /// How many cases.
+    pub programs: u64,
+    /// The generator tier.
+    pub tier: Tier,
+    /// Backend names, reference first.
+    pub backends: Vec<String>,
+    /// Worker threads (each with its own backends).
+    pub jobs: usize,
+    /// Generator settings.
+    pub knobs: Knobs,
+    /// Known-divergence rules.
+    pub rules: KnownRules,
+    /// Fetch the kernel verifier's reason for each refusal (slower).
+    pub kernel_reasons: bool,
+    /// Where to write one `.data` file per new divergence group.
+    pub save: Option<PathBuf>,
+}
+
+/// Why a campaign could not run.
+#[derive(Debug, Error)]
+pub enum CampaignError {
+    /// A bad backend selection.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The thread pool could not be built.
+    #[error("cannot start {jobs} worker threads: {message}")]
+    Pool {
+        /// Threads asked for.
+        jobs: usize,
+        /// The error.
+        message: String,
+    },
+    /// An example could not be saved.
+    #[error("{path}: cannot write: {source}")]
+    Save {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Verdict counts of one backend.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerdictStats {
+    /// Programs loaded.
+    pub accepted: u64,
+    /// Programs refused.
+    pub rejected: u64,
+    /// Refusals by reason (numbers replaced by `N`).
+    pub reasons: BTreeMap<String, u64>,
+}
+
+/// One diverging case, kept as an example.
+#[derive(Clone, Debug)]
+pub struct Example {
+    /// Its index in the campaign.
+    pub index: u64,
+    /// The case.
+    pub case: Case,
+    /// Every backend's outcome.
+    pub outcomes: Vec<Outcome>,
+    /// The difference, in words.
+    pub detail: String,
+}
+
+/// New divergences of one (backend, aspect).
+#[derive(Clone, Debug)]
+pub struct DivergenceGroup {
+    /// Cases with such a difference.
+    pub count: u64,
+    /// Cases by detail (numbers replaced by `N`).
+    pub details: BTreeMap<String, u64>,
+    /// The smallest of them.
+    pub smallest: Example,
+}
+
+/// What a campaign found.
+#[derive(Clone, Debug)]
+pub struct CampaignSummary {
+    /// The campaign seed.
+    pub seed: u64,
+    /// Cases run.
+    pub programs: u64,
+    /// The tier.
+    pub tier: Tier,
+    /// Backends, reference first.
+    pub backends: Vec<String>,
+    /// Threads used.
+    pub jobs: usize,
+    /// Wall-clock time.
+    pub elapsed: Duration,
+    /// Cases where every compared backend agreed.
+    pub agree: u64,
+    /// Cases with a difference no rule explains.
+    pub diverge_new: u64,
+    /// Cases whose differences are all explained by rules.
+    pub diverge_known: u64,
+    /// Cases that could not be compared.
+    pub inconclusive: u64,
+    /// Why cases were inconclusive (numbers replaced by `N`).
+    pub inconclusive_reasons: BTreeMap<String, u64>,
+    /// Verdicts per backend.
+    pub verdicts: BTreeMap<String, VerdictStats>,
+    /// New divergences by (backend, aspect).
+    pub new: BTreeMap<(String, String), DivergenceGroup>,
+    /// The rules with their match counts.
+    pub rules: KnownRules,
+    /// Files written for `save`.
+    pub saved: Vec<PathBuf>,
+}
+
+/// A reason with its numbers replaced by `N`, so that reasons group.
+pub fn normalize_reason(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut in_number = false;
+    for c in reason.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('N');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out.chars().take(120).collect()
+}
+
+struct CaseResult {
+    index: u64,
+    case: Case,
+    comparison: Comparison,
+    outcomes: Vec<Outcome>,
+}
+
+fn run_cases(config: &CampaignConfig) -> Result<Vec<CaseResult>, CampaignError> {
+    let jobs = config.jobs.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| CampaignError::Pool {
+            jobs,
+            message: e.to_string(),
+        })?;
+    let next = AtomicU64::new(0);
+    let results = Mutex::new(Vec::with_capacity(config.programs as usize));
+    let failure: Mutex<Option<RegistryError>> = Mutex::new(None);
+    pool.broadcast(|_| {
+        let mut harness = match DiffHarness::new(
+            &config.backends,
+            KnownRules::default(),
+            config.kernel_reasons,
+        ) {
+            Ok(h) => h,
+            Err(e) => {
+                *failure.lock().expect("no panics while locked") = Some(e);
+                return;
+            }
+        };
+        let mut mine = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            if index >= config.programs {
+                break;
+            }
+            let case = seeded::case(config.tier, &config.knobs, case_seed(config.seed, index));
+            let check = harness.check_without_rules(&case);
+            mine.push(CaseResult {
+                index,
+                case,
+                comparison: check.comparison,
+                outcomes: check.outcomes,
+            });
+        }
+        results.lock().expect("no panics while locked").extend(mine);
+    });
+    if let Some(e) = failure.into_inner().expect("no panics while locked") {
+        return Err(e.into());
+    }
+    let mut results = results.into_inner().expect("no panics while locked");
+    results.sort_by_key(|r| r.index);
+    Ok(results)
+}
+
+/// Runs a campaign.
+pub fn run(config: CampaignConfig) -> Result<CampaignSummary, CampaignError> {
+    let start = Instant::now();
+    let results = run_cases(&config)?;
+    let mut rules = config.rules.clone();
+    let mut s = CampaignSummary {
+        seed: config.seed,
+        programs: results.len() as u64,
+        tier: config.tier,
+        backends: config.backends.clone(),
+        jobs: config.jobs.max(1),
+        elapsed: Duration::ZERO,
+        agree: 0,
+        diverge_new: 0,
+        diverge_known: 0,
+        inconclusive: 0,
+        inconclusive_reasons: BTreeMap::new(),
+        verdicts: BTreeMap::new(),
+        new: BTreeMap::new(),
+        rules: KnownRules::default(),
+        saved: Vec::new(),
+    };
+    for mut r in results {
+        for o in &r.outcomes {
+            let stats = s.verdicts.entry(o.backend.clone()).or_default();
+            match &o.verdict {
+                Verdict::Accepted => stats.accepted += 1,
+                Verdict::Rejected { reason, .. } => {
+                    stats.rejected += 1;
+                    *stats.reasons.entry(normalize_reason(reason)).or_default() += 1;
+                }
+                Verdict::Unknown => {}
+            }
+        }
+        rules.apply(&r.case.program, &mut r.comparison);
+        match &r.comparison {
+            Comparison::Agree { .. } => s.agree += 1,
+            Comparison::Inconclusive { why } => {
+                s.inconclusive += 1;
+                for w in why {
+                    *s.inconclusive_reasons
+                        .entry(normalize_reason(w))
+                        .or_default() += 1;
+                }
+            }
+            Comparison::Diverge { differences } => {
+                if differences.iter().all(|d| d.known.is_some()) {
+                    s.diverge_known += 1;
+                    continue;
+                }
+                s.diverge_new += 1;
+                for d in differences.iter().filter(|d| d.known.is_none()) {
+                    let key = (d.backend.clone(), d.aspect.name().to_string());
+                    let example = Example {
+                        index: r.index,
+                        case: r.case.clone(),
+                        outcomes: r.outcomes.clone(),
+                        detail: d.to_string(),
+                    };
+                    let size = |e: &Example| (e.case.program.len(), e.case.input.len());
+                    let g = s.new.entry(key).or_insert_with(|| DivergenceGroup {
+                        count: 0,
+                        details: BTreeMap::new(),
+                        smallest: example.clone(),
+                    });
+                    g.count += 1;
+                    *g.details.entry(normalize_reason(&d.detail)).or_default() += 1;
+                    if size(&example) < size(&g.smallest) {
+                        g.smallest = example;
+                    }
+                }
+            }
+        }
+    }
+    s.rules = rules;
+    if let Some(dir) = &config.save {
+        s.saved = save_examples(dir, &s)?;
+    }
+    s.elapsed = start.elapsed();
+    Ok(s)
+}
+
+fn save_examples(
+    dir: &std::path::Path,
+    s: &CampaignSummary,
+) -> Result<Vec<PathBuf>, CampaignError> {
+    let err = |path: &std::path::Path, source| CampaignError::Save {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+    let mut saved = Vec::new();
+    for ((backend, aspect), g) in &s.new {
+        let e = &g.smallest;
+        let path = dir.join(format!(
+            "{backend}-{aspect}-seed{}-{}-case{}.data",
+            s.seed, s.tier, e.index
+        ));
+        let header = format!(
+            "# bpfdiff campaign --seed {} --tier {} case {}: {}\n",
+            s.seed,
+            s.tier,
+            e.index,
+            e.detail.replace("--", "- -")
+        );
+        std::fs::write(&path, header + &regression_data(&e.case)).map_err(|x| err(&path, x))?;
+        saved.push(path);
+    }
+    Ok(saved)
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}
+
+impl fmt::Display for CampaignSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.elapsed.as_secs_f64();
+        writeln!(
+            f,
+            "campaign: seed {}, tier {}, backends {}, {} job(s): {} programs in {:.1} s ({:.0} programs/s)",
+            self.seed,
+            self.tier,
+            self.backends.join(","),
+            self.jobs,
+            self.programs,
+            secs,
+            self.programs as f64 / secs.max(1e-9)
+        )?;
+        writeln!(
+            f,
+            "  agree {}, diverge {} (new {}, all known {}), inconclusive {}",
+            self.agree,
+            self.diverge_new + self.diverge_known,
+            self.diverge_new,
+            self.diverge_known,
+            self.inconclusive
+        )?;
+        for (backend, v) in &self.verdicts {
+            let total = v.accepted + v.rejected;
+            writeln!(
+                f,
+                "  {backend}: accepted {} of {} ({:.1} %)",
+                v.accepted,
+                total,
+                percent(v.accepted, total)
+            )?;
+            let mut reasons: Vec<_> = v.reasons.iter().collect();
+            reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (reason, n) in reasons.into_iter().take(8) {
+                writeln!(f, "    {n:6}  {reason}")?;
+            }
+        }
+        if !self.inconclusive_reasons.is_empty() {
+            writeln!(f, "inconclusive, by reason:")?;
+            let mut reasons: Vec<_> = self.inconclusive_reasons.iter().collect();
+            reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (reason, n) in reasons.into_iter().take(8) {
+                writeln!(f, "  {n:6}  {reason}")?;
+            }
+        }
+        if self.new.is_empty() {
+            writeln!(f, "new divergences: none")?;
+        } else {
+            writeln!(f, "new divergences, by backend and aspect:")?;
+            for ((backend, aspect), g) in &self.new {
+                let e = &g.smallest;
+                writeln!(
+                    f,
+                    "  {backend} / {aspect}: {} case(s); smallest is case {} ({} slots, {} input bytes):",
+                    g.count,
+                    e.index,
+                    e.case.program.len(),
+                    e.case.input.len()
+                )?;
+                let mut details: Vec<_> = g.details.iter().collect();
+                details.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                for (detail, n) in details.into_iter().take(6) {
+                    writeln!(f, "    {n:6}  {detail}")?;
+                }
+                writeln!(f, "    smallest: {}", e.detail)?;
+                for line in program_text(&e.case.program).lines() {
+                    writeln!(f, "      {line}")?;
+                }
+                writeln!(f, "    input: {}", crate::hex::to_hex(&e.case.input))?;
+                for o in &e.outcomes {
+                    writeln!(f, "    {:8} {}", o.backend, o.summary())?;
+                }
+            }
+        }
+        for p in &self.saved {
+            writeln!(f, "saved {}", p.display())?;
+        }
+        write!(f, "{}", self.rules.summary())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_group_without_their_numbers() {
+        assert_eq!(
+            normalize_reason("R3 !read_ok at insn 12"),
+            "RN !read_ok at insn N"
+        );
+    }
+
+    #[test]
+    fn case_seeds_of_different_campaigns_do_not_collide() {
+        assert_ne!(case_seed(0, 1), case_seed(1, 0));
+        assert_eq!(case_seed(0, 7), 7);
+    }
+
+    #[test]
+    fn an_interpreter_only_campaign_agrees_with_itself() {
+        let config = CampaignConfig {
+            seed: 1,
+            programs: 40,
+            tier: Tier::Verifier,
+            backends: vec!["interp".into(), "interp".into()],
+            jobs: 2,
+            knobs: Knobs::default(),
+            rules: KnownRules::default(),
+            kernel_reasons: false,
+            save: None,
+        };
+        let s = run(config).unwrap();
+        assert_eq!(s.programs, 40);
+        assert_eq!(s.agree, 40, "{s}");
+        assert!(s.to_string().contains("new divergences: none"));
+    }
+}

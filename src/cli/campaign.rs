@@ -1,0 +1,90 @@
+//! `bpfdiff campaign`: many generated programs on several backends.
+
+use super::{output, EXIT_TESTS_FAILED};
+use bpfdiff::campaign::{self, CampaignConfig};
+use bpfdiff::gen::{Knobs, Tier};
+use bpfdiff_oracle::{registry, KnownRules};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The generator tier on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TierArg {
+    /// Programs the kernel verifier accepts and the engine runs cleanly.
+    Verifier,
+    /// Valid encodings of every opcode-table row, unsafe programs included.
+    Grammar,
+    /// Any 8-byte slots, invalid ones included.
+    Raw,
+}
+
+impl From<TierArg> for Tier {
+    fn from(t: TierArg) -> Tier {
+        match t {
+            TierArg::Verifier => Tier::Verifier,
+            TierArg::Grammar => Tier::Grammar,
+            TierArg::Raw => Tier::Raw,
+        }
+    }
+}
+
+/// Arguments of `bpfdiff campaign`.
+#[derive(Debug, Args)]
+pub struct CampaignArgs {
+    /// The campaign seed: case i is generated from (seed << 32) ^ i.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How many programs to generate and run.
+    #[arg(long, default_value_t = 1000)]
+    pub programs: u64,
+    /// The generator tier.
+    #[arg(long, value_enum, default_value_t = TierArg::Verifier)]
+    pub tier: TierArg,
+    /// Backends to run, reference first (default: `BPFDIFF_BACKENDS`, else all).
+    #[arg(long, value_name = "LIST")]
+    pub backends: Option<String>,
+    /// Worker threads, each with its own backends (default: the number of CPUs).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Known-divergence rules (JSON); a missing file means none.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "corpus/known-divergences.json"
+    )]
+    pub known: PathBuf,
+    /// Write the smallest example of each new divergence as a `.data` file here.
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// Do not fetch the kernel verifier's reason for each refusal (faster).
+    #[arg(long)]
+    pub no_kernel_reasons: bool,
+}
+
+/// Runs the campaign and prints its summary; exit 1 on a new divergence.
+pub fn execute(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
+    let backends = registry::select(args.backends.as_deref())?;
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let summary = campaign::run(CampaignConfig {
+        seed: args.seed,
+        programs: args.programs,
+        tier: args.tier.into(),
+        backends,
+        jobs,
+        knobs: Knobs::from_env()?,
+        rules: KnownRules::load(&args.known)?,
+        kernel_reasons: !args.no_kernel_reasons,
+        save: args.save.clone(),
+    })?;
+    output::println(&summary.to_string())?;
+    Ok(if summary.diverge_new > 0 {
+        ExitCode::from(EXIT_TESTS_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,821 @@
+//! The bodies of the fuzz targets (`fuzz/fuzz_targets/*.rs` are a few lines
+//! over these), also called by the smoke tests and the campaign runner.
+//!
+//! - `diff`: every selected backend on one case ([`DiffHarness`]); a new
+//!   divergence (one no rule of `corpus/known-divergences.json` explains)
+//!   is a finding.
+//! - `interp_vs_jit`: the engine's interpreter against its JIT in checked
+//!   mode ([`check_interp_vs_jit`]): they must agree bit for bit.
+//! - `kernel`: the engine against the Linux kernel (verdict and run).
+//! - `parsers`: the assemblers, the `.data` reader and the decoder on any
+//!   bytes ([`check_parsers`]): errors are fine, panics are not.
+//!
+//! Fuzz inputs are [`Case`] bytes; [`mutate`] is the custom mutator.
+//!
+//! Some cases are not compared, and say why: programs that run more than
+//! [`DIFF_BUDGET`] instructions on the engine (they are not sent to the
+//! other backends: each repeats the engine's run, and rbpf's only limit is
+//! a wall-clock timeout); differences in results of programs whose
+//! control flow may depend on an address or a helper's opaque result, or
+//! that access memory through a forged address
+//! ([`crate::gen::pointer_taint`]); and results of rbpf's JIT, which does
+//! not zero its registers or its stack, for programs that read a register
+//! ([`crate::gen::unwritten_registers`]) or stack they never wrote. Verdict and crash differences are
+//! always reported. rbpf's JIT does not check memory
+//! accesses (known rule `rbpf-jit-no-memory-checks`): programs the engine
+//! sees fault out of bounds, recurse too deep, leave the program or stop
+//! at an instruction it cannot execute, and programs with legacy
+//! packet loads (which it does not bounds-check either), are not sent to
+//! it, so that a wild write cannot corrupt its worker unnoticed; nor are
+//! programs that read registers or stack they never wrote (it leaves host
+//! values there, which can make a loop endless and cost its timeout).
+//! After any run whose result differs from the engine's, its worker is
+//! replaced, since a wrong value may have been a wrong address.
+
+use crate::gen::mutator::{self, MutatorConfig};
+use crate::gen::{pointer_taint, unwritten_registers, Case, Knobs, KnobsError, Tier};
+use bpfdiff_engine::asm::{conformance, kernel};
+use bpfdiff_engine::data::{self, DataTest, Expected};
+use bpfdiff_engine::interp::{self, ExecResult, FaultKind, Interpreter, DEFAULT_BUDGET};
+use bpfdiff_engine::jit::{JitProgram, Mode};
+use bpfdiff_engine::opcode::Operation;
+use bpfdiff_engine::Program;
+use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
+use bpfdiff_oracle::known::KnownRulesError;
+use bpfdiff_oracle::registry::{self, RegistryError};
+use bpfdiff_oracle::{
+    diff, Aspect, Backend, Capabilities, Comparison, Execution, KnownRules, Outcome,
+};
+use std::cell::RefCell;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use thiserror::Error;
+
+/// Backends of the `diff` target when `BPFDIFF_BACKENDS` is not set (the
+/// kernel is added when `bpf()` is permitted).
+pub const DEFAULT_DIFF_BACKENDS: [&str; 3] = ["interp", "rbpf", "rbpf-jit"];
+
+/// Environment variable naming the known-divergence rules file.
+pub const KNOWN_ENV: &str = "BPFDIFF_KNOWN";
+
+/// Instruction budget of the `interp_vs_jit` target (both sides count the
+/// same way, so a smaller budget only makes endless programs cheaper).
+pub const INTERP_VS_JIT_BUDGET: u64 = 100_000;
+
+/// Programs that run longer than this on the engine are not sent to the
+/// other backends: every backend run repeats the engine's run (for host
+/// safety and for the comparison), and rbpf has no budget but a timeout.
+pub const DIFF_BUDGET: u64 = 100_000;
+
+/// Why a harness could not be set up.
+#[derive(Debug, Error)]
+pub enum GlueError {
+    /// A bad backend selection.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The rules file is unreadable or malformed.
+    #[error(transparent)]
+    Known(#[from] KnownRulesError),
+    /// A bad `BPFDIFF_ALLOWED_OPS`.
+    #[error(transparent)]
+    Knobs(#[from] KnobsError),
+}
+
+/// The rules file: `BPFDIFF_KNOWN`, else this checkout's
+/// `corpus/known-divergences.json`.
+pub fn known_rules_path() -> PathBuf {
+    std::env::var_os(KNOWN_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/corpus/known-divergences.json"
+            ))
+        })
+}
+
+/// Why the kernel backend cannot run here, if it cannot.
+pub fn kernel_unavailable() -> Option<String> {
+    static WHY: OnceLock<Option<String>> = OnceLock::new();
+    WHY.get_or_init(|| {
+        KernelBackend::new(KernelOptions {
+            log_on_reject: false,
+        })
+        .unavailable()
+        .map(str::to_string)
+    })
+    .clone()
+}
+
+/// The `diff` target's backends: `BPFDIFF_BACKENDS` when set, else
+/// [`DEFAULT_DIFF_BACKENDS`] plus `kernel` when it is permitted.
+pub fn diff_backends() -> Result<Vec<String>, RegistryError> {
+    if std::env::var_os(registry::BACKENDS_ENV).is_some() {
+        return registry::select(None);
+    }
+    let mut names: Vec<String> = DEFAULT_DIFF_BACKENDS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if kernel_unavailable().is_none() {
+        names.push("kernel".to_string());
+    }
+    Ok(names)
+}
+
+/// rbpf's JIT, not given programs that would make it touch memory wildly.
+struct GuardedRbpfJit {
+    inner: Box<dyn Backend>,
+}
+
+impl Backend for GuardedRbpfJit {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    fn run(&mut self, program: &Program, input: &[u8]) -> Outcome {
+        let packet_loads = program.decode().is_ok_and(|d| {
+            d.iter()
+                .any(|(_, i)| matches!(i.row.operation, Operation::LdAbs | Operation::LdInd))
+        });
+        if packet_loads {
+            return Outcome::not_run(
+                self.name(),
+                "withheld from rbpf's JIT, which does not bounds-check LD_ABS/LD_IND (it reads host memory where the kernel ends the program)",
+            );
+        }
+        if let Some(pc) = unwritten_registers::first_unwritten_read(program) {
+            return Outcome::not_run(
+                self.name(),
+                format!("withheld from rbpf's JIT, which does not zero its registers: insn {pc} may read one the program never wrote"),
+            );
+        }
+        let mut engine = None;
+        if let Ok(vm) = Interpreter::new(program) {
+            let mut mem = input.to_vec();
+            let run = vm.run(&mut mem, DEFAULT_BUDGET);
+            engine = Some((run.result, mem.clone()));
+            if let Some(pc) = run.uninit_stack_read {
+                return Outcome::not_run(
+                    self.name(),
+                    format!("withheld from rbpf's JIT, which does not zero its stack: insn {pc} reads stack the program never wrote"),
+                );
+            }
+            if let ExecResult::Fault(f) = run.result {
+                if matches!(
+                    f.kind,
+                    FaultKind::OutOfBounds
+                        | FaultKind::CallDepthExceeded
+                        | FaultKind::FellOffEnd
+                        | FaultKind::JumpOutOfRange
+                ) {
+                    return Outcome::not_run(
+                        self.name(),
+                        format!("withheld from rbpf's JIT, which does not check memory (rule rbpf-jit-no-memory-checks); the engine saw {f}"),
+                    );
+                }
+                if bpfdiff_oracle::compare::is_engine_limit(f.kind.name()) {
+                    return Outcome::not_run(
+                        self.name(),
+                        format!("withheld from rbpf's JIT: the engine cannot tell what the program does after {f}, so its accesses are unknown"),
+                    );
+                }
+            }
+        }
+        let outcome = self.inner.run(program, input);
+        // A wrong result may have been a wrong address too: a wild write
+        // can leave the worker corrupted for later programs, so any run
+        // that does not match the engine's gets a fresh worker.
+        let matches_engine = match (&engine, &outcome.execution) {
+            (
+                Some((ExecResult::Returned { r0, r0_derived }, mem)),
+                Execution::Returned {
+                    r0: theirs,
+                    mem: their_mem,
+                    ..
+                },
+            ) => (*r0_derived || *r0 == theirs.bits) && mem == their_mem,
+            _ => outcome.verdict.is_rejected(),
+        };
+        if !matches_engine {
+            if let Ok(fresh) = registry::create(self.inner.name()) {
+                self.inner = fresh;
+            }
+        }
+        outcome
+    }
+}
+
+/// What the harness saw for one case.
+#[derive(Clone, Debug)]
+pub struct DiffCheck {
+    /// One outcome per backend (empty when the case was skipped).
+    pub outcomes: Vec<Outcome>,
+    /// The comparison, with known rules applied.
+    pub comparison: Comparison,
+}
+
+impl DiffCheck {
+    /// True when some difference is not explained by a known rule.
+    pub fn is_new_divergence(&self) -> bool {
+        self.comparison.has_new_divergence()
+    }
+}
+
+/// Backends plus rules: runs cases and compares.
+pub struct DiffHarness {
+    backends: Vec<Box<dyn Backend>>,
+    rules: KnownRules,
+}
+
+impl DiffHarness {
+    /// Creates the backends called `names` (reference first). The kernel
+    /// backend fetches a verifier log for each refusal only when
+    /// `kernel_reasons` is set (a load with a log costs 4-8 times more).
+    pub fn new(
+        names: &[String],
+        rules: KnownRules,
+        kernel_reasons: bool,
+    ) -> Result<DiffHarness, RegistryError> {
+        let mut backends: Vec<Box<dyn Backend>> = Vec::with_capacity(names.len());
+        for name in names {
+            backends.push(match name.as_str() {
+                "kernel" => Box::new(KernelBackend::new(KernelOptions {
+                    log_on_reject: kernel_reasons,
+                })),
+                "rbpf-jit" => Box::new(GuardedRbpfJit {
+                    inner: registry::create(name)?,
+                }),
+                other => registry::create(other)?,
+            });
+        }
+        if backends.is_empty() {
+            return Err(RegistryError::Empty);
+        }
+        Ok(DiffHarness { backends, rules })
+    }
+
+    /// The `diff` target's harness: [`diff_backends`] and the rules file.
+    pub fn from_env() -> Result<DiffHarness, GlueError> {
+        let rules = KnownRules::load(&known_rules_path())?;
+        Ok(DiffHarness::new(&diff_backends()?, rules, false)?)
+    }
+
+    /// The backends' names, reference first.
+    pub fn backend_names(&self) -> Vec<&'static str> {
+        self.backends.iter().map(|b| b.name()).collect()
+    }
+
+    /// The rules with their match counts.
+    pub fn rules(&self) -> &KnownRules {
+        &self.rules
+    }
+
+    /// Runs `case` on every backend and compares, applying the rules.
+    pub fn check(&mut self, case: &Case) -> DiffCheck {
+        let mut check = self.check_without_rules(case);
+        self.rules.apply(&case.program, &mut check.comparison);
+        check
+    }
+
+    /// Runs and compares without applying rules (the campaign applies them
+    /// afterwards, in case order, so counts do not depend on threads).
+    pub fn check_without_rules(&mut self, case: &Case) -> DiffCheck {
+        let mut uninit_stack_read = None;
+        if let Ok(vm) = Interpreter::new(&case.program) {
+            let mut mem = case.input.clone();
+            let run = vm.run(&mut mem, DIFF_BUDGET);
+            uninit_stack_read = run.uninit_stack_read;
+            if run.result == ExecResult::OutOfBudget {
+                return DiffCheck {
+                    outcomes: Vec::new(),
+                    comparison: Comparison::Inconclusive {
+                        why: vec![format!(
+                            "the program runs more than {DIFF_BUDGET} insns on the engine; not sent to the other backends"
+                        )],
+                    },
+                };
+            }
+        }
+        let mut no_rules = KnownRules::default();
+        let result = diff(
+            &mut self.backends,
+            &case.program,
+            &case.input,
+            &mut no_rules,
+        );
+        DiffCheck {
+            comparison: discount_undefined_behaviour(case, uninit_stack_read, result.comparison),
+            outcomes: result.outcomes,
+        }
+    }
+}
+
+/// Differences that a branch on an address or a helper result can cause
+/// between two correct implementations.
+fn path_dependent(aspect: Aspect) -> bool {
+    matches!(
+        aspect,
+        Aspect::R0 | Aspect::Memory | Aspect::Ending | Aspect::FaultKind | Aspect::FaultPc
+    )
+}
+
+/// Backends whose registers and stack start with host values rather than
+/// zero (measured: rbpf 0.4.1's JIT returns a host address for `exit`
+/// alone, and garbage for `r0 = *(u64 *)(r10 -16)`; its `Capabilities`
+/// claim a zeroed stack).
+pub const UNZEROED_STATE: [&str; 1] = ["rbpf-jit"];
+
+/// Drops path-dependent differences that have no single right answer: any
+/// backend's when the program's control flow may depend on an address or
+/// a helper result (then also an `unsafe-accepted`: the engine's faulting
+/// path may not be the kernel's), or when it accesses memory through a
+/// forged address; and those of [`UNZEROED_STATE`] backends when the
+/// program may read a register it never wrote or (as the engine saw) stack
+/// it never wrote. The comparison becomes inconclusive if nothing else
+/// differs.
+fn discount_undefined_behaviour(
+    case: &Case,
+    uninit_stack_read: Option<usize>,
+    comparison: Comparison,
+) -> Comparison {
+    let Comparison::Diverge { differences } = comparison else {
+        return comparison;
+    };
+    // The engine's path decides whether it saw a fault: a kernel that
+    // accepted the program may never take that path.
+    let path_decided = |a: Aspect| path_dependent(a) || a == Aspect::UnsafeAccepted;
+    if !differences.iter().any(|d| path_decided(d.aspect)) {
+        return Comparison::Diverge { differences };
+    }
+    let address = pointer_taint::analyze(&case.program, !case.input.is_empty());
+    let unwritten = unwritten_registers::first_unwritten_read(&case.program)
+        .map(|pc| (pc, "a register"))
+        .or(uninit_stack_read.map(|pc| (pc, "stack")));
+    let mut why = Vec::new();
+    let mut kept = Vec::new();
+    for d in differences {
+        if !path_decided(d.aspect) {
+            kept.push(d);
+        } else if let Some(pc) = address.branch {
+            why.push(format!(
+                "{}: insn {pc} branches on a value that may derive from an address or a helper result; results may differ legitimately",
+                d.backend
+            ));
+        } else if d.aspect == Aspect::UnsafeAccepted {
+            // Without a branch on an address, the engine's faulting path is
+            // one the kernel's verifier had to explore: a real finding.
+            kept.push(d);
+        } else if let Some(pc) = address.forged_access {
+            why.push(format!(
+                "{}: insn {pc} accesses memory through an address made of plain numbers; what it reaches depends on each implementation's layout",
+                d.backend
+            ));
+        } else if let (Some((pc, what)), true) =
+            (unwritten, UNZEROED_STATE.contains(&d.backend.as_str()))
+        {
+            why.push(format!(
+                "{}: insn {pc} may read {what} the program never wrote, and {} does not zero it",
+                d.backend, d.backend
+            ));
+        } else {
+            kept.push(d);
+        }
+    }
+    why.dedup();
+    if kept.is_empty() {
+        Comparison::Inconclusive { why }
+    } else {
+        Comparison::Diverge { differences: kept }
+    }
+}
+
+/// A finding: the case, what each side saw, and how to keep it.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The fuzz target or check that found it.
+    pub target: &'static str,
+    /// The case.
+    pub case: Case,
+    /// What differs, in words.
+    pub what: String,
+}
+
+impl Finding {
+    /// The case as a bpf_conformance `.data` file for `corpus/regressions/`
+    /// (the engine's result as the expectation).
+    pub fn to_data(&self) -> String {
+        regression_data(&self.case)
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "bpfdiff {} finding", self.target)?;
+        writeln!(f, "{}", self.what)?;
+        writeln!(f, "program:\n{}", program_text(&self.case.program))?;
+        writeln!(f, "input: {}", crate::hex::to_hex(&self.case.input))?;
+        write!(
+            f,
+            "as a regression file (corpus/regressions/NAME.data):\n{}",
+            self.to_data()
+        )
+    }
+}
+
+/// The program in kernel syntax, or its raw words if it does not decode.
+pub fn program_text(program: &Program) -> String {
+    match kernel::disassemble(program) {
+        Ok(text) => text,
+        Err(e) => {
+            let words: Vec<String> = program
+                .insns
+                .iter()
+                .map(|i| format!("0x{:016x}", i.to_u64()))
+                .collect();
+            format!("({e})\n{}\n", words.join("\n"))
+        }
+    }
+}
+
+/// The case as a `.data` file whose expectation is the engine's answer.
+pub fn regression_data(case: &Case) -> String {
+    let expected = match interp::run_program(&case.program, &mut case.input.clone(), DEFAULT_BUDGET)
+    {
+        Ok(e) => match e.result {
+            ExecResult::Returned { r0, .. } => Expected::Result(r0),
+            ExecResult::Fault(f) => Expected::Error(f.kind.name().to_string()),
+            ExecResult::OutOfBudget => Expected::Error("out of budget".to_string()),
+        },
+        Err(e) => Expected::Error(e.to_string().replace('#', "no.")),
+    };
+    data::write_data(&DataTest {
+        program: case.program.clone(),
+        mem: case.input.clone(),
+        expected,
+        asm: None,
+        has_raw: false,
+    })
+}
+
+/// A `diff` finding for `check`, if it holds a new divergence.
+pub fn diff_finding(case: &Case, check: &DiffCheck) -> Option<Finding> {
+    if !check.is_new_divergence() {
+        return None;
+    }
+    let mut what = String::new();
+    for o in &check.outcomes {
+        what.push_str(&format!("  {:8} {}\n", o.backend, o.summary()));
+    }
+    if let Comparison::Diverge { differences } = &check.comparison {
+        for d in differences {
+            what.push_str(&format!("  {d}\n"));
+        }
+    }
+    Some(Finding {
+        target: "diff",
+        case: case.clone(),
+        what,
+    })
+}
+
+/// The knobs of every fuzz target: the defaults restricted by
+/// `BPFDIFF_ALLOWED_OPS`. A bad value stops the fuzzer with the message.
+pub fn knobs() -> &'static Knobs {
+    static KNOBS: OnceLock<Knobs> = OnceLock::new();
+    KNOBS.get_or_init(|| match Knobs::from_env() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("bpfdiff: {e}");
+            std::process::exit(2);
+        }
+    })
+}
+
+/// Start-up of a fuzz target binary: ignores SIGPIPE, serves the rbpf
+/// worker protocol when started as a worker (then exits), and otherwise
+/// points `BPFDIFF_WORKER`
+/// at this binary unless it is set (scripts/fuzz.sh points it at
+/// `target/release/bpfdiff`, which has no sanitizer).
+pub fn init_fuzz_target() {
+    // libFuzzer's C `main` does not ignore SIGPIPE as Rust's does: writing
+    // to a worker that just died would kill the fuzzer instead of being
+    // reported as the worker's death.
+    // SAFETY: setting a signal's disposition to SIG_IGN has no
+    // preconditions; it runs before the fuzzer starts any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    if let Some(code) = crate::worker_hook::serve_if_asked() {
+        let ok = code == std::process::ExitCode::SUCCESS;
+        std::process::exit(if ok { 0 } else { 1 });
+    }
+}
+
+fn with_harness<R>(
+    cell: &'static std::thread::LocalKey<RefCell<Option<DiffHarness>>>,
+    make: impl FnOnce() -> Result<DiffHarness, GlueError>,
+    f: impl FnOnce(&mut DiffHarness) -> R,
+) -> R {
+    cell.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let harness = slot.get_or_insert_with(|| match make() {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("bpfdiff: cannot set up the fuzz target: {e}");
+                std::process::exit(2);
+            }
+        });
+        f(harness)
+    })
+}
+
+thread_local! {
+    static DIFF: RefCell<Option<DiffHarness>> = const { RefCell::new(None) };
+    static KERNEL: RefCell<Option<DiffHarness>> = const { RefCell::new(None) };
+}
+
+/// The `diff` target: panics (a libFuzzer crash) on a new divergence.
+pub fn fuzz_diff(data: &[u8]) {
+    let case = Case::from_fuzz_bytes(data, knobs());
+    let check = with_harness(&DIFF, DiffHarness::from_env, |h| h.check(&case));
+    if let Some(finding) = diff_finding(&case, &check) {
+        panic!("{finding}");
+    }
+}
+
+/// The `kernel` target's harness: the engine and the kernel.
+pub fn kernel_harness() -> Result<DiffHarness, GlueError> {
+    let rules = KnownRules::load(&known_rules_path())?;
+    Ok(DiffHarness::new(
+        &["interp".to_string(), "kernel".to_string()],
+        rules,
+        false,
+    )?)
+}
+
+/// The `kernel` target: the engine against the kernel; panics on a new
+/// divergence. Does nothing where `bpf()` is not permitted (said once).
+pub fn fuzz_kernel(data: &[u8]) {
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    if let Some(why) = kernel_unavailable() {
+        NOTICE.call_once(|| eprintln!("bpfdiff: kernel target idle: {why}"));
+        return;
+    }
+    let case = Case::from_fuzz_bytes(data, knobs());
+    let check = with_harness(&KERNEL, kernel_harness, |h| h.check(&case));
+    if let Some(mut finding) = diff_finding(&case, &check) {
+        finding.target = "kernel";
+        panic!("{finding}");
+    }
+}
+
+/// The engine's interpreter against its JIT (checked mode) on one case.
+pub fn check_interp_vs_jit(case: &Case) -> Result<(), Finding> {
+    let fail = |what: String| Finding {
+        target: "interp_vs_jit",
+        case: case.clone(),
+        what,
+    };
+    let (vm, jit) = match (
+        Interpreter::new(&case.program),
+        JitProgram::compile(&case.program, Mode::Checked),
+    ) {
+        (Ok(vm), Ok(jit)) => (vm, jit),
+        (Err(a), Err(b)) if a == b => return Ok(()),
+        (a, b) => {
+            return Err(fail(format!(
+                "decoding differs: interpreter {:?}, JIT {:?}",
+                a.err(),
+                b.err()
+            )))
+        }
+    };
+    let mut mem_i = case.input.clone();
+    let mut mem_j = case.input.clone();
+    let ei = vm.run(&mut mem_i, INTERP_VS_JIT_BUDGET);
+    let ej = jit.run(&mut mem_j, INTERP_VS_JIT_BUDGET);
+    // Host addresses differ from the interpreter's virtual ones: a branch
+    // on an address, or an access through a forged one, has no one answer.
+    let address = pointer_taint::analyze(&case.program, !case.input.is_empty());
+    if address.branch.is_some() || address.forged_access.is_some() {
+        return Ok(());
+    }
+    let mut diffs = Vec::new();
+    match (ei.result, ej.result) {
+        (ExecResult::Returned { r0: a, r0_derived }, ExecResult::Returned { r0: b, .. }) => {
+            if !r0_derived && a != b {
+                diffs.push(format!("r0 0x{a:x} vs 0x{b:x}"));
+            }
+        }
+        (ExecResult::Fault(a), ExecResult::Fault(b)) => {
+            // An out-of-bounds address is computed from the base pointer,
+            // whose value differs (host vs virtual); the JIT maps it back
+            // only near its regions. Jump targets and helper ids compare.
+            let comparable_addr = a.kind != FaultKind::OutOfBounds;
+            if a.kind != b.kind
+                || a.pc != b.pc
+                || a.size != b.size
+                || (comparable_addr && a.addr != b.addr)
+            {
+                diffs.push(format!(
+                    "{a} vs {b} (addr 0x{:x} vs 0x{:x})",
+                    a.addr, b.addr
+                ));
+            }
+        }
+        (ExecResult::OutOfBudget, ExecResult::OutOfBudget) => {}
+        (a, b) => diffs.push(format!("{a} vs {b}")),
+    }
+    if diffs.is_empty() && ei.insns_executed != ej.insns_executed {
+        diffs.push(format!(
+            "instructions executed {} vs {}",
+            ei.insns_executed, ej.insns_executed
+        ));
+    }
+    let derived = |i: usize| ei.mem_derived.get(i).copied().unwrap_or(false);
+    if let Some(i) = (0..mem_i.len()).find(|&i| !derived(i) && mem_i[i] != mem_j[i]) {
+        diffs.push(format!(
+            "memory differs at offset {i}: {:02x} vs {:02x}",
+            mem_i[i], mem_j[i]
+        ));
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(format!("interpreter vs JIT: {}", diffs.join("; "))))
+    }
+}
+
+/// The `interp_vs_jit` target: panics on any disagreement.
+pub fn fuzz_interp_vs_jit(data: &[u8]) {
+    let case = Case::from_fuzz_bytes(data, knobs());
+    if let Err(finding) = check_interp_vs_jit(&case) {
+        panic!("{finding}");
+    }
+}
+
+/// The `parsers` target: every reader on any bytes. Errors are expected;
+/// a panic is the finding.
+pub fn check_parsers(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(p) = kernel::assemble(&text) {
+        let _ = kernel::disassemble(&p);
+    }
+    if let Ok(p) = conformance::assemble(&text) {
+        let _ = conformance::disassemble(&p);
+    }
+    if let Ok(test) = data::parse_data(&text) {
+        let _ = data::parse_data(&data::write_data(&test));
+    }
+    let whole = &data[..data.len() / 8 * 8];
+    if let Ok(p) = Program::from_bytes(whole) {
+        if p.decode().is_ok() {
+            if let Ok(text) = kernel::disassemble(&p) {
+                let _ = kernel::assemble(&text);
+            }
+            if let Ok(text) = conformance::disassemble(&p) {
+                let _ = conformance::assemble(&text);
+            }
+        }
+    }
+    let _ = Program::from_bytes(data);
+}
+
+/// Which target a custom mutation is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FuzzTarget {
+    /// `diff`.
+    Diff,
+    /// `interp_vs_jit`.
+    InterpVsJit,
+    /// `kernel`.
+    Kernel,
+}
+
+/// The custom mutator of the program targets (`fuzz_mutator!`): mutates
+/// the case in `data[..size]` and writes the result back; returns its size
+/// (at most `max_size`).
+pub fn mutate(
+    target: FuzzTarget,
+    data: &mut [u8],
+    size: usize,
+    max_size: usize,
+    seed: u32,
+) -> usize {
+    let fresh_tier = match (target, seed % 4) {
+        (FuzzTarget::Kernel, _) => Tier::Verifier,
+        (FuzzTarget::Diff, 0) | (FuzzTarget::InterpVsJit, 0 | 1) => Tier::Grammar,
+        (FuzzTarget::InterpVsJit, 2) => Tier::Raw,
+        _ => Tier::Verifier,
+    };
+    let config = MutatorConfig {
+        fresh_tier,
+        ..MutatorConfig::default()
+    };
+    let max_size = max_size.min(data.len());
+    let out = mutator::mutate_bytes(
+        &data[..size.min(data.len())],
+        max_size,
+        seed,
+        knobs(),
+        &config,
+    );
+    data[..out.len()].copy_from_slice(&out);
+    out.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfdiff_engine::Insn;
+
+    #[test]
+    fn address_dependent_results_are_inconclusive_but_verdicts_are_not() {
+        // if w1 == 0 goto +1 on an input pointer (see pointer_taint).
+        let case = Case::new(
+            Program::new(vec![
+                Insn::new(0x16, 1, 0, 1, 0),
+                Insn::new(0xb7, 0, 0, 0, 1),
+                Insn::new(0x95, 0, 0, 0, 0),
+            ]),
+            vec![0; 4],
+        );
+        let d = |aspect| bpfdiff_oracle::Difference {
+            backend: "rbpf".into(),
+            aspect,
+            detail: String::new(),
+            known: None,
+        };
+        let c = discount_undefined_behaviour(
+            &case,
+            None,
+            Comparison::Diverge {
+                differences: vec![d(Aspect::R0)],
+            },
+        );
+        assert!(matches!(c, Comparison::Inconclusive { .. }), "{c:?}");
+        let c = discount_undefined_behaviour(
+            &case,
+            None,
+            Comparison::Diverge {
+                differences: vec![d(Aspect::R0), d(Aspect::Verdict)],
+            },
+        );
+        assert!(
+            matches!(&c, Comparison::Diverge { differences } if differences.len() == 1),
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn unwritten_stack_is_discounted_for_rbpf_jit_only() {
+        // r0 = *(u64 *)(r10 -16); exit: rbpf's JIT returns garbage there.
+        let case = Case::new(
+            Program::new(vec![
+                Insn::new(0x79, 0, 10, -16, 0),
+                Insn::new(0x95, 0, 0, 0, 0),
+            ]),
+            Vec::new(),
+        );
+        let d = |backend: &str| bpfdiff_oracle::Difference {
+            backend: backend.into(),
+            aspect: Aspect::R0,
+            detail: String::new(),
+            known: None,
+        };
+        let diverging = |b| Comparison::Diverge {
+            differences: vec![d(b)],
+        };
+        let c = discount_undefined_behaviour(&case, Some(0), diverging("rbpf-jit"));
+        assert!(matches!(c, Comparison::Inconclusive { .. }), "{c:?}");
+        let c = discount_undefined_behaviour(&case, Some(0), diverging("rbpf"));
+        assert!(matches!(c, Comparison::Diverge { .. }), "{c:?}");
+    }
+
+    #[test]
+    fn regression_data_reads_back_as_the_same_case() {
+        let case = Case::new(
+            Program::new(vec![
+                Insn::new(0xb7, 0, 0, 0, 42),
+                Insn::new(0x95, 0, 0, 0, 0),
+            ]),
+            vec![1, 2],
+        );
+        let test = data::parse_data(&regression_data(&case)).unwrap();
+        assert_eq!(test.program, case.program);
+        assert_eq!(test.mem, case.input);
+        assert_eq!(test.expected, Expected::Result(42));
+    }
+
+    #[test]
+    fn parsers_survive_garbage() {
+        check_parsers(b"-- asm\nmov %r0, \n-- result\n0x\n\xff\xfe");
+        check_parsers(&[0x18, 0, 0, 0, 0, 0, 0, 0, 0x95]);
+    }
+}

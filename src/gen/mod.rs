@@ -1,0 +1,110 @@
+//! Program generators, in three tiers, behind one code path.
+//!
+//! Every tier reads its choices from an [`arbitrary::Unstructured`]:
+//! libFuzzer's bytes in the fuzz targets, a proptest-chosen byte vector in
+//! [`proptest`](crate::gen::proptest) strategies, and a seeded PRNG's bytes
+//! ([`seeded`]) in the campaign runner and the tests. The same bytes always
+//! give the same [`Case`].
+//!
+//! - [`Tier::Raw`] ([`raw`]): any 8-byte slots, including invalid ones.
+//! - [`Tier::Grammar`] ([`grammar`]): valid encodings of every row of the
+//!   opcode table, operands biased to boundary values ([`boundary`]).
+//! - [`Tier::Verifier`] ([`verifier_aware`]): programs the kernel verifier
+//!   accepts at a high rate and the engine runs without faults.
+//!
+//! [`Knobs`] ([`knobs`]) set the ISA groups, sizes and allowed operations
+//! (`BPFDIFF_ALLOWED_OPS` restricts every tier). [`mutator`] is the
+//! instruction-level libFuzzer mutator; [`layout`] keeps jump and call
+//! targets attached to instructions while programs change shape;
+//! [`pointer_taint`] tells which programs branch on addresses, and
+//! [`unwritten_registers`] which read registers they never wrote.
+
+pub mod boundary;
+pub mod case;
+pub mod grammar;
+pub mod knobs;
+pub mod layout;
+pub mod mutator;
+pub mod pointer_taint;
+#[cfg(feature = "proptest")]
+pub mod proptest;
+pub mod raw;
+pub mod seeded;
+pub mod unwritten_registers;
+pub mod verifier_aware;
+
+pub use case::Case;
+pub use knobs::{Knobs, KnobsError};
+
+use arbitrary::Unstructured;
+use std::fmt;
+use std::str::FromStr;
+
+/// A generator tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// Any bytes: exercises decoders and verifiers' refusals.
+    Raw,
+    /// Valid encodings of every row, unsafe programs included.
+    Grammar,
+    /// Programs the kernel verifier accepts and the engine runs cleanly.
+    Verifier,
+}
+
+impl Tier {
+    /// Every tier.
+    pub const ALL: [Tier; 3] = [Tier::Raw, Tier::Grammar, Tier::Verifier];
+
+    /// The name used on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Tier::Raw => "raw",
+            Tier::Grammar => "grammar",
+            Tier::Verifier => "verifier",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown tier name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown tier `{0}` (known: raw, grammar, verifier)")]
+pub struct UnknownTier(pub String);
+
+impl FromStr for Tier {
+    type Err = UnknownTier;
+
+    fn from_str(s: &str) -> Result<Tier, UnknownTier> {
+        Tier::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| UnknownTier(s.to_string()))
+    }
+}
+
+/// Generates one case of `tier` from `u`'s bytes.
+pub fn generate(tier: Tier, knobs: &Knobs, u: &mut Unstructured) -> arbitrary::Result<Case> {
+    match tier {
+        Tier::Raw => raw::generate(knobs, u),
+        Tier::Grammar => grammar::generate(knobs, u),
+        Tier::Verifier => verifier_aware::generate(knobs, u),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_parse_by_name() {
+        for t in Tier::ALL {
+            assert_eq!(t.name().parse::<Tier>(), Ok(t));
+        }
+        assert!("verifier-aware".parse::<Tier>().is_err());
+    }
+}
