@@ -1159,3 +1159,22 @@ fn generated_programs_reach_every_ending() {
         );
     }
 }
+
+#[test]
+fn a_number_equal_to_an_engine_address_addresses_nothing() {
+    // r7 = 0x1_0000_0000 (the interpreter's MEM_BASE, as a plain number);
+    // *(u16 *)(r7 +2) = 1: no pointer behind it, so both engines fault at
+    // insn 2, as the kernel would refuse it ("invalid mem access 'scalar'").
+    let prog = [
+        Insn::new(0x18, 7, 0, 0, 0),
+        Insn::new(0, 0, 0, 0, 1),
+        Insn::new(0x6a, 7, 0, 2, 1),
+        EXIT,
+    ];
+    let e = run(&prog, &mut [0u8; 8]);
+    assert!(
+        matches!(e.result, ExecResult::Fault(f) if f.kind == FaultKind::OutOfBounds && f.pc == 2),
+        "{:?}",
+        e.result
+    );
+}

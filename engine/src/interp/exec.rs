@@ -95,7 +95,11 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
     macro_rules! load {
         ($op:expr, $size:expr, $extend:expr) => {{
             let d = ($op.dst & 15) as usize;
-            let addr = regs[($op.src & 15) as usize].wrapping_add($op.off as i64 as u64);
+            let base = ($op.src & 15) as usize;
+            let addr = regs[base].wrapping_add($op.off as i64 as u64);
+            if derived[base] == 0 {
+                fault!(FaultKind::OutOfBounds, addr, $size);
+            }
             match mem.load(addr, $size, pc) {
                 Some((v, der)) => {
                     regs[d] = $extend(v);
@@ -107,8 +111,9 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
     }
     macro_rules! store {
         ($op:expr, $size:expr, $value:expr, $der:expr) => {{
-            let addr = regs[($op.dst & 15) as usize].wrapping_add($op.off as i64 as u64);
-            if mem.store(addr, $size, $value, $der).is_none() {
+            let base = ($op.dst & 15) as usize;
+            let addr = regs[base].wrapping_add($op.off as i64 as u64);
+            if derived[base] == 0 || mem.store(addr, $size, $value, $der).is_none() {
                 fault!(FaultKind::OutOfBounds, addr, $size);
             }
         }};
@@ -484,6 +489,9 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
                 let s = (op.src & 15) as usize;
                 let size = op.aux as usize;
                 let addr = regs[d].wrapping_add(op.off as i64 as u64);
+                if derived[d] == 0 {
+                    fault!(FaultKind::OutOfBounds, addr, size);
+                }
                 let Some((old, old_derived)) = mem.load(addr, size, pc) else {
                     fault!(FaultKind::OutOfBounds, addr, size);
                 };

@@ -5,7 +5,11 @@
 //! - The input memory region: r1 points to it and r2 holds its length (both
 //!   0 when there is no input).
 //! - Every load, store and atomic is checked against the regions that exist
-//!   (input memory, live stack frames); a bad access is a [`Fault`].
+//!   (input memory, live stack frames); a bad access is a [`Fault`]. The
+//!   base register must hold a value derived from a pointer: a number that
+//!   merely equals one of the engine's virtual addresses addresses nothing
+//!   (the kernel refuses such programs, and other runtimes' addresses
+//!   differ), so it faults out of bounds.
 //! - An instruction budget turns endless programs into
 //!   [`ExecResult::OutOfBudget`]. Every executed instruction counts; the
 //!   count is compared with the budget only where a program can repeat

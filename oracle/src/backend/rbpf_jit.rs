@@ -32,7 +32,8 @@ impl Backend for RbpfJitBackend {
             checking: Checking::Encoding,
             full_r0: true,
             memory_after: true,
-            zeroed_stack: true,
+            // rbpf's JIT neither zeroes its stack nor its registers.
+            zeroed_stack: false,
         }
     }
 
