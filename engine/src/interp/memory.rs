@@ -88,7 +88,13 @@ impl<'a> Memory<'a> {
     pub fn enter_frame(&mut self, depth: usize) {
         self.set_depth(depth);
         let start = (self.stack_low - STACK_BASE) as usize;
-        self.stack_written[start / 64..(start + STACK_SIZE) / 64].fill(0);
+        // A frame is 512 bytes = 8 bitmap words, always word-aligned.
+        let words = STACK_SIZE / 64;
+        let w = start / 64;
+        let frame: &mut [u64; STACK_SIZE / 64] = (&mut self.stack_written[w..w + words])
+            .try_into()
+            .expect("a frame is whole bitmap words");
+        *frame = [0; STACK_SIZE / 64];
         if !self.stack_shadow.is_empty() {
             self.stack_shadow[start..start + STACK_SIZE].fill(false);
         }
