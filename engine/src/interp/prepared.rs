@@ -353,15 +353,16 @@ fn prepare_one(ins: &Instruction) -> Op {
     }
 }
 
+/// The kind for a width and source among the four forms
+/// `[64-bit reg, 64-bit imm, 32-bit reg, 32-bit imm]`.
+fn pick_form(wide: bool, reg: bool, forms: [Kind; 4]) -> Kind {
+    forms[usize::from(!wide) * 2 + usize::from(!reg)]
+}
+
 fn alu_kind(op: Operation, wide: bool, reg: bool) -> Kind {
     use Kind as K;
     use Operation as O;
-    let pick = |r64, i64_, r32, i32_| match (wide, reg) {
-        (true, true) => r64,
-        (true, false) => i64_,
-        (false, true) => r32,
-        (false, false) => i32_,
-    };
+    let pick = |r64, i64_, r32, i32_| pick_form(wide, reg, [r64, i64_, r32, i32_]);
     match op {
         O::Add => pick(K::Add64R, K::Add64I, K::Add32R, K::Add32I),
         O::Sub => pick(K::Sub64R, K::Sub64I, K::Sub32R, K::Sub32I),
@@ -400,12 +401,7 @@ fn alu_kind(op: Operation, wide: bool, reg: bool) -> Kind {
 fn jump_kind(op: Operation, wide: bool, reg: bool) -> Kind {
     use Kind as K;
     use Operation as O;
-    let pick = |r64, i64_, r32, i32_| match (wide, reg) {
-        (true, true) => r64,
-        (true, false) => i64_,
-        (false, true) => r32,
-        (false, false) => i32_,
-    };
+    let pick = |r64, i64_, r32, i32_| pick_form(wide, reg, [r64, i64_, r32, i32_]);
     match op {
         O::Jeq => pick(K::Jeq64R, K::Jeq64I, K::Jeq32R, K::Jeq32I),
         O::Jgt => pick(K::Jgt64R, K::Jgt64I, K::Jgt32R, K::Jgt32I),

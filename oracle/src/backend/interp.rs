@@ -52,31 +52,42 @@ pub fn execution_from_engine(
     }
 }
 
+/// What the engine's executors (interpreter and JIT) can do and observe.
+pub const ENGINE_CAPABILITIES: Capabilities = Capabilities {
+    checking: Checking::Encoding,
+    full_r0: true,
+    memory_after: true,
+    zeroed_stack: true,
+};
+
+/// An outcome for one run of an engine executor, or its decode refusal.
+pub fn engine_outcome(
+    backend: &str,
+    prepared: Result<bpfdiff_engine::interp::Execution, bpfdiff_engine::DecodeError>,
+    mem: Vec<u8>,
+) -> Outcome {
+    match prepared {
+        Err(e) => Outcome::rejected(backend, EINVAL, e.to_string(), None),
+        Ok(run) => Outcome {
+            backend: backend.to_string(),
+            verdict: Verdict::Accepted,
+            execution: execution_from_engine(run.result, mem, run.mem_derived),
+        },
+    }
+}
+
 impl Backend for InterpBackend {
     fn name(&self) -> &'static str {
         "interp"
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            checking: Checking::Encoding,
-            full_r0: true,
-            memory_after: true,
-            zeroed_stack: true,
-        }
+        ENGINE_CAPABILITIES
     }
 
     fn run(&mut self, program: &Program, input: &[u8]) -> Outcome {
-        let vm = match Interpreter::new(program) {
-            Ok(vm) => vm,
-            Err(e) => return Outcome::rejected(self.name(), EINVAL, e.to_string(), None),
-        };
         let mut mem = input.to_vec();
-        let run = vm.run(&mut mem, self.budget);
-        Outcome {
-            backend: self.name().to_string(),
-            verdict: Verdict::Accepted,
-            execution: execution_from_engine(run.result, mem, run.mem_derived),
-        }
+        let run = Interpreter::new(program).map(|vm| vm.run(&mut mem, self.budget));
+        engine_outcome(self.name(), run, mem)
     }
 }

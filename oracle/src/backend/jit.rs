@@ -1,9 +1,9 @@
 //! The engine's JIT (checked mode) as a backend: its pair with the
 //! interpreter is one of the harness's own differential pairs.
 
-use super::interp::{execution_from_engine, EINVAL};
-use super::{Backend, Capabilities, Checking};
-use crate::outcome::{Outcome, Verdict};
+use super::interp::{engine_outcome, ENGINE_CAPABILITIES};
+use super::{Backend, Capabilities};
+use crate::outcome::Outcome;
 use bpfdiff_engine::interp::DEFAULT_BUDGET;
 use bpfdiff_engine::jit::{JitProgram, Mode};
 use bpfdiff_engine::Program;
@@ -34,25 +34,13 @@ impl Backend for JitBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            checking: Checking::Encoding,
-            full_r0: true,
-            memory_after: true,
-            zeroed_stack: true,
-        }
+        ENGINE_CAPABILITIES
     }
 
     fn run(&mut self, program: &Program, input: &[u8]) -> Outcome {
-        let jit = match JitProgram::compile(program, Mode::Checked) {
-            Ok(j) => j,
-            Err(e) => return Outcome::rejected(self.name(), EINVAL, e.to_string(), None),
-        };
         let mut mem = input.to_vec();
-        let run = jit.run(&mut mem, self.budget);
-        Outcome {
-            backend: self.name().to_string(),
-            verdict: Verdict::Accepted,
-            execution: execution_from_engine(run.result, mem, run.mem_derived),
-        }
+        let run =
+            JitProgram::compile(program, Mode::Checked).map(|jit| jit.run(&mut mem, self.budget));
+        engine_outcome(self.name(), run, mem)
     }
 }
