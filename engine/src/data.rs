@@ -473,8 +473,7 @@ pub fn write_data(test: &DataTest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{Instruction, MAX_REG};
-    use crate::opcode::OPCODES;
+    use crate::test_strategies::arb_instruction;
     use proptest::prelude::*;
 
     fn parse(text: &str) -> DataTest {
@@ -641,30 +640,8 @@ mod tests {
     }
 
     fn arb_valid_program() -> impl Strategy<Value = Program> {
-        proptest::collection::vec(
-            (
-                0..OPCODES.len(),
-                0u8..=MAX_REG,
-                0u8..=MAX_REG,
-                any::<i16>(),
-                any::<i32>(),
-                any::<i32>(),
-            ),
-            1..20,
-        )
-        .prop_map(|rows| {
-            let instructions: Vec<Instruction> = rows
-                .into_iter()
-                .map(|(r, dst, src, off, imm, hi)| {
-                    let mut i = Instruction::new(&OPCODES[r], dst, src, off, imm);
-                    if OPCODES[r].slots() == 2 {
-                        i.next_imm = hi;
-                    }
-                    i
-                })
-                .collect();
-            Program::from_instructions(&instructions)
-        })
+        proptest::collection::vec(arb_instruction(), 1..20)
+            .prop_map(|ins| Program::from_instructions(&ins))
     }
 
     fn arb_program() -> impl Strategy<Value = Program> {

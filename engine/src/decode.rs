@@ -299,26 +299,8 @@ pub fn encode_program(instructions: &[Instruction]) -> Vec<Insn> {
 mod tests {
     use super::*;
     use crate::opcode::OPCODES;
+    use crate::test_strategies::arb_instruction;
     use proptest::prelude::*;
-
-    fn arb_instruction() -> impl Strategy<Value = Instruction> {
-        (
-            0..OPCODES.len(),
-            0u8..=MAX_REG,
-            0u8..=MAX_REG,
-            any::<i16>(),
-            any::<i32>(),
-            any::<i32>(),
-        )
-            .prop_map(|(r, dst, src, off, imm, hi)| {
-                let row = &OPCODES[r];
-                let mut i = Instruction::new(row, dst, src, off, imm);
-                if row.slots() == 2 {
-                    i.next_imm = hi;
-                }
-                i
-            })
-    }
 
     proptest! {
         #[test]

@@ -17,6 +17,8 @@ pub mod interp;
 pub mod jit;
 pub mod opcode;
 pub mod program;
+#[cfg(test)]
+mod test_strategies;
 
 pub use decode::{DecodeError, Instruction};
 pub use insn::Insn;

@@ -6,8 +6,7 @@ use bpfdiff_engine::Program;
 pub mod interp;
 pub mod jit;
 pub mod kernel;
-pub mod rbpf_interp;
-pub mod rbpf_jit;
+pub mod rbpf;
 pub mod rbpf_vm;
 pub mod worker;
 

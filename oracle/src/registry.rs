@@ -4,8 +4,8 @@
 use crate::backend::interp::InterpBackend;
 use crate::backend::jit::JitBackend;
 use crate::backend::kernel::{KernelBackend, KernelOptions};
-use crate::backend::rbpf_interp::RbpfInterpBackend;
-use crate::backend::rbpf_jit::RbpfJitBackend;
+use crate::backend::rbpf::RbpfBackend;
+use crate::backend::worker::WorkerVm;
 use crate::backend::Backend;
 use std::time::Duration;
 use thiserror::Error;
@@ -46,8 +46,8 @@ pub fn create(name: &str) -> Result<Box<dyn Backend>, RegistryError> {
     Ok(match name {
         "interp" => Box::new(InterpBackend::default()),
         "jit" => Box::new(JitBackend::default()),
-        "rbpf" => Box::new(RbpfInterpBackend::new(worker_timeout())),
-        "rbpf-jit" => Box::new(RbpfJitBackend::new(worker_timeout())),
+        "rbpf" => Box::new(RbpfBackend::new(WorkerVm::RbpfInterp, worker_timeout())),
+        "rbpf-jit" => Box::new(RbpfBackend::new(WorkerVm::RbpfJit, worker_timeout())),
         "kernel" => Box::new(KernelBackend::new(KernelOptions::default())),
         other => {
             return Err(RegistryError::Unknown {

@@ -32,9 +32,10 @@ pub use disassemble::{disassemble, disassemble_instruction};
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{Instruction, MAX_REG};
+    use crate::decode::Instruction;
     use crate::opcode::OPCODES;
     use crate::program::Program;
+    use crate::test_strategies::arb_instruction;
     use proptest::prelude::*;
 
     #[test]
@@ -60,24 +61,8 @@ mod tests {
 
     /// A random valid instruction; `aim` optionally points a jump-like
     /// instruction at the start of another instruction (set in a second pass).
-    fn arb_instruction() -> impl Strategy<Value = (Instruction, Option<usize>)> {
-        (
-            0..OPCODES.len(),
-            0u8..=MAX_REG,
-            0u8..=MAX_REG,
-            any::<i16>(),
-            any::<i32>(),
-            any::<i32>(),
-            proptest::option::of(any::<usize>()),
-        )
-            .prop_map(|(r, dst, src, off, imm, hi, aim)| {
-                let row = &OPCODES[r];
-                let mut ins = Instruction::new(row, dst, src, off, imm);
-                if row.slots() == 2 {
-                    ins.next_imm = hi;
-                }
-                (ins, aim)
-            })
+    fn arb_aimed_instruction() -> impl Strategy<Value = (Instruction, Option<usize>)> {
+        (arb_instruction(), proptest::option::of(any::<usize>()))
     }
 
     /// Points aimed jump-like instructions at instruction starts (or the end),
@@ -112,7 +97,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(512))]
         #[test]
         fn assemble_inverts_disassemble(
-            list in proptest::collection::vec(arb_instruction(), 1..40)
+            list in proptest::collection::vec(arb_aimed_instruction(), 1..40)
         ) {
             let program = aim_targets(list);
             let text = disassemble(&program).unwrap();

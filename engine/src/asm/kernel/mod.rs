@@ -85,19 +85,10 @@ pub fn assemble(text: &str) -> Result<Program, AsmError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::MAX_REG;
     use crate::insn::Insn;
-    use crate::opcode::{OpcodeRow, OPCODES};
+    use crate::opcode::OPCODES;
+    use crate::test_strategies::{arb_instruction, instruction_with};
     use proptest::prelude::*;
-
-    fn with_next(row: &'static OpcodeRow, fields: (u8, u8, i16, i32, i32)) -> Instruction {
-        let (dst, src, off, imm, next) = fields;
-        let mut ins = Instruction::new(row, dst, src, off, imm);
-        if row.slots() == 2 {
-            ins.next_imm = next;
-        }
-        ins
-    }
 
     /// Field values that stress signedness and the 32/64-bit distinctions.
     const FIELDS: [(u8, u8, i16, i32, i32); 8] = [
@@ -115,7 +106,7 @@ mod tests {
     fn every_opcode_row_round_trips_with_every_field_pattern() {
         for row in OPCODES {
             for fields in FIELDS {
-                let ins = with_next(row, fields);
+                let ins = instruction_with(row, fields);
                 let program = Program::from_instructions(&[ins]);
                 let text = disassemble(&program).unwrap();
                 let back = assemble(&text).unwrap_or_else(|e| {
@@ -320,20 +311,6 @@ mod tests {
                 Insn::new(0x95, 0, 0, 0, 0),
             ]
         );
-    }
-
-    fn arb_instruction() -> impl Strategy<Value = Instruction> {
-        (
-            0..OPCODES.len(),
-            0u8..=MAX_REG,
-            0u8..=MAX_REG,
-            any::<i16>(),
-            any::<i32>(),
-            any::<i32>(),
-        )
-            .prop_map(|(r, dst, src, off, imm, next)| {
-                with_next(&OPCODES[r], (dst, src, off, imm, next))
-            })
     }
 
     proptest! {

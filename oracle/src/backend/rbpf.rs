@@ -1,0 +1,51 @@
+//! rbpf's interpreter (`rbpf`) and x86-64 JIT (`rbpf-jit`) as backends, run
+//! in a worker process so that a panic, a hang or a crash of JIT'd code
+//! becomes an outcome. How rbpf is driven is in [`super::rbpf_vm`].
+
+use super::rbpf_vm::run_on_rbpf;
+use super::worker::{WorkerClient, WorkerVm};
+use super::{Backend, Capabilities, Checking};
+use crate::outcome::Outcome;
+use bpfdiff_engine::Program;
+use std::time::Duration;
+
+/// One of rbpf's two executors.
+pub struct RbpfBackend {
+    vm: WorkerVm,
+    worker: WorkerClient,
+}
+
+impl RbpfBackend {
+    /// A backend for `vm` whose worker is found through `BPFDIFF_WORKER`; a
+    /// program still running after `timeout` is reported as timed out.
+    pub fn new(vm: WorkerVm, timeout: Duration) -> RbpfBackend {
+        RbpfBackend {
+            vm,
+            worker: WorkerClient::from_env(timeout),
+        }
+    }
+}
+
+impl Backend for RbpfBackend {
+    fn name(&self) -> &'static str {
+        match self.vm {
+            WorkerVm::RbpfInterp => "rbpf",
+            WorkerVm::RbpfJit => "rbpf-jit",
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            checking: Checking::Encoding,
+            full_r0: true,
+            memory_after: true,
+            // The interpreter allocates one zeroed 512-byte stack per run;
+            // the JIT neither zeroes its stack nor its registers.
+            zeroed_stack: self.vm == WorkerVm::RbpfInterp,
+        }
+    }
+
+    fn run(&mut self, program: &Program, input: &[u8]) -> Outcome {
+        run_on_rbpf(self.name(), &mut self.worker, self.vm, program, input)
+    }
+}
