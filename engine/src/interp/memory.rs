@@ -55,6 +55,14 @@ fn bits_in_word(bit: usize, n: usize) -> Option<u64> {
     (bit + n <= 64).then(|| (u64::MAX >> (64 - n)) << bit)
 }
 
+/// The `N` bytes of `bytes` at `i`, as an array (bounds-checked).
+#[inline(always)]
+fn fixed<const N: usize>(bytes: &mut [u8], i: usize) -> &mut [u8; N] {
+    (&mut bytes[i..i + N])
+        .try_into()
+        .expect("a slice of N bytes is an array of N bytes")
+}
+
 impl<'a> Memory<'a> {
     /// Memory for a run on `input`, with frame 0 live and nothing written.
     pub fn new(input: &'a mut [u8]) -> Memory<'a> {
@@ -200,7 +208,14 @@ impl<'a> Memory<'a> {
             self.mark_written(i, size);
         }
         let (bytes, shadow) = self.bytes(region);
-        bytes[i..i + size].copy_from_slice(&value.to_le_bytes()[..size]);
+        // One fixed-size store per width (no buffer on the stack, which
+        // would keep the interpreter's handlers from tail-calling).
+        match size {
+            1 => bytes[i] = value as u8,
+            2 => *fixed::<2>(bytes, i) = (value as u16).to_le_bytes(),
+            4 => *fixed::<4>(bytes, i) = (value as u32).to_le_bytes(),
+            _ => *fixed::<8>(bytes, i) = value.to_le_bytes(),
+        }
         if derived && shadow.is_empty() {
             shadow.resize(bytes.len(), false);
         }

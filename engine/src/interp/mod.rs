@@ -24,6 +24,7 @@
 //! [`MEM_BASE`] and frame 0's r10 is [`STACK_TOP`].
 
 mod exec;
+mod handlers;
 pub(crate) mod helper_call;
 mod memory;
 mod outcome;

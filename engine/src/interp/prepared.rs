@@ -7,6 +7,8 @@
 //! program, which faults with the jumping instruction's pc when (and only
 //! when) the jump is taken.
 
+use super::exec::Handler;
+use super::handlers::handler_of;
 use super::FaultKind;
 use crate::decode::{DecodeError, Instruction};
 use crate::opcode::{Class, Operation, Size, Source};
@@ -188,28 +190,35 @@ pub(super) enum Kind {
     AddJne64I,
 }
 
-/// One prepared instruction (16 bytes).
+/// One prepared instruction (24 bytes): the handler that runs it and its
+/// decoded fields.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Op {
+    /// Runs this op (chosen from `kind`; see `handlers::handler_of`).
+    pub handler: Handler,
+    /// Pre-extended immediate (or the 64-bit value of `ld_imm64`).
+    pub imm: u64,
+    /// Memory offset, or the resolved jump / call target slot.
+    pub off: i32,
     pub kind: Kind,
     pub dst: u8,
     pub src: u8,
+    /// Access size in bytes, width in bits (sign extension, byte swaps), or
+    /// for conditional and unconditional jumps 1 when the target is at or
+    /// before the jump (a backward jump, where the budget is checked).
     pub aux: u8,
-    /// Memory offset, or the resolved jump / call target slot.
-    pub off: i32,
-    /// Pre-extended immediate (or the 64-bit value of `ld_imm64`).
-    pub imm: u64,
 }
 
 impl Op {
-    const fn new(kind: Kind) -> Op {
+    fn new(kind: Kind) -> Op {
         Op {
+            handler: handler_of(kind),
+            imm: 0,
+            off: 0,
             kind,
             dst: 0,
             src: 0,
             aux: 0,
-            off: 0,
-            imm: 0,
         }
     }
 }
@@ -249,6 +258,9 @@ impl PreparedCode {
             if needs_target(ins) {
                 let target = *pc as i64 + branch_offset(ins) + 1;
                 op.off = if target >= 0 && (target as usize) < slots && starts[target as usize] {
+                    if ins.row.is_jump() {
+                        op.aux = u8::from(target <= *pc as i64);
+                    }
                     target as i32
                 } else {
                     let mut s = Op::new(Kind::BadTarget);
@@ -263,6 +275,9 @@ impl PreparedCode {
         }
         fuse_pairs(&mut ops[..slots]);
         ops.extend(sentinels);
+        for op in &mut ops {
+            op.handler = handler_of(op.kind);
+        }
         Ok(PreparedCode { ops, slots })
     }
 }
@@ -350,6 +365,7 @@ fn prepare_one(ins: &Instruction) -> Op {
         aux,
         off: ins.off as i32,
         imm,
+        ..Op::new(kind)
     }
 }
 

@@ -1,0 +1,723 @@
+//! One handler per prepared [`Kind`]: what the instruction does, then a tail
+//! call to the op that runs next (see [`super::exec`] for the threading).
+//!
+//! Every handler first counts itself (`n + 1`), except the sentinels, which
+//! are not instructions. The budget is compared with the count where a
+//! program can repeat itself: at each taken backward jump and at each local
+//! call, before the jump or call.
+
+use super::exec::{next, skip_next, transfer, Handler, Step, Vm};
+use super::helper_call;
+use super::prepared::{Kind, Op, PreparedCode};
+use super::semantics as sem;
+use super::{ExecResult, FaultKind, CODE_BASE, MAX_FRAMES, MEM_BASE};
+
+/// The register index of a 4-bit field (always < 16, so array accesses
+/// need no bounds check).
+#[inline(always)]
+fn reg(field: u8) -> usize {
+    (field & 15) as usize
+}
+
+// ---------------------------------------------------------------------------
+// ALU
+// ---------------------------------------------------------------------------
+
+/// `dst = f(dst, src)`; the result is pointer-derived if either input was.
+#[inline(always)]
+fn alu_reg(vm: &mut Vm<'_>, op: &Op, n: u64, f: fn(u64, u64) -> u64) -> Step {
+    let (d, s) = (reg(op.dst), reg(op.src));
+    vm.regs[d] = f(vm.regs[d], vm.regs[s]);
+    vm.derived[d] |= vm.derived[s];
+    next(vm, op, n + 1)
+}
+
+/// `dst = f(dst, imm)`; the mark of `dst` is kept.
+#[inline(always)]
+fn alu_imm(vm: &mut Vm<'_>, op: &Op, n: u64, f: fn(u64, u64) -> u64) -> Step {
+    let d = reg(op.dst);
+    vm.regs[d] = f(vm.regs[d], op.imm);
+    next(vm, op, n + 1)
+}
+
+/// `dst = f(src, aux)`, copying the mark of `src`.
+#[inline(always)]
+fn mov_reg(vm: &mut Vm<'_>, op: &Op, n: u64, f: fn(u64, u32) -> u64) -> Step {
+    let (d, s) = (reg(op.dst), reg(op.src));
+    vm.regs[d] = f(vm.regs[s], op.aux as u32);
+    vm.derived[d] = vm.derived[s];
+    next(vm, op, n + 1)
+}
+
+/// `dst = f(dst, aux)` for the unary operations (neg, le, be, bswap).
+#[inline(always)]
+fn unary(vm: &mut Vm<'_>, op: &Op, n: u64, f: fn(u64, u32) -> u64) -> Step {
+    let d = reg(op.dst);
+    vm.regs[d] = f(vm.regs[d], op.aux as u32);
+    next(vm, op, n + 1)
+}
+
+/// Defines handlers for a register form and an immediate form of one binary
+/// ALU operation.
+macro_rules! alu_handlers {
+    ($($reg_form:ident, $imm_form:ident => $f:expr;)*) => {$(
+        fn $reg_form(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+            alu_reg(vm, op, n, $f)
+        }
+        fn $imm_form(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+            alu_imm(vm, op, n, $f)
+        }
+    )*};
+}
+
+fn add32(a: u64, b: u64) -> u64 {
+    (a as u32).wrapping_add(b as u32) as u64
+}
+fn sub32(a: u64, b: u64) -> u64 {
+    (a as u32).wrapping_sub(b as u32) as u64
+}
+fn mul32(a: u64, b: u64) -> u64 {
+    (a as u32).wrapping_mul(b as u32) as u64
+}
+
+alu_handlers! {
+    add64_r, add64_i => u64::wrapping_add;
+    sub64_r, sub64_i => u64::wrapping_sub;
+    mul64_r, mul64_i => u64::wrapping_mul;
+    div64_r, div64_i => sem::div64;
+    sdiv64_r, sdiv64_i => sem::sdiv64;
+    mod64_r, mod64_i => sem::mod64;
+    smod64_r, smod64_i => sem::smod64;
+    or64_r, or64_i => |a, b| a | b;
+    and64_r, and64_i => |a, b| a & b;
+    xor64_r, xor64_i => |a, b| a ^ b;
+    lsh64_r, lsh64_i => sem::lsh64;
+    rsh64_r, rsh64_i => sem::rsh64;
+    arsh64_r, arsh64_i => sem::arsh64;
+    add32_r, add32_i => add32;
+    sub32_r, sub32_i => sub32;
+    mul32_r, mul32_i => mul32;
+    div32_r, div32_i => sem::div32;
+    sdiv32_r, sdiv32_i => sem::sdiv32;
+    mod32_r, mod32_i => sem::mod32;
+    smod32_r, smod32_i => sem::smod32;
+    or32_r, or32_i => |a, b| (a as u32 | b as u32) as u64;
+    and32_r, and32_i => |a, b| (a as u32 & b as u32) as u64;
+    xor32_r, xor32_i => |a, b| (a as u32 ^ b as u32) as u64;
+    lsh32_r, lsh32_i => sem::lsh32;
+    rsh32_r, rsh32_i => sem::rsh32;
+    arsh32_r, arsh32_i => sem::arsh32;
+}
+
+fn mov64_r(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    mov_reg(vm, op, n, |v, _| v)
+}
+fn mov32_r(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    mov_reg(vm, op, n, |v, _| v as u32 as u64)
+}
+fn movsx64(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    mov_reg(vm, op, n, sem::sign_extend)
+}
+fn movsx32(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    mov_reg(vm, op, n, |v, bits| sem::sign_extend(v, bits) as u32 as u64)
+}
+
+/// `mov64 dst, imm` and `mov32 dst, imm` (the immediate is pre-extended).
+fn mov_imm(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let d = reg(op.dst);
+    vm.regs[d] = op.imm;
+    vm.derived[d] = 0;
+    next(vm, op, n + 1)
+}
+
+fn neg64(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    unary(vm, op, n, |v, _| v.wrapping_neg())
+}
+fn neg32(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    unary(vm, op, n, |v, _| (v as u32).wrapping_neg() as u64)
+}
+fn to_le(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    unary(vm, op, n, sem::to_le)
+}
+fn swap(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    unary(vm, op, n, sem::byte_swap)
+}
+
+// ---------------------------------------------------------------------------
+// Jumps
+// ---------------------------------------------------------------------------
+
+/// Goes to the op's target when `taken`, else to the next op. A backward
+/// target (`aux` = 1, see `PreparedCode`) checks the budget first and goes
+/// through the driver.
+#[inline(always)]
+fn jump(vm: &mut Vm<'_>, op: &Op, n: u64, taken: bool) -> Step {
+    if !taken {
+        return next(vm, op, n);
+    }
+    let target = vm.op_at(op.off as usize);
+    if op.aux != 0 {
+        if n > vm.budget {
+            return vm.stop(ExecResult::OutOfBudget, n);
+        }
+        return Step {
+            executed: n,
+            next: target,
+        };
+    }
+    (target.handler)(vm, target, n)
+}
+
+/// Defines handlers for the register and immediate forms of one condition.
+macro_rules! jump_handlers {
+    ($($reg_form:ident, $imm_form:ident => $cond:expr;)*) => {$(
+        fn $reg_form(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+            let cond: fn(u64, u64) -> bool = $cond;
+            let taken = cond(vm.regs[reg(op.dst)], vm.regs[reg(op.src)]);
+            jump(vm, op, n + 1, taken)
+        }
+        fn $imm_form(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+            let cond: fn(u64, u64) -> bool = $cond;
+            let taken = cond(vm.regs[reg(op.dst)], op.imm);
+            jump(vm, op, n + 1, taken)
+        }
+    )*};
+}
+
+jump_handlers! {
+    jeq64_r, jeq64_i => |a, b| a == b;
+    jgt64_r, jgt64_i => |a, b| a > b;
+    jge64_r, jge64_i => |a, b| a >= b;
+    jset64_r, jset64_i => |a, b| a & b != 0;
+    jne64_r, jne64_i => |a, b| a != b;
+    jsgt64_r, jsgt64_i => |a, b| (a as i64) > (b as i64);
+    jsge64_r, jsge64_i => |a, b| (a as i64) >= (b as i64);
+    jlt64_r, jlt64_i => |a, b| a < b;
+    jle64_r, jle64_i => |a, b| a <= b;
+    jslt64_r, jslt64_i => |a, b| (a as i64) < (b as i64);
+    jsle64_r, jsle64_i => |a, b| (a as i64) <= (b as i64);
+    jeq32_r, jeq32_i => |a, b| a as u32 == b as u32;
+    jgt32_r, jgt32_i => |a, b| a as u32 > b as u32;
+    jge32_r, jge32_i => |a, b| a as u32 >= b as u32;
+    jset32_r, jset32_i => |a, b| a as u32 & b as u32 != 0;
+    jne32_r, jne32_i => |a, b| a as u32 != b as u32;
+    jsgt32_r, jsgt32_i => |a, b| (a as i32) > (b as i32);
+    jsge32_r, jsge32_i => |a, b| (a as i32) >= (b as i32);
+    jlt32_r, jlt32_i => |a, b| (a as u32) < b as u32;
+    jle32_r, jle32_i => |a, b| a as u32 <= b as u32;
+    jslt32_r, jslt32_i => |a, b| (a as i32) < (b as i32);
+    jsle32_r, jsle32_i => |a, b| (a as i32) <= (b as i32);
+}
+
+fn ja(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    jump(vm, op, n + 1, true)
+}
+
+// ---------------------------------------------------------------------------
+// Calls and exit
+// ---------------------------------------------------------------------------
+
+/// Calls helper `id`: r0 gets its result, r1..r5 are clobbered (marked
+/// opaque so that no comparison reads them).
+#[inline(always)]
+fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
+    match helper_call::call(id, n) {
+        Ok(r0) => {
+            vm.regs[0] = r0;
+            vm.regs[1..6].fill(0);
+            vm.derived[0..6].fill(1);
+            next(vm, op, n)
+        }
+        Err(kind) => vm.fault(op, kind, id, 0, n),
+    }
+}
+
+fn call_helper(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    call_helper_id(vm, op, n + 1, op.imm)
+}
+
+/// Enters the subprogram at slot `target` from slot `pc`.
+#[inline(always)]
+fn call_local_at(vm: &mut Vm<'_>, pc: usize, target: usize, n: u64) -> Step {
+    if n > vm.budget {
+        return vm.stop(ExecResult::OutOfBudget, n);
+    }
+    if vm.depth + 1 >= MAX_FRAMES {
+        return vm.fault_at(pc, FaultKind::CallDepthExceeded, target as u64, 0, n);
+    }
+    vm.push_frame(pc);
+    transfer(vm, pc, target, n)
+}
+
+fn call_local(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let pc = vm.pc_of(op);
+    call_local_at(vm, pc, op.off as usize, n + 1)
+}
+
+/// `callx dst`: a subprogram address made by `ld_imm64` src=4 calls that
+/// subprogram; any other value is a helper id.
+fn callx(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let n = n + 1;
+    let value = vm.regs[reg(op.dst)];
+    let code_off = value.wrapping_sub(CODE_BASE);
+    if code_off < (vm.slots as u64) * 8 && code_off % 8 == 0 {
+        let target = (code_off / 8) as usize;
+        let pc = vm.pc_of(op);
+        if n > vm.budget {
+            return vm.stop(ExecResult::OutOfBudget, n);
+        }
+        if vm.op_at(target).kind == Kind::LdImm64Second {
+            return vm.fault_at(pc, FaultKind::JumpIntoLdImm64, target as u64, 0, n);
+        }
+        return call_local_at(vm, pc, target, n);
+    }
+    call_helper_id(vm, op, n, value)
+}
+
+fn exit(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let n = n + 1;
+    if vm.depth == 0 {
+        let result = ExecResult::Returned {
+            r0: vm.regs[0],
+            r0_derived: vm.derived[0] != 0,
+        };
+        return vm.stop(result, n);
+    }
+    let pc = vm.pc_of(op);
+    let to = vm.pop_frame();
+    transfer(vm, pc, to, n)
+}
+
+// ---------------------------------------------------------------------------
+// Wide loads and legacy packet loads
+// ---------------------------------------------------------------------------
+
+fn ld_imm64(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let d = reg(op.dst);
+    vm.regs[d] = op.imm;
+    vm.derived[d] = 0;
+    skip_next(vm, op, n + 1)
+}
+
+fn ld_map_value(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let d = reg(op.dst);
+    vm.regs[d] = MEM_BASE.wrapping_add(op.imm);
+    vm.derived[d] = 1;
+    skip_next(vm, op, n + 1)
+}
+
+fn ld_func(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let d = reg(op.dst);
+    let index = op.off as usize;
+    // A target outside the program resolved to a sentinel that keeps the
+    // raw slot number in `imm`.
+    let slot = if index < vm.slots {
+        index as u64
+    } else {
+        vm.op_at(index).imm
+    };
+    vm.regs[d] = CODE_BASE.wrapping_add(slot.wrapping_mul(8));
+    vm.derived[d] = 1;
+    skip_next(vm, op, n + 1)
+}
+
+/// Legacy packet load of `aux` bytes at `base + imm` into r0.
+#[inline(always)]
+fn packet_load(vm: &mut Vm<'_>, op: &Op, n: u64, base: i64) -> Step {
+    let offset = base + op.imm as i64;
+    match vm.mem.load_packet_be(offset, op.aux as usize) {
+        Some(v) => {
+            vm.regs[0] = v;
+            vm.derived[0] = 0;
+            next(vm, op, n)
+        }
+        // SEMANTICS.md: out-of-bounds legacy packet loads exit with r0 = 0.
+        None => vm.stop(
+            ExecResult::Returned {
+                r0: 0,
+                r0_derived: false,
+            },
+            n,
+        ),
+    }
+}
+
+fn ld_abs(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    packet_load(vm, op, n + 1, 0)
+}
+
+fn ld_ind(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let base = vm.regs[reg(op.src)] as u32 as i64;
+    packet_load(vm, op, n + 1, base)
+}
+
+// ---------------------------------------------------------------------------
+// Memory
+// ---------------------------------------------------------------------------
+
+/// `dst = extend(*(size *)(src + off))`. The base must be pointer-derived.
+#[inline(always)]
+fn load(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, extend: fn(u64) -> u64) -> Step {
+    let (d, base) = (reg(op.dst), reg(op.src));
+    let addr = vm.regs[base].wrapping_add(op.off as i64 as u64);
+    if vm.derived[base] == 0 {
+        return vm.fault(op, FaultKind::OutOfBounds, addr, size, n);
+    }
+    let pc = vm.pc_of(op);
+    match vm.mem.load(addr, size, pc) {
+        Some((v, derived)) => {
+            vm.regs[d] = extend(v);
+            vm.derived[d] = u8::from(derived);
+            next(vm, op, n)
+        }
+        None => vm.fault(op, FaultKind::OutOfBounds, addr, size, n),
+    }
+}
+
+/// `*(size *)(dst + off) = value`. The base must be pointer-derived.
+#[inline(always)]
+fn store(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, derived: bool) -> Step {
+    let base = reg(op.dst);
+    let addr = vm.regs[base].wrapping_add(op.off as i64 as u64);
+    if vm.derived[base] == 0 || vm.mem.store(addr, size, value, derived).is_none() {
+        return vm.fault(op, FaultKind::OutOfBounds, addr, size, n);
+    }
+    next(vm, op, n)
+}
+
+/// Defines load handlers: `name => size, extension`.
+macro_rules! load_handlers {
+    ($($name:ident => $size:expr, $extend:expr;)*) => {$(
+        fn $name(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+            load(vm, op, n + 1, $size, $extend)
+        }
+    )*};
+}
+
+load_handlers! {
+    ldx_b => 1, |v| v;
+    ldx_h => 2, |v| v;
+    ldx_w => 4, |v| v;
+    ldx_dw => 8, |v| v;
+    ldx_sb => 1, |v| sem::sign_extend(v, 8);
+    ldx_sh => 2, |v| sem::sign_extend(v, 16);
+    ldx_sw => 4, |v| sem::sign_extend(v, 32);
+}
+
+/// Defines store handlers: `name => size, from a register?`.
+macro_rules! store_handlers {
+    ($($name:ident => $size:expr, $from_reg:expr;)*) => {$(
+        fn $name(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+            let (value, derived) = if $from_reg {
+                let s = reg(op.src);
+                (vm.regs[s], vm.derived[s] != 0)
+            } else {
+                (op.imm, false)
+            };
+            store(vm, op, n + 1, $size, value, derived)
+        }
+    )*};
+}
+
+store_handlers! {
+    st_b => 1, false;
+    st_h => 2, false;
+    st_w => 4, false;
+    st_dw => 8, false;
+    stx_b => 1, true;
+    stx_h => 2, true;
+    stx_w => 4, true;
+    stx_dw => 8, true;
+}
+
+fn load_acquire(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    load(vm, op, n + 1, op.aux as usize, |v| v)
+}
+
+fn store_release(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let s = reg(op.src);
+    let (value, derived) = (vm.regs[s], vm.derived[s] != 0);
+    store(vm, op, n + 1, op.aux as usize, value, derived)
+}
+
+/// Atomic read-modify-write of `aux` bytes at `dst + off`; `imm` selects
+/// the operation (SEMANTICS.md: 32-bit forms zero-extend what they fetch;
+/// cmpxchg compares with r0, its low half for the 32-bit form).
+fn atomic(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let n = n + 1;
+    let (d, s) = (reg(op.dst), reg(op.src));
+    let size = op.aux as usize;
+    let addr = vm.regs[d].wrapping_add(op.off as i64 as u64);
+    if vm.derived[d] == 0 {
+        return vm.fault(op, FaultKind::OutOfBounds, addr, size, n);
+    }
+    let pc = vm.pc_of(op);
+    let Some((old, old_derived)) = vm.mem.load(addr, size, pc) else {
+        return vm.fault(op, FaultKind::OutOfBounds, addr, size, n);
+    };
+    let narrow = |v: u64| if size == 4 { v as u32 as u64 } else { v };
+    let src_value = vm.regs[s];
+    let src_derived = vm.derived[s] != 0;
+    let fetch = op.imm & 0x01 != 0;
+    let (new, new_derived) = match op.imm & !0x01 {
+        0x00 => (old.wrapping_add(src_value), old_derived | src_derived),
+        0x40 => (old | src_value, old_derived | src_derived),
+        0x50 => (old & src_value, old_derived | src_derived),
+        0xa0 => (old ^ src_value, old_derived | src_derived),
+        0xe0 => (src_value, src_derived),
+        _ => {
+            if narrow(vm.regs[0]) == old {
+                (src_value, src_derived)
+            } else {
+                (old, old_derived)
+            }
+        }
+    };
+    vm.mem.store(addr, size, narrow(new), new_derived);
+    if op.imm == 0xf1 {
+        vm.regs[0] = old;
+        vm.derived[0] = u8::from(old_derived);
+    } else if fetch {
+        vm.regs[s] = old;
+        vm.derived[s] = u8::from(old_derived);
+    }
+    next(vm, op, n)
+}
+
+// ---------------------------------------------------------------------------
+// Ops that stop the run
+// ---------------------------------------------------------------------------
+
+fn unsupported(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    vm.fault(op, FaultKind::Unsupported, 0, 0, n + 1)
+}
+
+fn ld_imm64_second(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let pc = vm.pc_of(op);
+    vm.fault_at(pc, FaultKind::JumpIntoLdImm64, pc as u64, 0, n + 1)
+}
+
+/// The sentinel after the last slot (not an instruction: not counted).
+fn fell_off_end(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let pc = vm.pc_of(op);
+    vm.fault_at(pc, FaultKind::FellOffEnd, pc as u64, 0, n)
+}
+
+/// The sentinel of an invalid jump target: the fault is the jump's (not
+/// counted).
+fn bad_target(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let kind = PreparedCode::bad_target_fault(op);
+    vm.fault_at(op.off as usize, kind, op.imm, 0, n)
+}
+
+// ---------------------------------------------------------------------------
+// Fused pairs: the first op reads the second's fields and skips it
+// ---------------------------------------------------------------------------
+
+/// The op after `op`, which a fused pair reads.
+#[inline(always)]
+fn second_of_pair(op: &Op) -> &Op {
+    // SAFETY: fused kinds are only given to an op whose partner is the
+    // program slot right after it (see `fuse_pairs`).
+    unsafe { &*(op as *const Op).add(1) }
+}
+
+/// `mov64 dst, src; add64 dst, t`.
+fn mov_add64_r(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let second = second_of_pair(op);
+    let (d, s, t) = (reg(op.dst), reg(op.src), reg(second.src));
+    // `t` reads the register after the move.
+    let (value, mark) = if t == d {
+        (vm.regs[s], vm.derived[s])
+    } else {
+        (vm.regs[t], vm.derived[t])
+    };
+    vm.regs[d] = vm.regs[s].wrapping_add(value);
+    vm.derived[d] = vm.derived[s] | mark;
+    skip_next(vm, op, n + 2)
+}
+
+/// `mov64 dst, src; add64 dst, imm`.
+fn mov_add64_i(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let imm = second_of_pair(op).imm;
+    let (d, s) = (reg(op.dst), reg(op.src));
+    vm.regs[d] = vm.regs[s].wrapping_add(imm);
+    vm.derived[d] = vm.derived[s];
+    skip_next(vm, op, n + 2)
+}
+
+/// `mov64 dst, src; and64 dst, imm`.
+fn mov_and64_i(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let imm = second_of_pair(op).imm;
+    let (d, s) = (reg(op.dst), reg(op.src));
+    vm.regs[d] = vm.regs[s] & imm;
+    vm.derived[d] = vm.derived[s];
+    skip_next(vm, op, n + 2)
+}
+
+/// `add64 dst, imm; if dst < imm2 goto target`.
+fn add_jlt64_i(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let second = second_of_pair(op);
+    let d = reg(op.dst);
+    vm.regs[d] = vm.regs[d].wrapping_add(op.imm);
+    let taken = vm.regs[d] < second.imm;
+    jump(vm, second, n + 2, taken)
+}
+
+/// `add64 dst, imm; if dst != imm2 goto target`.
+fn add_jne64_i(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let second = second_of_pair(op);
+    let d = reg(op.dst);
+    vm.regs[d] = vm.regs[d].wrapping_add(op.imm);
+    let taken = vm.regs[d] != second.imm;
+    jump(vm, second, n + 2, taken)
+}
+
+/// The handler of each kind.
+pub(super) fn handler_of(kind: Kind) -> Handler {
+    use Kind as K;
+    match kind {
+        K::Add64R => add64_r,
+        K::Add64I => add64_i,
+        K::Sub64R => sub64_r,
+        K::Sub64I => sub64_i,
+        K::Mul64R => mul64_r,
+        K::Mul64I => mul64_i,
+        K::Div64R => div64_r,
+        K::Div64I => div64_i,
+        K::SDiv64R => sdiv64_r,
+        K::SDiv64I => sdiv64_i,
+        K::Mod64R => mod64_r,
+        K::Mod64I => mod64_i,
+        K::SMod64R => smod64_r,
+        K::SMod64I => smod64_i,
+        K::Or64R => or64_r,
+        K::Or64I => or64_i,
+        K::And64R => and64_r,
+        K::And64I => and64_i,
+        K::Xor64R => xor64_r,
+        K::Xor64I => xor64_i,
+        K::Lsh64R => lsh64_r,
+        K::Lsh64I => lsh64_i,
+        K::Rsh64R => rsh64_r,
+        K::Rsh64I => rsh64_i,
+        K::Arsh64R => arsh64_r,
+        K::Arsh64I => arsh64_i,
+        K::Mov64R => mov64_r,
+        K::Mov64I | K::Mov32I => mov_imm,
+        K::Add32R => add32_r,
+        K::Add32I => add32_i,
+        K::Sub32R => sub32_r,
+        K::Sub32I => sub32_i,
+        K::Mul32R => mul32_r,
+        K::Mul32I => mul32_i,
+        K::Div32R => div32_r,
+        K::Div32I => div32_i,
+        K::SDiv32R => sdiv32_r,
+        K::SDiv32I => sdiv32_i,
+        K::Mod32R => mod32_r,
+        K::Mod32I => mod32_i,
+        K::SMod32R => smod32_r,
+        K::SMod32I => smod32_i,
+        K::Or32R => or32_r,
+        K::Or32I => or32_i,
+        K::And32R => and32_r,
+        K::And32I => and32_i,
+        K::Xor32R => xor32_r,
+        K::Xor32I => xor32_i,
+        K::Lsh32R => lsh32_r,
+        K::Lsh32I => lsh32_i,
+        K::Rsh32R => rsh32_r,
+        K::Rsh32I => rsh32_i,
+        K::Arsh32R => arsh32_r,
+        K::Arsh32I => arsh32_i,
+        K::Mov32R => mov32_r,
+        K::Neg64 => neg64,
+        K::Neg32 => neg32,
+        K::MovSx64 => movsx64,
+        K::MovSx32 => movsx32,
+        K::ToLe => to_le,
+        K::Swap => swap,
+        K::Ja => ja,
+        K::Jeq64R => jeq64_r,
+        K::Jeq64I => jeq64_i,
+        K::Jgt64R => jgt64_r,
+        K::Jgt64I => jgt64_i,
+        K::Jge64R => jge64_r,
+        K::Jge64I => jge64_i,
+        K::Jset64R => jset64_r,
+        K::Jset64I => jset64_i,
+        K::Jne64R => jne64_r,
+        K::Jne64I => jne64_i,
+        K::Jsgt64R => jsgt64_r,
+        K::Jsgt64I => jsgt64_i,
+        K::Jsge64R => jsge64_r,
+        K::Jsge64I => jsge64_i,
+        K::Jlt64R => jlt64_r,
+        K::Jlt64I => jlt64_i,
+        K::Jle64R => jle64_r,
+        K::Jle64I => jle64_i,
+        K::Jslt64R => jslt64_r,
+        K::Jslt64I => jslt64_i,
+        K::Jsle64R => jsle64_r,
+        K::Jsle64I => jsle64_i,
+        K::Jeq32R => jeq32_r,
+        K::Jeq32I => jeq32_i,
+        K::Jgt32R => jgt32_r,
+        K::Jgt32I => jgt32_i,
+        K::Jge32R => jge32_r,
+        K::Jge32I => jge32_i,
+        K::Jset32R => jset32_r,
+        K::Jset32I => jset32_i,
+        K::Jne32R => jne32_r,
+        K::Jne32I => jne32_i,
+        K::Jsgt32R => jsgt32_r,
+        K::Jsgt32I => jsgt32_i,
+        K::Jsge32R => jsge32_r,
+        K::Jsge32I => jsge32_i,
+        K::Jlt32R => jlt32_r,
+        K::Jlt32I => jlt32_i,
+        K::Jle32R => jle32_r,
+        K::Jle32I => jle32_i,
+        K::Jslt32R => jslt32_r,
+        K::Jslt32I => jslt32_i,
+        K::Jsle32R => jsle32_r,
+        K::Jsle32I => jsle32_i,
+        K::CallHelper => call_helper,
+        K::CallLocal => call_local,
+        K::Callx => callx,
+        K::Exit => exit,
+        K::LdImm64 => ld_imm64,
+        K::LdMapValue => ld_map_value,
+        K::LdFunc => ld_func,
+        K::LdAbs => ld_abs,
+        K::LdInd => ld_ind,
+        K::LdxB => ldx_b,
+        K::LdxH => ldx_h,
+        K::LdxW => ldx_w,
+        K::LdxDW => ldx_dw,
+        K::LdxSB => ldx_sb,
+        K::LdxSH => ldx_sh,
+        K::LdxSW => ldx_sw,
+        K::StB => st_b,
+        K::StH => st_h,
+        K::StW => st_w,
+        K::StDW => st_dw,
+        K::StxB => stx_b,
+        K::StxH => stx_h,
+        K::StxW => stx_w,
+        K::StxDW => stx_dw,
+        K::Atomic => atomic,
+        K::LoadAcquire => load_acquire,
+        K::StoreRelease => store_release,
+        K::Unsupported => unsupported,
+        K::LdImm64Second => ld_imm64_second,
+        K::FellOffEnd => fell_off_end,
+        K::BadTarget => bad_target,
+        K::MovAdd64R => mov_add64_r,
+        K::MovAdd64I => mov_add64_i,
+        K::MovAnd64I => mov_and64_i,
+        K::AddJlt64I => add_jlt64_i,
+        K::AddJne64I => add_jne64_i,
+    }
+}
