@@ -355,9 +355,37 @@ fn ld_ind(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
 // Memory
 // ---------------------------------------------------------------------------
 
-/// `dst = extend(*(size *)(src + off))`. The base must be pointer-derived.
+/// `dst = *(size *)(src + off)`, sign-extended for `ldsx`. The base must be
+/// pointer-derived. Plain cases run here; the rest (pointer marks in the
+/// region, unwritten stack, faults) in [`load_general`], reached by a tail
+/// call so that this handler needs no stack frame of its own.
 #[inline(always)]
-fn load(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, extend: fn(u64) -> u64) -> Step {
+fn load(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, signed: bool) -> Step {
+    let (d, base) = (reg(op.dst), reg(op.src));
+    let addr = vm.regs[base].wrapping_add(op.off as i64 as u64);
+    if vm.derived[base] != 0 {
+        if let Some(v) = vm.mem.load_fast(addr, size) {
+            vm.regs[d] = extend(v, size, signed);
+            vm.derived[d] = 0;
+            return next(vm, op, n);
+        }
+    }
+    load_general(vm, op, n, size, signed)
+}
+
+/// Zero- or sign-extends a loaded value of `size` bytes.
+#[inline(always)]
+fn extend(v: u64, size: usize, signed: bool) -> u64 {
+    if signed {
+        sem::sign_extend(v, size as u32 * 8)
+    } else {
+        v
+    }
+}
+
+/// [`load`] for every case.
+#[inline(never)]
+fn load_general(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, signed: bool) -> Step {
     let (d, base) = (reg(op.dst), reg(op.src));
     let addr = vm.regs[base].wrapping_add(op.off as i64 as u64);
     if vm.derived[base] == 0 {
@@ -366,7 +394,7 @@ fn load(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, extend: fn(u64) -> u64) -
     let pc = vm.pc_of(op);
     match vm.mem.load(addr, size, pc) {
         Some((v, derived)) => {
-            vm.regs[d] = extend(v);
+            vm.regs[d] = extend(v, size, signed);
             vm.derived[d] = u8::from(derived);
             next(vm, op, n)
         }
@@ -374,9 +402,28 @@ fn load(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, extend: fn(u64) -> u64) -
     }
 }
 
-/// `*(size *)(dst + off) = value`. The base must be pointer-derived.
+/// `*(size *)(dst + off) = value`. The base must be pointer-derived. As
+/// with loads, the general case is a tail call to [`store_general`].
 #[inline(always)]
 fn store(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, derived: bool) -> Step {
+    let base = reg(op.dst);
+    let addr = vm.regs[base].wrapping_add(op.off as i64 as u64);
+    if vm.derived[base] != 0 && !derived && vm.mem.store_fast(addr, size, value) {
+        return next(vm, op, n);
+    }
+    store_general(vm, op, n, size, value, derived)
+}
+
+/// [`store`] for every case.
+#[inline(never)]
+fn store_general(
+    vm: &mut Vm<'_>,
+    op: &Op,
+    n: u64,
+    size: usize,
+    value: u64,
+    derived: bool,
+) -> Step {
     let base = reg(op.dst);
     let addr = vm.regs[base].wrapping_add(op.off as i64 as u64);
     if vm.derived[base] == 0 || vm.mem.store(addr, size, value, derived).is_none() {
@@ -385,23 +432,23 @@ fn store(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, derived: boo
     next(vm, op, n)
 }
 
-/// Defines load handlers: `name => size, extension`.
+/// Defines load handlers: `name => size, sign-extending?`.
 macro_rules! load_handlers {
-    ($($name:ident => $size:expr, $extend:expr;)*) => {$(
+    ($($name:ident => $size:expr, $signed:expr;)*) => {$(
         fn $name(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
-            load(vm, op, n + 1, $size, $extend)
+            load(vm, op, n + 1, $size, $signed)
         }
     )*};
 }
 
 load_handlers! {
-    ldx_b => 1, |v| v;
-    ldx_h => 2, |v| v;
-    ldx_w => 4, |v| v;
-    ldx_dw => 8, |v| v;
-    ldx_sb => 1, |v| sem::sign_extend(v, 8);
-    ldx_sh => 2, |v| sem::sign_extend(v, 16);
-    ldx_sw => 4, |v| sem::sign_extend(v, 32);
+    ldx_b => 1, false;
+    ldx_h => 2, false;
+    ldx_w => 4, false;
+    ldx_dw => 8, false;
+    ldx_sb => 1, true;
+    ldx_sh => 2, true;
+    ldx_sw => 4, true;
 }
 
 /// Defines store handlers: `name => size, from a register?`.
@@ -431,7 +478,7 @@ store_handlers! {
 }
 
 fn load_acquire(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
-    load(vm, op, n + 1, op.aux as usize, |v| v)
+    load(vm, op, n + 1, op.aux as usize, false)
 }
 
 fn store_release(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {

@@ -46,6 +46,8 @@ pub(super) struct Memory<'a> {
     uninit_read_pc: Option<usize>,
     /// Lowest addressable stack address (the bottom of the deepest live frame).
     stack_low: u64,
+    /// `STACK_TOP - stack_low`: the addressable stack bytes.
+    stack_span: u64,
 }
 
 /// The bit mask of `n` (1..=8) bits starting at `bit` within a word, or
@@ -57,10 +59,40 @@ fn bits_in_word(bit: usize, n: usize) -> Option<u64> {
 
 /// The `N` bytes of `bytes` at `i`, as an array (bounds-checked).
 #[inline(always)]
-fn fixed<const N: usize>(bytes: &mut [u8], i: usize) -> &mut [u8; N] {
-    (&mut bytes[i..i + N])
+fn fixed<const N: usize>(bytes: &[u8], i: usize) -> [u8; N] {
+    bytes[i..i + N]
         .try_into()
         .expect("a slice of N bytes is an array of N bytes")
+}
+
+/// Reads `size` (1, 2, 4 or 8) bytes at `i`, little-endian, zero-extended.
+#[inline(always)]
+fn read_le(bytes: &[u8], i: usize, size: usize) -> u64 {
+    match size {
+        1 => bytes[i] as u64,
+        2 => u16::from_le_bytes(fixed(bytes, i)) as u64,
+        4 => u32::from_le_bytes(fixed(bytes, i)) as u64,
+        _ => u64::from_le_bytes(fixed(bytes, i)),
+    }
+}
+
+/// Writes the low `size` (1, 2, 4 or 8) bytes of `value` at `i`,
+/// little-endian: one fixed-size store per width (no buffer on the stack,
+/// which would keep the interpreter's handlers from tail-calling).
+#[inline(always)]
+fn write_le(bytes: &mut [u8], i: usize, size: usize, value: u64) {
+    #[inline(always)]
+    fn at<const N: usize>(bytes: &mut [u8], i: usize) -> &mut [u8; N] {
+        (&mut bytes[i..i + N])
+            .try_into()
+            .expect("a slice of N bytes is an array of N bytes")
+    }
+    match size {
+        1 => bytes[i] = value as u8,
+        2 => *at::<2>(bytes, i) = (value as u16).to_le_bytes(),
+        4 => *at::<4>(bytes, i) = (value as u32).to_le_bytes(),
+        _ => *at::<8>(bytes, i) = value.to_le_bytes(),
+    }
 }
 
 impl<'a> Memory<'a> {
@@ -77,6 +109,7 @@ impl<'a> Memory<'a> {
             stack_written: [0; WORDS],
             uninit_read_pc: None,
             stack_low: STACK_TOP - STACK_SIZE as u64,
+            stack_span: STACK_SIZE as u64,
         }
     }
 
@@ -88,11 +121,13 @@ impl<'a> Memory<'a> {
     /// Makes `depth + 1` frames addressable (depth 0 = frame 0 only).
     #[inline(always)]
     pub fn set_depth(&mut self, depth: usize) {
-        self.stack_low = STACK_TOP - ((depth + 1) * STACK_SIZE) as u64;
+        self.stack_span = ((depth + 1) * STACK_SIZE) as u64;
+        self.stack_low = STACK_TOP - self.stack_span;
     }
 
     /// Enters frame `depth` (≥ 1): makes it addressable and marks all its
-    /// bytes unwritten, so it reads as zeroed whatever an earlier call left.
+    /// bytes unwritten, so it reads as zeroed (and unmarked) whatever an
+    /// earlier call left.
     pub fn enter_frame(&mut self, depth: usize) {
         self.set_depth(depth);
         let start = (self.stack_low - STACK_BASE) as usize;
@@ -103,17 +138,12 @@ impl<'a> Memory<'a> {
             .try_into()
             .expect("a frame is whole bitmap words");
         *frame = [0; STACK_SIZE / 64];
-        if !self.stack_shadow.is_empty() {
-            self.stack_shadow[start..start + STACK_SIZE].fill(false);
-        }
     }
 
-    #[inline(always)]
     fn resolve(&self, addr: u64, size: usize) -> Option<(Region, usize)> {
         let size = size as u64;
         let soff = addr.wrapping_sub(self.stack_low);
-        let slen = STACK_TOP - self.stack_low;
-        if soff < slen && size <= slen - soff {
+        if soff < self.stack_span && size <= self.stack_span - soff {
             return Some((Region::Stack, (addr - STACK_BASE) as usize));
         }
         let off = addr.wrapping_sub(MEM_BASE);
@@ -173,49 +203,99 @@ impl<'a> Memory<'a> {
         })
     }
 
+    /// The fast path of [`Memory::load`]: the value of `size` bytes at
+    /// `addr` when they are all written stack bytes or input bytes and no
+    /// byte of that region carries a pointer mark; `None` otherwise (the
+    /// caller then takes [`Memory::load`], which handles every case).
+    #[inline(always)]
+    pub fn load_fast(&self, addr: u64, size: usize) -> Option<u64> {
+        let soff = addr.wrapping_sub(self.stack_low);
+        if soff < self.stack_span && size as u64 <= self.stack_span - soff {
+            let i = (addr - STACK_BASE) as usize;
+            // Only accesses within one bitmap word take the fast path.
+            let mask = bits_in_word(i % 64, size)?;
+            if self.stack_shadow.is_empty() && self.stack_written[i / 64] & mask == mask {
+                return self.stack.as_deref().map(|stack| read_le(stack, i, size));
+            }
+            return None;
+        }
+        let off = addr.wrapping_sub(MEM_BASE);
+        let len = self.input.len() as u64;
+        if off < len && size as u64 <= len - off && self.input_shadow.is_empty() {
+            return Some(read_le(self.input, off as usize, size));
+        }
+        None
+    }
+
     /// Loads `size` bytes (1, 2, 4 or 8) little-endian, zero-extended.
     /// Returns the value and whether any byte is pointer-derived. Stack bytes
     /// never written read as zero, and the first such read is remembered
     /// with the reading `pc`.
-    #[inline(always)]
     pub fn load(&mut self, addr: u64, size: usize, pc: usize) -> Option<(u64, bool)> {
         let (region, i) = self.resolve(addr, size)?;
         if region == Region::Stack && !self.all_written(i, size) {
             self.uninit_read_pc.get_or_insert(pc);
-            let derived =
-                !self.stack_shadow.is_empty() && self.stack_shadow[i..i + size].iter().any(|&d| d);
-            return Some((self.partly_written_value(i, size), derived));
+            return Some((self.partly_written_value(i, size), self.stack_marked(i, size)));
         }
-        let (bytes, shadow) = self.bytes(region);
-        let src = &bytes[i..i + size];
-        let value = match size {
-            1 => src[0] as u64,
-            2 => u16::from_le_bytes([src[0], src[1]]) as u64,
-            4 => u32::from_le_bytes([src[0], src[1], src[2], src[3]]) as u64,
-            _ => u64::from_le_bytes([
-                src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7],
-            ]),
+        let value = read_le(self.bytes(region).0, i, size);
+        let derived = match region {
+            Region::Stack => self.stack_marked(i, size),
+            Region::Input => {
+                !self.input_shadow.is_empty() && self.input_shadow[i..i + size].iter().any(|&d| d)
+            }
         };
-        let derived = !shadow.is_empty() && shadow[i..i + size].iter().any(|&d| d);
         Some((value, derived))
     }
 
-    /// Stores the low `size` bytes of `value` little-endian.
+    /// True when a written byte of the stack at `i..i + size` carries a
+    /// pointer mark (marks of unwritten bytes are stale: a frame's marks are
+    /// not cleared when it is entered, only its written bits).
+    fn stack_marked(&self, i: usize, size: usize) -> bool {
+        !self.stack_shadow.is_empty()
+            && (i..i + size)
+                .any(|b| self.stack_shadow[b] && self.stack_written[b / 64] >> (b % 64) & 1 == 1)
+    }
+
+    /// The fast path of [`Memory::store`]: stores a number (not
+    /// pointer-derived) when the bytes are in the stack or the input and no
+    /// byte of that region carries a pointer mark. Returns false (having
+    /// done nothing) otherwise.
     #[inline(always)]
+    pub fn store_fast(&mut self, addr: u64, size: usize, value: u64) -> bool {
+        let soff = addr.wrapping_sub(self.stack_low);
+        if soff < self.stack_span && size as u64 <= self.stack_span - soff {
+            let i = (addr - STACK_BASE) as usize;
+            // Only accesses within one bitmap word take the fast path.
+            let Some(mask) = bits_in_word(i % 64, size) else {
+                return false;
+            };
+            if !self.stack_shadow.is_empty() {
+                return false;
+            }
+            let Some(stack) = self.stack.as_deref_mut() else {
+                return false;
+            };
+            write_le(stack, i, size, value);
+            self.stack_written[i / 64] |= mask;
+            return true;
+        }
+        let off = addr.wrapping_sub(MEM_BASE);
+        let len = self.input.len() as u64;
+        if off < len && size as u64 <= len - off && self.input_shadow.is_empty() {
+            write_le(self.input, off as usize, size, value);
+            return true;
+        }
+        false
+    }
+
+    /// Stores the low `size` bytes of `value` little-endian.
     pub fn store(&mut self, addr: u64, size: usize, value: u64, derived: bool) -> Option<()> {
         let (region, i) = self.resolve(addr, size)?;
         if region == Region::Stack {
             self.mark_written(i, size);
         }
         let (bytes, shadow) = self.bytes(region);
-        // One fixed-size store per width (no buffer on the stack, which
-        // would keep the interpreter's handlers from tail-calling).
-        match size {
-            1 => bytes[i] = value as u8,
-            2 => *fixed::<2>(bytes, i) = (value as u16).to_le_bytes(),
-            4 => *fixed::<4>(bytes, i) = (value as u32).to_le_bytes(),
-            _ => *fixed::<8>(bytes, i) = value.to_le_bytes(),
-        }
+        write_le(bytes, i, size, value);
         if derived && shadow.is_empty() {
             shadow.resize(bytes.len(), false);
         }
