@@ -6,12 +6,11 @@
 //! so each op has its own dispatch jump (which predicts far better than one
 //! shared `match`) and there is no loop bookkeeping.
 //!
-//! Stack use is bounded even where the tail calls are not turned into jumps:
-//! a handler returns to [`execute`] (instead of calling on) whenever control
-//! moves to a slot at or before the current one — taken backward jumps,
-//! backward local calls, returns from subprograms. Between two visits of the
-//! driver the pc only grows, so a chain of handler calls is at most as long
-//! as the program. `tests::threaded_code_runs_in_constant_stack` checks that
+//! A handler returns to [`execute`] (instead of calling on) whenever a jump
+//! or a local call moves control to a slot at or before its own — at every
+//! loop and every recursion. Without those, each frame's pc only grows
+//! between its calls, so a chain of handler calls stays finite and in
+//! practice short even where the tail calls were not turned into jumps. `tests::threaded_code_runs_in_constant_stack` checks that
 //! the chain really is made of jumps in the test profile (the workspace
 //! builds the engine with `opt-level = 3` in every profile).
 
@@ -30,12 +29,23 @@ pub(super) struct Step {
     pub next: *const Op,
 }
 
-/// Registers saved by a local call: r6..r10 and their derived marks.
-#[derive(Clone, Copy, Default)]
+/// Registers saved by a local call: r6..r10 and their derived marks, and
+/// the op after the call.
+#[derive(Clone, Copy)]
 pub(super) struct Frame {
-    pub return_pc: usize,
+    pub return_to: *const Op,
     pub saved: [u64; 5],
     pub saved_derived: [u8; 5],
+}
+
+impl Default for Frame {
+    fn default() -> Frame {
+        Frame {
+            return_to: std::ptr::null(),
+            saved: [0; 5],
+            saved_derived: [0; 5],
+        }
+    }
 }
 
 /// The state of one run.
@@ -87,6 +97,13 @@ impl Vm<'_> {
         }
     }
 
+    /// Stops the run: the budget is spent.
+    #[cold]
+    #[inline(never)]
+    pub fn out_of_budget(&mut self, executed: u64) -> Step {
+        self.stop(ExecResult::OutOfBudget, executed)
+    }
+
     /// Stops the run with a fault at `op`.
     #[cold]
     #[inline(never)]
@@ -108,12 +125,13 @@ impl Vm<'_> {
         self.stop(ExecResult::Fault(fault), n)
     }
 
-    /// Saves the caller's r6..r10 and enters a fresh frame; the caller has
-    /// checked the depth.
+    /// Saves the caller's r6..r10 and enters a fresh frame; `call` is the
+    /// calling op (a program slot, so the op after it exists). The caller
+    /// has checked the depth.
     #[inline(always)]
-    pub fn push_frame(&mut self, return_pc: usize) {
+    pub fn push_frame(&mut self, call: &Op) {
         let frame = &mut self.frames[self.depth];
-        frame.return_pc = return_pc;
+        frame.return_to = (call as *const Op).wrapping_add(1);
         frame.saved.copy_from_slice(&self.regs[6..11]);
         frame.saved_derived.copy_from_slice(&self.derived[6..11]);
         self.depth += 1;
@@ -122,15 +140,17 @@ impl Vm<'_> {
         self.mem.enter_frame(self.depth);
     }
 
-    /// Leaves the current frame; returns the slot to continue at.
+    /// Leaves the current frame; returns the op to continue at.
     #[inline(always)]
-    pub fn pop_frame(&mut self) -> usize {
+    pub fn pop_frame<'o>(&mut self) -> &'o Op {
         self.depth -= 1;
         let frame = &self.frames[self.depth];
         self.regs[6..11].copy_from_slice(&frame.saved);
         self.derived[6..11].copy_from_slice(&frame.saved_derived);
         self.mem.set_depth(self.depth);
-        frame.return_pc + 1
+        // SAFETY: `return_to` was set by `push_frame` to the op after a
+        // call, inside the ops slice, which outlives the run.
+        unsafe { &*frame.return_to }
     }
 }
 
@@ -153,12 +173,12 @@ pub(super) fn skip_next(vm: &mut Vm<'_>, op: &Op, executed: u64) -> Step {
     (next.handler)(vm, next, executed)
 }
 
-/// Transfers control from slot `from` to slot `to`: forward by a tail call,
-/// otherwise back through the driver (which bounds the handler chain).
+/// Transfers control from `from` to the op at slot `to`: forward by a tail
+/// call, otherwise back through the driver (which bounds the handler chain).
 #[inline(always)]
-pub(super) fn transfer(vm: &mut Vm<'_>, from: usize, to: usize, executed: u64) -> Step {
+pub(super) fn transfer(vm: &mut Vm<'_>, from: &Op, to: usize, executed: u64) -> Step {
     let target = vm.op_at(to);
-    if to > from {
+    if (target as *const Op) > (from as *const Op) {
         (target.handler)(vm, target, executed)
     } else {
         Step {

@@ -158,7 +158,7 @@ fn jump(vm: &mut Vm<'_>, op: &Op, n: u64, taken: bool) -> Step {
     let target = vm.op_at(op.off as usize);
     if op.aux != 0 {
         if n > vm.budget {
-            return vm.stop(ExecResult::OutOfBudget, n);
+            return vm.out_of_budget(n);
         }
         return Step {
             executed: n,
@@ -236,22 +236,21 @@ fn call_helper(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
     call_helper_id(vm, op, n + 1, op.imm)
 }
 
-/// Enters the subprogram at slot `target` from slot `pc`.
+/// Enters the subprogram at slot `target` from the call `op`.
 #[inline(always)]
-fn call_local_at(vm: &mut Vm<'_>, pc: usize, target: usize, n: u64) -> Step {
+fn call_local_at(vm: &mut Vm<'_>, op: &Op, target: usize, n: u64) -> Step {
     if n > vm.budget {
-        return vm.stop(ExecResult::OutOfBudget, n);
+        return vm.out_of_budget(n);
     }
     if vm.depth + 1 >= MAX_FRAMES {
-        return vm.fault_at(pc, FaultKind::CallDepthExceeded, target as u64, 0, n);
+        return vm.fault(op, FaultKind::CallDepthExceeded, target as u64, 0, n);
     }
-    vm.push_frame(pc);
-    transfer(vm, pc, target, n)
+    vm.push_frame(op);
+    transfer(vm, op, target, n)
 }
 
 fn call_local(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
-    let pc = vm.pc_of(op);
-    call_local_at(vm, pc, op.off as usize, n + 1)
+    call_local_at(vm, op, op.off as usize, n + 1)
 }
 
 /// `callx dst`: a subprogram address made by `ld_imm64` src=4 calls that
@@ -262,19 +261,18 @@ fn callx(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
     let code_off = value.wrapping_sub(CODE_BASE);
     if code_off < (vm.slots as u64) * 8 && code_off % 8 == 0 {
         let target = (code_off / 8) as usize;
-        let pc = vm.pc_of(op);
         if n > vm.budget {
-            return vm.stop(ExecResult::OutOfBudget, n);
+            return vm.out_of_budget(n);
         }
         if vm.op_at(target).kind == Kind::LdImm64Second {
-            return vm.fault_at(pc, FaultKind::JumpIntoLdImm64, target as u64, 0, n);
+            return vm.fault(op, FaultKind::JumpIntoLdImm64, target as u64, 0, n);
         }
-        return call_local_at(vm, pc, target, n);
+        return call_local_at(vm, op, target, n);
     }
     call_helper_id(vm, op, n, value)
 }
 
-fn exit(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+fn exit(vm: &mut Vm<'_>, _op: &Op, n: u64) -> Step {
     let n = n + 1;
     if vm.depth == 0 {
         let result = ExecResult::Returned {
@@ -283,9 +281,10 @@ fn exit(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
         };
         return vm.stop(result, n);
     }
-    let pc = vm.pc_of(op);
-    let to = vm.pop_frame();
-    transfer(vm, pc, to, n)
+    // A return needs no trip through the driver: every loop and recursion
+    // passes a backward jump or call, which makes that trip.
+    let target = vm.pop_frame();
+    (target.handler)(vm, target, n)
 }
 
 // ---------------------------------------------------------------------------
