@@ -209,19 +209,20 @@ impl<'a> Memory<'a> {
     /// caller then takes [`Memory::load`], which handles every case).
     #[inline(always)]
     pub fn load_fast(&self, addr: u64, size: usize) -> Option<u64> {
-        let soff = addr.wrapping_sub(self.stack_low);
-        if soff < self.stack_span && size as u64 <= self.stack_span - soff {
+        // The span of live frames is at least one frame, so never below `size`.
+        if addr.wrapping_sub(self.stack_low) <= self.stack_span - size as u64 {
             let i = (addr - STACK_BASE) as usize;
             // Only accesses within one bitmap word take the fast path.
             let mask = bits_in_word(i % 64, size)?;
-            if self.stack_shadow.is_empty() && self.stack_written[i / 64] & mask == mask {
+            if self.stack_shadow.is_empty() && self.stack_written[i / 64 % WORDS] & mask == mask {
                 return self.stack.as_deref().map(|stack| read_le(stack, i, size));
             }
             return None;
         }
         let off = addr.wrapping_sub(MEM_BASE);
         let len = self.input.len() as u64;
-        if off < len && size as u64 <= len - off && self.input_shadow.is_empty() {
+        // `off < len` bounds `off` far below u64::MAX, so the sum cannot wrap.
+        if off < len && off + size as u64 <= len && self.input_shadow.is_empty() {
             return Some(read_le(self.input, off as usize, size));
         }
         None
@@ -262,8 +263,7 @@ impl<'a> Memory<'a> {
     /// done nothing) otherwise.
     #[inline(always)]
     pub fn store_fast(&mut self, addr: u64, size: usize, value: u64) -> bool {
-        let soff = addr.wrapping_sub(self.stack_low);
-        if soff < self.stack_span && size as u64 <= self.stack_span - soff {
+        if addr.wrapping_sub(self.stack_low) <= self.stack_span - size as u64 {
             let i = (addr - STACK_BASE) as usize;
             // Only accesses within one bitmap word take the fast path.
             let Some(mask) = bits_in_word(i % 64, size) else {
@@ -276,12 +276,13 @@ impl<'a> Memory<'a> {
                 return false;
             };
             write_le(stack, i, size, value);
-            self.stack_written[i / 64] |= mask;
+            self.stack_written[i / 64 % WORDS] |= mask;
             return true;
         }
         let off = addr.wrapping_sub(MEM_BASE);
         let len = self.input.len() as u64;
-        if off < len && size as u64 <= len - off && self.input_shadow.is_empty() {
+        // `off < len` bounds `off` far below u64::MAX, so the sum cannot wrap.
+        if off < len && off + size as u64 <= len && self.input_shadow.is_empty() {
             write_le(self.input, off as usize, size, value);
             return true;
         }
