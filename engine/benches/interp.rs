@@ -418,9 +418,9 @@ fn criterion_benches(c: &mut Criterion, cases: &[Case]) {
 // ---------------------------------------------------------------------------
 
 /// Batches timed per VM and program; the median is reported.
-const BATCHES: usize = 21;
+const BATCHES: usize = 41;
 /// Target wall time of one batch.
-const BATCH_TIME: Duration = Duration::from_millis(15);
+const BATCH_TIME: Duration = Duration::from_millis(10);
 
 /// A timed workload: how many runs fill one batch, and the closure.
 struct Workload<F: FnMut() -> u64> {
@@ -462,23 +462,28 @@ fn median(mut samples: Vec<f64>) -> f64 {
     samples[samples.len() / 2]
 }
 
-/// Median ns per run of two workloads, timed in alternating batches so that
-/// both see the same machine load (the machine may be shared).
-fn ns_per_run_interleaved(a: impl FnMut() -> u64, b: impl FnMut() -> u64) -> (f64, f64) {
+/// Times two workloads in alternating batches so that both see the same
+/// machine load (the machine may be shared). Returns the median ns per run
+/// of each, and the median of the per-pair ratios `a / b`: each ratio
+/// compares two batches timed back to back, so a change in load between
+/// pairs does not skew it.
+fn ns_per_run_interleaved(a: impl FnMut() -> u64, b: impl FnMut() -> u64) -> (f64, f64, f64) {
     let mut a = Workload::new(a);
     let mut b = Workload::new(b);
-    let (mut sa, mut sb) = (Vec::new(), Vec::new());
+    let (mut sa, mut sb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..BATCHES {
-        sa.push(a.batch());
-        sb.push(b.batch());
+        let (ta, tb) = (a.batch(), b.batch());
+        sa.push(ta);
+        sb.push(tb);
+        ratios.push(ta / tb);
     }
-    (median(sa), median(sb))
+    (median(sa), median(sb), median(ratios))
 }
 
 fn summary(cases: &[Case]) {
     println!();
     println!(
-        "interpreter ns per executed instruction (median of {BATCHES} alternating batches of ~{} ms)",
+        "interpreter ns per executed instruction (medians of {BATCHES} alternating batch pairs of ~{} ms; the ratio is the median of the pairs' ratios)",
         BATCH_TIME.as_millis()
     );
     println!(
@@ -489,18 +494,14 @@ fn summary(cases: &[Case]) {
         let mut mem_ours = input();
         let mut mem_rbpf = input();
         let vm = rbpf_vm(&case.bytecode).expect("checked in Case::new");
-        let (ours, theirs) = ns_per_run_interleaved(
+        let (ours, theirs, ratio) = ns_per_run_interleaved(
             || case.run_ours(black_box(&mut mem_ours)),
             || vm.execute_program(black_box(&mut mem_rbpf)).unwrap_or(0),
         );
         let (ours, theirs) = (ours / case.insns as f64, theirs / case.insns as f64);
         println!(
             "{:<12} {:>8} {:>14.2} {:>12.2} {:>11.2}x",
-            case.name,
-            case.insns,
-            ours,
-            theirs,
-            ours / theirs
+            case.name, case.insns, ours, theirs, ratio
         );
     }
 }

@@ -1,5 +1,5 @@
 //! The regions a program may touch, with bounds checks and the
-//! pointer-derived shadow of every byte.
+//! pointer-derived marks of every byte.
 //!
 //! Two regions exist: the input memory at [`MEM_BASE`] and the stack, which
 //! grows down from [`STACK_TOP`] by [`STACK_SIZE`] bytes per live frame.
@@ -9,15 +9,19 @@
 //! stack keeps one "written" bit per byte: a byte not written since its frame
 //! was entered reads as zero (and the first such read is remembered, since
 //! the kernel would return garbage there). Entering a frame clears 8 words of
-//! bits, and the stack buffer itself is reused between runs.
+//! bits, and the stack buffer itself is reused between runs. A second bit per
+//! stack byte marks pointer-derived bytes; it means something only where the
+//! written bit is set, so entering a frame leaves it alone.
+//!
+//! Loads and stores have inline fast paths for the common case (a number
+//! in written stack bytes without marks, or in an input without marks) and
+//! a general path for everything else.
 
-use super::{MAX_FRAMES, MEM_BASE, STACK_SIZE, STACK_TOP};
+use super::byte_bits::{ByteBits, WordMask, BYTES as STACK_BYTES};
+use super::{MEM_BASE, STACK_SIZE, STACK_TOP};
 use std::cell::RefCell;
 
-/// Total bytes of stack backing all frames.
-pub const STACK_BYTES: usize = STACK_SIZE * MAX_FRAMES;
 const STACK_BASE: u64 = STACK_TOP - STACK_BYTES as u64;
-const WORDS: usize = STACK_BYTES / 64;
 
 type StackBuffer = Box<[u8; STACK_BYTES]>;
 
@@ -27,34 +31,30 @@ thread_local! {
     static SPARE_STACK: RefCell<Option<StackBuffer>> = const { RefCell::new(None) };
 }
 
-/// Which region an address resolved to.
+/// Which region an address resolved to, and the byte index within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Region {
-    Input,
-    Stack,
+enum Place {
+    Input(usize),
+    Stack(usize),
 }
 
 /// The memory of one run.
 pub(super) struct Memory<'a> {
     input: &'a mut [u8],
+    /// Per input byte: pointer-derived (empty while no byte is).
     input_shadow: Vec<bool>,
     stack: Option<StackBuffer>,
-    stack_shadow: Vec<bool>,
-    /// One bit per stack byte: written since its frame was entered.
-    stack_written: [u64; WORDS],
+    /// Stack bytes written since their frame was entered.
+    stack_written: ByteBits,
+    /// Stack bytes holding part of a pointer-derived value (meaningful only
+    /// where written).
+    stack_marked: ByteBits,
     /// The first instruction that read a stack byte never written.
     uninit_read_pc: Option<usize>,
     /// Lowest addressable stack address (the bottom of the deepest live frame).
     stack_low: u64,
     /// `STACK_TOP - stack_low`: the addressable stack bytes.
     stack_span: u64,
-}
-
-/// The bit mask of `n` (1..=8) bits starting at `bit` within a word, or
-/// `None` when they straddle two words.
-#[inline(always)]
-fn bits_in_word(bit: usize, n: usize) -> Option<u64> {
-    (bit + n <= 64).then(|| (u64::MAX >> (64 - n)) << bit)
 }
 
 /// The `N` bytes of `bytes` at `i`, as an array (bounds-checked).
@@ -105,8 +105,8 @@ impl<'a> Memory<'a> {
             input,
             input_shadow: Vec::new(),
             stack: Some(stack),
-            stack_shadow: Vec::new(),
-            stack_written: [0; WORDS],
+            stack_written: ByteBits::new(),
+            stack_marked: ByteBits::new(),
             uninit_read_pc: None,
             stack_low: STACK_TOP - STACK_SIZE as u64,
             stack_span: STACK_SIZE as u64,
@@ -128,104 +128,94 @@ impl<'a> Memory<'a> {
     /// Enters frame `depth` (≥ 1): makes it addressable and marks all its
     /// bytes unwritten, so it reads as zeroed (and unmarked) whatever an
     /// earlier call left.
+    #[inline(always)]
     pub fn enter_frame(&mut self, depth: usize) {
         self.set_depth(depth);
-        let start = (self.stack_low - STACK_BASE) as usize;
-        // A frame is 512 bytes = 8 bitmap words, always word-aligned.
-        let words = STACK_SIZE / 64;
-        let w = start / 64;
-        let frame: &mut [u64; STACK_SIZE / 64] = (&mut self.stack_written[w..w + words])
-            .try_into()
-            .expect("a frame is whole bitmap words");
-        *frame = [0; STACK_SIZE / 64];
+        self.stack_written
+            .clear_frame((self.stack_low - STACK_BASE) as usize);
     }
 
-    fn resolve(&self, addr: u64, size: usize) -> Option<(Region, usize)> {
-        let size = size as u64;
-        let soff = addr.wrapping_sub(self.stack_low);
-        if soff < self.stack_span && size <= self.stack_span - soff {
-            return Some((Region::Stack, (addr - STACK_BASE) as usize));
+    /// The stack index of `addr` when `size` bytes there are in a live
+    /// frame. (The span of live frames is at least one frame, so never
+    /// below `size`.)
+    #[inline(always)]
+    fn stack_index(&self, addr: u64, size: usize) -> Option<usize> {
+        if addr.wrapping_sub(self.stack_low) <= self.stack_span - size as u64 {
+            Some((addr - STACK_BASE) as usize)
+        } else {
+            None
         }
+    }
+
+    /// The input index of `addr` when `size` bytes there are in the input.
+    #[inline(always)]
+    fn input_index(&self, addr: u64, size: usize) -> Option<usize> {
         let off = addr.wrapping_sub(MEM_BASE);
         let len = self.input.len() as u64;
-        if off < len && size <= len - off {
-            return Some((Region::Input, off as usize));
-        }
-        None
-    }
-
-    #[inline(always)]
-    fn bytes(&mut self, region: Region) -> (&mut [u8], &mut Vec<bool>) {
-        match region {
-            Region::Input => (&mut *self.input, &mut self.input_shadow),
-            Region::Stack => (
-                &mut self
-                    .stack
-                    .as_mut()
-                    .expect("the stack lives until the run ends")[..],
-                &mut self.stack_shadow,
-            ),
+        // `off < len` bounds `off` far below u64::MAX, so the sum cannot wrap.
+        if off < len && off + size as u64 <= len {
+            Some(off as usize)
+        } else {
+            None
         }
     }
 
-    /// True when every byte of `i..i + size` of the stack was written.
-    #[inline(always)]
-    fn all_written(&self, i: usize, size: usize) -> bool {
-        match bits_in_word(i % 64, size) {
-            Some(mask) => self.stack_written[i / 64] & mask == mask,
-            None => (i..i + size).all(|b| self.stack_written[b / 64] >> (b % 64) & 1 == 1),
+    fn resolve(&self, addr: u64, size: usize) -> Option<Place> {
+        match self.stack_index(addr, size) {
+            Some(i) => Some(Place::Stack(i)),
+            None => self.input_index(addr, size).map(Place::Input),
         }
     }
 
-    #[inline(always)]
-    fn mark_written(&mut self, i: usize, size: usize) {
-        match bits_in_word(i % 64, size) {
-            Some(mask) => self.stack_written[i / 64] |= mask,
-            None => (i..i + size).for_each(|b| self.stack_written[b / 64] |= 1 << (b % 64)),
-        }
+    fn stack_bytes(&mut self) -> &mut [u8; STACK_BYTES] {
+        self.stack
+            .as_deref_mut()
+            .expect("the stack lives until the run ends")
     }
 
     /// The stack value of `i..i + size` with unwritten bytes as zero.
     #[cold]
     fn partly_written_value(&mut self, i: usize, size: usize) -> u64 {
-        let stack = self
-            .stack
-            .as_ref()
-            .expect("the stack lives until the run ends");
+        let written = self.stack_written.clone();
+        let stack = self.stack_bytes();
         (0..size).rev().fold(0u64, |acc, k| {
             let b = i + k;
-            let byte = if self.stack_written[b / 64] >> (b % 64) & 1 == 1 {
-                stack[b]
-            } else {
-                0
-            };
+            let byte = if written.has(b) { stack[b] } else { 0 };
             (acc << 8) | byte as u64
         })
     }
 
+    /// True when a written stack byte of `i..i + size` carries a pointer mark.
+    fn stack_marked(&self, i: usize, size: usize) -> bool {
+        (i..i + size).any(|b| self.stack_marked.has(b) && self.stack_written.has(b))
+    }
+
+    // The fast paths avoid closures and combinators: in builds with debug
+    // assertions an outlined closure would take its environment's address,
+    // and the interpreter's handlers could no longer tail-call.
+
     /// The fast path of [`Memory::load`]: the value of `size` bytes at
-    /// `addr` when they are all written stack bytes or input bytes and no
-    /// byte of that region carries a pointer mark; `None` otherwise (the
-    /// caller then takes [`Memory::load`], which handles every case).
+    /// `addr` when they are written stack bytes without pointer marks (and
+    /// within one bitmap word), or input bytes of an input without marks;
+    /// `None` otherwise (the caller then takes [`Memory::load`], which
+    /// handles every case).
     #[inline(always)]
     pub fn load_fast(&self, addr: u64, size: usize) -> Option<u64> {
-        // The span of live frames is at least one frame, so never below `size`.
-        if addr.wrapping_sub(self.stack_low) <= self.stack_span - size as u64 {
-            let i = (addr - STACK_BASE) as usize;
-            // Only accesses within one bitmap word take the fast path.
-            let mask = bits_in_word(i % 64, size)?;
-            if self.stack_shadow.is_empty() && self.stack_written[i / 64 % WORDS] & mask == mask {
-                return self.stack.as_deref().map(|stack| read_le(stack, i, size));
+        if let Some(i) = self.stack_index(addr, size) {
+            let at = WordMask::of(i, size)?;
+            if self.stack_written.all_in(at) && self.stack_marked.none_in(at) {
+                if let Some(stack) = self.stack.as_deref() {
+                    return Some(read_le(stack, i, size));
+                }
             }
             return None;
         }
-        let off = addr.wrapping_sub(MEM_BASE);
-        let len = self.input.len() as u64;
-        // `off < len` bounds `off` far below u64::MAX, so the sum cannot wrap.
-        if off < len && off + size as u64 <= len && self.input_shadow.is_empty() {
-            return Some(read_le(self.input, off as usize, size));
+        let i = self.input_index(addr, size)?;
+        if self.input_shadow.is_empty() {
+            Some(read_le(self.input, i, size))
+        } else {
+            None
         }
-        None
     }
 
     /// Loads `size` bytes (1, 2, 4 or 8) little-endian, zero-extended.
@@ -233,75 +223,68 @@ impl<'a> Memory<'a> {
     /// never written read as zero, and the first such read is remembered
     /// with the reading `pc`.
     pub fn load(&mut self, addr: u64, size: usize, pc: usize) -> Option<(u64, bool)> {
-        let (region, i) = self.resolve(addr, size)?;
-        if region == Region::Stack && !self.all_written(i, size) {
-            self.uninit_read_pc.get_or_insert(pc);
-            return Some((self.partly_written_value(i, size), self.stack_marked(i, size)));
-        }
-        let value = read_le(self.bytes(region).0, i, size);
-        let derived = match region {
-            Region::Stack => self.stack_marked(i, size),
-            Region::Input => {
-                !self.input_shadow.is_empty() && self.input_shadow[i..i + size].iter().any(|&d| d)
+        match self.resolve(addr, size)? {
+            Place::Stack(i) => {
+                let derived = self.stack_marked(i, size);
+                if !self.stack_written.all_in_range(i, size) {
+                    self.uninit_read_pc.get_or_insert(pc);
+                    return Some((self.partly_written_value(i, size), derived));
+                }
+                Some((read_le(self.stack_bytes(), i, size), derived))
             }
-        };
-        Some((value, derived))
-    }
-
-    /// True when a written byte of the stack at `i..i + size` carries a
-    /// pointer mark (marks of unwritten bytes are stale: a frame's marks are
-    /// not cleared when it is entered, only its written bits).
-    fn stack_marked(&self, i: usize, size: usize) -> bool {
-        !self.stack_shadow.is_empty()
-            && (i..i + size)
-                .any(|b| self.stack_shadow[b] && self.stack_written[b / 64] >> (b % 64) & 1 == 1)
+            Place::Input(i) => {
+                let shadow = &self.input_shadow;
+                let derived = !shadow.is_empty() && shadow[i..i + size].iter().any(|&d| d);
+                Some((read_le(self.input, i, size), derived))
+            }
+        }
     }
 
     /// The fast path of [`Memory::store`]: stores a number (not
-    /// pointer-derived) when the bytes are in the stack or the input and no
-    /// byte of that region carries a pointer mark. Returns false (having
-    /// done nothing) otherwise.
+    /// pointer-derived) into stack bytes within one bitmap word, or into an
+    /// input without marks. Returns false (having done nothing) otherwise.
     #[inline(always)]
     pub fn store_fast(&mut self, addr: u64, size: usize, value: u64) -> bool {
-        if addr.wrapping_sub(self.stack_low) <= self.stack_span - size as u64 {
-            let i = (addr - STACK_BASE) as usize;
-            // Only accesses within one bitmap word take the fast path.
-            let Some(mask) = bits_in_word(i % 64, size) else {
+        if let Some(i) = self.stack_index(addr, size) {
+            let Some(at) = WordMask::of(i, size) else {
                 return false;
             };
-            if !self.stack_shadow.is_empty() {
-                return false;
-            }
             let Some(stack) = self.stack.as_deref_mut() else {
                 return false;
             };
             write_le(stack, i, size, value);
-            self.stack_written[i / 64 % WORDS] |= mask;
+            self.stack_written.put(at, true);
+            self.stack_marked.put(at, false);
             return true;
         }
-        let off = addr.wrapping_sub(MEM_BASE);
-        let len = self.input.len() as u64;
-        // `off < len` bounds `off` far below u64::MAX, so the sum cannot wrap.
-        if off < len && off + size as u64 <= len && self.input_shadow.is_empty() {
-            write_le(self.input, off as usize, size, value);
-            return true;
+        match self.input_index(addr, size) {
+            Some(i) if self.input_shadow.is_empty() => {
+                write_le(self.input, i, size, value);
+                true
+            }
+            _ => false,
         }
-        false
     }
 
-    /// Stores the low `size` bytes of `value` little-endian.
+    /// Stores the low `size` bytes of `value` little-endian, marked
+    /// pointer-derived or not.
     pub fn store(&mut self, addr: u64, size: usize, value: u64, derived: bool) -> Option<()> {
-        let (region, i) = self.resolve(addr, size)?;
-        if region == Region::Stack {
-            self.mark_written(i, size);
-        }
-        let (bytes, shadow) = self.bytes(region);
-        write_le(bytes, i, size, value);
-        if derived && shadow.is_empty() {
-            shadow.resize(bytes.len(), false);
-        }
-        if !shadow.is_empty() {
-            shadow[i..i + size].fill(derived);
+        match self.resolve(addr, size)? {
+            Place::Stack(i) => {
+                write_le(self.stack_bytes(), i, size, value);
+                self.stack_written.put_range(i, size, true);
+                self.stack_marked.put_range(i, size, derived);
+            }
+            Place::Input(i) => {
+                write_le(self.input, i, size, value);
+                let shadow = &mut self.input_shadow;
+                if derived && shadow.is_empty() {
+                    shadow.resize(self.input.len(), false);
+                }
+                if !shadow.is_empty() {
+                    shadow[i..i + size].fill(derived);
+                }
+            }
         }
         Some(())
     }
@@ -408,6 +391,29 @@ mod tests {
         m.store(MEM_BASE, 8, 1, false).unwrap();
         assert_eq!(m.load(MEM_BASE, 8, 0), Some((1, false)));
         assert!(m.take_input_shadow().is_empty());
+    }
+
+    #[test]
+    fn stack_marks_follow_stores_and_frames() {
+        let mut buf = [];
+        let mut m = Memory::new(&mut buf);
+        let slot = STACK_TOP - 16;
+        m.store(slot, 8, 1, true).unwrap();
+        assert_eq!(m.load_fast(slot, 8), None, "marked bytes take the general path");
+        assert_eq!(m.load(slot + 4, 4, 0), Some((0, true)));
+        // A number over half of the pointer: the other half stays marked.
+        assert!(m.store_fast(slot, 4, 2));
+        assert_eq!(m.load(slot, 4, 0), Some((2, false)));
+        assert_eq!(m.load(slot, 8, 0), Some((2, true)));
+        // A new frame over bytes marked in an earlier one shows no marks.
+        m.enter_frame(1);
+        let callee = STACK_TOP - STACK_SIZE as u64 - 8;
+        m.store(callee, 8, 5, true).unwrap();
+        m.set_depth(0);
+        m.enter_frame(1);
+        assert_eq!(m.load(callee, 8, 4), Some((0, false)));
+        m.store(callee, 2, 7, false).unwrap();
+        assert_eq!(m.load_fast(callee, 2), Some(7));
     }
 
     #[test]

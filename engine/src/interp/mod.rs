@@ -23,6 +23,7 @@
 //! Addresses are virtual and deterministic: the input memory starts at
 //! [`MEM_BASE`] and frame 0's r10 is [`STACK_TOP`].
 
+mod byte_bits;
 mod exec;
 mod handlers;
 pub(crate) mod helper_call;
