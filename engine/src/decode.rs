@@ -55,6 +55,32 @@ impl Instruction {
         i
     }
 
+    /// The registers this instruction may write, one bit per eBPF register
+    /// (bit r for rN). Helper calls clobber r0–r5 (RFC 9669 §4.3.1); a local
+    /// call's effects belong to the callee's instructions.
+    pub fn written_registers(&self) -> u16 {
+        use opcode::{Class, Operation as O};
+        const R0: u16 = 1;
+        const CALL_CLOBBERS: u16 = 0b11_1111; // r0..r5
+        let dst = 1u16 << (self.dst & 15);
+        let src = 1u16 << (self.src & 15);
+        match self.row.operation {
+            O::LdAbs | O::LdInd | O::AtomicCmpxchg => R0,
+            O::Call | O::Callx => CALL_CLOBBERS,
+            O::AtomicFetchAdd
+            | O::AtomicFetchOr
+            | O::AtomicFetchAnd
+            | O::AtomicFetchXor
+            | O::AtomicXchg => src,
+            O::AtomicAdd | O::AtomicOr | O::AtomicAnd | O::AtomicXor => 0,
+            O::StoreImm | O::StoreReg | O::StoreRelease => 0,
+            _ => match self.row.class {
+                Class::Jmp | Class::Jmp32 => 0,
+                _ => dst,
+            },
+        }
+    }
+
     /// The 64-bit value of an `ld_imm64` (`imm` low, `next_imm` high).
     pub const fn imm64(&self) -> u64 {
         (self.imm as u32 as u64) | ((self.next_imm as u32 as u64) << 32)

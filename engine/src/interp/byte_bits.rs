@@ -37,6 +37,20 @@ impl WordMask {
     }
 }
 
+impl WordMask {
+    /// The bits of bytes `i..i + n` (`n` in 1..=8), which the caller knows
+    /// lie within one word.
+    #[inline(always)]
+    pub fn within_word(i: usize, n: usize) -> WordMask {
+        let bit = i % 64;
+        debug_assert!(bit + n <= 64, "bytes {i}..{} straddle two words", i + n);
+        WordMask {
+            word: i / 64 % WORDS,
+            mask: (u64::MAX >> (64 - n)) << bit,
+        }
+    }
+}
+
 impl ByteBits {
     /// The empty set.
     pub const fn new() -> ByteBits {

@@ -242,7 +242,8 @@ mod tests {
 
     /// One instruction of every opcode-table row that continues forward
     /// (everything but exit, local calls, kfunc calls and the map-fd forms
-    /// of `ld_imm64`), with operands that run without a fault. Needs
+    /// of `ld_imm64`), with operands that run without a fault; memory rows
+    /// once through r6 and once through r10 (the frame-pointer forms). Needs
     /// r6 = a stack pointer with 8 written bytes below it, r7 = 1, r8 = 5
     /// (a helper id for `callx`) and an input of at least 16 bytes.
     fn every_forward_row() -> Vec<Instruction> {
@@ -261,9 +262,16 @@ mod tests {
                 }
                 (Class::Ld, O::LdAbs | O::LdInd) => Instruction::new(row, 0, 7, 0, 0),
                 (Class::Ld, _) => continue,
-                (Class::Ldx, _) | (_, O::LoadAcquire) => Instruction::new(row, 0, 6, -8, 0),
+                (Class::Ldx, _) | (_, O::LoadAcquire) => {
+                    // Through r6 and, as frame-pointer accesses, through r10.
+                    out.push(Instruction::new(row, 0, 10, -8, 0));
+                    Instruction::new(row, 0, 6, -8, 0)
+                }
                 // Stores and atomics; fetching atomics overwrite r5 (or r0).
-                _ => Instruction::new(row, 6, 5, -8, 1),
+                _ => {
+                    out.push(Instruction::new(row, 10, 5, -8, 1));
+                    Instruction::new(row, 6, 5, -8, 1)
+                }
             };
             out.push(ins);
         }

@@ -431,28 +431,28 @@ fn store_general(
     next(vm, op, n)
 }
 
-/// Defines load handlers: `name => size, sign-extending?`.
+/// Defines load handlers: `name => access, size, sign-extending?`.
 macro_rules! load_handlers {
-    ($($name:ident => $size:expr, $signed:expr;)*) => {$(
+    ($($name:ident => $access:ident, $size:expr, $signed:expr;)*) => {$(
         fn $name(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
-            load(vm, op, n + 1, $size, $signed)
+            $access(vm, op, n + 1, $size, $signed)
         }
     )*};
 }
 
 load_handlers! {
-    ldx_b => 1, false;
-    ldx_h => 2, false;
-    ldx_w => 4, false;
-    ldx_dw => 8, false;
-    ldx_sb => 1, true;
-    ldx_sh => 2, true;
-    ldx_sw => 4, true;
+    ldx_b => load, 1, false;
+    ldx_h => load, 2, false;
+    ldx_w => load, 4, false;
+    ldx_dw => load, 8, false;
+    ldx_sb => load, 1, true;
+    ldx_sh => load, 2, true;
+    ldx_sw => load, 4, true;
 }
 
-/// Defines store handlers: `name => size, from a register?`.
+/// Defines store handlers: `name => access, size, from a register?`.
 macro_rules! store_handlers {
-    ($($name:ident => $size:expr, $from_reg:expr;)*) => {$(
+    ($($name:ident => $access:ident, $size:expr, $from_reg:expr;)*) => {$(
         fn $name(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
             let (value, derived) = if $from_reg {
                 let s = reg(op.src);
@@ -460,20 +460,66 @@ macro_rules! store_handlers {
             } else {
                 (op.imm, false)
             };
-            store(vm, op, n + 1, $size, value, derived)
+            $access(vm, op, n + 1, $size, value, derived)
         }
     )*};
 }
 
 store_handlers! {
-    st_b => 1, false;
-    st_h => 2, false;
-    st_w => 4, false;
-    st_dw => 8, false;
-    stx_b => 1, true;
-    stx_h => 2, true;
-    stx_w => 4, true;
-    stx_dw => 8, true;
+    st_b => store, 1, false;
+    st_h => store, 2, false;
+    st_w => store, 4, false;
+    st_dw => store, 8, false;
+    stx_b => store, 1, true;
+    stx_h => store, 2, true;
+    stx_w => store, 4, true;
+    stx_dw => store, 8, true;
+}
+
+/// `dst = *(size *)(r10 + off)` for an op prepared as a frame-pointer
+/// access (`Kind::FpLdx*`): r10 is the frame's top and `off` is in range,
+/// so only the stack bitmaps are checked. Anything unusual takes
+/// [`load_general`], which computes the address from r10 like any load.
+#[inline(always)]
+fn frame_load(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, signed: bool) -> Step {
+    if let Some(v) = vm.mem.frame_load_fast(op.off, size) {
+        let d = reg(op.dst);
+        vm.regs[d] = extend(v, size, signed);
+        vm.derived[d] = 0;
+        return next(vm, op, n);
+    }
+    load_general(vm, op, n, size, signed)
+}
+
+/// `*(size *)(r10 + off) = value` for an op prepared as a frame-pointer
+/// access (`Kind::FpSt*`, `Kind::FpStx*`).
+#[inline(always)]
+fn frame_store(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, derived: bool) -> Step {
+    if !derived && vm.mem.frame_store_fast(op.off, size, value) {
+        return next(vm, op, n);
+    }
+    store_general(vm, op, n, size, value, derived)
+}
+
+load_handlers! {
+    fp_ldx_b => frame_load, 1, false;
+    fp_ldx_h => frame_load, 2, false;
+    fp_ldx_w => frame_load, 4, false;
+    fp_ldx_dw => frame_load, 8, false;
+    fp_ldx_sb => frame_load, 1, true;
+    fp_ldx_sh => frame_load, 2, true;
+    fp_ldx_sw => frame_load, 4, true;
+}
+
+store_handlers! {
+    fp_st_b => frame_store, 1, false;
+    fp_st_h => frame_store, 2, false;
+    fp_st_w => frame_store, 4, false;
+    fp_st_dw => frame_store, 8, false;
+    fp_stx_b => frame_store, 1, true;
+    fp_stx_h => frame_store, 2, true;
+    fp_stx_w => frame_store, 4, true;
+    fp_stx_dw => frame_store, 8, true;
 }
 
 fn load_acquire(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
@@ -765,5 +811,20 @@ pub(super) fn handler_of(kind: Kind) -> Handler {
         K::MovAnd64I => mov_and64_i,
         K::AddJlt64I => add_jlt64_i,
         K::AddJne64I => add_jne64_i,
+        K::FpLdxB => fp_ldx_b,
+        K::FpLdxH => fp_ldx_h,
+        K::FpLdxW => fp_ldx_w,
+        K::FpLdxDW => fp_ldx_dw,
+        K::FpLdxSB => fp_ldx_sb,
+        K::FpLdxSH => fp_ldx_sh,
+        K::FpLdxSW => fp_ldx_sw,
+        K::FpStB => fp_st_b,
+        K::FpStH => fp_st_h,
+        K::FpStW => fp_st_w,
+        K::FpStDW => fp_st_dw,
+        K::FpStxB => fp_stx_b,
+        K::FpStxH => fp_stx_h,
+        K::FpStxW => fp_stx_w,
+        K::FpStxDW => fp_stx_dw,
     }
 }

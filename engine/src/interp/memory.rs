@@ -218,6 +218,42 @@ impl<'a> Memory<'a> {
         }
     }
 
+    /// The stack index of `off` bytes from the top of the current frame.
+    #[inline(always)]
+    fn frame_index(&self, off: i32) -> usize {
+        (self.stack_low - STACK_BASE + STACK_SIZE as u64).wrapping_add(off as i64 as u64) as usize
+    }
+
+    /// [`Memory::load_fast`] at `off` bytes from the current frame's top,
+    /// where the caller knows that `off..off + size` lies inside the frame
+    /// and within one bitmap word.
+    #[inline(always)]
+    pub fn frame_load_fast(&self, off: i32, size: usize) -> Option<u64> {
+        let i = self.frame_index(off);
+        let at = WordMask::within_word(i, size);
+        if self.stack_written.all_in(at) && self.stack_marked.none_in(at) {
+            if let Some(stack) = self.stack.as_deref() {
+                return Some(read_le(stack, i, size));
+            }
+        }
+        None
+    }
+
+    /// [`Memory::store_fast`] at `off` bytes from the current frame's top,
+    /// under the conditions of [`Memory::frame_load_fast`].
+    #[inline(always)]
+    pub fn frame_store_fast(&mut self, off: i32, size: usize, value: u64) -> bool {
+        let i = self.frame_index(off);
+        let at = WordMask::within_word(i, size);
+        let Some(stack) = self.stack.as_deref_mut() else {
+            return false;
+        };
+        write_le(stack, i, size, value);
+        self.stack_written.put(at, true);
+        self.stack_marked.put(at, false);
+        true
+    }
+
     /// Loads `size` bytes (1, 2, 4 or 8) little-endian, zero-extended.
     /// Returns the value and whether any byte is pointer-derived. Stack bytes
     /// never written read as zero, and the first such read is remembered

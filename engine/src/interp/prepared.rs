@@ -9,7 +9,7 @@
 
 use super::exec::Handler;
 use super::handlers::handler_of;
-use super::FaultKind;
+use super::{FaultKind, STACK_SIZE};
 use crate::decode::{DecodeError, Instruction};
 use crate::opcode::{Class, Operation, Size, Source};
 use crate::program::Program;
@@ -188,6 +188,25 @@ pub(super) enum Kind {
     AddJlt64I,
     /// Fused pair: `Add64I` then `Jne64I` on the same register.
     AddJne64I,
+    /// Loads and stores at `r10 + off` in a program that never writes r10,
+    /// with `off` inside the frame and the access inside one word of the
+    /// stack bitmaps (see `frame_access_kind`): r10 is then the frame's top
+    /// and the bounds are known before the run.
+    FpLdxB,
+    FpLdxH,
+    FpLdxW,
+    FpLdxDW,
+    FpLdxSB,
+    FpLdxSH,
+    FpLdxSW,
+    FpStB,
+    FpStH,
+    FpStW,
+    FpStDW,
+    FpStxB,
+    FpStxH,
+    FpStxW,
+    FpStxDW,
 }
 
 /// One prepared instruction (24 bytes): the handler that runs it and its
@@ -272,6 +291,15 @@ impl PreparedCode {
                 };
             }
             ops[*pc] = op;
+        }
+        // r10 holds the frame's top throughout when no instruction writes it.
+        let fixed_frame_pointer = decoded
+            .iter()
+            .all(|(_, ins)| ins.written_registers() & (1 << 10) == 0);
+        if fixed_frame_pointer {
+            for op in &mut ops[..slots] {
+                op.kind = frame_access_kind(op);
+            }
         }
         fuse_pairs(&mut ops[..slots]);
         ops.extend(sentinels);
@@ -434,6 +462,39 @@ fn jump_kind(op: Operation, wide: bool, reg: bool) -> Kind {
     }
 }
 
+/// The frame-pointer form of a load or store at `r10 + off` (in a program
+/// that never writes r10) when the access lies inside the frame and inside
+/// one 64-byte word of the stack bitmaps (frames are 512-byte aligned, so
+/// that depends on `off` alone); otherwise the op's own kind.
+fn frame_access_kind(op: &Op) -> Kind {
+    use Kind as K;
+    let (base, size, fp) = match op.kind {
+        K::LdxB => (op.src, 1, K::FpLdxB),
+        K::LdxH => (op.src, 2, K::FpLdxH),
+        K::LdxW => (op.src, 4, K::FpLdxW),
+        K::LdxDW => (op.src, 8, K::FpLdxDW),
+        K::LdxSB => (op.src, 1, K::FpLdxSB),
+        K::LdxSH => (op.src, 2, K::FpLdxSH),
+        K::LdxSW => (op.src, 4, K::FpLdxSW),
+        K::StB => (op.dst, 1, K::FpStB),
+        K::StH => (op.dst, 2, K::FpStH),
+        K::StW => (op.dst, 4, K::FpStW),
+        K::StDW => (op.dst, 8, K::FpStDW),
+        K::StxB => (op.dst, 1, K::FpStxB),
+        K::StxH => (op.dst, 2, K::FpStxH),
+        K::StxW => (op.dst, 4, K::FpStxW),
+        K::StxDW => (op.dst, 8, K::FpStxDW),
+        _ => return op.kind,
+    };
+    let frame = STACK_SIZE as i32;
+    let inside = op.off >= -frame && op.off <= -size;
+    if base == 10 && inside && (frame + op.off) % 64 + size <= 64 {
+        fp
+    } else {
+        op.kind
+    }
+}
+
 /// Turns common adjacent pairs into one op that does both, so the loop
 /// dispatches once for two instructions. The second op keeps its place and
 /// kind-specific fields, so a jump that lands on it still runs it alone; the
@@ -460,7 +521,7 @@ fn fuse_pairs(ops: &mut [Op]) {
 mod tests {
     use super::*;
     use crate::insn::Insn;
-    use crate::interp::{run_program, ExecResult, DEFAULT_BUDGET, STACK_TOP};
+    use crate::interp::{run_program, ExecResult, Fault, DEFAULT_BUDGET, STACK_TOP};
 
     const EXIT: Insn = Insn::new(0x95, 0, 0, 0, 0);
 
@@ -504,6 +565,36 @@ mod tests {
             EXIT,
         ];
         assert_eq!(run(&prog), (returned(1, false), 4));
+    }
+
+    #[test]
+    fn frame_pointer_accesses_are_prepared_only_where_r10_is_fixed() {
+        let kinds = |insns: &[Insn]| {
+            let p = PreparedCode::new(&Program::new(insns.to_vec())).unwrap();
+            p.ops[..p.slots].iter().map(|op| op.kind).collect::<Vec<_>>()
+        };
+        let prog = [
+            Insn::new(0x7a, 10, 0, -8, 7),   // *(u64 *)(r10 - 8) = 7
+            Insn::new(0x79, 0, 10, -8, 0),   // r0 = *(u64 *)(r10 - 8)
+            Insn::new(0x79, 0, 10, -516, 0), // below the frame
+            Insn::new(0x61, 0, 10, -66, 0),  // straddles two bitmap words
+            Insn::new(0x61, 0, 10, 8, 0),    // above the frame (a caller's)
+            EXIT,
+        ];
+        assert_eq!(
+            kinds(&prog)[..5],
+            [Kind::FpStDW, Kind::FpLdxDW, Kind::LdxDW, Kind::LdxW, Kind::LdxW]
+        );
+        assert_eq!(run(&prog[..2]).0, ExecResult::Fault(Fault {
+            kind: FaultKind::FellOffEnd,
+            pc: 2,
+            addr: 2,
+            size: 0,
+        }));
+        // A program that writes r10 anywhere gets no frame-pointer forms.
+        let mut prog = prog.to_vec();
+        prog.insert(0, Insn::new(0x07, 10, 0, 0, 0)); // r10 += 0
+        assert!(!kinds(&prog).contains(&Kind::FpStDW));
     }
 
     #[test]

@@ -81,30 +81,6 @@ fn branch_offset(ins: &Instruction) -> i64 {
     }
 }
 
-/// Registers an instruction may write (bit per eBPF register).
-pub(super) fn writes(ins: &Instruction) -> u16 {
-    use Operation as O;
-    let dst = 1u16 << ins.dst;
-    let src = 1u16 << ins.src;
-    const R0: u16 = 1;
-    const CALL_CLOBBERS: u16 = 0b11_1111; // r0..r5
-    match ins.row.operation {
-        O::LdAbs | O::LdInd | O::AtomicCmpxchg => R0,
-        O::Call | O::Callx => CALL_CLOBBERS,
-        O::AtomicFetchAdd
-        | O::AtomicFetchOr
-        | O::AtomicFetchAnd
-        | O::AtomicFetchXor
-        | O::AtomicXchg => src,
-        O::AtomicAdd | O::AtomicOr | O::AtomicAnd | O::AtomicXor => 0,
-        O::StoreImm | O::StoreReg | O::StoreRelease => 0,
-        _ => match ins.row.class {
-            Class::Jmp | Class::Jmp32 => 0,
-            _ => dst,
-        },
-    }
-}
-
 impl Analysis {
     /// Decodes and analyses `program`.
     pub fn new(program: &Program) -> Result<Analysis, DecodeError> {
@@ -124,7 +100,7 @@ impl Analysis {
         let mut has_local_calls = false;
         for (pc, ins) in &insns {
             has_local_calls |= matches!(ins.row.operation, Operation::CallLocal | Operation::Callx);
-            written |= writes(ins);
+            written |= ins.written_registers();
             calls_helpers |= matches!(ins.row.operation, Operation::Call | Operation::Callx);
             has_callx |= ins.row.operation == Operation::Callx;
             if !needs_target(ins) {

@@ -12,7 +12,7 @@
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 
-use super::analysis::{falls_through, is_terminator, writes, Analysis, Target};
+use super::analysis::{falls_through, is_terminator, Analysis, Target};
 use super::code_memory::CodeMemory;
 use super::context::{off, Entry, Site, SiteAddr, SiteOutcome, OUT_OF_BUDGET_SITE};
 use super::regs::RBP;
@@ -502,7 +502,7 @@ impl<'a> Compiler<'a> {
             O::LdMapValue => RegionHint::Input,
             _ => RegionHint::Unknown,
         };
-        let written = writes(ins);
+        let written = ins.written_registers();
         for (r, h) in self.hints.iter_mut().enumerate() {
             if written & (1 << r) != 0 {
                 *h = RegionHint::Unknown;

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use super::analysis::{writes, Target};
+use super::analysis::Target;
 use crate::decode::Instruction;
 use crate::interp::STACK_SIZE;
 use crate::opcode::{Class, Operation as O, Size, Source};
@@ -125,7 +125,7 @@ fn access(ins: &Instruction) -> Option<Access> {
 /// True when `ins` lets a stack address leave r10, or reaches above the
 /// current frame through r10.
 fn lets_stack_escape(ins: &Instruction) -> bool {
-    if writes(ins) & (1 << 10) != 0 {
+    if ins.written_registers() & (1 << 10) != 0 {
         return true;
     }
     if let Some(a) = access(ins) {
@@ -148,7 +148,7 @@ fn lets_stack_escape(ins: &Instruction) -> bool {
 fn contribution(ins: &Instruction) -> FrameNeeds {
     let mut needs = FrameNeeds {
         zero_bytes: 0,
-        saves: writes(ins) & CALLEE_SAVED,
+        saves: ins.written_registers() & CALLEE_SAVED,
         uses_frame: ins.dst == 10
             || ins.src == 10
             || matches!(ins.row.operation, O::CallLocal | O::Callx),
