@@ -131,7 +131,10 @@ mod tests {
         assert!(bits.none_in(at) && !bits.all_in(at));
         bits.put(at, true);
         assert!(bits.all_in(at) && bits.has(8) && bits.has(15) && !bits.has(16));
-        assert!(WordMask::of(60, 8).is_none(), "bytes 60..68 straddle two words");
+        assert!(
+            WordMask::of(60, 8).is_none(),
+            "bytes 60..68 straddle two words"
+        );
         bits.put_range(60, 8, true);
         assert!(bits.all_in_range(60, 8) && bits.has(67) && !bits.has(68));
         bits.put_range(62, 4, false);

@@ -415,14 +415,7 @@ fn store(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, derived: boo
 
 /// [`store`] for every case.
 #[inline(never)]
-fn store_general(
-    vm: &mut Vm<'_>,
-    op: &Op,
-    n: u64,
-    size: usize,
-    value: u64,
-    derived: bool,
-) -> Step {
+fn store_general(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, derived: bool) -> Step {
     let base = reg(op.dst);
     let addr = vm.regs[base].wrapping_add(op.off as i64 as u64);
     if vm.derived[base] == 0 || vm.mem.store(addr, size, value, derived).is_none() {

@@ -435,7 +435,11 @@ mod tests {
         let mut m = Memory::new(&mut buf);
         let slot = STACK_TOP - 16;
         m.store(slot, 8, 1, true).unwrap();
-        assert_eq!(m.load_fast(slot, 8), None, "marked bytes take the general path");
+        assert_eq!(
+            m.load_fast(slot, 8),
+            None,
+            "marked bytes take the general path"
+        );
         assert_eq!(m.load(slot + 4, 4, 0), Some((0, true)));
         // A number over half of the pointer: the other half stays marked.
         assert!(m.store_fast(slot, 4, 2));

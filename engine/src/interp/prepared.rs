@@ -571,7 +571,10 @@ mod tests {
     fn frame_pointer_accesses_are_prepared_only_where_r10_is_fixed() {
         let kinds = |insns: &[Insn]| {
             let p = PreparedCode::new(&Program::new(insns.to_vec())).unwrap();
-            p.ops[..p.slots].iter().map(|op| op.kind).collect::<Vec<_>>()
+            p.ops[..p.slots]
+                .iter()
+                .map(|op| op.kind)
+                .collect::<Vec<_>>()
         };
         let prog = [
             Insn::new(0x7a, 10, 0, -8, 7),   // *(u64 *)(r10 - 8) = 7
@@ -583,14 +586,23 @@ mod tests {
         ];
         assert_eq!(
             kinds(&prog)[..5],
-            [Kind::FpStDW, Kind::FpLdxDW, Kind::LdxDW, Kind::LdxW, Kind::LdxW]
+            [
+                Kind::FpStDW,
+                Kind::FpLdxDW,
+                Kind::LdxDW,
+                Kind::LdxW,
+                Kind::LdxW
+            ]
         );
-        assert_eq!(run(&prog[..2]).0, ExecResult::Fault(Fault {
-            kind: FaultKind::FellOffEnd,
-            pc: 2,
-            addr: 2,
-            size: 0,
-        }));
+        assert_eq!(
+            run(&prog[..2]).0,
+            ExecResult::Fault(Fault {
+                kind: FaultKind::FellOffEnd,
+                pc: 2,
+                addr: 2,
+                size: 0,
+            })
+        );
         // A program that writes r10 anywhere gets no frame-pointer forms.
         let mut prog = prog.to_vec();
         prog.insert(0, Insn::new(0x07, 10, 0, 0, 0)); // r10 += 0
