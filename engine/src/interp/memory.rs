@@ -194,6 +194,31 @@ impl<'a> Memory<'a> {
     // assertions an outlined closure would take its environment's address,
     // and the interpreter's handlers could no longer tail-call.
 
+    /// The number in stack bytes `i..i + size` (whose bits are `at`) when
+    /// they are all written and none is marked.
+    #[inline(always)]
+    fn plain_stack_value(&self, i: usize, at: WordMask, size: usize) -> Option<u64> {
+        if self.stack_written.all_in(at) && self.stack_marked.none_in(at) {
+            if let Some(stack) = self.stack.as_deref() {
+                return Some(read_le(stack, i, size));
+            }
+        }
+        None
+    }
+
+    /// Stores a number into stack bytes `i..i + size` (whose bits are `at`):
+    /// written, not marked.
+    #[inline(always)]
+    fn store_stack_number(&mut self, i: usize, at: WordMask, size: usize, value: u64) -> bool {
+        let Some(stack) = self.stack.as_deref_mut() else {
+            return false;
+        };
+        write_le(stack, i, size, value);
+        self.stack_written.put(at, true);
+        self.stack_marked.put(at, false);
+        true
+    }
+
     /// The fast path of [`Memory::load`]: the value of `size` bytes at
     /// `addr` when they are written stack bytes without pointer marks (and
     /// within one bitmap word), or input bytes of an input without marks;
@@ -202,13 +227,7 @@ impl<'a> Memory<'a> {
     #[inline(always)]
     pub fn load_fast(&self, addr: u64, size: usize) -> Option<u64> {
         if let Some(i) = self.stack_index(addr, size) {
-            let at = WordMask::of(i, size)?;
-            if self.stack_written.all_in(at) && self.stack_marked.none_in(at) {
-                if let Some(stack) = self.stack.as_deref() {
-                    return Some(read_le(stack, i, size));
-                }
-            }
-            return None;
+            return self.plain_stack_value(i, WordMask::of(i, size)?, size);
         }
         let i = self.input_index(addr, size)?;
         if self.input_shadow.is_empty() {
@@ -230,13 +249,7 @@ impl<'a> Memory<'a> {
     #[inline(always)]
     pub fn frame_load_fast(&self, off: i32, size: usize) -> Option<u64> {
         let i = self.frame_index(off);
-        let at = WordMask::within_word(i, size);
-        if self.stack_written.all_in(at) && self.stack_marked.none_in(at) {
-            if let Some(stack) = self.stack.as_deref() {
-                return Some(read_le(stack, i, size));
-            }
-        }
-        None
+        self.plain_stack_value(i, WordMask::within_word(i, size), size)
     }
 
     /// [`Memory::store_fast`] at `off` bytes from the current frame's top,
@@ -244,14 +257,7 @@ impl<'a> Memory<'a> {
     #[inline(always)]
     pub fn frame_store_fast(&mut self, off: i32, size: usize, value: u64) -> bool {
         let i = self.frame_index(off);
-        let at = WordMask::within_word(i, size);
-        let Some(stack) = self.stack.as_deref_mut() else {
-            return false;
-        };
-        write_le(stack, i, size, value);
-        self.stack_written.put(at, true);
-        self.stack_marked.put(at, false);
-        true
+        self.store_stack_number(i, WordMask::within_word(i, size), size, value)
     }
 
     /// Loads `size` bytes (1, 2, 4 or 8) little-endian, zero-extended.
@@ -282,16 +288,10 @@ impl<'a> Memory<'a> {
     #[inline(always)]
     pub fn store_fast(&mut self, addr: u64, size: usize, value: u64) -> bool {
         if let Some(i) = self.stack_index(addr, size) {
-            let Some(at) = WordMask::of(i, size) else {
-                return false;
+            return match WordMask::of(i, size) {
+                Some(at) => self.store_stack_number(i, at, size, value),
+                None => false,
             };
-            let Some(stack) = self.stack.as_deref_mut() else {
-                return false;
-            };
-            write_le(stack, i, size, value);
-            self.stack_written.put(at, true);
-            self.stack_marked.put(at, false);
-            return true;
         }
         match self.input_index(addr, size) {
             Some(i) if self.input_shadow.is_empty() => {
