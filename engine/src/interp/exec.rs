@@ -10,9 +10,10 @@
 //! or a local call moves control to a slot at or before its own — at every
 //! loop and every recursion. Without those, each frame's pc only grows
 //! between its calls, so a chain of handler calls stays finite and in
-//! practice short even where the tail calls were not turned into jumps. `tests::threaded_code_runs_in_constant_stack` checks that
-//! the chain really is made of jumps in the test profile (the workspace
-//! builds the engine with `opt-level = 3` in every profile).
+//! practice short even where the tail calls were not turned into jumps.
+//! `tests::threaded_code_runs_in_constant_stack` checks that the chain
+//! really is made of jumps in the test profile (the workspace builds the
+//! engine with `opt-level = 3` in every profile).
 
 use super::memory::Memory;
 use super::prepared::{Op, PreparedCode};
