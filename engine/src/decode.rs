@@ -81,6 +81,22 @@ impl Instruction {
         }
     }
 
+    /// The slot that a jump, a local call or an `ld_imm64` src=4 (a
+    /// subprogram address) at slot `pc` refers to; `None` for every other
+    /// instruction. Offsets count from the next slot (RFC 9669 §4.3); `gotol`
+    /// (JMP32 JA), local calls and src=4 take theirs from `imm`. The result
+    /// may lie outside the program.
+    pub fn branch_target(&self, pc: usize) -> Option<i64> {
+        use opcode::{Class, Operation as O};
+        let offset = match (self.row.class, self.row.operation) {
+            (Class::Jmp32, O::Ja) => self.imm as i64,
+            (_, O::CallLocal | O::LdFunc) => self.imm as i64,
+            _ if self.row.is_jump() => self.off as i64,
+            _ => return None,
+        };
+        Some(pc as i64 + offset + 1)
+    }
+
     /// The 64-bit value of an `ld_imm64` (`imm` low, `next_imm` high).
     pub const fn imm64(&self) -> u64 {
         (self.imm as u32 as u64) | ((self.next_imm as u32 as u64) << 32)

@@ -274,8 +274,7 @@ impl PreparedCode {
         let mut sentinels = Vec::new();
         for (pc, ins) in &decoded {
             let mut op = prepare_one(ins);
-            if needs_target(ins) {
-                let target = *pc as i64 + branch_offset(ins) + 1;
+            if let Some(target) = ins.branch_target(*pc) {
                 op.off = if target >= 0 && (target as usize) < slots && starts[target as usize] {
                     if ins.row.is_jump() {
                         op.aux = u8::from(target <= *pc as i64);
@@ -307,19 +306,6 @@ impl PreparedCode {
             op.handler = handler_of(op.kind);
         }
         Ok(PreparedCode { ops, slots })
-    }
-}
-
-fn needs_target(ins: &Instruction) -> bool {
-    ins.row.is_jump() || matches!(ins.row.operation, Operation::CallLocal | Operation::LdFunc)
-}
-
-/// The pc-relative offset of a jump, local call or `ld_imm64` func.
-fn branch_offset(ins: &Instruction) -> i64 {
-    match (ins.row.class, ins.row.operation) {
-        (Class::Jmp32, Operation::Ja) => ins.imm as i64,
-        (_, Operation::CallLocal | Operation::LdFunc) => ins.imm as i64,
-        _ => ins.off as i64,
     }
 }
 

@@ -68,19 +68,6 @@ pub(super) fn falls_through(ins: &Instruction) -> bool {
     !matches!(ins.row.operation, Operation::Exit | Operation::Ja)
 }
 
-fn needs_target(ins: &Instruction) -> bool {
-    ins.row.is_jump() || matches!(ins.row.operation, Operation::CallLocal | Operation::LdFunc)
-}
-
-/// The pc-relative offset of a jump, local call or `ld_imm64` src 4.
-fn branch_offset(ins: &Instruction) -> i64 {
-    match (ins.row.class, ins.row.operation) {
-        (Class::Jmp32, Operation::Ja) => ins.imm as i64,
-        (_, Operation::CallLocal | Operation::LdFunc) => ins.imm as i64,
-        _ => ins.off as i64,
-    }
-}
-
 impl Analysis {
     /// Decodes and analyses `program`.
     pub fn new(program: &Program) -> Result<Analysis, DecodeError> {
@@ -103,11 +90,10 @@ impl Analysis {
             written |= ins.written_registers();
             calls_helpers |= matches!(ins.row.operation, Operation::Call | Operation::Callx);
             has_callx |= ins.row.operation == Operation::Callx;
-            if !needs_target(ins) {
+            let Some(target) = ins.branch_target(*pc) else {
                 targets.push(Target::None);
                 continue;
-            }
-            let target = *pc as i64 + branch_offset(ins) + 1;
+            };
             let in_range = target >= 0 && (target as usize) < slots;
             if in_range && starts[target as usize] {
                 if ins.row.operation != Operation::LdFunc {
