@@ -23,174 +23,16 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use bpfdiff_engine::decode::Instruction;
 use bpfdiff_engine::interp::{ExecResult, Interpreter, DEFAULT_BUDGET};
 use bpfdiff_engine::jit::{JitProgram, Mode, Verified};
-use bpfdiff_engine::opcode::{self, Class, Operation, Size, Source};
+use bpfdiff_engine::opcode::{Operation, Size};
 use bpfdiff_engine::Program;
 use criterion::{BenchmarkId, Criterion, Throughput};
 
-/// Length of the input buffer every program receives.
-const INPUT_LEN: usize = 256;
+#[path = "support/programs.rs"]
+mod programs;
 
-// ---------------------------------------------------------------------------
-// Programs, built from opcode-table rows
-// ---------------------------------------------------------------------------
-
-fn row(
-    class: Class,
-    op: Operation,
-    source: Source,
-    size: Option<Size>,
-) -> &'static opcode::OpcodeRow {
-    opcode::find(class, op, source, size)
-        .unwrap_or_else(|| panic!("no row for {class:?} {op:?} {source:?} {size:?}"))
-}
-
-/// Instructions with jump/call targets given as instruction indices and
-/// patched when the program is finished (no `ld_imm64`: one slot each).
-#[derive(Default)]
-struct Asm {
-    insns: Vec<Instruction>,
-    /// (instruction, target instruction, offset in imm rather than off).
-    fixups: Vec<(usize, usize, bool)>,
-}
-
-impl Asm {
-    fn here(&self) -> usize {
-        self.insns.len()
-    }
-
-    fn alu(&mut self, wide: bool, op: Operation, dst: u8, imm: i32) {
-        let class = if wide { Class::Alu64 } else { Class::Alu };
-        self.insns.push(Instruction::new(
-            row(class, op, Source::Imm, None),
-            dst,
-            0,
-            0,
-            imm,
-        ));
-    }
-
-    fn alu_reg(&mut self, wide: bool, op: Operation, dst: u8, src: u8) {
-        let class = if wide { Class::Alu64 } else { Class::Alu };
-        self.insns.push(Instruction::new(
-            row(class, op, Source::Reg, None),
-            dst,
-            src,
-            0,
-            0,
-        ));
-    }
-
-    fn load(&mut self, size: Size, dst: u8, src: u8, off: i16) {
-        let r = row(Class::Ldx, Operation::Load, Source::None, Some(size));
-        self.insns.push(Instruction::new(r, dst, src, off, 0));
-    }
-
-    fn store(&mut self, size: Size, dst: u8, off: i16, src: u8) {
-        let r = row(Class::Stx, Operation::StoreReg, Source::None, Some(size));
-        self.insns.push(Instruction::new(r, dst, src, off, 0));
-    }
-
-    /// `if dst < imm goto target` (64-bit).
-    fn jlt(&mut self, dst: u8, imm: i32, target: usize) {
-        self.fixups.push((self.here(), target, false));
-        let r = row(Class::Jmp, Operation::Jlt, Source::Imm, None);
-        self.insns.push(Instruction::new(r, dst, 0, 0, imm));
-    }
-
-    fn call(&mut self, target: usize) {
-        self.fixups.push((self.here(), target, true));
-        let r = row(Class::Jmp, Operation::CallLocal, Source::Imm, None);
-        self.insns.push(Instruction::new(r, 0, 1, 0, 0));
-    }
-
-    fn exit(&mut self) {
-        let r = row(Class::Jmp, Operation::Exit, Source::Imm, None);
-        self.insns.push(Instruction::new(r, 0, 0, 0, 0));
-    }
-
-    fn finish(mut self) -> Program {
-        for (at, target, in_imm) in self.fixups {
-            let delta = target as i64 - at as i64 - 1;
-            if in_imm {
-                self.insns[at].imm = delta as i32;
-            } else {
-                self.insns[at].off = delta as i16;
-            }
-        }
-        Program::from_instructions(&self.insns)
-    }
-}
-
-/// splitmix64 for reproducible instruction mixes.
-struct Mix(u64);
-
-impl Mix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Appends `n` ALU instructions (add/sub/mul/xor/or/and/shifts/mov, both
-/// widths, both sources) on r0..r9 except `keep`.
-fn alu_body(a: &mut Asm, mix: &mut Mix, n: usize, keep: &[u8]) {
-    const OPS: [Operation; 10] = [
-        Operation::Add,
-        Operation::Sub,
-        Operation::Mul,
-        Operation::Xor,
-        Operation::Or,
-        Operation::And,
-        Operation::Lsh,
-        Operation::Rsh,
-        Operation::Arsh,
-        Operation::Mov,
-    ];
-    let regs: Vec<u8> = (0..=9).filter(|r| !keep.contains(r)).collect();
-    for _ in 0..n {
-        let op = OPS[mix.below(OPS.len() as u64) as usize];
-        let wide = mix.below(2) == 0;
-        let dst = regs[mix.below(regs.len() as u64) as usize];
-        let shift = matches!(op, Operation::Lsh | Operation::Rsh | Operation::Arsh);
-        if mix.below(2) == 0 {
-            let imm = if shift {
-                mix.below(if wide { 64 } else { 32 }) as i32
-            } else if op == Operation::And {
-                (mix.next() as u32 | 0x8001_0101) as i32
-            } else {
-                mix.next() as i32
-            };
-            a.alu(wide, op, dst, imm);
-        } else {
-            let src = regs[mix.below(regs.len() as u64) as usize];
-            a.alu_reg(wide, op, dst, src);
-        }
-    }
-}
-
-/// Straight-line ALU mix: 1000 instructions, r1..r9 folded into r0.
-fn alu_mix() -> Program {
-    let mut a = Asm::default();
-    let mut mix = Mix(0xbdf);
-    for r in 0..=9u8 {
-        a.alu(true, Operation::Mov, r, mix.next() as i32 | 1);
-    }
-    alu_body(&mut a, &mut mix, 1000, &[]);
-    for r in 1..=9u8 {
-        a.alu_reg(true, Operation::Xor, 0, r);
-    }
-    a.exit();
-    a.finish()
-}
+use programs::{alu_body, alu_mix, byte_loop, input, local_calls, Asm, Mix};
 
 /// The same kind of mix in a loop: 30 ALU instructions per iteration, 200
 /// iterations (one budget check per iteration in checked mode).
@@ -201,7 +43,8 @@ fn alu_loop() -> Program {
         a.alu(true, Operation::Mov, r, mix.next() as i32 | 1);
     }
     a.alu(true, Operation::Mov, 9, 0);
-    let top = a.here();
+    let top = a.label();
+    a.bind(top);
     alu_body(&mut a, &mut mix, 30, &[9]);
     a.alu(true, Operation::Add, 9, 1);
     a.jlt(9, 200, top);
@@ -212,82 +55,14 @@ fn alu_loop() -> Program {
     a.finish()
 }
 
-/// A loop over the input: per byte a byte load, an aligned dword load, a
-/// stack store and reload (about 16 instructions per byte).
-fn byte_loop() -> Program {
-    let mut a = Asm::default();
-    a.alu_reg(true, Operation::Mov, 6, 1);
-    a.alu(true, Operation::Mov, 0, 0);
-    a.alu(true, Operation::Mov, 7, 0);
-    a.alu(true, Operation::Mov, 9, 0);
-    let top = a.here();
-    a.alu_reg(true, Operation::Mov, 2, 6);
-    a.alu_reg(true, Operation::Add, 2, 7);
-    a.load(Size::B, 3, 2, 0);
-    a.alu_reg(true, Operation::Add, 0, 3);
-    a.alu_reg(true, Operation::Mov, 4, 7);
-    a.alu(true, Operation::And, 4, 0xf8);
-    a.alu_reg(true, Operation::Mov, 5, 6);
-    a.alu_reg(true, Operation::Add, 5, 4);
-    a.load(Size::DW, 3, 5, 0);
-    a.alu_reg(true, Operation::Mov, 5, 10);
-    a.alu_reg(true, Operation::Add, 5, 4);
-    a.store(Size::DW, 5, -256, 3);
-    a.load(Size::DW, 8, 5, -256);
-    a.alu_reg(true, Operation::Add, 9, 8);
-    a.alu(true, Operation::Add, 7, 1);
-    a.jlt(7, INPUT_LEN as i32, top);
-    a.alu_reg(true, Operation::Xor, 0, 9);
-    a.exit();
-    a.finish()
-}
-
-/// 200 iterations calling `f`, which spills to its frame and calls the
-/// leaf `g`.
-fn local_calls() -> Program {
-    let mut a = Asm::default();
-    // Instruction indices of f and g are fixed below.
-    const F: usize = 10;
-    const G: usize = 22;
-    a.alu(true, Operation::Mov, 6, 0);
-    a.alu(true, Operation::Mov, 7, 0);
-    let top = a.here();
-    a.alu_reg(true, Operation::Mov, 1, 6);
-    a.alu_reg(true, Operation::Mov, 2, 7);
-    a.call(F);
-    a.alu_reg(true, Operation::Mov, 7, 0);
-    a.alu(true, Operation::Add, 6, 1);
-    a.jlt(6, 200, top);
-    a.alu_reg(true, Operation::Mov, 0, 7);
-    a.exit();
-    assert_eq!(a.here(), F);
-    a.store(Size::DW, 10, -8, 1);
-    a.store(Size::DW, 10, -16, 2);
-    a.load(Size::DW, 3, 10, -8);
-    a.load(Size::DW, 4, 10, -16);
-    a.alu(true, Operation::Mul, 3, 3);
-    a.alu_reg(true, Operation::Add, 4, 3);
-    a.store(Size::DW, 10, -24, 4);
-    a.alu_reg(true, Operation::Mov, 1, 4);
-    a.call(G);
-    a.load(Size::DW, 4, 10, -24);
-    a.alu_reg(true, Operation::Add, 0, 4);
-    a.exit();
-    assert_eq!(a.here(), G);
-    a.alu_reg(true, Operation::Mov, 0, 1);
-    a.alu(true, Operation::Xor, 0, 0x55);
-    a.alu(true, Operation::Lsh, 0, 1);
-    a.exit();
-    a.finish()
-}
-
 /// A 32-instruction program for the compile-time measurement: loads,
 /// stores, ALU and a loop.
 fn program_32() -> Program {
     let mut a = Asm::default();
     let mut mix = Mix(32);
     a.alu(true, Operation::Mov, 9, 0);
-    let top = a.here();
+    let top = a.label();
+    a.bind(top);
     a.load(Size::W, 2, 1, 0);
     a.load(Size::DW, 3, 1, 8);
     a.store(Size::DW, 10, -8, 2);
@@ -295,12 +70,8 @@ fn program_32() -> Program {
     a.alu(true, Operation::Add, 9, 1);
     a.jlt(9, 4, top);
     a.exit();
-    assert_eq!(a.here(), 32);
+    assert_eq!(a.len(), 32);
     a.finish()
-}
-
-fn input() -> Vec<u8> {
-    (0..INPUT_LEN).map(|i| (i * 37 + 11) as u8).collect()
 }
 
 // ---------------------------------------------------------------------------
