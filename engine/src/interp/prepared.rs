@@ -1,6 +1,6 @@
 //! Prepared code: each decoded instruction turned into a compact [`Op`]
-//! whose [`Kind`] names exactly what the interpreter loop does, with
-//! immediates pre-extended and jump targets resolved.
+//! whose [`Kind`] names exactly what its handler does (and which carries
+//! that handler), with immediates pre-extended and jump targets resolved.
 //!
 //! The table row decides the kind; nothing here matches opcode bytes.
 //! Jumps whose target is invalid point at a sentinel op appended after the
@@ -242,7 +242,7 @@ impl Op {
     }
 }
 
-/// A program prepared for the interpreter loop.
+/// A program prepared for the interpreter's handlers.
 #[derive(Clone, Debug)]
 pub(super) struct PreparedCode {
     /// One op per slot, then the fell-off-end sentinel, then bad-target sentinels.
@@ -481,7 +481,7 @@ fn frame_access_kind(op: &Op) -> Kind {
     }
 }
 
-/// Turns common adjacent pairs into one op that does both, so the loop
+/// Turns common adjacent pairs into one op that does both, so the interpreter
 /// dispatches once for two instructions. The second op keeps its place and
 /// kind-specific fields, so a jump that lands on it still runs it alone; the
 /// fused op reads the second op's fields and continues after it.
