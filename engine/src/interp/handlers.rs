@@ -320,21 +320,25 @@ fn ld_func(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
     skip_next(vm, op, n + 1)
 }
 
-/// Legacy packet load of `aux` bytes at `base + imm` into r0.
+/// Legacy packet load of `aux` bytes at `base + imm` into r0. r0 is
+/// pointer-derived when a byte read is, or when the offset is (`ld_ind`
+/// with a pointer-derived index): the same rule as [`load`].
 #[inline(always)]
-fn packet_load(vm: &mut Vm<'_>, op: &Op, n: u64, base: i64) -> Step {
+fn packet_load(vm: &mut Vm<'_>, op: &Op, n: u64, base: i64, base_derived: u8) -> Step {
     let offset = base + op.imm as i64;
     match vm.mem.load_packet_be(offset, op.aux as usize) {
-        Some(v) => {
+        Some((v, derived)) => {
             vm.regs[0] = v;
-            vm.derived[0] = 0;
+            vm.derived[0] = u8::from(derived) | base_derived;
             next(vm, op, n)
         }
-        // SEMANTICS.md: out-of-bounds legacy packet loads exit with r0 = 0.
+        // SEMANTICS.md: out-of-bounds legacy packet loads exit with r0 = 0
+        // (whether a pointer-derived offset is out of bounds depends on the
+        // implementation's addresses, so that 0 is pointer-derived too).
         None => vm.stop(
             ExecResult::Returned {
                 r0: 0,
-                r0_derived: false,
+                r0_derived: base_derived != 0,
             },
             n,
         ),
@@ -342,12 +346,13 @@ fn packet_load(vm: &mut Vm<'_>, op: &Op, n: u64, base: i64) -> Step {
 }
 
 fn ld_abs(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
-    packet_load(vm, op, n + 1, 0)
+    packet_load(vm, op, n + 1, 0, 0)
 }
 
 fn ld_ind(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
-    let base = vm.regs[reg(op.src)] as u32 as i64;
-    packet_load(vm, op, n + 1, base)
+    let s = reg(op.src);
+    let base = vm.regs[s] as u32 as i64;
+    packet_load(vm, op, n + 1, base, vm.derived[s])
 }
 
 // ---------------------------------------------------------------------------

@@ -326,15 +326,19 @@ impl<'a> Memory<'a> {
     }
 
     /// Big-endian load for the legacy packet instructions, from the input
-    /// region only.
-    pub fn load_packet_be(&self, offset: i64, size: usize) -> Option<u64> {
+    /// region only. Returns the value and whether any byte read is
+    /// pointer-derived (as [`Memory::load`] does).
+    pub fn load_packet_be(&self, offset: i64, size: usize) -> Option<(u64, bool)> {
         if offset < 0 {
             return None;
         }
         let start = usize::try_from(offset).ok()?;
         let end = start.checked_add(size)?;
         let bytes = self.input.get(start..end)?;
-        Some(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64))
+        let value = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64);
+        let shadow = &self.input_shadow;
+        let derived = !shadow.is_empty() && shadow[start..end].iter().any(|&d| d);
+        Some((value, derived))
     }
 
     /// The first instruction that read never-written stack, if any.
@@ -460,9 +464,22 @@ mod tests {
     fn packet_loads_are_big_endian() {
         let mut buf = [0x12u8, 0x34, 0x56, 0x78];
         let m = Memory::new(&mut buf);
-        assert_eq!(m.load_packet_be(0, 2), Some(0x1234));
-        assert_eq!(m.load_packet_be(0, 4), Some(0x1234_5678));
+        assert_eq!(m.load_packet_be(0, 2), Some((0x1234, false)));
+        assert_eq!(m.load_packet_be(0, 4), Some((0x1234_5678, false)));
         assert_eq!(m.load_packet_be(3, 2), None);
         assert_eq!(m.load_packet_be(-1, 1), None);
+    }
+
+    #[test]
+    fn packet_loads_carry_the_marks_of_the_bytes_they_read() {
+        // Issue 9: a pointer stored into the input is read back by a legacy
+        // packet load; the value is pointer-derived like an ldx of it.
+        let mut buf = [0u8; 12];
+        let mut m = Memory::new(&mut buf);
+        m.store(MEM_BASE + 2, 8, MEM_BASE, true).unwrap();
+        assert_eq!(m.load_packet_be(0, 2), Some((0x0000, false)));
+        assert_eq!(m.load_packet_be(1, 2), Some((0x0000, true)));
+        assert_eq!(m.load_packet_be(9, 1), Some((0x00, true)));
+        assert_eq!(m.load_packet_be(10, 2), Some((0x0000, false)));
     }
 }
