@@ -2,14 +2,15 @@
 //! instruction reads it.
 //!
 //! RFC 9669 has no notion of a pointer: registers and memory hold numbers.
-//! The engine's model (docs/oracles.md, "Pointer-derived values") marks
-//! every value computed from an address, because addresses differ between
-//! implementations: the interpreter's are virtual (`MEM_BASE`, `STACK_TOP`),
-//! the JIT's and the kernel's are host addresses, and the kernel lets a
-//! privileged (root, `CAP_BPF`) program store a pointer into memory and
-//! read its bytes back as a number (SEMANTICS.md: "pointers may leak as
-//! numbers"). A read of such bytes must therefore be marked, or two correct
-//! implementations are compared as numbers and "diverge" (issue 9).
+//! The engine's model (docs/oracles.md, "Pointer-derived values: where the
+//! marks come from") marks every value computed from an address, because
+//! addresses differ between implementations: the interpreter's are virtual
+//! (`MEM_BASE`, `STACK_TOP`), the JIT's and the kernel's are host
+//! addresses, and for root the kernel lets a program store a pointer and
+//! read its bytes back as a number (SEMANTICS.md: "pointers may be stored
+//! to memory or returned (leaks are allowed)"). A read of such bytes must
+//! therefore be marked, or two correct implementations are compared as
+//! numbers and "diverge" (issue 9).
 //!
 //! Every program here runs on the interpreter and on the JIT (checked
 //! mode). The interpreter must return the value its own pointer gives and
