@@ -15,13 +15,27 @@
 //!   are opaque on every backend.
 //! - rbpf's JIT does not check memory accesses: a wild access there can
 //!   crash the worker, which is reported as a crash.
+//! - The input lives in a mapping of its own, far from rbpf's heap-allocated
+//!   stack ([`guarded_input`]): rbpf's interpreter accepts an access that
+//!   lands in any of its regions, so with both on the heap an out-of-bounds
+//!   access through r1 could land in the stack, depending on the heap's
+//!   history.
+
+mod guarded_input;
 
 use super::slots::{rewrite_numbers, SlotLayout};
 use super::worker::{WorkerClient, WorkerFailure, WorkerReply, WorkerVm};
 use crate::outcome::{Execution, Outcome, Value, Verdict};
 use bpfdiff_engine::interp::{HELPER_GET_PRANDOM_U32, HELPER_KTIME_GET_NS};
 use bpfdiff_engine::{Insn, Program};
+use guarded_input::GuardedInput;
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+thread_local! {
+    /// The input mapping of this worker thread, reused from run to run.
+    static INPUT: RefCell<GuardedInput> = RefCell::new(GuardedInput::default());
+}
 
 /// Number of slots the prologue adds before the program.
 pub const PROLOGUE_SLOTS: usize = 1;
@@ -87,9 +101,22 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panic".to_string())
 }
 
-/// Runs one program in the worker process.
+/// Runs one program in the worker process, its input in this thread's
+/// guarded mapping.
 pub fn run_in_worker(vm: WorkerVm, program: &[u8], mem: &[u8]) -> WorkerReply {
-    let mut mem = mem.to_vec();
+    INPUT.with(|input| match input.try_borrow_mut() {
+        Ok(mut guarded) => match guarded.load(mem) {
+            Ok(mem) => run_on(vm, program, mem),
+            Err(e) => WorkerReply::Error {
+                message: format!("cannot map the input memory: {e}"),
+            },
+        },
+        // Only reachable by a nested call; never through the worker.
+        Err(_) => run_on(vm, program, &mut mem.to_vec()),
+    })
+}
+
+fn run_on(vm: WorkerVm, program: &[u8], mem: &mut [u8]) -> WorkerReply {
     let result = catch_unwind(AssertUnwindSafe(|| -> WorkerReply {
         let mut rbpf_vm = match rbpf::EbpfVmRaw::new(Some(program)) {
             Ok(v) => v,
@@ -110,7 +137,7 @@ pub fn run_in_worker(vm: WorkerVm, program: &[u8], mem: &[u8]) -> WorkerReply {
             }
         }
         let run = match vm {
-            WorkerVm::RbpfInterp => rbpf_vm.execute_program(&mut mem),
+            WorkerVm::RbpfInterp => rbpf_vm.execute_program(mem),
             WorkerVm::RbpfJit => {
                 if let Err(e) = rbpf_vm.jit_compile() {
                     return WorkerReply::Rejected {
@@ -119,13 +146,13 @@ pub fn run_in_worker(vm: WorkerVm, program: &[u8], mem: &[u8]) -> WorkerReply {
                 }
                 // SAFETY: this is the disposable worker process; whatever the
                 // JIT'd code does stays inside it and is reported as a crash.
-                unsafe { rbpf_vm.execute_program_jit(&mut mem) }
+                unsafe { rbpf_vm.execute_program_jit(mem) }
             }
         };
         match run {
             Ok(r0) => WorkerReply::Returned {
                 r0,
-                mem: mem.clone(),
+                mem: mem.to_vec(),
             },
             Err(e) => WorkerReply::Error {
                 message: e.to_string(),
