@@ -8,6 +8,7 @@ pub mod jit;
 pub mod kernel;
 pub mod rbpf;
 pub mod rbpf_vm;
+pub mod slots;
 pub mod worker;
 
 /// How much of a load-time check a backend performs.

@@ -4,22 +4,80 @@
 //! What rbpf can and cannot express:
 //! - r1 = pointer to the input memory (`EbpfVmRaw`), r10 = stack top.
 //! - rbpf never sets r2; the engine's r2 = length is supplied by a one-insn
-//!   prologue `r2 = len` (and fault pcs are shifted back by one).
+//!   prologue `r2 = len`. Every instruction number rbpf reports (fault pc,
+//!   refusal reason, error text) is translated back to the user's index
+//!   ([`translate`]).
+//! - rbpf refuses programs of more than [`MAX_INSNS`] slots; a program that
+//!   fits only without the prologue is not run ([`harness_exceeds_limit`]).
 //! - rbpf has no instruction budget: endless programs are stopped by the
 //!   worker's timeout.
 //! - Helpers 5 and 7 are registered with the engine's ids; their results
 //!   are opaque on every backend.
 //! - rbpf's JIT does not check memory accesses: a wild access there can
 //!   crash the worker, which is reported as a crash.
+//! - The input lives in a mapping of its own, far from rbpf's heap-allocated
+//!   stack ([`guarded_input`]): rbpf's interpreter accepts an access that
+//!   lands in any of its regions, so with both on the heap an out-of-bounds
+//!   access through r1 could land in the stack, depending on the heap's
+//!   history.
 
+mod guarded_input;
+
+use super::slots::{rewrite_numbers, SlotLayout};
 use super::worker::{WorkerClient, WorkerFailure, WorkerReply, WorkerVm};
 use crate::outcome::{Execution, Outcome, Value, Verdict};
 use bpfdiff_engine::interp::{HELPER_GET_PRANDOM_U32, HELPER_KTIME_GET_NS};
 use bpfdiff_engine::{Insn, Program};
+use guarded_input::GuardedInput;
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+thread_local! {
+    /// The input mapping of this worker thread, reused from run to run.
+    static INPUT: RefCell<GuardedInput> = RefCell::new(GuardedInput::default());
+}
 
 /// Number of slots the prologue adds before the program.
 pub const PROLOGUE_SLOTS: usize = 1;
+
+/// rbpf's limit on a program's slots (`PROG_MAX_INSNS` of rbpf 0.4.1; its
+/// verifier refuses longer programs).
+pub const MAX_INSNS: usize = 1_000_000;
+
+/// The layout of the program rbpf runs: the prologue, then the program.
+pub fn layout() -> SlotLayout {
+    SlotLayout::prologue(PROLOGUE_SLOTS, "harness prologue")
+}
+
+/// Why a program of `user_len` slots cannot be compared on rbpf: it is
+/// within rbpf's limit, but the prologue pushes it over (rbpf would refuse
+/// the harness's addition, not the program). `None` when it fits, or when
+/// the program alone exceeds the limit (that refusal is rbpf's own).
+pub fn harness_exceeds_limit(user_len: usize) -> Option<String> {
+    let added = layout().added();
+    (user_len <= MAX_INSNS && user_len + added > MAX_INSNS).then(|| {
+        format!(
+            "not comparable: program of {user_len} insns + {added} harness insn exceeds rbpf's {MAX_INSNS}-insn limit"
+        )
+    })
+}
+
+/// Rewrites the instruction numbers of an rbpf message (`insn #N`, `to #N`,
+/// `at #N`) to the user's indices. rbpf's memory-check messages name the
+/// instruction after the faulting one (its pointer has already advanced);
+/// they are rewritten to name the faulting instruction itself.
+pub fn translate(message: &str) -> String {
+    let l = layout();
+    if is_memory_fault(message) {
+        rewrite_numbers(message, |n| l.render(n - 1))
+    } else {
+        l.rewrite(message)
+    }
+}
+
+fn is_memory_fault(message: &str) -> bool {
+    message.contains("out of bounds memory")
+}
 
 /// The program as rbpf runs it: `r2 = len` then the program.
 pub fn with_prologue(program: &Program, mem_len: usize) -> Vec<u8> {
@@ -43,9 +101,22 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panic".to_string())
 }
 
-/// Runs one program in the worker process.
+/// Runs one program in the worker process, its input in this thread's
+/// guarded mapping.
 pub fn run_in_worker(vm: WorkerVm, program: &[u8], mem: &[u8]) -> WorkerReply {
-    let mut mem = mem.to_vec();
+    INPUT.with(|input| match input.try_borrow_mut() {
+        Ok(mut guarded) => match guarded.load(mem) {
+            Ok(mem) => run_on(vm, program, mem),
+            Err(e) => WorkerReply::Error {
+                message: format!("cannot map the input memory: {e}"),
+            },
+        },
+        // Only reachable by a nested call; never through the worker.
+        Err(_) => run_on(vm, program, &mut mem.to_vec()),
+    })
+}
+
+fn run_on(vm: WorkerVm, program: &[u8], mem: &mut [u8]) -> WorkerReply {
     let result = catch_unwind(AssertUnwindSafe(|| -> WorkerReply {
         let mut rbpf_vm = match rbpf::EbpfVmRaw::new(Some(program)) {
             Ok(v) => v,
@@ -66,7 +137,7 @@ pub fn run_in_worker(vm: WorkerVm, program: &[u8], mem: &[u8]) -> WorkerReply {
             }
         }
         let run = match vm {
-            WorkerVm::RbpfInterp => rbpf_vm.execute_program(&mut mem),
+            WorkerVm::RbpfInterp => rbpf_vm.execute_program(mem),
             WorkerVm::RbpfJit => {
                 if let Err(e) = rbpf_vm.jit_compile() {
                     return WorkerReply::Rejected {
@@ -75,13 +146,13 @@ pub fn run_in_worker(vm: WorkerVm, program: &[u8], mem: &[u8]) -> WorkerReply {
                 }
                 // SAFETY: this is the disposable worker process; whatever the
                 // JIT'd code does stays inside it and is reported as a crash.
-                unsafe { rbpf_vm.execute_program_jit(&mut mem) }
+                unsafe { rbpf_vm.execute_program_jit(mem) }
             }
         };
         match run {
             Ok(r0) => WorkerReply::Returned {
                 r0,
-                mem: mem.clone(),
+                mem: mem.to_vec(),
             },
             Err(e) => WorkerReply::Error {
                 message: e.to_string(),
@@ -93,7 +164,7 @@ pub fn run_in_worker(vm: WorkerVm, program: &[u8], mem: &[u8]) -> WorkerReply {
     })
 }
 
-/// Extracts the instruction index from rbpf's `insn #N`. Its memory-check
+/// Extracts the wrapped slot from rbpf's `insn #N`. Its memory-check
 /// messages give the index after the faulting instruction (the pointer has
 /// already advanced); its other messages give the instruction itself.
 fn insn_index(message: &str) -> Option<usize> {
@@ -103,7 +174,7 @@ fn insn_index(message: &str) -> Option<usize> {
         .take_while(|c| c.is_ascii_digit())
         .collect();
     let n: usize = digits.parse().ok()?;
-    if message.contains("out of bounds memory") {
+    if is_memory_fault(message) {
         n.checked_sub(1)
     } else {
         Some(n)
@@ -133,10 +204,14 @@ pub fn run_on_rbpf(
     program: &Program,
     input: &[u8],
 ) -> Outcome {
+    if let Some(why) = harness_exceeds_limit(program.len()) {
+        return Outcome::not_run(backend, why);
+    }
     let bytes = with_prologue(program, input.len());
     let first_line = |m: &str| m.lines().next().unwrap_or("").to_string();
     let (verdict, execution) = match worker.run(vm, &bytes, input) {
         Ok(WorkerReply::Rejected { message }) => {
+            let message = translate(&message);
             return Outcome::rejected(backend, 0, first_line(&message), Some(message));
         }
         Ok(WorkerReply::Returned { r0, mem }) => (
@@ -155,8 +230,8 @@ pub fn run_on_rbpf(
             Verdict::Accepted,
             Execution::Fault {
                 kind: fault_kind(&message).to_string(),
-                pc: insn_index(&message).map(|i| i.saturating_sub(PROLOGUE_SLOTS)),
-                detail: first_line(&message),
+                pc: insn_index(&message).and_then(|slot| layout().user_index(slot)),
+                detail: first_line(&translate(&message)),
             },
         ),
         Ok(WorkerReply::Panicked { message }) => (
@@ -193,6 +268,11 @@ mod tests {
             "rbpf reports the index after the access"
         );
         assert_eq!(fault_kind(m), "out-of-bounds");
+        assert_eq!(
+            translate(m).lines().next().unwrap(),
+            "Error: out of bounds memory load (insn #1), addr 0x10, size 4",
+            "the text names the faulting instruction, as the user numbers it"
+        );
     }
 
     #[test]

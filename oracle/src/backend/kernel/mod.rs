@@ -84,21 +84,26 @@ impl KernelBackend {
         if let Some(why) = &self.denied {
             return Err(why.clone());
         }
+        if let Some(why) = harness_exceeds_limit(program.len(), input_len) {
+            return Err(why);
+        }
         let fd = self.maps.fd_for(input_len)?;
         let insns = wrapper::wrap(program, fd, input_len);
         match loader::load(&insns, level.max(1)) {
             Ok(_) => Ok(String::from(
                 "(accepted; a successful load keeps no log at this level)",
             )),
-            Err(e) => Ok(e.log.unwrap_or_default()),
+            Err(e) => Ok(wrapper::translate(&e.log.unwrap_or_default(), input_len)),
         }
     }
 
-    /// Loads with a log into `log` on success too (level 2 keeps the log of
-    /// a successful load).
+    /// Reloads a refused wrapped program with a level-1 log for its reason;
+    /// instruction numbers in both are the user's (`mem_len` gives the
+    /// wrapper's layout).
     fn rejection(
         &self,
         program_insns: &[bpfdiff_engine::Insn],
+        mem_len: usize,
         errno: i32,
     ) -> (String, Option<String>) {
         if !self.options.log_on_reject {
@@ -106,7 +111,7 @@ impl KernelBackend {
         }
         match loader::load(program_insns, 1) {
             Err(e) => {
-                let log = e.log.unwrap_or_default();
+                let log = wrapper::translate(&e.log.unwrap_or_default(), mem_len);
                 let reason = reason_from_log(&log);
                 let reason = if reason.is_empty() {
                     errno_name(errno).to_string()
@@ -118,6 +123,24 @@ impl KernelBackend {
             Ok(_) => ("accepted when reloaded with a log".to_string(), None),
         }
     }
+}
+
+/// The kernel's limit on a program's slots for a loader with CAP_BPF
+/// (`BPF_COMPLEXITY_LIMIT_INSNS`; `BPF_PROG_LOAD` refuses more with E2BIG).
+pub const MAX_INSNS: usize = 1_000_000;
+
+/// Why a program of `user_len` slots cannot be compared on the kernel: it
+/// is within the kernel's limit, but the wrapper's slots push it over. The
+/// kernel would refuse the harness's additions, not the program, so the
+/// program is not loaded. `None` when the wrapped program fits, or when
+/// the program alone exceeds the limit (that refusal is the kernel's own).
+pub fn harness_exceeds_limit(user_len: usize, mem_len: usize) -> Option<String> {
+    let added = wrapper::layout(mem_len).added();
+    (user_len <= MAX_INSNS && user_len + added > MAX_INSNS).then(|| {
+        format!(
+            "not comparable: program of {user_len} insns + {added} harness insns exceeds the kernel's {MAX_INSNS}-insn limit"
+        )
+    })
 }
 
 /// Engine faults after which a program must not run on the host.
@@ -151,6 +174,9 @@ impl Backend for KernelBackend {
         if let Some(why) = &self.denied {
             return Outcome::not_run(name, why.clone());
         }
+        if let Some(why) = harness_exceeds_limit(program.len(), input.len()) {
+            return Outcome::not_run(name, why);
+        }
         // Host safety: the engine runs it first, on the same input.
         let engine_verdict = Interpreter::new(program).map(|vm| {
             let mut mem = input.to_vec();
@@ -164,7 +190,7 @@ impl Backend for KernelBackend {
         let prog = match loader::load(&insns, 0) {
             Ok(prog) => prog,
             Err(e) => {
-                let (reason, log) = self.rejection(&insns, e.errno);
+                let (reason, log) = self.rejection(&insns, input.len(), e.errno);
                 return Outcome::rejected(name, e.errno, reason, log);
             }
         };

@@ -16,11 +16,15 @@
 //! The program keeps its own relative jumps and local calls; it gets one
 //! frame less than the engine gives it (the wrapper is frame 0).
 
+use crate::backend::slots::SlotLayout;
 use bpfdiff_engine::opcode::{self, Class, Operation, Size, Source};
 use bpfdiff_engine::{Insn, Instruction, Program};
 
 /// Bytes of ctx the wrapper writes (r0).
 pub const CTX_SIZE: usize = 8;
+
+/// Slots of the wrapper after its call (store r0, `r0 = 0`, exit).
+const TAIL_SLOTS: usize = 3;
 
 fn row(
     class: Class,
@@ -98,10 +102,50 @@ pub fn wrapper_slots(mem_len: usize) -> usize {
     }
 }
 
+/// The wrapped code's layout: slots up to and including the call are the
+/// harness prologue, the three after it the harness epilogue, then the
+/// program. Nothing is appended after the program.
+pub fn layout(mem_len: usize) -> SlotLayout {
+    let before = wrapper_slots(mem_len);
+    let after_call = before - TAIL_SLOTS;
+    SlotLayout {
+        before,
+        harness: vec![
+            (0..after_call, "harness prologue"),
+            (after_call..before, "harness epilogue"),
+        ],
+    }
+}
+
+/// Rewrites the kernel's instruction numbers in `text` (a refusal reason
+/// or a verifier log of the wrapped program) to the user's indices.
+pub fn translate(text: &str, mem_len: usize) -> String {
+    layout(mem_len).rewrite(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use bpfdiff_engine::interp::{run_program, ExecResult, DEFAULT_BUDGET};
+
+    #[test]
+    fn the_layout_names_the_wrapper_slots() {
+        for len in [0usize, 5] {
+            let w = wrap(&Program::new(vec![Insn::new(0x95, 0, 0, 0, 0)]), 3, len);
+            let l = layout(len);
+            assert_eq!(l.added(), wrapper_slots(len));
+            // The call is the last prologue slot, the exit the last epilogue slot.
+            let call = l.added() - TAIL_SLOTS - 1;
+            assert_eq!(w[call].opcode, 0x85);
+            assert_eq!(w[l.added() - 1].opcode, 0x95);
+            assert_eq!(l.render(call as i64), format!("{call} (harness prologue)"));
+            assert_eq!(
+                l.render(call as i64 + 1),
+                format!("{} (harness epilogue)", call + 1)
+            );
+            assert_eq!(l.render(l.added() as i64), "0");
+        }
+    }
 
     #[test]
     fn wrapper_calls_the_program_and_stores_r0() {
