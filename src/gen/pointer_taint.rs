@@ -412,7 +412,12 @@ fn transfer(
                 for r in 1..=5 {
                     step.after.set(bit(r), true, false, true);
                 }
-                step.after.set(R0, indexed, false, indexed);
+                // The packet is the input: it holds pointer bytes when a
+                // tainted value was stored outside the stack. The load
+                // swaps bytes, so what it yields is no usable address.
+                let from_input = mem.other;
+                let t = indexed || from_input;
+                step.after.set(R0, t, false, t);
             }
             // A map value: an address the kernel and the engine both know.
             Operation::LdMapValue => step.after.set(d, true, false, false),
@@ -487,6 +492,28 @@ mod tests {
         assert_eq!(branch_on_pointer(&p, true), Some(0));
         // Without input r1 = 0 is a plain number.
         assert_eq!(branch_on_pointer(&p, false), None);
+    }
+
+    #[test]
+    fn a_packet_load_of_stored_pointer_bytes_is_tainted() {
+        // *(u64 *)(r1 +0) = r1 (the input pointer into the input itself);
+        // r0 = *(u32 *)skb[0]; if w0 == 0 goto +0: the packet load reads
+        // the pointer's bytes (issue 9), so the branch depends on an address.
+        let p = prog(&[
+            Insn::new(0x7b, 1, 1, 0, 0),
+            Insn::new(0x20, 0, 0, 0, 0),
+            Insn::new(0x16, 0, 0, 0, 0),
+            EXIT,
+        ]);
+        assert_eq!(branch_on_pointer(&p, true), Some(2));
+        // Without a pointer stored in the input the loaded value is a number.
+        let p = prog(&[
+            Insn::new(0x7a, 1, 0, 0, 7),
+            Insn::new(0x20, 0, 0, 0, 0),
+            Insn::new(0x16, 0, 0, 0, 0),
+            EXIT,
+        ]);
+        assert_eq!(branch_on_pointer(&p, true), None);
     }
 
     #[test]
