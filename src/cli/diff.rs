@@ -69,9 +69,21 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let mut rules = args.known.rules()?;
     let result = diff(&mut backends, &input.program, &mem, &mut rules);
     if args.json {
+        let matched: serde_json::Map<String, serde_json::Value> = rules
+            .rules()
+            .iter()
+            .zip(rules.hits())
+            .filter(|(_, &n)| n > 0)
+            .map(|(r, &n)| (r.name.clone(), n.into()))
+            .collect();
         let json = serde_json::json!({
             "outcomes": result.outcomes,
             "comparison": result.comparison,
+            "known_rules": {
+                "sources": rules.sources(),
+                "rules": rules.rules().len(),
+                "matched": matched,
+            },
         });
         output::println(&serde_json::to_string_pretty(&json)?)?;
     } else {
