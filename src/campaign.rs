@@ -142,22 +142,59 @@ pub struct CampaignSummary {
     pub saved: Vec<PathBuf>,
 }
 
-/// A reason with its numbers replaced by `N`, so that reasons group.
+/// A reason with its numbers replaced by `N`, so that reasons group. Only
+/// numbers that stand alone are replaced (decimal with an optional `-`, or
+/// `0x` hex, with a token boundary on both sides): `insn 12`, `off=-8` and
+/// `0xdc` lose their number, `be16`, `r10` and `u64` keep theirs.
 pub fn normalize_reason(reason: &str) -> String {
+    let chars: Vec<char> = reason.chars().collect();
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut out = String::with_capacity(reason.len());
-    let mut in_number = false;
-    for c in reason.chars() {
-        if c.is_ascii_digit() {
-            if !in_number {
+    let mut i = 0;
+    while i < chars.len() {
+        let at_boundary = i == 0 || !word(chars[i - 1]);
+        let end = at_boundary
+            .then(|| standalone_number_end(&chars, i))
+            .flatten();
+        match end {
+            Some(end) => {
                 out.push('N');
+                i = end;
             }
-            in_number = true;
-        } else {
-            in_number = false;
-            out.push(c);
+            None => {
+                out.push(chars[i]);
+                i += 1;
+            }
         }
     }
     out.chars().take(120).collect()
+}
+
+/// The end of the number token starting at `start` (`-12`, `12`, `0xdc`),
+/// if one starts there and is followed by a token boundary.
+fn standalone_number_end(chars: &[char], start: usize) -> Option<usize> {
+    let mut i = start;
+    if chars.get(i) == Some(&'-') {
+        i += 1;
+    }
+    let hex = chars.get(i) == Some(&'0') && matches!(chars.get(i + 1), Some('x' | 'X'));
+    let digits_start = if hex { i + 2 } else { i };
+    let is_digit = |c: &char| {
+        if hex {
+            c.is_ascii_hexdigit()
+        } else {
+            c.is_ascii_digit()
+        }
+    };
+    let digits = chars[digits_start.min(chars.len())..]
+        .iter()
+        .take_while(|c| is_digit(c))
+        .count();
+    let end = digits_start + digits;
+    let boundary = chars
+        .get(end)
+        .is_none_or(|&c| !(c.is_ascii_alphanumeric() || c == '_'));
+    (digits > 0 && boundary).then_some(end)
 }
 
 struct CaseResult {
@@ -422,11 +459,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reasons_group_without_their_numbers() {
+    fn reasons_group_without_their_standalone_numbers() {
         assert_eq!(
             normalize_reason("R3 !read_ok at insn 12"),
-            "RN !read_ok at insn N"
+            "R3 !read_ok at insn N"
         );
+        for (reason, grouped) in [
+            ("unknown opcode 0xdc", "unknown opcode N"),
+            ("be16 of 0x10 bytes", "be16 of N bytes"),
+            (
+                "frame pointer r10 is read only",
+                "frame pointer r10 is read only",
+            ),
+            ("invalid stack off=-8 size=8", "invalid stack off=N size=N"),
+            (
+                "jump pc+3 out of range (insn #6)",
+                "jump pc+N out of range (insn #N)",
+            ),
+            ("*(u64 *)(r10 -8) at 0x1f2", "*(u64 *)(r10 N) at N"),
+            ("0x12g and 12b stay", "0x12g and 12b stay"),
+        ] {
+            assert_eq!(normalize_reason(reason), grouped, "{reason}");
+        }
     }
 
     #[test]

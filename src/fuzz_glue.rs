@@ -34,6 +34,7 @@
 
 use crate::gen::mutator::{self, MutatorConfig};
 use crate::gen::{pointer_taint, unwritten_registers, Case, Knobs, KnobsError, Tier};
+use crate::known_rules::{self, RuleChoiceError};
 use bpfdiff_engine::asm::{conformance, kernel};
 use bpfdiff_engine::data::{self, DataTest, Expected};
 use bpfdiff_engine::interp::{self, ExecResult, FaultKind, Interpreter, DEFAULT_BUDGET};
@@ -41,14 +42,12 @@ use bpfdiff_engine::jit::{JitProgram, Mode};
 use bpfdiff_engine::opcode::Operation;
 use bpfdiff_engine::Program;
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
-use bpfdiff_oracle::known::KnownRulesError;
 use bpfdiff_oracle::registry::{self, RegistryError};
 use bpfdiff_oracle::{
     diff, Aspect, Backend, Capabilities, Comparison, Execution, KnownRules, Outcome,
 };
 use std::cell::RefCell;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 use thiserror::Error;
 
@@ -56,8 +55,9 @@ use thiserror::Error;
 /// kernel is added when `bpf()` is permitted).
 pub const DEFAULT_DIFF_BACKENDS: [&str; 3] = ["interp", "rbpf", "rbpf-jit"];
 
-/// Environment variable naming the known-divergence rules file.
-pub const KNOWN_ENV: &str = "BPFDIFF_KNOWN";
+/// Environment variable naming an extra known-divergence rules file (or
+/// `none`); see [`crate::known_rules`].
+pub use crate::known_rules::KNOWN_ENV;
 
 /// Instruction budget of the `interp_vs_jit` target (both sides count the
 /// same way, so a smaller budget only makes endless programs cheaper).
@@ -74,25 +74,12 @@ pub enum GlueError {
     /// A bad backend selection.
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    /// The rules file is unreadable or malformed.
+    /// A rules file `BPFDIFF_KNOWN` names is missing, unreadable or malformed.
     #[error(transparent)]
-    Known(#[from] KnownRulesError),
+    Known(#[from] RuleChoiceError),
     /// A bad `BPFDIFF_ALLOWED_OPS`.
     #[error(transparent)]
     Knobs(#[from] KnobsError),
-}
-
-/// The rules file: `BPFDIFF_KNOWN`, else this checkout's
-/// `corpus/known-divergences.json`.
-pub fn known_rules_path() -> PathBuf {
-    std::env::var_os(KNOWN_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/corpus/known-divergences.json"
-            ))
-        })
 }
 
 /// Why the kernel backend cannot run here, if it cannot.
@@ -262,7 +249,7 @@ impl DiffHarness {
 
     /// The `diff` target's harness: [`diff_backends`] and the rules file.
     pub fn from_env() -> Result<DiffHarness, GlueError> {
-        let rules = KnownRules::load(&known_rules_path())?;
+        let rules = known_rules::from_env()?;
         Ok(DiffHarness::new(&diff_backends()?, rules, false)?)
     }
 
@@ -551,7 +538,7 @@ pub fn fuzz_diff(data: &[u8]) {
 
 /// The `kernel` target's harness: the engine and the kernel.
 pub fn kernel_harness() -> Result<DiffHarness, GlueError> {
-    let rules = KnownRules::load(&known_rules_path())?;
+    let rules = known_rules::from_env()?;
     Ok(DiffHarness::new(
         &["interp".to_string(), "kernel".to_string()],
         rules,

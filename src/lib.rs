@@ -3,6 +3,8 @@
 //!
 //! - [`input`]: reading a program from a `.data`, raw bytecode or assembly file.
 //! - [`hex`]: hex text for input memory.
+//! - [`known_rules`]: which known-divergence rules a run uses (built in,
+//!   plus named files).
 //! - [`run_report`]: what one run observed, as text or JSON.
 //! - [`conformance`]: running a directory of bpf_conformance `.data` tests on
 //!   any backend; [`backend_run`] plugs the oracle backends into it.
@@ -22,6 +24,7 @@ pub mod fuzz_glue;
 pub mod gen;
 pub mod hex;
 pub mod input;
+pub mod known_rules;
 pub mod plugin;
 pub mod run_report;
 pub mod worker_hook;

@@ -3,6 +3,7 @@
 
 use crate::hex::to_hex;
 use bpfdiff_engine::interp::{ExecResult, Execution};
+use bpfdiff_oracle::hex_u64;
 use serde::Serialize;
 
 /// How a run ended, as the JSON `result` field spells it.
@@ -61,7 +62,7 @@ impl RunReport {
         let (result, r0, r0_derived, fault) = match execution.result {
             ExecResult::Returned { r0, r0_derived } => (
                 ResultKind::Returned,
-                Some(format!("0x{r0:x}")),
+                Some(hex_u64::to_text(r0)),
                 r0_derived,
                 None,
             ),
@@ -72,7 +73,7 @@ impl RunReport {
                 Some(FaultReport {
                     kind: f.kind.name(),
                     pc: f.pc,
-                    addr: format!("0x{:x}", f.addr),
+                    addr: hex_u64::to_text(f.addr),
                     size: f.size,
                 }),
             ),

@@ -10,12 +10,10 @@
 //! (`bpfdiff::gen::case`). A `.data` file names in its comments every
 //! known rule its replay hits, so that each regression says what it is.
 
-use bpfdiff::fuzz_glue::{
-    check_interp_vs_jit, diff_finding, kernel_unavailable, known_rules_path, DiffHarness,
-};
+use bpfdiff::fuzz_glue::{check_interp_vs_jit, diff_finding, kernel_unavailable, DiffHarness};
 use bpfdiff::gen::{Case, Knobs};
 use bpfdiff_engine::data::{self, Expected};
-use bpfdiff_oracle::{Comparison, Execution, KnownRules, Verdict};
+use bpfdiff_oracle::{Comparison, Execution, Verdict};
 use std::path::{Path, PathBuf};
 
 fn regression_files() -> Vec<PathBuf> {
@@ -78,7 +76,7 @@ fn every_regression_replays_without_a_new_divergence() {
         None => names.push("kernel".into()),
         Some(why) => eprintln!("SKIPPED (kernel part): {why}"),
     }
-    let rules = KnownRules::load(&known_rules_path()).expect("the rules file reads");
+    let rules = bpfdiff::known_rules::from_env().expect("the rules read");
     let mut harness = DiffHarness::new(&names, rules, true).expect("backends start");
     let mut failures = Vec::new();
     for path in &files {

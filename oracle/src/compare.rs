@@ -117,6 +117,15 @@ pub fn is_engine_limit(fault_kind: &str) -> bool {
     ENGINE_LIMITS.contains(&fault_kind)
 }
 
+/// One memory byte for a difference's detail: `0x4e`, or `absent` when the
+/// memory of that side is shorter.
+fn byte_text(b: Option<&u8>) -> String {
+    match b {
+        Some(b) => format!("0x{b:02x}"),
+        None => "absent".to_string(),
+    }
+}
+
 fn fault_text(e: &Execution) -> String {
     e.to_string()
 }
@@ -227,10 +236,10 @@ pub fn compare_pair(
                 out.push(diff(
                     Aspect::Memory,
                     format!(
-                        "{} byte(s) differ, first at offset {first}: {:02x?} vs {:02x?}",
+                        "{} byte(s) differ; first mem[0x{first:x}]: {} vs {}",
                         differing.len(),
-                        ma.get(first),
-                        mb.get(first)
+                        byte_text(ma.get(first)),
+                        byte_text(mb.get(first))
                     ),
                 ));
             }
@@ -348,5 +357,44 @@ mod tests {
             compare(&a, Some(3), &[(b, caps(true))]),
             Comparison::Diverge { .. }
         ));
+    }
+
+    #[test]
+    fn memory_differences_name_the_offset_and_bytes_in_hex() {
+        let a = returned("interp", 0, false, vec![1, 2, 3, 0x56, 9]);
+        let b = returned("other", 0, false, vec![1, 2, 3, 0x4e, 8]);
+        let Comparison::Diverge { differences } = compare(&a, None, &[(b, caps(true))]) else {
+            panic!("no divergence")
+        };
+        assert_eq!(differences[0].aspect, Aspect::Memory);
+        assert_eq!(
+            differences[0].detail,
+            "2 byte(s) differ; first mem[0x3]: 0x56 vs 0x4e"
+        );
+        let short = returned("other", 0, false, vec![1, 2, 3, 0x56]);
+        let a = returned("interp", 0, false, vec![1, 2, 3, 0x56, 9]);
+        let Comparison::Diverge { differences } = compare(&a, None, &[(short, caps(true))]) else {
+            panic!("no divergence")
+        };
+        assert_eq!(
+            differences[0].detail,
+            "1 byte(s) differ; first mem[0x4]: 0x09 vs absent"
+        );
+    }
+
+    #[test]
+    fn outcomes_serialize_r0_and_registers_as_hex_strings() {
+        let mut o = returned("interp", u64::MAX, false, vec![]);
+        if let Execution::Returned { regs, .. } = &mut o.execution {
+            *regs = Some(vec![Value {
+                bits: 1 << 60,
+                derived: true,
+            }]);
+        }
+        let json = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["execution"]["r0"]["bits"], "0xffffffffffffffff");
+        assert_eq!(json["execution"]["regs"][0]["bits"], "0x1000000000000000");
+        let back: Outcome = serde_json::from_value(json).unwrap();
+        assert_eq!(back, o);
     }
 }

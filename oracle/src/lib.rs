@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod compare;
+pub mod hex_u64;
 pub mod known;
 pub mod outcome;
 pub mod registry;

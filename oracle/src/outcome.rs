@@ -6,7 +6,8 @@ use std::fmt;
 /// A 64-bit value as a backend observed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Value {
-    /// The bits.
+    /// The bits (a `"0x…"` string in JSON, see [`crate::hex_u64`]).
+    #[serde(with = "crate::hex_u64")]
     pub bits: u64,
     /// True when the value derives from a pointer (or another
     /// implementation-specific source) and must not be compared as a number.

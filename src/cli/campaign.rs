@@ -3,7 +3,7 @@
 use super::{output, EXIT_TESTS_FAILED};
 use bpfdiff::campaign::{self, CampaignConfig};
 use bpfdiff::gen::{Knobs, Tier};
-use bpfdiff_oracle::{registry, KnownRules};
+use bpfdiff_oracle::registry;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,13 +47,9 @@ pub struct CampaignArgs {
     /// Worker threads, each with its own backends (default: the number of CPUs).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Known-divergence rules (JSON); a missing file means none.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "corpus/known-divergences.json"
-    )]
-    pub known: PathBuf,
+    /// Which known-divergence rules apply.
+    #[command(flatten)]
+    pub known: super::known::KnownArgs,
     /// Write the smallest example of each new divergence as a `.data` file here.
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
@@ -77,7 +73,7 @@ pub fn execute(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
         backends,
         jobs,
         knobs: Knobs::from_env()?,
-        rules: KnownRules::load(&args.known)?,
+        rules: args.known.rules()?,
         kernel_reasons: !args.no_kernel_reasons,
         save: args.save.clone(),
     })?;

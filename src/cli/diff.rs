@@ -3,7 +3,7 @@
 use super::{output, FormatArg, EXIT_TESTS_FAILED};
 use anyhow::anyhow;
 use bpfdiff::input::read_program;
-use bpfdiff_oracle::{diff, registry, Comparison, KnownRules, Outcome};
+use bpfdiff_oracle::{diff, registry, Comparison, Outcome};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,13 +19,9 @@ pub struct DiffArgs {
     /// Backends to run, reference first (default: `BPFDIFF_BACKENDS`, else all).
     #[arg(long, value_name = "LIST")]
     pub backends: Option<String>,
-    /// Known-divergence rules (JSON); a missing file means none.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "corpus/known-divergences.json"
-    )]
-    pub known: PathBuf,
+    /// Which known-divergence rules apply.
+    #[command(flatten)]
+    pub known: super::known::KnownArgs,
     /// Print a JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -70,12 +66,24 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|n| registry::create(n))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut rules = KnownRules::load(&args.known)?;
+    let mut rules = args.known.rules()?;
     let result = diff(&mut backends, &input.program, &mem, &mut rules);
     if args.json {
+        let matched: serde_json::Map<String, serde_json::Value> = rules
+            .rules()
+            .iter()
+            .zip(rules.hits())
+            .filter(|(_, &n)| n > 0)
+            .map(|(r, &n)| (r.name.clone(), n.into()))
+            .collect();
         let json = serde_json::json!({
             "outcomes": result.outcomes,
             "comparison": result.comparison,
+            "known_rules": {
+                "sources": rules.sources(),
+                "rules": rules.rules().len(),
+                "matched": matched,
+            },
         });
         output::println(&serde_json::to_string_pretty(&json)?)?;
     } else {

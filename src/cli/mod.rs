@@ -7,6 +7,7 @@ mod conformance;
 mod diff;
 mod disasm;
 mod jit_dump;
+mod known;
 mod output;
 pub mod plugin;
 mod run;
