@@ -6,6 +6,7 @@
 //! - [`asm`]: the kernel (`bpftool`) syntax and the bpf_conformance dialect.
 //! - [`data`]: bpf_conformance `.data` test files.
 //! - [`interp`]: the checking interpreter, the project's reference semantics.
+//! - [`verifier`]: the kernel-modeled safety verifier.
 #![deny(missing_docs)]
 
 pub mod asm;
@@ -17,6 +18,7 @@ pub mod interp;
 pub mod jit;
 pub mod opcode;
 pub mod program;
+pub mod verifier;
 #[cfg(test)]
 mod test_strategies;
 
