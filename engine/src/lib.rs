@@ -18,9 +18,9 @@ pub mod interp;
 pub mod jit;
 pub mod opcode;
 pub mod program;
-pub mod verifier;
 #[cfg(test)]
 mod test_strategies;
+pub mod verifier;
 
 pub use decode::{DecodeError, Instruction};
 pub use insn::Insn;

@@ -65,6 +65,13 @@ case_tests! {
     st_reserved_fields => "st-reserved-fields",
     atomic_invalid_opcode => "atomic-invalid-opcode",
     ld_imm64_reserved_off => "ld-imm64-reserved-off",
+    neg_reserved_fields => "neg-reserved-fields",
+    end_bad_width => "end-bad-width",
+    cond_jump_reserved_fields => "cond-jump-reserved-fields",
+    call_unknown_src => "call-unknown-src",
+    stx_reserved_fields => "stx-reserved-fields",
+    ld_abs_reserved_fields => "ld-abs-reserved-fields",
+    atomic_operand_size => "atomic-operand-size",
     // check_reg_arg: `R%d is invalid`, `frame pointer is read only`.
     invalid_register => "invalid-register",
     frame_pointer_is_read_only => "frame-pointer-is-read-only",
@@ -94,7 +101,11 @@ fn every_case_has_a_test_and_every_structural_class_a_case() {
     let all = cases();
     let src = include_str!("verifier_structural.rs");
     for c in &all {
-        assert!(src.contains(&format!("=> \"{}\"", c.name)), "no test for {}", c.name);
+        assert!(
+            src.contains(&format!("=> \"{}\"", c.name)),
+            "no test for {}",
+            c.name
+        );
     }
     for class in [
         RejectClass::UnknownOpcode,
@@ -143,11 +154,17 @@ fn structure_info_lists_subprograms_targets_and_references() {
     let bounds: Vec<_> = info.subprogs.iter().map(|s| (s.start, s.end)).collect();
     assert_eq!(bounds, [(0, 5), (5, 7)]);
     assert_eq!(info.insn_starts, [0, 2, 3, 4, 5, 6]);
-    assert_eq!(info.jump_targets.iter().copied().collect::<Vec<_>>(), [4, 5]);
+    assert_eq!(
+        info.jump_targets.iter().copied().collect::<Vec<_>>(),
+        [4, 5]
+    );
     assert_eq!(info.ld_imm64_refs.len(), 1);
     assert_eq!(info.ld_imm64_refs[0].kind, LdImm64Kind::MapFd);
     assert_eq!(info.ld_imm64_refs[0].imm, 3);
-    assert!(!info.reachable[1], "the second slot of ld_imm64 is no instruction");
+    assert!(
+        !info.reachable[1],
+        "the second slot of ld_imm64 is no instruction"
+    );
 }
 
 #[test]

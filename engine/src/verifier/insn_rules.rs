@@ -25,7 +25,11 @@ pub fn decode(insns: &[Insn], pc: usize) -> Result<Instruction, Rejection> {
     decode::decode_at(insns, pc).map_err(|e| match e.kind {
         DecodeErrorKind::BadRegister { reg, .. } => invalid_register(pc, reg),
         DecodeErrorKind::ReservedField { .. } | DecodeErrorKind::BadSelector { .. } => {
-            Rejection::new(pc, RejectClass::ReservedFields, reserved_message(&insns[pc]))
+            Rejection::new(
+                pc,
+                RejectClass::ReservedFields,
+                reserved_message(&insns[pc]),
+            )
         }
         // Unknown opcodes and malformed ld_imm64 are structural (the pass
         // before exploration refuses them); keep the decoder's words.

@@ -52,7 +52,9 @@ pub fn subprog_starting_at(subprogs: &[Subprogram], slot: usize) -> Option<usize
 
 /// The index of the subprogram that contains `slot`.
 pub fn subprog_containing(subprogs: &[Subprogram], slot: usize) -> Option<usize> {
-    subprogs.iter().position(|s| s.start <= slot && slot < s.end)
+    subprogs
+        .iter()
+        .position(|s| s.start <= slot && slot < s.end)
 }
 
 /// `round_up_stack_depth` with the JIT requested.

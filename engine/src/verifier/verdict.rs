@@ -155,7 +155,10 @@ impl RejectClass {
 
     /// The class with this [`as_str`](RejectClass::as_str) name.
     pub fn from_name(name: &str) -> Option<RejectClass> {
-        RejectClass::ALL.iter().copied().find(|c| c.as_str() == name)
+        RejectClass::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == name)
     }
 
     /// The errno name `bpf(BPF_PROG_LOAD)` fails with for this class, as

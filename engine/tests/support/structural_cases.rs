@@ -194,7 +194,11 @@ pub fn cases() -> Vec<Case> {
             "check_subprogs",
             vec![MOV_R0_0],
             Stage::Structural,
-            Some((0, C::LastInsnNotExitOrJmp, "last insn is not an exit or jmp")),
+            Some((
+                0,
+                C::LastInsnNotExitOrJmp,
+                "last insn is not an exit or jmp",
+            )),
         ),
         case(
             "last-insn-of-subprogram-not-exit",
@@ -202,52 +206,71 @@ pub fn cases() -> Vec<Case> {
             // The call targets slot 4, so the entry ends at slot 3 (a mov).
             vec![MOV_R0_0, call_local(2), EXIT, MOV_R0_0, MOV_R0_0, EXIT],
             Stage::Structural,
-            Some((3, C::LastInsnNotExitOrJmp, "last insn is not an exit or jmp")),
+            Some((
+                3,
+                C::LastInsnNotExitOrJmp,
+                "last insn is not an exit or jmp",
+            )),
         ),
         case(
             "last-insn-before-unknown-opcode",
             "check_subprogs",
             vec![MOV_R0_0, Insn::new(0x8f, 0, 0, 0, 0), MOV_R0_0],
             Stage::Structural,
-            Some((2, C::LastInsnNotExitOrJmp, "last insn is not an exit or jmp")),
+            Some((
+                2,
+                C::LastInsnNotExitOrJmp,
+                "last insn is not an exit or jmp",
+            )),
         ),
         case(
             "ld-imm64-truncated-at-end",
             "check_subprogs",
             vec![MOV_R0_0, EXIT, Insn::new(0x18, 1, 0, 0, 0)],
             Stage::Structural,
-            Some((2, C::LastInsnNotExitOrJmp, "last insn is not an exit or jmp")),
+            Some((
+                2,
+                C::LastInsnNotExitOrJmp,
+                "last insn is not an exit or jmp",
+            )),
         ),
         case(
             "call-to-invalid-destination",
             "add_subprog",
             vec![MOV_R0_0, call_local(100), EXIT],
             Stage::Structural,
-            Some((1, C::CallToInvalidDestination, "call to invalid destination")),
+            Some((
+                1,
+                C::CallToInvalidDestination,
+                "call to invalid destination",
+            )),
         ),
         case(
             "call-to-negative-destination",
             "add_subprog",
             vec![MOV_R0_0, call_local(-100), EXIT],
             Stage::Structural,
-            Some((1, C::CallToInvalidDestination, "call to invalid destination")),
+            Some((
+                1,
+                C::CallToInvalidDestination,
+                "call to invalid destination",
+            )),
         ),
         case(
             "func-address-to-invalid-destination",
             "add_subprog",
             [vec![MOV_R0_0], ld_imm64(1, 4, 100, 0).to_vec(), vec![EXIT]].concat(),
             Stage::Structural,
-            Some((1, C::CallToInvalidDestination, "call to invalid destination")),
+            Some((
+                1,
+                C::CallToInvalidDestination,
+                "call to invalid destination",
+            )),
         ),
         case(
             "too-many-subprograms",
             "add_subprog",
-            [
-                vec![call_local(256); 256],
-                vec![EXIT],
-                vec![EXIT; 256],
-            ]
-            .concat(),
+            [vec![call_local(256); 256], vec![EXIT], vec![EXIT; 256]].concat(),
             Stage::Structural,
             Some((255, C::TooManySubprograms, "too many subprograms")),
         ),
@@ -282,7 +305,11 @@ pub fn cases() -> Vec<Case> {
             ]
             .concat(),
             Stage::Structural,
-            Some((2, C::JumpIntoLdImm64, "jump into the middle of ldimm64 insn 2")),
+            Some((
+                2,
+                C::JumpIntoLdImm64,
+                "jump into the middle of ldimm64 insn 2",
+            )),
         ),
         case(
             "root-may-loop",
@@ -331,7 +358,11 @@ pub fn cases() -> Vec<Case> {
             "check_atomic",
             vec![MOV_R0_0, Insn::new(0xdb, 10, 0, -8, 2), EXIT],
             Stage::Decode,
-            Some((1, C::ReservedFields, "BPF_ATOMIC uses invalid atomic opcode 02")),
+            Some((
+                1,
+                C::ReservedFields,
+                "BPF_ATOMIC uses invalid atomic opcode 02",
+            )),
         ),
         case(
             "ld-imm64-reserved-off",
@@ -344,6 +375,59 @@ pub fn cases() -> Vec<Case> {
             ],
             Stage::Decode,
             Some((1, C::ReservedFields, "BPF_LD_IMM64 uses reserved fields")),
+        ),
+        case(
+            "neg-reserved-fields",
+            "check_alu_op",
+            vec![MOV_R0_0, Insn::new(0x87, 0, 0, 0, 1), EXIT],
+            Stage::Decode,
+            Some((1, C::ReservedFields, "BPF_NEG uses reserved fields")),
+        ),
+        case(
+            "end-bad-width",
+            "check_alu_op",
+            vec![MOV_R0_0, Insn::new(0xd4, 0, 0, 0, 8), EXIT],
+            Stage::Decode,
+            Some((1, C::ReservedFields, "BPF_END uses reserved fields")),
+        ),
+        case(
+            "cond-jump-reserved-fields",
+            "check_cond_jmp_op",
+            vec![MOV_R0_0, Insn::new(0x15, 0, 1, 0, 0), EXIT],
+            Stage::Decode,
+            Some((1, C::ReservedFields, "BPF_JMP/JMP32 uses reserved fields")),
+        ),
+        case(
+            "call-unknown-src",
+            "do_check_insn",
+            vec![MOV_R0_0, Insn::new(0x85, 0, 3, 0, 1), EXIT],
+            Stage::Decode,
+            Some((1, C::ReservedFields, "BPF_CALL uses reserved fields")),
+        ),
+        case(
+            "stx-reserved-fields",
+            "do_check_insn",
+            vec![MOV_R0_0, Insn::new(0x7b, 10, 0, -8, 1), EXIT],
+            Stage::Decode,
+            Some((1, C::ReservedFields, "BPF_STX uses reserved fields")),
+        ),
+        case(
+            "ld-abs-reserved-fields",
+            "check_ld_abs",
+            vec![MOV_R0_0, Insn::new(0x20, 0, 0, 1, 0), EXIT],
+            Stage::Decode,
+            Some((
+                1,
+                C::ReservedFields,
+                "BPF_LD_[ABS|IND] uses reserved fields",
+            )),
+        ),
+        case(
+            "atomic-operand-size",
+            "check_atomic",
+            vec![MOV_R0_0, Insn::new(0xd3, 10, 0, -8, 0), EXIT],
+            Stage::Decode,
+            Some((1, C::ReservedFields, "invalid atomic operand size")),
         ),
         case(
             "invalid-register",
@@ -407,7 +491,11 @@ pub fn cases() -> Vec<Case> {
         "setup_func_entry",
         chain,
         Stage::Call { curframe: 7 },
-        Some((14, C::CallStackTooDeep, "the call stack of 9 frames is too deep")),
+        Some((
+            14,
+            C::CallStackTooDeep,
+            "the call stack of 9 frames is too deep",
+        )),
     ));
     // Two frames of 300 bytes (a store at r10 - 300 each): 304 + 304 > 512.
     let stb = |off| Insn::new(0x72, 10, 0, off, 0);
@@ -424,7 +512,11 @@ pub fn cases() -> Vec<Case> {
             EXIT,
         ],
         Stage::StackDepth(vec![300, 300]),
-        Some((1, C::CombinedStackSize, "combined stack size of 2 calls is 608. Too large")),
+        Some((
+            1,
+            C::CombinedStackSize,
+            "combined stack size of 2 calls is 608. Too large",
+        )),
     ));
     v.push(case(
         "combined-stack-size-fits",
