@@ -49,6 +49,10 @@ case_tests! {
     call_to_negative_destination => "call-to-negative-destination",
     func_address_to_invalid_destination => "func-address-to-invalid-destination",
     too_many_subprograms => "too-many-subprograms",
+    // check_btf_info -> check_abnormal_return: without BTF no LD_ABS or
+    // tail call outside the entry.
+    ld_abs_in_subprogram => "ld-abs-in-subprogram",
+    tail_call_in_subprogram => "tail-call-in-subprogram",
     // check_cfg: every slot reached; no jump into an ld_imm64.
     unreachable_insn => "unreachable-insn",
     unknown_opcode_is_found_before_unreachable_code => "unknown-opcode-before-unreachable",
@@ -117,6 +121,7 @@ fn every_case_has_a_test_and_every_structural_class_a_case() {
         RejectClass::LastInsnNotExitOrJmp,
         RejectClass::CallToInvalidDestination,
         RejectClass::TooManySubprograms,
+        RejectClass::SubprogNeedsBtf,
         RejectClass::UnreachableInsn,
         RejectClass::JumpIntoLdImm64,
         RejectClass::BackEdge,
@@ -194,4 +199,45 @@ fn a_resolver_can_refuse_a_map_fd_in_the_kernels_order() {
             message: "unreachable insn 3".into()
         }
     );
+}
+
+mod never_panics {
+    use bpfdiff_engine::verifier::{insn_rules, structural, subprog};
+    use bpfdiff_engine::{Insn, Program};
+    use proptest::prelude::*;
+
+    /// Slots biased towards the opcodes the structural pass looks at.
+    fn slot() -> impl Strategy<Value = Insn> {
+        let opcode = prop_oneof![
+            Just(0x05u8),
+            Just(0x06),
+            Just(0x15),
+            Just(0x18),
+            Just(0x85),
+            Just(0x95),
+            Just(0xb7),
+            Just(0x00),
+            any::<u8>(),
+        ];
+        (opcode, 0u8..16, 0u8..8, -8i16..8, -8i32..8)
+            .prop_map(|(op, dst, src, off, imm)| Insn::new(op, dst, src, off, imm))
+    }
+
+    proptest! {
+        #[test]
+        fn structural_pass_answers_every_program(slots in prop::collection::vec(slot(), 0..24), privileged: bool) {
+            let p = Program::new(slots.clone());
+            if let Ok(info) = structural::check(&p, privileged) {
+                for &pc in &info.insn_starts {
+                    if let Ok(ins) = insn_rules::decode(&slots, pc) {
+                        let _ = insn_rules::alu_immediate(pc, &ins);
+                        let _ = insn_rules::frame_pointer_write(pc, &ins);
+                    }
+                }
+                let depths = vec![512; info.subprogs.len()];
+                let _ = subprog::check_max_stack_depth(&slots, &info.subprogs, &depths);
+                prop_assert!(info.reachable[0]);
+            }
+        }
+    }
 }

@@ -206,3 +206,93 @@ fn unknown_opcodes_are_the_kernels() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// A small deterministic generator (xorshift64*), so every run tries the
+/// same programs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A random slot biased towards what the structural pass looks at: jumps,
+/// calls, exits, `ld_imm64` and its second slot, LDX, unknown bytes. Map,
+/// BTF and kfunc references are left out (their answers depend on this
+/// process's fds and the kernel's BTF).
+fn random_slot(rng: &mut Rng) -> Insn {
+    const OPS: [u8; 14] = [
+        0x05, 0x06, 0x15, 0x1d, 0x18, 0x85, 0x95, 0xb7, 0x00, 0x79, 0x61, 0x07, 0x8f, 0xe5,
+    ];
+    let op = if rng.below(10) == 0 {
+        rng.below(256) as u8
+    } else {
+        OPS[rng.below(OPS.len() as u64) as usize]
+    };
+    let mut src = rng.below(3) as u8;
+    if (op == 0x18 && (1..=3).contains(&src)) || (op == 0x85 && src == 2) {
+        src = 0;
+    }
+    let dst = rng.below(11) as u8;
+    let off = rng.below(6) as i16 - 2;
+    let imm = if op == 0x85 && src == 0 {
+        1
+    } else {
+        rng.below(6) as i32 - 2
+    };
+    Insn::new(op, dst, src, off, imm)
+}
+
+#[test]
+fn random_programs_fail_structurally_exactly_when_the_kernel_does() {
+    // The kernel's structural passes end before exploration: its log then
+    // says `processed 0 insns`. The engine's structural pass must refuse
+    // exactly those programs, with the kernel's message.
+    if !bpf_available() {
+        return;
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut wrong = Vec::new();
+    let (mut structural_refusals, mut explored) = (0, 0);
+    for _ in 0..8000 {
+        let len = 1 + rng.below(10) as usize;
+        let mut insns: Vec<Insn> = (0..len).map(|_| random_slot(&mut rng)).collect();
+        if rng.below(3) != 0 {
+            insns.push(Insn::new(0x95, 0, 0, 0, 0));
+        }
+        let engine = structural::check(&bpfdiff_engine::Program::new(insns.clone()), true);
+        if matches!(&engine, Err(r) if r.class == bpfdiff_engine::verifier::RejectClass::Unsupported)
+        {
+            continue;
+        }
+        let kernel_structural = match load(&insns) {
+            Ok(()) => None,
+            Err(e) => {
+                let log = e.log.unwrap_or_default();
+                (processed(&log) == Some(0)).then(|| reason_from_log(&log))
+            }
+        };
+        match (&kernel_structural, &engine) {
+            (None, Ok(_)) => explored += 1,
+            (Some(k), Err(r)) if *k == r.message => structural_refusals += 1,
+            _ => wrong.push(format!(
+                "{insns:?}\n  kernel: {kernel_structural:?}\n  engine: {engine:?}"
+            )),
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} disagreements, first:\n{}",
+        wrong.len(),
+        wrong[..wrong.len().min(5)].join("\n")
+    );
+    eprintln!("{structural_refusals} refused structurally, {explored} explored; all agree");
+    assert!(structural_refusals > 100 && explored > 100);
+}

@@ -79,6 +79,10 @@ pub enum RejectClass {
     SubprogramsNeedPrivilege,
     /// `too many subprograms` (more than 256; `E2BIG`).
     TooManySubprograms,
+    /// `LD_ABS is not allowed in subprogs without BTF`, `tail_call is not
+    /// allowed in subprogs without BTF` (check_abnormal_return; the engine
+    /// models no BTF).
+    SubprogNeedsBtf,
     /// Something the kernel accepts or checks against state the engine does
     /// not model (kernel BTF, kfuncs, `may_goto`). The message says what.
     Unsupported,
@@ -115,6 +119,7 @@ impl RejectClass {
         RejectClass::CallStackTooDeep,
         RejectClass::SubprogramsNeedPrivilege,
         RejectClass::TooManySubprograms,
+        RejectClass::SubprogNeedsBtf,
         RejectClass::Unsupported,
     ];
 
@@ -149,6 +154,7 @@ impl RejectClass {
             RejectClass::CallStackTooDeep => "call-stack-too-deep",
             RejectClass::SubprogramsNeedPrivilege => "subprograms-need-privilege",
             RejectClass::TooManySubprograms => "too-many-subprograms",
+            RejectClass::SubprogNeedsBtf => "subprog-needs-btf",
             RejectClass::Unsupported => "unsupported",
         }
     }

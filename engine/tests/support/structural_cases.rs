@@ -275,6 +275,40 @@ pub fn cases() -> Vec<Case> {
             Some((255, C::TooManySubprograms, "too many subprograms")),
         ),
         case(
+            "ld-abs-in-subprogram",
+            "check_abnormal_return",
+            vec![
+                MOV_R0_0,
+                call_local(1),
+                EXIT,
+                Insn::new(0x30, 0, 0, 0, 0),
+                EXIT,
+            ],
+            Stage::Structural,
+            Some((
+                3,
+                C::SubprogNeedsBtf,
+                "LD_ABS is not allowed in subprogs without BTF",
+            )),
+        ),
+        case(
+            "tail-call-in-subprogram",
+            "check_abnormal_return",
+            vec![
+                MOV_R0_0,
+                call_local(1),
+                EXIT,
+                Insn::new(0x85, 0, 0, 0, 12),
+                EXIT,
+            ],
+            Stage::Structural,
+            Some((
+                3,
+                C::SubprogNeedsBtf,
+                "tail_call is not allowed in subprogs without BTF",
+            )),
+        ),
+        case(
             "unreachable-insn",
             "check_cfg",
             vec![MOV_R0_0, EXIT, MOV_R0_0, EXIT],
