@@ -6,6 +6,7 @@
 //! - [`asm`]: the kernel (`bpftool`) syntax and the bpf_conformance dialect.
 //! - [`data`]: bpf_conformance `.data` test files.
 //! - [`interp`]: the checking interpreter, the project's reference semantics.
+//! - [`verifier`]: the kernel-modeled safety verifier.
 #![deny(missing_docs)]
 
 pub mod asm;
@@ -19,6 +20,7 @@ pub mod opcode;
 pub mod program;
 #[cfg(test)]
 mod test_strategies;
+pub mod verifier;
 
 pub use decode::{DecodeError, Instruction};
 pub use insn::Insn;

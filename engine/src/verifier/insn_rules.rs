@@ -1,0 +1,134 @@
+//! The per-instruction checks the kernel makes only when its exploration
+//! (`do_check`) first reaches an instruction, with the kernel's messages.
+//!
+//! The structural pass ([`super::structural`]) leaves these alone, because
+//! the kernel reports them in exploration order, interleaved with register
+//! state errors: `r2 /= 0` with r2 never written is `R2 !read_ok`, not `div
+//! by zero` (measured on Linux 6.18). The exploration calls, per
+//! instruction and in this order: [`decode`] (reserved fields, selectors,
+//! register numbers), then its own operand reads, then [`alu_immediate`],
+//! then [`frame_pointer_write`] for instructions that write `dst`.
+
+use super::verdict::{RejectClass, Rejection};
+use crate::decode::{self, DecodeErrorKind, Instruction};
+use crate::insn::Insn;
+use crate::opcode::{Class, Operation, Source};
+
+/// Decodes the instruction at `pc` (which the structural pass accepted) and
+/// turns a decode error into the message `do_check` prints for it:
+/// `BPF_ALU uses reserved fields`, `BPF_MOV …`, `BPF_NEG …`, `BPF_END …`,
+/// `BPF_JA …`, `BPF_CALL …`, `BPF_EXIT …`, `BPF_JMP/JMP32 …`, `BPF_ST …`,
+/// `BPF_STX …`, `BPF_LD_[ABS|IND] …`, `BPF_LD_IMM64 …`, `BPF_ATOMIC uses
+/// invalid atomic opcode %02x`, `invalid atomic operand size`, or `R%d is
+/// invalid` for a register field above r10.
+pub fn decode(insns: &[Insn], pc: usize) -> Result<Instruction, Rejection> {
+    decode::decode_at(insns, pc).map_err(|e| match e.kind {
+        DecodeErrorKind::BadRegister { reg, .. } => invalid_register(pc, reg),
+        DecodeErrorKind::ReservedField { .. } | DecodeErrorKind::BadSelector { .. } => {
+            Rejection::new(
+                pc,
+                RejectClass::ReservedFields,
+                reserved_message(&insns[pc]),
+            )
+        }
+        // Unknown opcodes and malformed ld_imm64 are structural (the pass
+        // before exploration refuses them); keep the decoder's words.
+        other => Rejection::new(pc, RejectClass::ReservedFields, other.to_string()),
+    })
+}
+
+/// `R%d is invalid` (check_reg_arg, `EINVAL`).
+pub fn invalid_register(pc: usize, reg: u8) -> Rejection {
+    Rejection::new(
+        pc,
+        RejectClass::InvalidRegister,
+        format!("R{reg} is invalid"),
+    )
+}
+
+/// The kernel's message for a slot whose fields its opcode forbids.
+fn reserved_message(ins: &Insn) -> String {
+    let class = ins.opcode & 0x07;
+    let op = ins.opcode & 0xf0;
+    let mode = ins.opcode & 0xe0;
+    match class {
+        0x04 | 0x07 => match op {
+            0xb0 => "BPF_MOV uses reserved fields".into(),
+            0x80 => "BPF_NEG uses reserved fields".into(),
+            0xd0 => "BPF_END uses reserved fields".into(),
+            0xe0 | 0xf0 => format!("invalid BPF_ALU opcode {op:x}"),
+            _ => "BPF_ALU uses reserved fields".into(),
+        },
+        0x05 | 0x06 => match op {
+            0x00 => "BPF_JA uses reserved fields".into(),
+            0x80 => "BPF_CALL uses reserved fields".into(),
+            0x90 => "BPF_EXIT uses reserved fields".into(),
+            _ => "BPF_JMP/JMP32 uses reserved fields".into(),
+        },
+        0x02 => "BPF_ST uses reserved fields".into(),
+        0x03 if mode == 0xc0 => atomic_message(ins),
+        0x03 => "BPF_STX uses reserved fields".into(),
+        0x00 if mode == 0x20 || mode == 0x40 => "BPF_LD_[ABS|IND] uses reserved fields".into(),
+        0x00 => "BPF_LD_IMM64 uses reserved fields".into(),
+        _ => "BPF_LDX uses reserved fields".into(),
+    }
+}
+
+/// check_atomic: an unknown `imm` is `BPF_ATOMIC uses invalid atomic
+/// opcode %02x`; a read-modify-write on 1 or 2 bytes is `invalid atomic
+/// operand size`.
+fn atomic_message(ins: &Insn) -> String {
+    let known_rmw = [0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1];
+    let known = known_rmw.contains(&ins.imm) || ins.imm == 0x100 || ins.imm == 0x110;
+    if !known {
+        return format!("BPF_ATOMIC uses invalid atomic opcode {:02x}", ins.imm);
+    }
+    let size = ins.opcode & 0x18;
+    let narrow = size == 0x10 || size == 0x08; // BPF_B or BPF_H
+    if narrow && known_rmw.contains(&ins.imm) {
+        return "invalid atomic operand size".into();
+    }
+    "BPF_STX uses reserved fields".into()
+}
+
+/// check_alu_op's immediate checks, made after the operands are read:
+/// `div by zero` for DIV/MOD/SDIV/SMOD by an immediate 0, `invalid shift
+/// %d` for an immediate shift amount below 0 or at least the width (32 for
+/// ALU, 64 for ALU64). Both `EINVAL`.
+pub fn alu_immediate(pc: usize, ins: &Instruction) -> Result<(), Rejection> {
+    let row = ins.row;
+    if !matches!(row.class, Class::Alu | Class::Alu64) || row.source != Source::Imm {
+        return Ok(());
+    }
+    match row.operation {
+        Operation::Div | Operation::SDiv | Operation::Mod | Operation::SMod if ins.imm == 0 => Err(
+            Rejection::new(pc, RejectClass::DivisionByZero, "div by zero"),
+        ),
+        Operation::Lsh | Operation::Rsh | Operation::Arsh => {
+            let width = if row.class == Class::Alu64 { 64 } else { 32 };
+            if ins.imm < 0 || ins.imm >= width {
+                Err(Rejection::new(
+                    pc,
+                    RejectClass::InvalidShift,
+                    format!("invalid shift {}", ins.imm),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// check_reg_arg for a destination: r10 may not be written (`frame pointer
+/// is read only`, `EACCES`). Returns the rejection when `ins` writes r10.
+pub fn frame_pointer_write(pc: usize, ins: &Instruction) -> Result<(), Rejection> {
+    if ins.written_registers() & (1 << 10) != 0 {
+        return Err(Rejection::new(
+            pc,
+            RejectClass::FramePointerReadOnly,
+            "frame pointer is read only",
+        ));
+    }
+    Ok(())
+}

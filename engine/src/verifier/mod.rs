@@ -1,0 +1,20 @@
+//! A safety verifier modeled on the Linux kernel's (6.18,
+//! `kernel/bpf/verifier.c`): what it accepts, what it refuses, and with
+//! which message and instruction.
+//!
+//! - [`structural`]: the checks made before any path is explored, in the
+//!   kernel's order (size, subprograms, jumps, `ld_imm64`, opcodes, the
+//!   control-flow graph).
+//! - [`subprog`]: subprograms and the combined stack depth of call chains.
+//! - [`insn_rules`]: per-instruction checks the kernel makes when its
+//!   exploration reaches an instruction (reserved fields, `div by zero`,
+//!   `invalid shift`, writes to r10).
+//! - [`verdict`]: the verdict and the stable names of rejection kinds.
+
+pub mod insn_rules;
+pub mod structural;
+pub mod subprog;
+pub mod verdict;
+
+pub use structural::StructureInfo;
+pub use verdict::{RejectClass, Rejection, Verdict};
