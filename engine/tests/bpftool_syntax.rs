@@ -687,3 +687,48 @@ fn xlated_listings_assemble_to_their_bytes_and_print_back() {
     }
     assert!(checked >= 2, "only {checked} listings in {}", dir.display());
 }
+
+// ---------------------------------------------------------------------------
+// `bpftool prog dump xlated ... opcodes` and JIT-era call symbols
+// ---------------------------------------------------------------------------
+
+#[test]
+fn opcodes_lines_are_checked_against_the_instruction_they_follow() {
+    // dump_xlated_plain with `opcodes`: after each instruction, 7 spaces
+    // and fprint_hex of its 8 bytes (16 for ld_imm64, with one more space).
+    let listing = "   0: (b7) r0 = 1\n       b7 00 00 00 01 00 00 00\n\
+                   \x20  1: (18) r1 = 0x1122334455667788\n\
+                   \x20      18 01 00 00 88 77 66 55 00 00 00 00 44 33 22 11\n\
+                   \x20  3: (95) exit\n       95 00 00 00 00 00 00 00\n";
+    let program = assemble(listing).unwrap();
+    assert_eq!(
+        program.insns,
+        slots(&[
+            (0xb7, 0, 0, 0, 1),
+            (0x18, 1, 0, 0, 0x5566_7788),
+            (0, 0, 0, 0, 0x1122_3344),
+            (0x95, 0, 0, 0, 0),
+        ])
+    );
+    // A kfunc call prints like a helper call; its bytes say src 2
+    // (BPF_PSEUDO_KFUNC_CALL), which the text cannot: an error, not a
+    // helper call in its place.
+    let kfunc = "   0: (85) call bpf_obj_new_impl#73856\n       85 20 00 00 80 20 01 00\n";
+    let e = assemble(kfunc).unwrap_err();
+    assert_eq!(e.line, 2);
+    assert!(matches!(&e.kind, AsmErrorKind::ListedBytes { .. }), "{e}");
+    // Bytes with no instruction before them.
+    assert_eq!(assemble("b7 00 00 00 01 00 00 00\n").unwrap_err().line, 1);
+}
+
+#[test]
+fn call_pc_with_bpftool_symbol_suffix() {
+    // print_call_pcrel for a JITed program: "%+d#%s" (or "%+d#0x%lx").
+    for text in [
+        "call pc+2#bpf_prog_3b185187f1855c4c_F",
+        "call pc+2#0xffffffffc0123456",
+    ] {
+        let program = assemble(text).unwrap_or_else(|e| panic!("`{text}`: {e}"));
+        assert_eq!(program.insns, slots(&[(0x85, 0, 1, 0, 2)]), "`{text}`");
+    }
+}

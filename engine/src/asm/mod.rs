@@ -90,6 +90,15 @@ pub enum AsmErrorKind {
         /// The opcode the text assembles to.
         opcode: u8,
     },
+    /// A line of listed bytes (bpftool's `opcodes`) differs from the bytes of
+    /// the instruction before it.
+    #[error("the listed bytes {listed} are not those of the instruction before them, {assembled}")]
+    ListedBytes {
+        /// The bytes as listed, in hex.
+        listed: String,
+        /// The bytes of the assembled instruction, in hex.
+        assembled: String,
+    },
     /// The assembled instruction breaks a rule of the opcode table.
     #[error("{0}")]
     Invalid(DecodeErrorKind),

@@ -52,8 +52,11 @@
 //! take -2147483648 ..= 0xffffffff and keep the low 32 bits; a 64-bit
 //! jump takes a decimal value in the signed range or, as the kernel prints
 //! it (`0x%x` of the field), hexadecimal up to 0xffffffff as the field's
-//! bits (`if r1 == 0xffffffff` compares with -1). Also accepted: bpftool's
-//! BTF prototype lines (`int f(struct xdp_md * ctx):`) are skipped, `pc` is
+//! bits (`if r1 == 0xffffffff` compares with -1). A line of 8 or 16 hex
+//! bytes (what bpftool's `opcodes` option prints after each instruction)
+//! must be the bytes of the instruction before it. Also accepted: bpftool's
+//! BTF prototype lines (`int f(struct xdp_md * ctx):`) are skipped,
+//! `call pc+N#SYMBOL` (a JITed callee) reads as `call pc+N`, `pc` is
 //! optional in jump targets, offsets may be written `(r10 - 4)` or
 //! `(r10)`, `wN` is accepted where the kernel prints `rN` for a memory
 //! operand, `map[id:N]` is read as `map[fd:N]`, and `call NAME#ID` takes

@@ -17,10 +17,17 @@ use crate::opcode::{Class, OpcodeRow, Operation, Size, Source, OPCODES};
 type Parsed<T> = Result<T, AsmErrorKind>;
 
 /// Parses a whole text; blank and comment-only lines are skipped.
+///
+/// A line of bytes only (`bpftool prog dump xlated ... opcodes` prints one
+/// after each instruction) is checked against the instruction before it.
 pub(super) fn program(text: &str) -> Result<Vec<Instruction>, AsmError> {
-    let mut out = Vec::new();
+    let mut out: Vec<Instruction> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
-        match line(raw) {
+        let parsed = match listed_bytes(raw) {
+            Some(listed) => check_listed_bytes(&listed, out.last(), raw).map(|()| None),
+            None => line(raw),
+        };
+        match parsed {
             Ok(Some(ins)) => out.push(ins),
             Ok(None) => {}
             Err(kind) => {
@@ -32,6 +39,54 @@ pub(super) fn program(text: &str) -> Result<Vec<Instruction>, AsmError> {
         }
     }
     Ok(out)
+}
+
+/// The bytes of a line that holds only 8 or 16 two-digit hex bytes.
+fn listed_bytes(raw: &str) -> Option<Vec<u8>> {
+    let tokens: Vec<&str> = strip_comment(raw).split_whitespace().collect();
+    if tokens.len() != 8 && tokens.len() != 16 {
+        return None;
+    }
+    tokens
+        .iter()
+        .map(|t| {
+            if t.len() == 2 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+                u8::from_str_radix(t, 16).ok()
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Listed bytes must be exactly those of the instruction before them.
+fn check_listed_bytes(listed: &[u8], previous: Option<&Instruction>, raw: &str) -> Parsed<()> {
+    let Some(previous) = previous else {
+        return Err(AsmErrorKind::Syntax {
+            text: raw.trim().to_string(),
+        });
+    };
+    let assembled: Vec<u8> = previous
+        .encode()
+        .into_iter()
+        .flat_map(|slot| slot.to_bytes())
+        .collect();
+    if listed == assembled.as_slice() {
+        Ok(())
+    } else {
+        Err(AsmErrorKind::ListedBytes {
+            listed: hex(listed),
+            assembled: hex(&assembled),
+        })
+    }
 }
 
 /// Parses one line: `None` when it holds no instruction.
@@ -631,6 +686,10 @@ impl Parser<'_> {
         if self.cur.eat_keyword("pc") {
             let (value, token) = self.number()?;
             let imm = rel32(value, &token)?;
+            // bpftool names the callee of a JITed program: `pc+2#sym`.
+            if self.cur.eat("#") && self.cur.word().is_none() {
+                return Err(self.syntax());
+            }
             let row = self.row(Class::Jmp, Operation::CallLocal, None, None)?;
             return build(row, 0, 0, 0, imm, 0);
         }
