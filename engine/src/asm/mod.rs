@@ -80,6 +80,25 @@ pub enum AsmErrorKind {
         /// The target as written.
         target: String,
     },
+    /// A line's `(xx)` opcode prefix names another instruction than its text.
+    #[error(
+        "the opcode prefix ({prefix:02x}) contradicts the text, which is opcode ({opcode:02x})"
+    )]
+    OpcodePrefix {
+        /// The opcode in the prefix.
+        prefix: u8,
+        /// The opcode the text assembles to.
+        opcode: u8,
+    },
+    /// A line of listed bytes (bpftool's `opcodes`) differs from the bytes of
+    /// the instruction before it.
+    #[error("the listed bytes {listed} are not those of the instruction before them, {assembled}")]
+    ListedBytes {
+        /// The bytes as listed, in hex.
+        listed: String,
+        /// The bytes of the assembled instruction, in hex.
+        assembled: String,
+    },
     /// The assembled instruction breaks a rule of the opcode table.
     #[error("{0}")]
     Invalid(DecodeErrorKind),

@@ -27,24 +27,41 @@
 //!
 //! Differences from the kernel's text, all so that printing and parsing
 //! again gives the same bytes:
+//! - a plain `ld_imm64` value ends in ` ll` (the kernel and bpftool print
+//!   `r1 = 0x5`, which without the `(18)` prefix reads as a one-slot mov).
 //! - `ld_imm64` with a map, BTF or function source prints `map[fd:N]`,
 //!   `map[fd:N][0]+OFF`, `map[idx:N]`, `map[idx:N][0]+OFF`, `btf[id:N]` and
 //!   `subprog[+N]` (bpftool's forms, with `fd`/`idx` for what the program
-//!   holds before loading); a nonzero second immediate the form does not
-//!   show is printed as ` next_imm:N`. Plain values end in ` ll`.
+//!   holds before loading; bpftool prints `map[id:N]` for a loaded
+//!   program and `0x...` for the others); a nonzero second immediate the
+//!   form does not show is printed as ` next_imm:N`.
 //! - a kfunc call prints `call kernel-function#ID`, plus ` off:N` when its
 //!   `off` (BTF object index) is nonzero; `callx` prints `callx rN`.
 //! - the index prefix is `N: ` without bpftool's column padding.
 //!
-//! Input is read more loosely: the `N:` and `(xx)` prefixes are optional (the
-//! opcode in `(xx)` is not checked), `ll` is optional when the value does
-//! not fit 32 bits, `pc` is optional in jump targets, offsets may be written
-//! `(r10 - 4)` or `(r10)`, `wN` is accepted where the kernel prints `rN` for
-//! a memory operand, `map[id:N]` is read as `map[fd:N]`, and `call NAME#ID`
-//! takes the id whatever the name (bpftool prints kernel symbols there). A
-//! 32-bit immediate may be written from -2147483648 to 0xffffffff and keeps
-//! its low 32 bits (64-bit instructions sign-extend it, so `-1` and
-//! `0xffffffff` are the same instruction). `;` and `//` start comments.
+//! Input: the `N:` and `(xx)` prefixes are optional. The index is not
+//! checked. The opcode is: it must be the text's opcode (`(b7) r0 = r1` is
+//! an error), and it decides what the text alone cannot, so `(18) r1 = 0x5`
+//! is an `ld_imm64` as bpftool prints it. Otherwise `rN = V` is a mov and
+//! `rN = V ll` an `ld_imm64`; a value that does not fit the mov is an
+//! error, never a two-slot instruction in its place. Immediates must mean
+//! what they say after the machine widens them: 64-bit ALU operations and
+//! 64-bit stores sign-extend theirs, so they take -2147483648 ..=
+//! 2147483647 (`r0 = 4294967295` is refused: it would set r0 to
+//! 0xffffffffffffffff); 32-bit operations (`wN`, `if wN`, narrower stores)
+//! take -2147483648 ..= 0xffffffff and keep the low 32 bits; a 64-bit
+//! jump takes a decimal value in the signed range or, as the kernel prints
+//! it (`0x%x` of the field), hexadecimal up to 0xffffffff as the field's
+//! bits (`if r1 == 0xffffffff` compares with -1). A line of 8 or 16 hex
+//! bytes (what bpftool's `opcodes` option prints after each instruction)
+//! must be the bytes of the instruction before it. Also accepted: bpftool's
+//! BTF prototype lines (`int f(struct xdp_md * ctx):`) are skipped,
+//! `call pc+N#SYMBOL` (a JITed callee) reads as `call pc+N`, `pc` is
+//! optional in jump targets, offsets may be written `(r10 - 4)` or
+//! `(r10)`, `wN` is accepted where the kernel prints `rN` for a memory
+//! operand, `map[id:N]` is read as `map[fd:N]`, and `call NAME#ID` takes
+//! the id whatever the name (bpftool prints kernel symbols there). `;` and
+//! `//` start comments.
 
 mod parse;
 mod print;
@@ -85,6 +102,7 @@ pub fn assemble(text: &str) -> Result<Program, AsmError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::MAX_REG;
     use crate::insn::Insn;
     use crate::opcode::OPCODES;
     use crate::test_strategies::{arb_instruction, instruction_with};
@@ -241,12 +259,13 @@ mod tests {
     #[test]
     fn loose_input_forms_assemble() {
         let same = [
-            ("r1 = 0x57202c6f6c6c6548", "r1 = 0x57202c6f6c6c6548 ll"),
+            // bpftool prints ld_imm64 without `ll`; its (18) prefix says it.
+            ("(18) r1 = 0x57202c6f6c6c6548", "r1 = 0x57202c6f6c6c6548 ll"),
             ("r1 = 5 ll", "r1 = 0x5 ll"),
             ("r1 = -1 ll", "r1 = 0xffffffffffffffff ll"),
-            // 32-bit immediates keep their low 32 bits; 64-bit ops sign-extend.
-            ("r1 = 0xffffffff", "r1 = -1"),
+            // 32-bit operations keep the low 32 bits of their immediate.
             ("w1 = 4294967295", "w1 = -1"),
+            ("if w1 == -1 goto pc+1", "if w1 == 0xffffffff goto pc+1"),
             ("r1 += 0x10", "r1 += 16"),
             ("if r1 == 5 goto +1", "if r1 == 0x5 goto pc+1"),
             ("if r1 == -1 goto pc+1", "if r1 == 0xffffffff goto pc+1"),
@@ -313,6 +332,42 @@ mod tests {
         );
     }
 
+    /// Issue 9: every row of the opcode table, with random fields, prints a
+    /// line that assembles to the same bytes both with its `N: (xx)` prefix
+    /// and without it (the prefix must agree with the text, and the text
+    /// alone must say which instruction it is).
+    #[test]
+    fn every_row_round_trips_with_and_without_the_prefix() {
+        use proptest::test_runner::{Config, TestRunner};
+        let config = Config {
+            cases: 64,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let fields = (
+            0u8..=MAX_REG,
+            0u8..=MAX_REG,
+            any::<i16>(),
+            any::<i32>(),
+            any::<i32>(),
+        );
+        for row in OPCODES {
+            let mut runner = TestRunner::new(config.clone());
+            let result = runner.run(&fields, |fields| {
+                let ins = instruction_with(row, fields);
+                let program = Program::from_instructions(&[ins]);
+                let prefixed = disassemble(&program).unwrap();
+                prop_assert_eq!(assemble(&prefixed), Ok(program.clone()), "{}", prefixed);
+                let bare = disassemble_instruction(&ins);
+                prop_assert_eq!(assemble(&bare), Ok(program), "{}", bare);
+                Ok(())
+            });
+            if let Err(e) = result {
+                panic!("{}: {e}", row.name());
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -321,7 +376,14 @@ mod tests {
             let program = Program::from_instructions(&instructions);
             let text = disassemble(&program).unwrap();
             let back = assemble(&text);
-            prop_assert_eq!(back, Ok(program), "{}", text);
+            prop_assert_eq!(back, Ok(program.clone()), "{}", text);
+            // Without the prefixes too: the slot indices after an ld_imm64
+            // come from the instructions, not from the text.
+            let bare: String = instructions
+                .iter()
+                .map(|ins| disassemble_instruction(ins) + "\n")
+                .collect();
+            prop_assert_eq!(assemble(&bare), Ok(program), "{}", bare);
         }
 
         #[test]

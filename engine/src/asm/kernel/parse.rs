@@ -17,10 +17,17 @@ use crate::opcode::{Class, OpcodeRow, Operation, Size, Source, OPCODES};
 type Parsed<T> = Result<T, AsmErrorKind>;
 
 /// Parses a whole text; blank and comment-only lines are skipped.
+///
+/// A line of bytes only (`bpftool prog dump xlated ... opcodes` prints one
+/// after each instruction) is checked against the instruction before it.
 pub(super) fn program(text: &str) -> Result<Vec<Instruction>, AsmError> {
-    let mut out = Vec::new();
+    let mut out: Vec<Instruction> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
-        match line(raw) {
+        let parsed = match listed_bytes(raw) {
+            Some(listed) => check_listed_bytes(&listed, out.last(), raw).map(|()| None),
+            None => line(raw),
+        };
+        match parsed {
             Ok(Some(ins)) => out.push(ins),
             Ok(None) => {}
             Err(kind) => {
@@ -34,13 +41,61 @@ pub(super) fn program(text: &str) -> Result<Vec<Instruction>, AsmError> {
     Ok(out)
 }
 
+/// The bytes of a line that holds only 8 or 16 two-digit hex bytes.
+fn listed_bytes(raw: &str) -> Option<Vec<u8>> {
+    let tokens: Vec<&str> = strip_comment(raw).split_whitespace().collect();
+    if tokens.len() != 8 && tokens.len() != 16 {
+        return None;
+    }
+    tokens
+        .iter()
+        .map(|t| {
+            if t.len() == 2 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+                u8::from_str_radix(t, 16).ok()
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Listed bytes must be exactly those of the instruction before them.
+fn check_listed_bytes(listed: &[u8], previous: Option<&Instruction>, raw: &str) -> Parsed<()> {
+    let Some(previous) = previous else {
+        return Err(AsmErrorKind::Syntax {
+            text: raw.trim().to_string(),
+        });
+    };
+    let assembled: Vec<u8> = previous
+        .encode()
+        .into_iter()
+        .flat_map(|slot| slot.to_bytes())
+        .collect();
+    if listed == assembled.as_slice() {
+        Ok(())
+    } else {
+        Err(AsmErrorKind::ListedBytes {
+            listed: hex(listed),
+            assembled: hex(&assembled),
+        })
+    }
+}
+
 /// Parses one line: `None` when it holds no instruction.
 pub(super) fn line(raw: &str) -> Parsed<Option<Instruction>> {
     let text = strip_comment(raw).trim();
-    if text.is_empty() {
+    if text.is_empty() || is_prototype(text) {
         return Ok(None);
     }
-    let statement = strip_prefix(text);
+    let (prefix, statement) = strip_prefix(text);
     if statement.is_empty() {
         return Err(AsmErrorKind::Syntax {
             text: text.to_string(),
@@ -52,12 +107,28 @@ pub(super) fn line(raw: &str) -> Parsed<Option<Instruction>> {
             pos: 0,
         },
         statement,
+        prefix,
     };
     let ins = parser.statement()?;
     if !parser.cur.at_end() {
         return Err(parser.syntax());
     }
-    Ok(Some(ins))
+    match prefix {
+        Some(prefix) if prefix != ins.row.opcode => Err(AsmErrorKind::OpcodePrefix {
+            prefix,
+            opcode: ins.row.opcode,
+        }),
+        _ => Ok(Some(ins)),
+    }
+}
+
+/// bpftool's line for a function's BTF prototype, printed before its first
+/// instruction (`int xdp_prog(struct xdp_md * ctx):`): it holds no
+/// instruction.
+fn is_prototype(text: &str) -> bool {
+    text.ends_with("):")
+        && text.contains('(')
+        && !text.starts_with(|c: char| c.is_ascii_digit() || c == '(')
 }
 
 /// Cuts a `;` or `//` comment.
@@ -70,9 +141,11 @@ fn strip_comment(raw: &str) -> &str {
     &raw[..cut]
 }
 
-/// Removes bpftool's `N:` index and `(xx)` opcode prefix (both optional).
-/// The opcode in the prefix is not checked: the text after it decides.
-fn strip_prefix(mut s: &str) -> &str {
+/// Removes bpftool's `N:` index and `(xx)` opcode prefix (both optional),
+/// returning the opcode of the prefix. The index is not checked; the opcode
+/// is (see [`line`]), and decides the encoding where the text alone would
+/// not (`(18) r1 = 0x5` is an `ld_imm64`).
+fn strip_prefix(mut s: &str) -> (Option<u8>, &str) {
     if let Some(colon) = s.find(':') {
         let head = s[..colon].trim();
         if !head.is_empty() && head.bytes().all(|b| b.is_ascii_digit()) {
@@ -83,11 +156,13 @@ fn strip_prefix(mut s: &str) -> &str {
         if let Some(close) = rest.find(')') {
             let inner = rest[..close].trim();
             if inner.len() == 2 && inner.bytes().all(|b| b.is_ascii_hexdigit()) {
-                s = rest[close + 1..].trim_start();
+                if let Ok(opcode) = u8::from_str_radix(inner, 16) {
+                    return (Some(opcode), rest[close + 1..].trim_start());
+                }
             }
         }
     }
-    s
+    (None, s)
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -207,9 +282,9 @@ fn bad_operand(token: impl Into<String>, expected: &'static str) -> AsmErrorKind
     }
 }
 
-/// A 32-bit immediate: any value from -2^31 to 2^32-1, kept as its low 32
-/// bits (so `0xffffffff` and `-1` are the same field value; 64-bit
-/// instructions sign-extend it).
+/// The immediate of a 32-bit operation (ALU, JMP32, a store of 32 bits or
+/// less): any value from -2^31 to 2^32-1, kept as its low 32 bits. Only 32
+/// bits of the result matter, so `0xffffffff` and `-1` mean the same.
 fn imm32(value: i128, token: &str) -> Parsed<i32> {
     if (-(1i128 << 31)..(1i128 << 32)).contains(&value) {
         Ok(value as i64 as u32 as i32)
@@ -221,8 +296,34 @@ fn imm32(value: i128, token: &str) -> Parsed<i32> {
     }
 }
 
-fn fits_imm32(value: i128) -> bool {
-    (-(1i128 << 31)..(1i128 << 32)).contains(&value)
+/// Why a value does not fit an immediate that is sign-extended to 64 bits.
+const SEXT_RANGE: &str =
+    "does not fit a sign-extended 32-bit immediate (-2147483648 ..= 2147483647)";
+
+/// The immediate of a 64-bit operation (ALU64, a 64-bit store), which the
+/// machine sign-extends: the value must survive that, so `4294967295` (which
+/// would become 0xffffffffffffffff) is refused.
+fn imm_sext(value: i128, token: &str) -> Parsed<i32> {
+    i32::try_from(value).map_err(|_| bad_number(token, SEXT_RANGE))
+}
+
+/// The immediate of a 64-bit conditional jump. It is sign-extended too, but
+/// the kernel prints it as `0x%x` of the 32-bit field (`if r1 == 0xffffffff`
+/// for -1), so a hexadecimal value 0x80000000 ..= 0xffffffff is read as
+/// those field bits; a decimal one must fit -2^31 ..= 2^31-1.
+fn imm_jump64(value: i128, token: &str) -> Parsed<i32> {
+    let hex = token.trim_start_matches(['+', '-']).starts_with("0x")
+        || token.trim_start_matches(['+', '-']).starts_with("0X");
+    if hex && (0..(1i128 << 32)).contains(&value) {
+        return Ok(value as u32 as i32);
+    }
+    i32::try_from(value).map_err(|_| {
+        bad_number(
+            token,
+            "does not fit a sign-extended 32-bit immediate (-2147483648 ..= 2147483647, \
+             or the field's bits in hexadecimal as the kernel prints them, up to 0xffffffff)",
+        )
+    })
 }
 
 /// A signed 16-bit offset.
@@ -368,6 +469,8 @@ struct Address {
 struct Parser<'a> {
     cur: Cursor<'a>,
     statement: &'a str,
+    /// The opcode of the line's `(xx)` prefix, if it has one.
+    prefix: Option<u8>,
 }
 
 impl Parser<'_> {
@@ -583,6 +686,10 @@ impl Parser<'_> {
         if self.cur.eat_keyword("pc") {
             let (value, token) = self.number()?;
             let imm = rel32(value, &token)?;
+            // bpftool names the callee of a JITed program: `pc+2#sym`.
+            if self.cur.eat("#") && self.cur.word().is_none() {
+                return Err(self.syntax());
+            }
             let row = self.row(Class::Jmp, Operation::CallLocal, None, None)?;
             return build(row, 0, 0, 0, imm, 0);
         }
@@ -642,7 +749,12 @@ impl Parser<'_> {
             (Source::Reg, src.n, 0)
         } else {
             let (value, token) = self.number()?;
-            (Source::Imm, 0, imm32(value, &token)?)
+            let imm = if dst.w {
+                imm32(value, &token)?
+            } else {
+                imm_jump64(value, &token)?
+            };
+            (Source::Imm, 0, imm)
         };
         self.expect_keyword("goto")?;
         let off = self.pc_relative16()?;
@@ -673,7 +785,13 @@ impl Parser<'_> {
             build(row, addr.reg.n, src.n, addr.off, 0, 0)
         } else {
             let (value, token) = self.number()?;
-            let imm = imm32(value, &token)?;
+            // A 64-bit store sign-extends its immediate; narrower ones keep
+            // its low bits.
+            let imm = if typed.size == Size::DW {
+                imm_sext(value, &token)?
+            } else {
+                imm32(value, &token)?
+            };
             let row = self.row(Class::St, Operation::StoreImm, None, Some(typed.size))?;
             build(row, addr.reg.n, 0, addr.off, imm, 0)
         }
@@ -778,33 +896,48 @@ impl Parser<'_> {
             build(row, dst.n, src.n, 0, 0, 0)
         } else {
             let (value, token) = self.number()?;
-            let imm = imm32(value, &token)?;
+            let imm = if dst.w {
+                imm32(value, &token)?
+            } else {
+                imm_sext(value, &token)?
+            };
             let row = self.row(class, operation, Some(Source::Imm), None)?;
             build(row, dst.n, 0, 0, imm, 0)
         }
     }
 
-    /// `r1 = 33`, `w1 = -1`, or `ld_imm64` for `r1 = V ll` and for values
-    /// that do not fit 32 bits.
+    /// `r1 = 33`, `w1 = -1`, or `ld_imm64` for `r1 = V ll` and, as bpftool
+    /// prints it without `ll`, for `(18) r1 = V`. Without either a value
+    /// that does not fit the mov's immediate is an error, never an
+    /// `ld_imm64` in its place.
     fn move_immediate(&mut self, dst: Reg) -> Parsed<Instruction> {
         let (value, token) = self.number()?;
-        let wide = self.cur.eat_keyword("ll");
-        if !wide && fits_imm32(value) {
-            let class = if dst.w { Class::Alu } else { Class::Alu64 };
-            let row = self.row(class, Operation::Mov, Some(Source::Imm), None)?;
-            return build(row, dst.n, 0, 0, imm32(value, &token)?, 0);
+        let ld_imm64 = self.row(Class::Ld, Operation::LdImm64, None, Some(Size::DW))?;
+        let wide = self.cur.eat_keyword("ll") || self.prefix == Some(ld_imm64.opcode);
+        if !wide {
+            if dst.w {
+                let row = self.row(Class::Alu, Operation::Mov, Some(Source::Imm), None)?;
+                return build(row, dst.n, 0, 0, imm32(value, &token)?, 0);
+            }
+            let imm = i32::try_from(value).map_err(|_| {
+                bad_number(
+                    &token,
+                    "does not fit a sign-extended 32-bit immediate (-2147483648 ..= 2147483647); \
+                     write `ll` after it for a 64-bit constant (ld_imm64)",
+                )
+            })?;
+            let row = self.row(Class::Alu64, Operation::Mov, Some(Source::Imm), None)?;
+            return build(row, dst.n, 0, 0, imm, 0);
         }
         if dst.w {
-            return Err(if wide {
-                bad_operand(dst.text(), "an rN destination (ld_imm64 loads 64 bits)")
-            } else {
-                bad_number(&token, "does not fit a 32-bit immediate")
-            });
+            return Err(bad_operand(
+                dst.text(),
+                "an rN destination (ld_imm64 loads 64 bits)",
+            ));
         }
         let value = imm64(value, &token)?;
-        let row = self.row(Class::Ld, Operation::LdImm64, None, Some(Size::DW))?;
         build(
-            row,
+            ld_imm64,
             dst.n,
             0,
             0,
@@ -1143,6 +1276,11 @@ mod tests {
             ("*(u32 *)(r10 -32769) = 1", "-32769"),
             ("r1 = 0x10000000000000000 ll", "0x10000000000000000"),
             ("call pc+2147483648", "+2147483648"),
+            ("r1 = 99999999999", "99999999999"),
+            ("r1 = 0x80000000", "0x80000000"),
+            ("if r1 == 0x100000000 goto pc+1", "0x100000000"),
+            ("if r1 == -0x80000001 goto pc+1", "-0x80000001"),
+            ("(18) r1 = 0x10000000000000000", "0x10000000000000000"),
         ] {
             let e = error(text);
             assert!(
@@ -1205,6 +1343,15 @@ mod tests {
     }
 
     #[test]
+    fn only_two_hex_digits_in_parentheses_are_an_opcode_prefix() {
+        assert_eq!(strip_prefix("0: (b7) r0 = 1"), (Some(0xb7), "r0 = 1"));
+        assert_eq!(strip_prefix("  12:(DB)exit"), (Some(0xdb), "exit"));
+        assert_eq!(strip_prefix("(+f) r0 = 1"), (None, "(+f) r0 = 1"));
+        assert_eq!(strip_prefix("(b7 r0 = 1"), (None, "(b7 r0 = 1"));
+        assert_eq!(strip_prefix("r0 = 1"), (None, "r0 = 1"));
+    }
+
+    #[test]
     fn table_violations_are_invalid() {
         // build() checks through the decoder: exit has every field reserved
         // (RFC 9669 §4.3), so a nonzero imm is refused.
@@ -1223,6 +1370,8 @@ mod tests {
     #[test]
     fn blank_and_comment_lines_hold_no_instruction() {
         assert_eq!(line(""), Ok(None));
+        // bpftool prints a function's BTF prototype before its first line.
+        assert_eq!(line("int xdp_prog(struct xdp_md * ctx):"), Ok(None));
         assert_eq!(line("   ; int x = 0;"), Ok(None));
         assert_eq!(line("// a comment"), Ok(None));
         assert_eq!(program("\n\n").unwrap(), vec![]);
