@@ -91,3 +91,30 @@ fn the_flag_reader_sees_short_and_long_forms() {
     assert!(mentions("use `--mem` here", "--mem"));
     assert!(!mentions("use `--mem-file` here", "--mem"));
 }
+
+#[test]
+fn the_readme_set_up_command_builds_every_binary_the_readme_names() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read README.md");
+    let setup = readme
+        .lines()
+        .find(|l| l.starts_with("scripts/setup.sh"))
+        .expect("the set-up command");
+    let named: Vec<&str> = readme
+        .split("target/release/")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .next()
+        })
+        .collect();
+    assert!(!named.is_empty());
+    for bin in named {
+        let built = setup.contains("cargo build --release --bins")
+            || setup.contains(&format!("--bin {bin}"));
+        assert!(
+            built,
+            "README names target/release/{bin}, but `{setup}` does not build it"
+        );
+    }
+}
