@@ -142,6 +142,27 @@ pub struct CampaignSummary {
     pub saved: Vec<PathBuf>,
 }
 
+impl CampaignSummary {
+    /// The backends that ran none of the programs (every verdict unknown:
+    /// not run, e.g. no permission for `bpf()`), in the order given.
+    pub fn backends_that_ran_nothing(&self) -> Vec<String> {
+        self.backends
+            .iter()
+            .filter(|b| {
+                self.verdicts
+                    .get(b.as_str())
+                    .is_none_or(|v| v.accepted + v.rejected == 0)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// True when no case was compared: none agreed and none diverged.
+    pub fn compared_nothing(&self) -> bool {
+        self.agree + self.diverge_new + self.diverge_known == 0
+    }
+}
+
 /// A reason with its numbers replaced by `N`, so that reasons group. Only
 /// numbers that stand alone are replaced (decimal with an optional `-`, or
 /// `0x` hex, with a token boundary on both sides): `insn 12`, `off=-8` and
@@ -358,7 +379,11 @@ fn save_examples(
             e.index,
             e.detail.replace("--", "- -")
         );
-        std::fs::write(&path, header + &regression_data(&e.case)).map_err(|x| err(&path, x))?;
+        // An empty program has no `.data` form; generators never make one.
+        let Some(data) = regression_data(&e.case) else {
+            continue;
+        };
+        std::fs::write(&path, header + &data).map_err(|x| err(&path, x))?;
         saved.push(path);
     }
     Ok(saved)

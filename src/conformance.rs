@@ -7,10 +7,16 @@
 //! A test passes when the run returns exactly the expected r0, or, for a test
 //! that expects `-- error TEXT`, when the run fails (the program does not
 //! decode, faults or runs out of budget) with a message containing `TEXT`.
+//!
+//! A directory with no `*.data` entry is an error, not an empty success. An
+//! entry named `*.data` that is not a readable file (a broken symbolic link,
+//! a directory) fails as an invalid test file. A backend that cannot run even
+//! `r0 = 0; exit` (no permission for `bpf()`) is reported once, and every
+//! test is skipped without being tried.
 
 use bpfdiff_engine::data::{self, DataTest, Expected};
 use bpfdiff_engine::interp::{self, ExecResult};
-use bpfdiff_engine::Program;
+use bpfdiff_engine::{Insn, Program};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -46,10 +52,24 @@ pub fn engine_interpreter(budget: u64) -> impl Fn(&Program, &mut [u8]) -> RunOut
         Err(decode) => RunOutcome::Error(decode.to_string()),
         Ok(execution) => match execution.result {
             ExecResult::Returned { r0, .. } => RunOutcome::Returned(r0),
-            other @ (ExecResult::Fault(_) | ExecResult::OutOfBudget) => {
-                RunOutcome::Error(other.to_string())
-            }
+            ExecResult::Fault(fault) => RunOutcome::Error(fault_message(&fault)),
+            ExecResult::OutOfBudget => RunOutcome::Error(ExecResult::OutOfBudget.to_string()),
         },
+    }
+}
+
+/// The engine's fault message, with the fault's name (`jump-out-of-range`)
+/// in it even where the message words it differently, so that an `-- error`
+/// naming the fault matches here as it does on the oracle backends
+/// (`fault: NAME: ...`, see `backend_run`).
+fn fault_message(fault: &interp::Fault) -> String {
+    let text = fault.to_string();
+    let name = fault.kind.name();
+    if text.contains(name) {
+        text
+    } else {
+        let rest = text.strip_prefix("fault: ").unwrap_or(&text);
+        format!("fault: {name}: {rest}")
     }
 }
 
@@ -124,6 +144,9 @@ impl fmt::Display for TestResult {
 pub struct Summary {
     /// One result per `.data` file, in file-name order.
     pub results: Vec<TestResult>,
+    /// Why the backend could not run any program, when it could not (then
+    /// every test is skipped with this reason, untried).
+    pub unavailable: Option<String>,
 }
 
 impl Summary {
@@ -142,6 +165,12 @@ impl Summary {
         self.count(|v| matches!(v, Verdict::Skipped { .. }))
     }
 
+    /// True when no test passed or failed: every one was skipped. Such a
+    /// run tested nothing.
+    pub fn tested_nothing(&self) -> bool {
+        self.passed() + self.failed() == 0
+    }
+
     fn count(&self, pred: impl Fn(&Verdict) -> bool) -> usize {
         self.results.iter().filter(|r| pred(&r.verdict)).count()
     }
@@ -158,31 +187,81 @@ impl fmt::Display for Summary {
     }
 }
 
-/// A test directory that cannot be listed.
+/// A test directory that cannot be used.
 #[derive(Debug, Error)]
-#[error("{}: cannot read directory: {source}", path.display())]
-pub struct ConformanceError {
-    /// The directory.
-    pub path: PathBuf,
-    /// The operating system's reason.
-    pub source: std::io::Error,
+pub enum ConformanceError {
+    /// The directory cannot be listed.
+    #[error("{}: cannot read directory: {source}", path.display())]
+    ReadDir {
+        /// The directory.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The directory holds no `*.data` entry: nothing to test.
+    #[error(
+        "{}: no *.data tests in this directory (subdirectories are not searched)",
+        path.display()
+    )]
+    NoTests {
+        /// The directory.
+        path: PathBuf,
+    },
 }
 
-/// The `*.data` files directly inside `dir`, sorted by name.
+/// The entries named `*.data` directly inside `dir`, sorted by name: files,
+/// and also whatever else carries the name (a broken symbolic link, a
+/// directory), which [`run_test_file`] reports as an invalid test file.
 pub fn list_tests(dir: &Path) -> Result<Vec<PathBuf>, ConformanceError> {
-    let err = |source| ConformanceError {
+    let err = |source| ConformanceError::ReadDir {
         path: dir.to_path_buf(),
         source,
     };
     let mut tests = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(err)? {
         let path = entry.map_err(err)?.path();
-        if path.extension().is_some_and(|e| e == "data") && path.is_file() {
+        if path.extension().is_some_and(|e| e == "data") {
             tests.push(path);
         }
     }
     tests.sort();
     Ok(tests)
+}
+
+/// Why the entry at `path` is not a test file one can read, if it is not.
+fn not_a_test_file(path: &Path) -> Option<String> {
+    let link = std::fs::symlink_metadata(path).ok()?;
+    match std::fs::metadata(path) {
+        Err(e) if link.file_type().is_symlink() => {
+            let target = std::fs::read_link(path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            Some(format!(
+                "{}: broken symbolic link (to {target}): {e}",
+                path.display()
+            ))
+        }
+        Ok(m) if m.is_dir() => Some(format!("{}: a directory, not a test file", path.display())),
+        Ok(m) if !m.is_file() => Some(format!("{}: not a regular file", path.display())),
+        _ => None,
+    }
+}
+
+/// Why `backend` cannot run any program, if it cannot: it declines to run
+/// `r0 = 0; exit` on empty memory (no permission for `bpf()`, say).
+pub fn backend_unavailable<B>(backend: &B) -> Option<String>
+where
+    B: Fn(&Program, &mut [u8]) -> RunOutcome + ?Sized,
+{
+    // RFC 9669: 0xb7 is `mov64 dst, imm`, 0x95 is `exit`.
+    let probe = Program::new(vec![
+        Insn::new(0xb7, 0, 0, 0, 0),
+        Insn::new(0x95, 0, 0, 0, 0),
+    ]);
+    match backend(&probe, &mut []) {
+        RunOutcome::NotRun(why) => Some(why),
+        _ => None,
+    }
 }
 
 /// Judges one parsed test on `backend`.
@@ -222,10 +301,13 @@ pub fn run_test_file<B>(path: &Path, backend: &B) -> TestResult
 where
     B: Fn(&Program, &mut [u8]) -> RunOutcome + ?Sized,
 {
-    let verdict = match data::parse_data_file(path) {
-        Ok(test) => check_test(&test, backend),
-        Err(e) => Verdict::Invalid {
-            error: e.to_string(),
+    let verdict = match not_a_test_file(path) {
+        Some(error) => Verdict::Invalid { error },
+        None => match data::parse_data_file(path) {
+            Ok(test) => check_test(&test, backend),
+            Err(e) => Verdict::Invalid {
+                error: e.to_string(),
+            },
         },
     };
     TestResult {
@@ -235,7 +317,10 @@ where
 }
 
 /// Runs every `*.data` file in `dir` (sorted by name) on `backend`, calling
-/// `on_result` after each test (for progress output).
+/// `on_result` after each test (for progress output). A directory without
+/// tests is an error. When the backend cannot run anything
+/// ([`backend_unavailable`]), no test is tried: each is skipped with that
+/// reason, `on_result` is not called and [`Summary::unavailable`] says why.
 pub fn run_dir<B>(
     dir: &Path,
     backend: &B,
@@ -244,8 +329,25 @@ pub fn run_dir<B>(
 where
     B: Fn(&Program, &mut [u8]) -> RunOutcome + ?Sized,
 {
+    let tests = list_tests(dir)?;
+    if tests.is_empty() {
+        return Err(ConformanceError::NoTests {
+            path: dir.to_path_buf(),
+        });
+    }
     let mut summary = Summary::default();
-    for path in list_tests(dir)? {
+    if let Some(why) = backend_unavailable(backend) {
+        summary.results = tests
+            .into_iter()
+            .map(|path| TestResult {
+                path,
+                verdict: Verdict::Skipped { why: why.clone() },
+            })
+            .collect();
+        summary.unavailable = Some(why);
+        return Ok(summary);
+    }
+    for path in tests {
         let result = run_test_file(&path, backend);
         on_result(&result);
         summary.results.push(result);
@@ -256,7 +358,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bpfdiff_engine::Insn;
 
     const EXIT: Insn = Insn::new(0x95, 0, 0, 0, 0);
 
@@ -310,6 +411,13 @@ mod tests {
             &backend,
         );
         assert_eq!(v, Verdict::Passed);
+        // The fault's name matches even where the message words it apart:
+        // `ja +5` leaves the program (jump-out-of-range), as regression files name it.
+        let far = [Insn::new(0x05, 0, 0, 5, 0), EXIT];
+        for text in ["jump-out-of-range", "jump out of range"] {
+            let v = check_test(&test(&far, &[], Expected::Error(text.into())), &backend);
+            assert_eq!(v, Verdict::Passed, "{text}");
+        }
         // A different message, or a normal return, fails.
         let v = check_test(
             &test(&oob, &[0; 8], Expected::Error("div".into())),
@@ -351,6 +459,7 @@ mod tests {
             verdict,
         };
         let mut s = Summary {
+            unavailable: None,
             results: vec![
                 result("a.data", Verdict::Passed),
                 result(
@@ -369,6 +478,71 @@ mod tests {
         s.results
             .push(result("c.data", Verdict::Skipped { why: "x".into() }));
         assert_eq!(s.to_string(), "1 passed, 1 failed, 1 skipped");
+    }
+
+    fn scratch(label: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "bpfdiff-conformance-{label}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_directory_without_tests_is_an_error_naming_it() {
+        let dir = scratch("empty");
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/a.data"), "-- asm\nexit\n-- result\n0\n").unwrap();
+        let e = run_dir(&dir, &engine_interpreter(100), |_| {}).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(matches!(e, ConformanceError::NoTests { .. }), "{e}");
+        assert!(e.to_string().starts_with(&dir.display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn broken_links_and_directories_named_data_fail_by_name() {
+        let dir = scratch("odd");
+        std::fs::write(dir.join("a.data"), "-- asm\nexit\n-- result\n0\n").unwrap();
+        std::os::unix::fs::symlink(dir.join("gone.data"), dir.join("b.data")).unwrap();
+        std::fs::create_dir(dir.join("c.data")).unwrap();
+        let s = run_dir(&dir, &engine_interpreter(100), |_| {}).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(s.to_string(), "1 passed, 2 failed");
+        let lines: Vec<String> = s.results.iter().map(ToString::to_string).collect();
+        assert!(
+            lines[1].starts_with("FAIL b.data: invalid test file: ")
+                && lines[1].contains("broken symbolic link (to "),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].ends_with("c.data: a directory, not a test file"),
+            "{}",
+            lines[2]
+        );
+    }
+
+    #[test]
+    fn a_backend_that_runs_nothing_is_probed_once_and_every_test_skipped() {
+        let dir = scratch("denied");
+        for name in ["a.data", "b.data"] {
+            std::fs::write(dir.join(name), "-- asm\nexit\n-- result\n0\n").unwrap();
+        }
+        let calls = std::cell::Cell::new(0);
+        let denied = |_: &Program, _: &mut [u8]| {
+            calls.set(calls.get() + 1);
+            RunOutcome::NotRun("no permission".into())
+        };
+        let mut shown = 0;
+        let s = run_dir(&dir, &denied, |_| shown += 1).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(calls.get(), 1, "only the probe runs");
+        assert_eq!(shown, 0);
+        assert_eq!(s.unavailable.as_deref(), Some("no permission"));
+        assert_eq!(s.to_string(), "0 passed, 0 failed, 2 skipped");
+        assert!(s.tested_nothing());
     }
 
     #[test]

@@ -395,8 +395,9 @@ pub struct Finding {
 
 impl Finding {
     /// The case as a bpf_conformance `.data` file for `corpus/regressions/`
-    /// (the engine's result as the expectation).
-    pub fn to_data(&self) -> String {
+    /// (the engine's result as the expectation); `None` when the case cannot
+    /// be one (see [`regression_data`]).
+    pub fn to_data(&self) -> Option<String> {
         regression_data(&self.case)
     }
 }
@@ -407,11 +408,13 @@ impl fmt::Display for Finding {
         writeln!(f, "{}", self.what)?;
         writeln!(f, "program:\n{}", program_text(&self.case.program))?;
         writeln!(f, "input: {}", crate::hex::to_hex(&self.case.input))?;
-        write!(
-            f,
-            "as a regression file (corpus/regressions/NAME.data):\n{}",
-            self.to_data()
-        )
+        match self.to_data() {
+            Some(data) => write!(
+                f,
+                "as a regression file (corpus/regressions/NAME.data):\n{data}"
+            ),
+            None => write!(f, "{NO_REGRESSION_FOR_EMPTY}"),
+        }
     }
 }
 
@@ -430,8 +433,17 @@ pub fn program_text(program: &Program) -> String {
     }
 }
 
-/// The case as a `.data` file whose expectation is the engine's answer.
-pub fn regression_data(case: &Case) -> String {
+/// What a finding says instead of a regression file when its program is empty.
+pub const NO_REGRESSION_FOR_EMPTY: &str = "no regression file: the program is empty, and a \
+     .data test needs at least one instruction (bpfdiff refuses it with \"no instructions\")";
+
+/// The case as a `.data` file whose expectation is the engine's answer, in
+/// a form `bpfdiff run` and `conformance` read back to the same case; `None`
+/// for an empty program, which no `.data` file can hold.
+pub fn regression_data(case: &Case) -> Option<String> {
+    if case.program.is_empty() {
+        return None;
+    }
     let expected = match interp::run_program(&case.program, &mut case.input.clone(), DEFAULT_BUDGET)
     {
         Ok(e) => match e.result {
@@ -441,13 +453,13 @@ pub fn regression_data(case: &Case) -> String {
         },
         Err(e) => Expected::Error(e.to_string().replace('#', "no.")),
     };
-    data::write_data(&DataTest {
+    Some(data::write_data(&DataTest {
         program: case.program.clone(),
         mem: case.input.clone(),
         expected,
         asm: None,
         has_raw: false,
-    })
+    }))
 }
 
 /// A `diff` finding for `check`, if it holds a new divergence.
@@ -794,7 +806,7 @@ mod tests {
             ]),
             vec![1, 2],
         );
-        let test = data::parse_data(&regression_data(&case)).unwrap();
+        let test = data::parse_data(&regression_data(&case).unwrap()).unwrap();
         assert_eq!(test.program, case.program);
         assert_eq!(test.mem, case.input);
         assert_eq!(test.expected, Expected::Result(42));

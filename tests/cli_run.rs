@@ -211,8 +211,9 @@ fn conformance_counts_invalid_files_as_failures() {
 }
 
 #[test]
-fn conformance_on_an_empty_directory_passes() {
+fn conformance_on_an_empty_directory_is_bad_input() {
+    // Zero tests found tested nothing: exit 2, naming the directory.
     let dir = Scratch::new("conformance-empty");
     let out = bpfdiff(&[&"conformance", &dir.path()]);
-    assert_eq!(assert_success(&out), "0 passed, 0 failed\n");
+    common::assert_input_error(&out, "no *.data tests");
 }

@@ -5,20 +5,24 @@
 //! `--` switches section by the first keyword it contains, checked in the
 //! order `asm`, `result`, `mem`, `raw`, `no register offset` and ` c`
 //! (both ignored sections), `error`; any other `--` line is an error. Within
-//! a section, `result` and `error` keep their last line, `asm` lines are the
-//! program in [`crate::asm::conformance`] syntax, `raw` holds 64-bit
-//! instruction words (`0x` hex or decimal) and overrides `asm`, `mem` holds
-//! whitespace-separated hex bytes (no `mem` means empty memory). A result is
-//! hex if it contains `0x`, else decimal.
+//! a section, `asm` lines are the program in [`crate::asm::conformance`]
+//! syntax, `raw` holds 64-bit instruction words (`0x` hex or decimal) and
+//! overrides `asm`, `mem` holds hex bytes in the syntax of [`crate::hex`]
+//! (`00 11`, `0011`, `0x0011`; no `mem` means empty memory). A result is hex
+//! if it contains `0x`, else decimal.
 //!
 //! Where upstream would misread silently, this parser refuses with the line:
 //! blank (whitespace-only) lines are skipped in every section rather than
-//! clobbering a result, a `mem` token above `0xff` is an error rather than
-//! truncated, and numbers must be well-formed to their end.
+//! clobbering a result; a section header that appears twice (`-- result`
+//! after `-- result`), or a second value line in `result` or `error`, is an
+//! error rather than "the last one wins"; and numbers must be well-formed to
+//! their end.
 
 use crate::asm::{conformance, AsmErrorKind};
+use crate::hex::{parse_hex_bytes, HexErrorKind};
 use crate::insn::Insn;
 use crate::program::Program;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -99,17 +103,49 @@ pub enum DataError {
         /// Why it was refused.
         reason: &'static str,
     },
-    /// A `-- mem` token is not a hex byte.
-    #[error("{}invalid memory byte `{token}`: {reason}", place(path, *line))]
+    /// A `-- mem` line is not hex bytes.
+    #[error("{}invalid memory: column {column}: {kind}", place(path, *line))]
     BadMemory {
         /// The file, when known.
         path: Option<PathBuf>,
-        /// The token's line.
+        /// The line.
         line: usize,
-        /// The token.
-        token: String,
-        /// Why it was refused.
-        reason: &'static str,
+        /// The 1-based column where the problem starts.
+        column: usize,
+        /// What is wrong.
+        kind: HexErrorKind,
+    },
+    /// A section header (`-- result`, `-- asm`, ...) appears a second time.
+    #[error(
+        "{}second `-- {section}` section (the first is at line {first}); \
+         a test has at most one",
+        place(path, *line)
+    )]
+    DuplicateSection {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The second header's line.
+        line: usize,
+        /// The section's keyword.
+        section: &'static str,
+        /// The first header's line.
+        first: usize,
+    },
+    /// A `-- result` or `-- error` section with more than one value line.
+    #[error(
+        "{}second value in the `-- {section}` section (the first is at line {first}); \
+         a test expects one",
+        place(path, *line)
+    )]
+    DuplicateValue {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The second value's line.
+        line: usize,
+        /// The section's keyword.
+        section: &'static str,
+        /// The first value's line.
+        first: usize,
     },
     /// A `-- raw` token is not a 64-bit word.
     #[error("{}invalid raw instruction word `{token}`: {reason}", place(path, *line))]
@@ -153,6 +189,8 @@ impl DataError {
             | DataError::NoInstructions { line, .. }
             | DataError::BadResult { line, .. }
             | DataError::BadMemory { line, .. }
+            | DataError::DuplicateSection { line, .. }
+            | DataError::DuplicateValue { line, .. }
             | DataError::BadRaw { line, .. }
             | DataError::Asm { line, .. } => Some(*line),
         }
@@ -167,6 +205,8 @@ impl DataError {
             | DataError::NoInstructions { path, .. }
             | DataError::BadResult { path, .. }
             | DataError::BadMemory { path, .. }
+            | DataError::DuplicateSection { path, .. }
+            | DataError::DuplicateValue { path, .. }
             | DataError::BadRaw { path, .. }
             | DataError::Asm { path, .. } => path.as_deref(),
         }
@@ -182,6 +222,8 @@ impl DataError {
             | DataError::NoInstructions { path, .. }
             | DataError::BadResult { path, .. }
             | DataError::BadMemory { path, .. }
+            | DataError::DuplicateSection { path, .. }
+            | DataError::DuplicateValue { path, .. }
             | DataError::BadRaw { path, .. }
             | DataError::Asm { path, .. } => *path = Some(file.to_path_buf()),
         }
@@ -232,9 +274,42 @@ struct Sections<'a> {
     last_line: usize,
 }
 
+impl Section {
+    /// The keyword, for messages (`None` for the ignored sections, which may repeat).
+    fn keyword(self) -> Option<&'static str> {
+        match self {
+            Section::Ignore => None,
+            Section::Asm => Some("asm"),
+            Section::Raw => Some("raw"),
+            Section::Result => Some("result"),
+            Section::Mem => Some("mem"),
+            Section::Error => Some("error"),
+        }
+    }
+}
+
+/// Stores the value line of a `result` or `error` section; a second one is an error.
+fn set_value<'a>(
+    slot: &mut Option<Numbered<'a>>,
+    entry: Numbered<'a>,
+    section: &'static str,
+) -> Result<(), DataError> {
+    if let Some((first, _)) = *slot {
+        return Err(DataError::DuplicateValue {
+            path: None,
+            line: entry.0,
+            section,
+            first,
+        });
+    }
+    *slot = Some(entry);
+    Ok(())
+}
+
 fn split_sections(text: &str) -> Result<Sections<'_>, DataError> {
     let mut sections = Sections::default();
     let mut section = Section::Ignore;
+    let mut headers: HashMap<&'static str, usize> = HashMap::new();
     for (index, raw_line) in text.lines().enumerate() {
         let number = index + 1;
         sections.last_line = number;
@@ -246,6 +321,17 @@ fn split_sections(text: &str) -> Result<Sections<'_>, DataError> {
                 line: number,
                 text: line.trim().to_string(),
             })?;
+            if let Some(keyword) = section.keyword() {
+                if let Some(&first) = headers.get(keyword) {
+                    return Err(DataError::DuplicateSection {
+                        path: None,
+                        line: number,
+                        section: keyword,
+                        first,
+                    });
+                }
+                headers.insert(keyword, number);
+            }
             match section {
                 Section::Asm => sections.asm_header = Some(number),
                 Section::Raw => sections.raw_header = Some(number),
@@ -261,8 +347,8 @@ fn split_sections(text: &str) -> Result<Sections<'_>, DataError> {
             Section::Asm => sections.asm.push(entry),
             Section::Raw => sections.raw.push(entry),
             Section::Mem => sections.mem.push(entry),
-            Section::Result => sections.result = Some(entry),
-            Section::Error => sections.error = Some(entry),
+            Section::Result => set_value(&mut sections.result, entry, "result")?,
+            Section::Error => set_value(&mut sections.error, entry, "error")?,
             Section::Ignore => {}
         }
     }
@@ -334,27 +420,13 @@ fn parse_raw(lines: &[Numbered<'_>]) -> Result<Vec<Insn>, DataError> {
 fn parse_mem(lines: &[Numbered<'_>]) -> Result<Vec<u8>, DataError> {
     let mut mem = Vec::new();
     for &(line, text) in lines {
-        for token in text.split_whitespace() {
-            let bad = |reason| DataError::BadMemory {
-                path: None,
-                line,
-                token: token.to_string(),
-                reason,
-            };
-            let digits = token
-                .strip_prefix("0x")
-                .or_else(|| token.strip_prefix("0X"))
-                .unwrap_or(token);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(bad("expected hex digits"));
-            }
-            let significant = digits.trim_start_matches('0');
-            if significant.len() > 2 {
-                return Err(bad("not a byte (above 0xff)"));
-            }
-            let value = u8::from_str_radix(significant, 16).unwrap_or(0);
-            mem.push(value);
-        }
+        let bytes = parse_hex_bytes(text).map_err(|e| DataError::BadMemory {
+            path: None,
+            line,
+            column: e.column,
+            kind: e.kind,
+        })?;
+        mem.extend(bytes);
     }
     Ok(mem)
 }
@@ -523,8 +595,8 @@ mod tests {
             "-- asm\nexit\n-- result\n0x2\n-- no register offset\ncall instruction\n-- c\nint x;\n",
         );
         assert_eq!(t.expected, Expected::Result(2));
-        // The last result line wins; CRLF line ends; a comment anywhere.
-        let t = parse("-- asm\r\nexit\r\n-- result\r\n1\r\n0x10 # sixteen\r\n");
+        // CRLF line ends; a comment anywhere.
+        let t = parse("-- asm\r\nexit\r\n-- result\r\n# one value\r\n0x10 # sixteen\r\n");
         assert_eq!(t.expected, Expected::Result(0x10));
         // `-1` reads as strtoull does.
         let t = parse("-- asm\nexit\n-- result\n-1\n");
@@ -559,6 +631,10 @@ mod tests {
         assert!(matches!(e, DataError::BadMemory { line: 5, .. }), "{e}");
         let e = parse_err("-- asm\nexit\n-- mem\n100\n-- result\n1\n");
         assert!(matches!(e, DataError::BadMemory { line: 4, .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "line 4: invalid memory: column 1: `100` has an odd number of hex digits (each byte takes two)"
+        );
         let e = parse_err("-- raw\n0x95\n0xq\n-- result\n1\n");
         assert!(matches!(e, DataError::BadRaw { line: 3, .. }), "{e}");
         let e = parse_err("-- raw\n-1\n-- result\n1\n");
@@ -576,6 +652,61 @@ mod tests {
         assert_eq!(e.to_string(), "line 6: `mov` takes 2 operand(s), found 1");
         let e = parse_err("-- asm\nja nowhere\nexit\n-- result\n1\n");
         assert_eq!(e.line(), Some(2));
+    }
+
+    #[test]
+    fn mem_accepts_the_syntax_of_mem_and_mem_file() {
+        // Spaced, packed and 0x-prefixed bytes, as `--mem` and `--mem-file` take them.
+        let t = parse("-- asm\nexit\n-- mem\naabb\n0xccdd ee,ff\n-- result\n0\n");
+        assert_eq!(t.mem, [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
+    }
+
+    #[test]
+    fn a_repeated_section_or_value_is_an_error_naming_its_line() {
+        let e = parse_err("-- asm\nexit\n-- result\n1\n-- result\n2\n");
+        assert!(
+            matches!(
+                e,
+                DataError::DuplicateSection {
+                    line: 5,
+                    first: 3,
+                    section: "result",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "line 5: second `-- result` section (the first is at line 3); a test has at most one"
+        );
+        for section in ["asm", "raw", "mem", "error"] {
+            let text = format!("-- {section}\n-- result\n1\n-- {section}\n");
+            let e = parse_err(&text);
+            assert!(
+                matches!(e, DataError::DuplicateSection { line: 4, .. }),
+                "{section}: {e}"
+            );
+        }
+        let e = parse_err("-- asm\nexit\n-- result\n1\n0x10\n");
+        assert!(
+            matches!(
+                e,
+                DataError::DuplicateValue {
+                    line: 5,
+                    first: 4,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = parse_err("-- asm\nexit\n-- error\none\ntwo\n");
+        assert!(
+            matches!(e, DataError::DuplicateValue { line: 5, .. }),
+            "{e}"
+        );
+        // The ignored sections may repeat.
+        parse("-- asm\nexit\n-- c\nx\n-- result\n1\n-- c\ny\n");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod asm;
 pub mod data;
 pub mod decode;
 pub mod helpers;
+pub mod hex;
 pub mod insn;
 pub mod interp;
 pub mod jit;

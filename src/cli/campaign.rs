@@ -1,10 +1,11 @@
 //! `bpfdiff campaign`: many generated programs on several backends.
 
-use super::{output, EXIT_TESTS_FAILED};
+use super::{output, EXIT_NOTHING_TESTED, EXIT_TESTS_FAILED};
 use bpfdiff::campaign::{self, CampaignConfig};
 use bpfdiff::gen::{Knobs, Tier};
 use bpfdiff_oracle::registry;
 use clap::{Args, ValueEnum};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,6 +57,10 @@ pub struct CampaignArgs {
     /// Do not fetch the kernel verifier's reason for each refusal (faster).
     #[arg(long)]
     pub no_kernel_reasons: bool,
+    /// Exit 0 even when a backend ran none of the programs (could not run
+    /// here) or no case was compared, instead of 3.
+    #[arg(long)]
+    pub allow_skip: bool,
 }
 
 /// Runs the campaign and prints its summary; exit 1 on a new divergence.
@@ -78,9 +83,21 @@ pub fn execute(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
         save: args.save.clone(),
     })?;
     output::println(&summary.to_string())?;
-    Ok(if summary.diverge_new > 0 {
-        ExitCode::from(EXIT_TESTS_FAILED)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if summary.diverge_new > 0 {
+        return Ok(ExitCode::from(EXIT_TESTS_FAILED));
+    }
+    let idle = summary.backends_that_ran_nothing();
+    if (!idle.is_empty() || summary.compared_nothing()) && !args.allow_skip {
+        let why = if idle.is_empty() {
+            "no case was compared".to_string()
+        } else {
+            format!("backend {} ran none of the programs", idle.join(", "))
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "bpfdiff: nothing was tested: {why} (see the reasons above; --allow-skip accepts this)"
+        );
+        return Ok(ExitCode::from(EXIT_NOTHING_TESTED));
+    }
+    Ok(ExitCode::SUCCESS)
 }

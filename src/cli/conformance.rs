@@ -1,10 +1,10 @@
 //! `bpfdiff conformance DIR`: run a directory of `.data` tests.
 
-use super::{output, EXIT_TESTS_FAILED};
+use super::{output, Budget, EXIT_NOTHING_TESTED, EXIT_TESTS_FAILED};
 use bpfdiff::backend_run::conformance_backend;
 use bpfdiff::conformance::{engine_interpreter, run_dir, DynBackend, Verdict};
-use bpfdiff_engine::interp::DEFAULT_BUDGET;
 use clap::Args;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,23 +13,27 @@ use std::process::ExitCode;
 pub struct ConformanceArgs {
     /// The directory holding the `*.data` tests (not searched recursively).
     pub dir: PathBuf,
-    /// Maximum number of instructions per test.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_BUDGET)]
-    pub budget: u64,
+    /// The instruction budget of each test on `interp` (see `run --budget`).
+    #[command(flatten)]
+    pub budget: Budget,
     /// Also print passing tests.
     #[arg(long)]
     pub verbose: bool,
     /// The backend that runs the tests: `interp` (the engine, default),
-    /// `rbpf`, `rbpf-jit` or `kernel`. Tests a backend declines (the kernel
-    /// verifier's refusals) are listed as skipped with the reason.
+    /// `jit`, `rbpf`, `rbpf-jit` or `kernel`. Tests a backend declines (the
+    /// kernel verifier's refusals) are listed as skipped with the reason.
     #[arg(long, default_value = "interp")]
     pub backend: String,
+    /// Exit 0 even when every test was skipped (the backend could not run
+    /// here), instead of 3.
+    #[arg(long)]
+    pub allow_skip: bool,
 }
 
 /// Runs the tests; prints failures and the closing `N passed, N failed` line.
 pub fn execute(args: &ConformanceArgs) -> anyhow::Result<ExitCode> {
     let backend: Box<DynBackend> = if args.backend == "interp" {
-        Box::new(engine_interpreter(args.budget))
+        Box::new(engine_interpreter(args.budget.budget))
     } else {
         Box::new(conformance_backend(&args.backend)?)
     };
@@ -44,10 +48,26 @@ pub fn execute(args: &ConformanceArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = write_error {
         return Err(e);
     }
+    if let Some(why) = &summary.unavailable {
+        output::println(&format!(
+            "skip all {} tests: backend {} cannot run here: {why}",
+            summary.results.len(),
+            args.backend
+        ))?;
+    }
     output::println(&summary.to_string())?;
-    Ok(if summary.failed() > 0 {
-        ExitCode::from(EXIT_TESTS_FAILED)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if summary.failed() > 0 {
+        return Ok(ExitCode::from(EXIT_TESTS_FAILED));
+    }
+    if summary.tested_nothing() && !args.allow_skip {
+        let _ = writeln!(
+            std::io::stderr(),
+            "bpfdiff: nothing was tested: all {} tests were skipped on backend {} \
+             (--allow-skip accepts this)",
+            summary.results.len(),
+            args.backend
+        );
+        return Ok(ExitCode::from(EXIT_NOTHING_TESTED));
+    }
+    Ok(ExitCode::SUCCESS)
 }

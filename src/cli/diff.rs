@@ -1,7 +1,6 @@
 //! `bpfdiff diff FILE`: run one program on several backends and compare.
 
 use super::{output, FormatArg, EXIT_TESTS_FAILED};
-use anyhow::anyhow;
 use bpfdiff::input::read_program;
 use bpfdiff_oracle::{diff, registry, Comparison, Outcome};
 use clap::Args;
@@ -13,9 +12,9 @@ use std::process::ExitCode;
 pub struct DiffArgs {
     /// The program (same formats as `run`).
     pub file: PathBuf,
-    /// Input memory as hex bytes; replaces a `.data` file's `-- mem`.
-    #[arg(long, value_name = "HEX")]
-    pub mem: Option<String>,
+    /// The input memory.
+    #[command(flatten)]
+    pub memory: super::mem::MemArgs,
     /// Backends to run, reference first (default: `BPFDIFF_BACKENDS`, else all).
     #[arg(long, value_name = "LIST")]
     pub backends: Option<String>,
@@ -56,11 +55,7 @@ fn table(outcomes: &[Outcome]) -> String {
 /// Runs and compares; exit 0 on agreement, 1 on a new divergence.
 pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let input = read_program(&args.file, args.format.map(Into::into))?;
-    let mem = match &args.mem {
-        Some(hex) => bpfdiff::hex::parse_hex_bytes(hex)
-            .map_err(|e| anyhow!("--mem: column {}: {}", e.column, e.kind))?,
-        None => input.mem.unwrap_or_default(),
-    };
+    let mem = args.memory.resolve(input.mem)?;
     let names = registry::select(args.backends.as_deref())?;
     let mut backends = names
         .iter()

@@ -8,18 +8,40 @@ mod diff;
 mod disasm;
 mod jit_dump;
 mod known;
+mod mem;
 mod output;
 pub mod plugin;
 mod run;
 
 use bpfdiff::input::InputFormat;
-use clap::{Parser, Subcommand, ValueEnum};
+use bpfdiff_engine::interp::DEFAULT_BUDGET;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
 /// Exit code for bad input: a missing or malformed file, bad arguments.
 pub const EXIT_INPUT_ERROR: u8 = 2;
 /// Exit code of `conformance` when some test failed.
 pub const EXIT_TESTS_FAILED: u8 = 1;
+/// Exit code when the run tested nothing: every test was skipped, or a
+/// backend could not run any program (`--allow-skip` turns it into 0).
+pub const EXIT_NOTHING_TESTED: u8 = 3;
+
+/// `--budget N`, shared by the commands that run the engine.
+#[derive(Debug, Args)]
+pub struct Budget {
+    /// Instruction budget: how many instructions may execute before the run
+    /// stops as "out of budget". Every instruction counts, but the count is
+    /// checked only at taken backward jumps and local calls, so straight-line
+    /// code always runs to its end (at most the program's length past the
+    /// budget). At least 1.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_BUDGET,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub budget: u64,
+}
 
 /// Differential testing and fuzzing harness for eBPF implementations.
 #[derive(Debug, Parser)]
@@ -33,8 +55,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a program on the engine's checking interpreter and print r0, the
-    /// fault, or "out of budget". Exits 0 whenever the program ran.
+    /// Run a program on the engine's checking interpreter (or its JIT) and
+    /// print r0, the fault, or "out of budget". Exits 0 whenever the program
+    /// ran, 2 on bad input.
     Run(run::RunArgs),
     /// Assemble kernel-syntax or bpf_conformance-dialect assembly into raw
     /// bytecode (8 bytes per instruction slot).
@@ -42,21 +65,27 @@ pub enum Command {
     /// Print a program as `bpftool prog dump xlated` does, or in the
     /// bpf_conformance dialect.
     Disasm(disasm::DisasmArgs),
-    /// Run every `*.data` test in a directory on the engine's interpreter.
-    /// Exits 0 when all pass, 1 when some fail, 2 when the directory is unreadable.
+    /// Run every `*.data` test in a directory on one backend (the engine's
+    /// interpreter by default). Exits 0 when all pass, 1 when some fail, 2
+    /// when the directory is unreadable or holds no tests, 3 when every test
+    /// was skipped (unless --allow-skip).
     Conformance(conformance::ConformanceArgs),
     /// Run one program on several backends (engine interpreter, rbpf, rbpf's
     /// JIT, the kernel) and compare. Exits 0 when they agree, 1 on a new
     /// divergence, 2 on bad input.
     Diff(diff::DiffArgs),
     /// Print the JIT's machine code, each block under its eBPF instruction.
+    /// Exits 0, or 2 on bad input.
     JitDump(jit_dump::JitDumpArgs),
     /// Serve the bpf_conformance plugin protocol: program hex on stdin,
-    /// memory hex as the argument, r0 in hex on stdout.
+    /// memory hex as the argument, r0 in hex on stdout. Exits 0 with r0, 1
+    /// when the program did not return, 2 on bad arguments.
     Plugin(plugin::PluginArgs),
     /// Generate programs from deterministic seeds, run them on several
     /// backends in parallel and summarise agreement, divergences and
-    /// verifier verdicts. Exits 1 when a new divergence was found.
+    /// verifier verdicts. Exits 1 when a new divergence was found, 2 on bad
+    /// arguments, 3 when a backend ran none of the programs or nothing was
+    /// compared (unless --allow-skip).
     Campaign(campaign::CampaignArgs),
 }
 
@@ -140,8 +169,8 @@ mod tests {
             panic!("not run")
         };
         assert_eq!(args.file.to_str(), Some("p.bin"));
-        assert_eq!(args.mem.as_deref(), Some("aabb"));
-        assert_eq!(args.budget, 10);
+        assert_eq!(args.memory.mem.as_deref(), Some("aabb"));
+        assert_eq!(args.budget.budget, 10);
         assert!(args.json);
         assert_eq!(args.format, Some(FormatArg::Raw));
         let cli = parse(&["run", "p.casm", "--format", "conformance-asm"]).unwrap();
@@ -149,7 +178,9 @@ mod tests {
             panic!("not run")
         };
         assert_eq!(args.format, Some(FormatArg::ConformanceAsm));
-        assert_eq!(args.budget, bpfdiff_engine::interp::DEFAULT_BUDGET);
+        assert_eq!(args.budget.budget, bpfdiff_engine::interp::DEFAULT_BUDGET);
+        let e = parse(&["run", "p.s", "--budget", "0"]).unwrap_err();
+        assert_eq!(e.exit_code(), i32::from(EXIT_INPUT_ERROR));
     }
 
     #[test]
@@ -177,7 +208,7 @@ mod tests {
             panic!("not conformance")
         };
         assert!(args.verbose);
-        assert_eq!(args.budget, 5);
+        assert_eq!(args.budget.budget, 5);
         assert!(parse(&["conformance"]).is_err());
     }
 
