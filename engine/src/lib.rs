@@ -19,6 +19,7 @@ pub mod opcode;
 pub mod program;
 #[cfg(test)]
 mod test_strategies;
+pub mod verifier;
 
 pub use decode::{DecodeError, Instruction};
 pub use insn::Insn;
