@@ -300,15 +300,16 @@ impl ScalarBounds {
         self.assign_32_into_64();
     }
 
-    /// Truncates to the low `size` bytes (1, 2, 4 or 8), as for a
-    /// zero-extending load or `le16/le32`; models `coerce_reg_to_size`.
+    /// Truncates to the low `size` bytes (1, 2 or 4), as for a
+    /// zero-extending load; models `coerce_reg_to_size`. The kernel never
+    /// coerces to 8 bytes (its mask would be `1 << 64`), so other sizes
+    /// leave the state unchanged.
     pub fn coerce_to_size(&mut self, size: u32) {
+        if !matches!(size, 1 | 2 | 4) {
+            return;
+        }
         self.var_off = self.var_off.cast(size);
-        let mask = if size >= 8 {
-            u64::MAX
-        } else {
-            (1u64 << (size * 8)) - 1
-        };
+        let mask = (1u64 << (size * 8)) - 1;
         if self.umin & !mask == self.umax & !mask {
             self.umin &= mask;
             self.umax &= mask;
