@@ -25,6 +25,9 @@ fn shr(v: u64, s: u32) -> u64 {
     v.checked_shr(s).unwrap_or(0)
 }
 
+// The method names follow the kernel's tnum_add/tnum_sub/tnum_neg/tnum_mul;
+// they are abstract operations, not the arithmetic `std::ops` traits.
+#[allow(clippy::should_implement_trait)]
 impl Tnum {
     /// The completely unknown value; models `tnum_unknown`.
     pub const UNKNOWN: Tnum = Tnum {
