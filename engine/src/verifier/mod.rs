@@ -1,6 +1,6 @@
 //! A safety verifier modeled on the Linux kernel's (6.18,
-//! `kernel/bpf/verifier.c`): what it accepts, what it refuses, and with
-//! which message and instruction.
+//! `kernel/bpf/verifier.c` and `kernel/bpf/tnum.c`): what it accepts, what
+//! it refuses, and with which message and instruction.
 //!
 //! - [`structural`]: the checks made before any path is explored, in the
 //!   kernel's order (size, subprograms, jumps, `ld_imm64`, opcodes, the
@@ -10,10 +10,18 @@
 //!   exploration reaches an instruction (reserved fields, `div by zero`,
 //!   `invalid shift`, writes to r10).
 //! - [`verdict`]: the verdict and the stable names of rejection kinds.
+//! - [`tnum`]: tracked numbers, the bit-level half of a scalar's state.
+//! - [`scalar`]: a scalar register's abstract state (tnum plus eight
+//!   bounds) and the kernel's bounds synchronisation.
+//! - [`transfer`]: the kernel's transfer functions for ALU instructions and
+//!   conditional jumps over scalar states.
 
 pub mod insn_rules;
+pub mod scalar;
 pub mod structural;
 pub mod subprog;
+pub mod tnum;
+pub mod transfer;
 pub mod verdict;
 
 pub use structural::StructureInfo;
