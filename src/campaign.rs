@@ -12,6 +12,7 @@ use crate::fuzz_glue::{program_text, regression_data, DiffHarness};
 use crate::gen::{seeded, Case, Knobs, Tier};
 use bpfdiff_oracle::registry::RegistryError;
 use bpfdiff_oracle::{Comparison, KnownRules, Outcome, Verdict};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -218,6 +219,28 @@ fn standalone_number_end(chars: &[char], start: usize) -> Option<usize> {
     (digits > 0 && boundary).then_some(end)
 }
 
+/// Live counters of a running campaign, for a progress display: the
+/// worker threads add to them (relaxed atomics, one add per case), and any
+/// thread may read them while the campaign runs.
+#[derive(Debug, Default)]
+pub struct CampaignProgress {
+    done: AtomicU64,
+    diverge_new: AtomicU64,
+}
+
+impl CampaignProgress {
+    /// Cases run so far.
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// Cases so far with a difference no rule explains (at the end, equal
+    /// to [`CampaignSummary::diverge_new`]).
+    pub fn diverge_new(&self) -> u64 {
+        self.diverge_new.load(Ordering::Relaxed)
+    }
+}
+
 struct CaseResult {
     index: u64,
     case: Case,
@@ -225,7 +248,10 @@ struct CaseResult {
     outcomes: Vec<Outcome>,
 }
 
-fn run_cases(config: &CampaignConfig) -> Result<Vec<CaseResult>, CampaignError> {
+fn run_cases(
+    config: &CampaignConfig,
+    progress: &CampaignProgress,
+) -> Result<Vec<CaseResult>, CampaignError> {
     let jobs = config.jobs.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
@@ -249,6 +275,10 @@ fn run_cases(config: &CampaignConfig) -> Result<Vec<CaseResult>, CampaignError> 
                 return;
             }
         };
+        // Each thread judges its own cases against a copy of the rules, for
+        // the running count of new divergences only: the summary applies
+        // the rules again in case order, counting matches once.
+        let mut rules = config.rules.clone();
         let mut mine = Vec::new();
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
@@ -257,6 +287,14 @@ fn run_cases(config: &CampaignConfig) -> Result<Vec<CaseResult>, CampaignError> 
             }
             let case = seeded::case(config.tier, &config.knobs, case_seed(config.seed, index));
             let check = harness.check_without_rules(&case);
+            if matches!(check.comparison, Comparison::Diverge { .. }) {
+                let mut judged = check.comparison.clone();
+                rules.apply(&case.program, &mut judged);
+                if judged.has_new_divergence() {
+                    progress.diverge_new.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            progress.done.fetch_add(1, Ordering::Relaxed);
             mine.push(CaseResult {
                 index,
                 case,
@@ -276,8 +314,17 @@ fn run_cases(config: &CampaignConfig) -> Result<Vec<CaseResult>, CampaignError> 
 
 /// Runs a campaign.
 pub fn run(config: CampaignConfig) -> Result<CampaignSummary, CampaignError> {
+    run_with_progress(config, &CampaignProgress::default())
+}
+
+/// Runs a campaign, counting cases done and new divergences in `progress`
+/// as it goes (read it from another thread to show progress).
+pub fn run_with_progress(
+    config: CampaignConfig,
+    progress: &CampaignProgress,
+) -> Result<CampaignSummary, CampaignError> {
     let start = Instant::now();
-    let results = run_cases(&config)?;
+    let results = run_cases(&config, progress)?;
     let mut rules = config.rules.clone();
     let mut s = CampaignSummary {
         seed: config.seed,
@@ -389,6 +436,209 @@ fn save_examples(
     Ok(saved)
 }
 
+/// A reason (or detail) and how many cases had it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReasonCount {
+    /// The text, numbers replaced by `N` ([`normalize_reason`]).
+    pub reason: String,
+    /// Cases.
+    pub count: u64,
+}
+
+/// Counts by text, most frequent first (ties by text), as summaries list them.
+fn by_count(counts: &BTreeMap<String, u64>) -> Vec<ReasonCount> {
+    let mut list: Vec<ReasonCount> = counts
+        .iter()
+        .map(|(reason, &count)| ReasonCount {
+            reason: reason.clone(),
+            count,
+        })
+        .collect();
+    list.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(&b.reason)));
+    list
+}
+
+/// One backend's verdicts in the JSON form of a summary.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VerdictReport {
+    /// Programs loaded.
+    pub accepted: u64,
+    /// Programs refused.
+    pub rejected: u64,
+    /// Programs with a verdict (accepted + rejected).
+    pub total: u64,
+    /// Every refusal reason, most frequent first.
+    pub reasons: Vec<ReasonCount>,
+}
+
+/// The smallest example of a divergence group in the JSON form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExampleReport {
+    /// The case's index in the campaign.
+    pub case: u64,
+    /// The seed the case was generated from (`"0x…"`, see [`case_seed`]).
+    #[serde(with = "bpfdiff_oracle::hex_u64")]
+    pub case_seed: u64,
+    /// The difference, in words (`rbpf: r0: 0x1 vs 0x0`).
+    pub detail: String,
+    /// Instruction slots.
+    pub slots: usize,
+    /// The program's bytes as hex (8 bytes per slot, no separators).
+    pub program_hex: String,
+    /// The program in kernel syntax (or its slots in hex when it does not
+    /// decode), one instruction per line.
+    pub program: String,
+    /// The input memory as hex.
+    pub input: String,
+    /// Every backend's outcome (the shape of `diff --json`'s `outcomes`).
+    pub outcomes: Vec<Outcome>,
+}
+
+/// New divergences of one (backend, aspect) in the JSON form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupReport {
+    /// The backend that differs from the reference.
+    pub backend: String,
+    /// The aspect that differs.
+    pub aspect: String,
+    /// Cases with such a difference.
+    pub count: u64,
+    /// Every detail (numbers replaced by `N`), most frequent first.
+    pub details: Vec<ReasonCount>,
+    /// The smallest of them.
+    pub smallest: ExampleReport,
+}
+
+/// The known-divergence rules in the JSON form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RulesReport {
+    /// Where the rules came from.
+    pub sources: Vec<String>,
+    /// How many rules applied.
+    pub rules: usize,
+    /// The rules that matched, with their match counts.
+    pub matched: BTreeMap<String, u64>,
+    /// How many rules did not match.
+    pub without_match: usize,
+}
+
+/// A campaign summary in the shape `bpfdiff campaign --json` prints: every
+/// figure of the text summary, lists complete (the text shows the most
+/// frequent reasons only).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CampaignReport {
+    /// The campaign seed (`"0x…"`).
+    #[serde(with = "bpfdiff_oracle::hex_u64")]
+    pub seed: u64,
+    /// The generator tier.
+    pub tier: String,
+    /// Backends, reference first.
+    pub backends: Vec<String>,
+    /// Threads used.
+    pub jobs: usize,
+    /// Cases run.
+    pub programs: u64,
+    /// Wall-clock seconds.
+    pub elapsed_s: f64,
+    /// Cases per second.
+    pub programs_per_s: f64,
+    /// Cases where every compared backend agreed.
+    pub agree: u64,
+    /// Cases with a difference (`diverge_new + diverge_known`).
+    pub diverge: u64,
+    /// Cases with a difference no rule explains.
+    pub diverge_new: u64,
+    /// Cases whose differences are all explained by rules.
+    pub diverge_known: u64,
+    /// Cases that could not be compared.
+    pub inconclusive: u64,
+    /// Why cases were inconclusive, most frequent first.
+    pub inconclusive_reasons: Vec<ReasonCount>,
+    /// Verdicts per backend.
+    pub verdicts: BTreeMap<String, VerdictReport>,
+    /// New divergences by (backend, aspect).
+    pub new_divergences: Vec<GroupReport>,
+    /// Files written for `--save`.
+    pub saved: Vec<String>,
+    /// The known-divergence rules and their matches.
+    pub known_rules: RulesReport,
+}
+
+impl CampaignSummary {
+    /// The JSON form of the summary.
+    pub fn to_report(&self) -> CampaignReport {
+        let secs = self.elapsed.as_secs_f64();
+        let verdicts = self
+            .verdicts
+            .iter()
+            .map(|(backend, v)| {
+                let report = VerdictReport {
+                    accepted: v.accepted,
+                    rejected: v.rejected,
+                    total: v.accepted + v.rejected,
+                    reasons: by_count(&v.reasons),
+                };
+                (backend.clone(), report)
+            })
+            .collect();
+        let new_divergences = self
+            .new
+            .iter()
+            .map(|((backend, aspect), g)| {
+                let e = &g.smallest;
+                GroupReport {
+                    backend: backend.clone(),
+                    aspect: aspect.clone(),
+                    count: g.count,
+                    details: by_count(&g.details),
+                    smallest: ExampleReport {
+                        case: e.index,
+                        case_seed: case_seed(self.seed, e.index),
+                        detail: e.detail.clone(),
+                        slots: e.case.program.len(),
+                        program_hex: crate::hex::to_hex(&e.case.program.to_bytes()),
+                        program: program_text(&e.case.program),
+                        input: crate::hex::to_hex(&e.case.input),
+                        outcomes: e.outcomes.clone(),
+                    },
+                }
+            })
+            .collect();
+        let matched: BTreeMap<String, u64> = self
+            .rules
+            .rules()
+            .iter()
+            .zip(self.rules.hits())
+            .filter(|(_, &n)| n > 0)
+            .map(|(r, &n)| (r.name.clone(), n))
+            .collect();
+        CampaignReport {
+            seed: self.seed,
+            tier: self.tier.to_string(),
+            backends: self.backends.clone(),
+            jobs: self.jobs,
+            programs: self.programs,
+            elapsed_s: secs,
+            programs_per_s: self.programs as f64 / secs.max(1e-9),
+            agree: self.agree,
+            diverge: self.diverge_new + self.diverge_known,
+            diverge_new: self.diverge_new,
+            diverge_known: self.diverge_known,
+            inconclusive: self.inconclusive,
+            inconclusive_reasons: by_count(&self.inconclusive_reasons),
+            verdicts,
+            new_divergences,
+            saved: self.saved.iter().map(|p| p.display().to_string()).collect(),
+            known_rules: RulesReport {
+                sources: self.rules.sources().to_vec(),
+                rules: self.rules.rules().len(),
+                without_match: self.rules.rules().len() - matched.len(),
+                matched,
+            },
+        }
+    }
+}
+
 fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
@@ -429,17 +679,14 @@ impl fmt::Display for CampaignSummary {
                 total,
                 percent(v.accepted, total)
             )?;
-            let mut reasons: Vec<_> = v.reasons.iter().collect();
-            reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            for (reason, n) in reasons.into_iter().take(8) {
+            for ReasonCount { reason, count: n } in by_count(&v.reasons).into_iter().take(8) {
                 writeln!(f, "    {n:6}  {reason}")?;
             }
         }
         if !self.inconclusive_reasons.is_empty() {
             writeln!(f, "inconclusive, by reason:")?;
-            let mut reasons: Vec<_> = self.inconclusive_reasons.iter().collect();
-            reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            for (reason, n) in reasons.into_iter().take(8) {
+            let reasons = by_count(&self.inconclusive_reasons);
+            for ReasonCount { reason, count: n } in reasons.into_iter().take(8) {
                 writeln!(f, "  {n:6}  {reason}")?;
             }
         }
@@ -457,10 +704,8 @@ impl fmt::Display for CampaignSummary {
                     e.case.program.len(),
                     e.case.input.len()
                 )?;
-                let mut details: Vec<_> = g.details.iter().collect();
-                details.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-                for (detail, n) in details.into_iter().take(6) {
-                    writeln!(f, "    {n:6}  {detail}")?;
+                for ReasonCount { reason, count: n } in by_count(&g.details).into_iter().take(6) {
+                    writeln!(f, "    {n:6}  {reason}")?;
                 }
                 writeln!(f, "    smallest: {}", e.detail)?;
                 for line in program_text(&e.case.program).lines() {
@@ -527,9 +772,11 @@ mod tests {
             kernel_reasons: false,
             save: None,
         };
-        let s = run(config).unwrap();
+        let progress = CampaignProgress::default();
+        let s = run_with_progress(config, &progress).unwrap();
         assert_eq!(s.programs, 40);
         assert_eq!(s.agree, 40, "{s}");
+        assert_eq!((progress.done(), progress.diverge_new()), (40, 0));
         assert!(s.to_string().contains("new divergences: none"));
     }
 }

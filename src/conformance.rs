@@ -17,6 +17,7 @@
 use bpfdiff_engine::data::{self, DataTest, Expected};
 use bpfdiff_engine::interp::{self, ExecResult};
 use bpfdiff_engine::{Insn, Program};
+use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -77,7 +78,12 @@ fn fault_message(fault: &interp::Fault) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// The outcome matched the expectation.
-    Passed,
+    Passed {
+        /// What the file expects (`0x2a`, or `an error containing "..."`).
+        expected: String,
+        /// What the backend observed.
+        got: String,
+    },
     /// The outcome differed from the expectation.
     Failed {
         /// What the file expects (`0x2a`, or `an error containing "..."`).
@@ -129,7 +135,7 @@ impl fmt::Display for TestResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = self.name();
         match &self.verdict {
-            Verdict::Passed => write!(f, "ok {name}"),
+            Verdict::Passed { .. } => write!(f, "ok {name}"),
             Verdict::Failed { expected, got } => {
                 write!(f, "FAIL {name}: expected {expected}, got {got}")
             }
@@ -152,7 +158,7 @@ pub struct Summary {
 impl Summary {
     /// Tests that passed.
     pub fn passed(&self) -> usize {
-        self.count(|v| matches!(v, Verdict::Passed))
+        self.count(|v| matches!(v, Verdict::Passed { .. }))
     }
 
     /// Tests that failed, invalid files included.
@@ -183,6 +189,82 @@ impl fmt::Display for Summary {
         match self.skipped() {
             0 => Ok(()),
             n => write!(f, ", {n} skipped"),
+        }
+    }
+}
+
+/// One test in the JSON form of a summary ([`Summary::to_json`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TestReport {
+    /// The file name.
+    pub name: String,
+    /// `pass`, `fail` (invalid test files included) or `skip`.
+    pub status: &'static str,
+    /// What the file expects (`0x2a`, or `an error containing "..."`);
+    /// `null` for an invalid file or a skipped test.
+    pub expected: Option<String>,
+    /// What the backend observed (`0x2a`, `error: ...`); `null` for an
+    /// invalid file or a skipped test.
+    pub got: Option<String>,
+    /// Why the test was skipped, or why the file is invalid; else `null`.
+    pub reason: Option<String>,
+}
+
+impl From<&TestResult> for TestReport {
+    fn from(r: &TestResult) -> TestReport {
+        let (status, expected, got, reason) = match &r.verdict {
+            Verdict::Passed { expected, got } => {
+                ("pass", Some(expected.clone()), Some(got.clone()), None)
+            }
+            Verdict::Failed { expected, got } => {
+                ("fail", Some(expected.clone()), Some(got.clone()), None)
+            }
+            Verdict::Invalid { error } => (
+                "fail",
+                None,
+                None,
+                Some(format!("invalid test file: {error}")),
+            ),
+            Verdict::Skipped { why } => ("skip", None, None, Some(why.clone())),
+        };
+        TestReport {
+            name: r.name(),
+            status,
+            expected,
+            got,
+            reason,
+        }
+    }
+}
+
+/// A whole summary, in the shape `bpfdiff conformance --json` prints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SummaryReport {
+    /// The backend that ran the tests.
+    pub backend: String,
+    /// Tests that passed.
+    pub passed: usize,
+    /// Tests that failed, invalid files included.
+    pub failed: usize,
+    /// Tests the backend declined to run.
+    pub skipped: usize,
+    /// Why the backend could not run any program, when it could not.
+    pub unavailable: Option<String>,
+    /// Every test, in file-name order.
+    pub tests: Vec<TestReport>,
+}
+
+impl Summary {
+    /// The JSON form of the summary of a run on `backend`: the counts of
+    /// the closing line and every test's result.
+    pub fn to_report(&self, backend: &str) -> SummaryReport {
+        SummaryReport {
+            backend: backend.to_string(),
+            passed: self.passed(),
+            failed: self.failed(),
+            skipped: self.skipped(),
+            unavailable: self.unavailable.clone(),
+            tests: self.results.iter().map(TestReport::from).collect(),
         }
     }
 }
@@ -279,13 +361,12 @@ where
         (Expected::Error(text), RunOutcome::Error(message)) => message.contains(text.as_str()),
         _ => false,
     };
+    let expected = describe_expected(&test.expected);
+    let got = outcome.to_string();
     if passed {
-        Verdict::Passed
+        Verdict::Passed { expected, got }
     } else {
-        Verdict::Failed {
-            expected: describe_expected(&test.expected),
-            got: outcome.to_string(),
-        }
+        Verdict::Failed { expected, got }
     }
 }
 
@@ -377,7 +458,10 @@ mod tests {
         let mov42 = [Insn::new(0xb7, 0, 0, 0, 42), EXIT];
         assert_eq!(
             check_test(&test(&mov42, &[], Expected::Result(42)), &backend),
-            Verdict::Passed
+            Verdict::Passed {
+                expected: "0x2a".into(),
+                got: "0x2a".into()
+            }
         );
         assert_eq!(
             check_test(&test(&mov42, &[], Expected::Result(43)), &backend),
@@ -397,26 +481,26 @@ mod tests {
             &test(&bad, &[], Expected::Error("unknown opcode".into())),
             &backend,
         );
-        assert_eq!(v, Verdict::Passed);
+        assert!(matches!(v, Verdict::Passed { .. }), "{v:?}");
         // r0 = *(u32 *)(r1 + 6) on 8 bytes of memory faults.
         let oob = [Insn::new(0x61, 0, 1, 6, 0), EXIT];
         let v = check_test(
             &test(&oob, &[0; 8], Expected::Error("out-of-bounds".into())),
             &backend,
         );
-        assert_eq!(v, Verdict::Passed);
+        assert!(matches!(v, Verdict::Passed { .. }), "{v:?}");
         let spin = [Insn::new(0x05, 0, 0, -1, 0)];
         let v = check_test(
             &test(&spin, &[], Expected::Error("budget".into())),
             &backend,
         );
-        assert_eq!(v, Verdict::Passed);
+        assert!(matches!(v, Verdict::Passed { .. }), "{v:?}");
         // The fault's name matches even where the message words it apart:
         // `ja +5` leaves the program (jump-out-of-range), as regression files name it.
         let far = [Insn::new(0x05, 0, 0, 5, 0), EXIT];
         for text in ["jump-out-of-range", "jump out of range"] {
             let v = check_test(&test(&far, &[], Expected::Error(text.into())), &backend);
-            assert_eq!(v, Verdict::Passed, "{text}");
+            assert!(matches!(v, Verdict::Passed { .. }), "{text}: {v:?}");
         }
         // A different message, or a normal return, fails.
         let v = check_test(
@@ -461,7 +545,13 @@ mod tests {
         let mut s = Summary {
             unavailable: None,
             results: vec![
-                result("a.data", Verdict::Passed),
+                result(
+                    "a.data",
+                    Verdict::Passed {
+                        expected: "0x0".into(),
+                        got: "0x0".into(),
+                    },
+                ),
                 result(
                     "b.data",
                     Verdict::Invalid {

@@ -1,8 +1,8 @@
 //! `bpfdiff conformance DIR`: run a directory of `.data` tests.
 
-use super::{output, Budget, EXIT_NOTHING_TESTED, EXIT_TESTS_FAILED};
+use super::{output, progress, Budget, EXIT_NOTHING_TESTED, EXIT_TESTS_FAILED};
 use bpfdiff::backend_run::conformance_backend;
-use bpfdiff::conformance::{engine_interpreter, run_dir, DynBackend, Verdict};
+use bpfdiff::conformance::{engine_interpreter, list_tests, run_dir, DynBackend, Verdict};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -28,34 +28,50 @@ pub struct ConformanceArgs {
     /// here), instead of 3.
     #[arg(long)]
     pub allow_skip: bool,
+    /// Print one JSON object (the counts and every test's result) instead
+    /// of text. The exit code is the same.
+    #[arg(long)]
+    pub json: bool,
 }
 
-/// Runs the tests; prints failures and the closing `N passed, N failed` line.
+/// Runs the tests; prints failures and the closing `N passed, N failed`
+/// line, or with `--json` one JSON object.
 pub fn execute(args: &ConformanceArgs) -> anyhow::Result<ExitCode> {
     let backend: Box<DynBackend> = if args.backend == "interp" {
         Box::new(engine_interpreter(args.budget.budget))
     } else {
         Box::new(conformance_backend(&args.backend)?)
     };
+    // The bar counts tests done; it shows only on a terminal (stderr).
+    let total = list_tests(&args.dir).map_or(0, |t| t.len() as u64);
+    let bar = progress::bar(total, "{wide_bar} {pos}/{len} tests ({elapsed})");
     let mut write_error = None;
     let summary = run_dir(&args.dir, backend.as_ref(), |result| {
+        bar.inc(1);
         let skipped = matches!(result.verdict, Verdict::Skipped { .. });
         let show = args.verbose || skipped || result.verdict.is_failure();
-        if show && write_error.is_none() {
-            write_error = output::println(&result.to_string()).err();
+        if show && !args.json && write_error.is_none() {
+            write_error = bar.suspend(|| output::println(&result.to_string())).err();
         }
-    })?;
+    });
+    bar.finish_and_clear();
+    let summary = summary?;
     if let Some(e) = write_error {
         return Err(e);
     }
-    if let Some(why) = &summary.unavailable {
-        output::println(&format!(
-            "skip all {} tests: backend {} cannot run here: {why}",
-            summary.results.len(),
-            args.backend
-        ))?;
+    if args.json {
+        let report = summary.to_report(&args.backend);
+        output::println(&serde_json::to_string_pretty(&report)?)?;
+    } else {
+        if let Some(why) = &summary.unavailable {
+            output::println(&format!(
+                "skip all {} tests: backend {} cannot run here: {why}",
+                summary.results.len(),
+                args.backend
+            ))?;
+        }
+        output::println(&summary.to_string())?;
     }
-    output::println(&summary.to_string())?;
     if summary.failed() > 0 {
         return Ok(ExitCode::from(EXIT_TESTS_FAILED));
     }

@@ -11,6 +11,7 @@ mod known;
 mod mem;
 mod output;
 pub mod plugin;
+mod progress;
 mod run;
 
 use bpfdiff::input::InputFormat;
