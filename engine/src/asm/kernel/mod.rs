@@ -63,8 +63,10 @@
 //! the id whatever the name (bpftool prints kernel symbols there). `;` and
 //! `//` start comments.
 
+mod labels;
 mod parse;
 mod print;
+mod source;
 
 use crate::asm::AsmError;
 use crate::decode::{DecodeError, Instruction};
