@@ -99,6 +99,24 @@ pub enum AsmErrorKind {
         /// The bytes of the assembled instruction, in hex.
         assembled: String,
     },
+    /// A C inline-assembly operand (`%[name]`, a BPF selftest's
+    /// `__imm_const`/`__imm_addr`) whose value only the C source knows.
+    #[error(
+        "`%[{symbol}]` is an operand of C inline assembly; its value is not in the text \
+         (write the number instead)"
+    )]
+    UnresolvedSymbol {
+        /// The operand's name.
+        symbol: String,
+    },
+    /// A statement this assembler knows but cannot encode.
+    #[error("`{what}` is not supported: {reason}")]
+    Unsupported {
+        /// The statement or directive.
+        what: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// The assembled instruction breaks a rule of the opcode table.
     #[error("{0}")]
     Invalid(DecodeErrorKind),

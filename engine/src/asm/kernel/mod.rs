@@ -60,11 +60,24 @@
 //! optional in jump targets, offsets may be written `(r10 - 4)` or
 //! `(r10)`, `wN` is accepted where the kernel prints `rN` for a memory
 //! operand, `map[id:N]` is read as `map[fd:N]`, and `call NAME#ID` takes
-//! the id whatever the name (bpftool prints kernel symbols there). `;` and
-//! `//` start comments.
+//! the id whatever the name (bpftool prints kernel symbols there).
+//!
+//! The LLVM BPF assembler's syntax, as BPF selftests write it in inline
+//! assembly, is read too (see `source` and `labels`): labels (`l0_%=:`,
+//! `name:`, GNU local `1:` with `1b`/`1f`) as jump and call targets, lines
+//! in C string literals (`"r0 = 0;"`, `"r0 = 0;\n"`) or ending in `\`,
+//! `;` between statements (after an instruction, text that does not start
+//! like one is a comment, as the verifier log's `; R0_w=0`; a line starting
+//! with `;` is one), `/* */` and `//` comments, `(r10 + -8)`,
+//! `atomic_fetch_add((u64 *)...)`, `xchg_64(r10 - 8, r1)`,
+//! `cmpxchg_64(r10 - 8, r0, r1)` and their 32-bit forms, `.8byte N` (one
+//! slot) and `call %[helper]`. A `%[name]` whose value only the C source
+//! knows, `may_goto` and other directives are errors naming the line.
 
+mod labels;
 mod parse;
 mod print;
+mod source;
 
 use crate::asm::AsmError;
 use crate::decode::{DecodeError, Instruction};

@@ -7,7 +7,9 @@
 //! line that parses but breaks a table rule is reported as
 //! [`AsmErrorKind::Invalid`].
 
+use super::labels::{Labels, Place, Target};
 use super::print::{alu_operator, atomic_function, atomic_operator, jump_operator};
+use super::source::{label_len, starts_like_instruction, take_labels, Reader};
 use crate::asm::{AsmError, AsmErrorKind};
 use crate::decode::{decode_at, Instruction, MAX_REG};
 use crate::helpers;
@@ -16,29 +18,148 @@ use crate::opcode::{Class, OpcodeRow, Operation, Size, Source, OPCODES};
 
 type Parsed<T> = Result<T, AsmErrorKind>;
 
-/// Parses a whole text; blank and comment-only lines are skipped.
+/// A parsed statement whose jump or call target is a label, to be
+/// resolved once every label is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Fixup {
+    /// The label.
+    target: Target,
+    /// The field that takes the offset.
+    field: FixField,
+}
+
+/// Which field a label's offset goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum FixField {
+    /// The 16-bit `off` of `goto` and conditional jumps.
+    Off16,
+    /// The 32-bit `imm` of `gotol`.
+    Imm32,
+    /// `call NAME`: a call to the label NAME if one is defined, else the
+    /// helper NAME (`helper`); `symbol` when it was written `%[NAME]`.
+    Call { helper: Option<i32>, symbol: bool },
+}
+
+/// One instruction waiting for its labels.
+struct Pending {
+    line: usize,
+    ins: Instruction,
+    fixup: Option<Fixup>,
+    slot: usize,
+    place: Place,
+}
+
+/// Parses a whole text; blank and comment-only lines are skipped (see
+/// [`super::source`] for the text around instructions, and
+/// [`super::labels`] for labels).
 ///
 /// A line of bytes only (`bpftool prog dump xlated ... opcodes` prints one
 /// after each instruction) is checked against the instruction before it.
 pub(super) fn program(text: &str) -> Result<Vec<Instruction>, AsmError> {
-    let mut out: Vec<Instruction> = Vec::new();
+    let mut reader = Reader::default();
+    let mut labels = Labels::default();
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut slot = 0usize;
     for (index, raw) in text.lines().enumerate() {
-        let parsed = match listed_bytes(raw) {
-            Some(listed) => check_listed_bytes(&listed, out.last(), raw).map(|()| None),
-            None => line(raw),
-        };
-        match parsed {
-            Ok(Some(ins)) => out.push(ins),
-            Ok(None) => {}
-            Err(kind) => {
-                return Err(AsmError {
-                    line: index + 1,
-                    kind,
-                })
+        let line = index + 1;
+        let at = |kind| AsmError { line, kind };
+        if let Some(listed) = listed_bytes(raw) {
+            check_listed_bytes(&listed, pending.last().map(|p| &p.ins), raw).map_err(at)?;
+            continue;
+        }
+        let segments = reader.segments(raw).map_err(at)?;
+        let count = segments.len();
+        for segment in segments {
+            let (defined, rest) = take_labels(&segment.text);
+            if segment.trailing && !(rest.is_empty() || starts_like_instruction(rest)) {
+                // A comment after `;` (the verifier log's register state).
+                break;
+            }
+            for (text, name) in &defined {
+                let alone = count == 1 && rest.is_empty();
+                labels.define(text, name, slot, line, alone).map_err(at)?;
+            }
+            if rest.is_empty() {
+                continue;
+            }
+            if let Some((ins, fixup)) = statement(rest).map_err(at)? {
+                let place = labels.place();
+                pending.push(Pending {
+                    line,
+                    ins,
+                    fixup,
+                    slot,
+                    place,
+                });
+                slot += ins.slots();
             }
         }
     }
+    let mut out = Vec::with_capacity(pending.len());
+    for p in &pending {
+        let ins = match &p.fixup {
+            None => p.ins,
+            Some(fixup) => {
+                resolve(p, fixup, &mut labels).map_err(|kind| AsmError { line: p.line, kind })?
+            }
+        };
+        out.push(ins);
+    }
+    if let Some(line) = labels.unused_lone_number() {
+        let text = text.lines().nth(line - 1).unwrap_or_default().trim();
+        return Err(AsmError {
+            line,
+            kind: AsmErrorKind::Syntax {
+                text: text.to_string(),
+            },
+        });
+    }
     Ok(out)
+}
+
+/// Puts the offset to a label into the instruction's field.
+fn resolve(p: &Pending, fixup: &Fixup, labels: &mut Labels) -> Parsed<Instruction> {
+    let ins = p.ins;
+    let target = labels.slot(&fixup.target, p.place);
+    let relative = |target: usize| target as i128 - p.slot as i128 - 1;
+    let out_of_range = || AsmErrorKind::JumpOutOfRange {
+        target: fixup.target.text(),
+    };
+    match &fixup.field {
+        FixField::Call { helper, symbol } => match (target, helper) {
+            (Some(target), _) => {
+                let row =
+                    find_row(Class::Jmp, Operation::CallLocal, None, None).ok_or_else(|| {
+                        AsmErrorKind::UnknownMnemonic {
+                            mnemonic: "call".into(),
+                        }
+                    })?;
+                let imm = i32::try_from(relative(target)).map_err(|_| out_of_range())?;
+                build(row, 0, 0, 0, imm, 0)
+            }
+            (None, Some(_)) => Ok(ins),
+            (None, None) if *symbol => Err(AsmErrorKind::UnresolvedSymbol {
+                symbol: fixup.target.text(),
+            }),
+            (None, None) => Err(bad_operand(
+                fixup.target.text(),
+                "a known helper name, NAME#ID, a helper id, pc+N, kernel-function#ID or a label",
+            )),
+        },
+        FixField::Off16 | FixField::Imm32 => {
+            let target = target.ok_or_else(|| AsmErrorKind::UnknownLabel {
+                label: fixup.target.text(),
+            })?;
+            let rel = relative(target);
+            if fixup.field == FixField::Off16 {
+                let off = i16::try_from(rel).map_err(|_| out_of_range())?;
+                build(ins.row, ins.dst, ins.src, off, ins.imm, ins.next_imm)
+            } else {
+                let imm = i32::try_from(rel).map_err(|_| out_of_range())?;
+                build(ins.row, ins.dst, ins.src, ins.off, imm, ins.next_imm)
+            }
+        }
+    }
 }
 
 /// The bytes of a line that holds only 8 or 16 two-digit hex bytes.
@@ -89,9 +210,9 @@ fn check_listed_bytes(listed: &[u8], previous: Option<&Instruction>, raw: &str) 
     }
 }
 
-/// Parses one line: `None` when it holds no instruction.
-pub(super) fn line(raw: &str) -> Parsed<Option<Instruction>> {
-    let text = strip_comment(raw).trim();
+/// Parses one statement (comments and labels already removed): `None`
+/// when it holds no instruction.
+fn statement(text: &str) -> Parsed<Option<(Instruction, Option<Fixup>)>> {
     if text.is_empty() || is_prototype(text) {
         return Ok(None);
     }
@@ -108,6 +229,7 @@ pub(super) fn line(raw: &str) -> Parsed<Option<Instruction>> {
         },
         statement,
         prefix,
+        fixup: None,
     };
     let ins = parser.statement()?;
     if !parser.cur.at_end() {
@@ -118,7 +240,7 @@ pub(super) fn line(raw: &str) -> Parsed<Option<Instruction>> {
             prefix,
             opcode: ins.row.opcode,
         }),
-        _ => Ok(Some(ins)),
+        _ => Ok(Some((ins, parser.fixup))),
     }
 }
 
@@ -471,6 +593,8 @@ struct Parser<'a> {
     statement: &'a str,
     /// The opcode of the line's `(xx)` prefix, if it has one.
     prefix: Option<u8>,
+    /// Set when the target of the jump or call is a label.
+    fixup: Option<Fixup>,
 }
 
 impl Parser<'_> {
@@ -522,9 +646,16 @@ impl Parser<'_> {
         let negative = if self.cur.eat("-") {
             true
         } else {
-            self.cur.eat("+");
-            false
+            // `(r10 + -8)`, as the LLVM assembler also reads it.
+            self.cur.eat("+") && self.cur.eat("-")
         };
+        self.cur.skip_ws();
+        if let Some(inner) = self.cur.rest().strip_prefix("%[") {
+            let name = inner.split(']').next().unwrap_or_default();
+            return Err(AsmErrorKind::UnresolvedSymbol {
+                symbol: name.to_string(),
+            });
+        }
         let Some(digits) = self.cur.word() else {
             return Err(self.syntax());
         };
@@ -551,18 +682,67 @@ impl Parser<'_> {
         Ok((if negative { -magnitude } else { magnitude }, token))
     }
 
-    /// `pc+N` (the `pc` is optional) as a 16-bit jump offset.
+    /// `pc+N` (the `pc` is optional) as a 16-bit jump offset, or a label
+    /// (then 0 until it is resolved).
     fn pc_relative16(&mut self) -> Parsed<i16> {
-        self.cur.eat_keyword("pc");
-        let (value, token) = self.number()?;
-        off16(value, &token)
+        match self.jump_target(FixField::Off16)? {
+            Some((value, token)) => off16(value, &token),
+            None => Ok(0),
+        }
     }
 
-    /// `pc+N` (the `pc` is optional) as a 32-bit offset.
+    /// `pc+N` (the `pc` is optional) as a 32-bit offset, or a label.
     fn pc_relative32(&mut self) -> Parsed<i32> {
-        self.cur.eat_keyword("pc");
-        let (value, token) = self.number()?;
-        rel32(value, &token)
+        match self.jump_target(FixField::Imm32)? {
+            Some((value, token)) => rel32(value, &token),
+            None => Ok(0),
+        }
+    }
+
+    /// A jump target: `pc+N`, `+N`, `N` (the number is returned), or a
+    /// label `name`, `l0_%=`, `1b`, `1f` (recorded as the fixup).
+    fn jump_target(&mut self, field: FixField) -> Parsed<Option<(i128, String)>> {
+        if self.cur.eat_keyword("pc") {
+            return self.number().map(Some);
+        }
+        if let Some(target) = self.local_label() {
+            self.fixup = Some(Fixup { target, field });
+            return Ok(None);
+        }
+        match self.cur.peek_char() {
+            Some(c) if c.is_ascii_digit() || matches!(c, '+' | '-' | '%') => {
+                return self.number().map(Some)
+            }
+            _ => {}
+        }
+        let len = label_len(self.cur.rest());
+        if len == 0 {
+            return Err(self.syntax());
+        }
+        let name = self.cur.rest()[..len].to_string();
+        self.cur.pos += len;
+        self.fixup = Some(Fixup {
+            target: Target::Name(name),
+            field,
+        });
+        Ok(None)
+    }
+
+    /// `1b` / `1f`, a reference to a numbered local label.
+    fn local_label(&mut self) -> Option<Target> {
+        let word = self.cur.peek_word()?;
+        let forward = match word.as_bytes()[word.len() - 1] {
+            b'b' => false,
+            b'f' => true,
+            _ => return None,
+        };
+        let digits = &word[..word.len() - 1];
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let number = digits.parse().ok()?;
+        self.cur.word();
+        Some(Target::Local { number, forward })
     }
 
     /// `(u32 *)`.
@@ -592,9 +772,16 @@ impl Parser<'_> {
         Ok(typed)
     }
 
-    /// `(rN +off)`, `(rN - 4)` or `(rN)`.
+    /// `(rN +off)`, `(rN - 4)`, `(rN + -4)` or `(rN)`.
     fn address(&mut self) -> Parsed<Address> {
         self.expect("(")?;
+        let addr = self.bare_address()?;
+        self.expect(")")?;
+        Ok(addr)
+    }
+
+    /// `rN +off`, `rN - 4` or `rN`, without parentheses.
+    fn bare_address(&mut self) -> Parsed<Address> {
         let reg = self.register()?;
         let off = match self.cur.peek_char() {
             Some('+') | Some('-') => {
@@ -603,7 +790,6 @@ impl Parser<'_> {
             }
             _ => 0,
         };
-        self.expect(")")?;
         Ok(Address { reg, off })
     }
 
@@ -617,11 +803,17 @@ impl Parser<'_> {
     }
 
     fn statement(&mut self) -> Parsed<Instruction> {
-        if self.cur.peek_char() == Some('*') {
-            return self.store();
+        match self.cur.peek_char() {
+            Some('*') => return self.store(),
+            Some('.') => return self.directive(),
+            _ => {}
         }
         let word = self.cur.word().ok_or_else(|| self.syntax())?;
         match word {
+            "may_goto" => Err(AsmErrorKind::Unsupported {
+                what: "may_goto".into(),
+                reason: "it is JMP32 | JCOND (0xe5), which is not in the opcode table",
+            }),
             "exit" => build(
                 self.row(Class::Jmp, Operation::Exit, None, None)?,
                 0,
@@ -707,33 +899,84 @@ impl Parser<'_> {
             return build(row, 0, 0, off, imm, 0);
         }
         let row = self.row(Class::Jmp, Operation::Call, None, None)?;
+        let local = self.row(Class::Jmp, Operation::CallLocal, None, None)?;
+        if let Some(target) = self.local_label() {
+            self.fixup = Some(Fixup {
+                target,
+                field: FixField::Call {
+                    helper: None,
+                    symbol: false,
+                },
+            });
+            return build(local, 0, 0, 0, 0, 0);
+        }
         if matches!(self.cur.peek_char(), Some(c) if c.is_ascii_digit() || c == '-' || c == '+') {
             let (value, token) = self.number()?;
             return build(row, 0, 0, 0, imm32(value, &token)?, 0);
         }
-        // A helper name (bpftool may print any kernel symbol here, e.g.
-        // `__htab_map_lookup_elem`): everything up to `#` or whitespace.
         self.cur.skip_ws();
         let rest = self.cur.rest();
-        let len = rest
-            .find(|c: char| c == '#' || c.is_whitespace())
-            .unwrap_or(rest.len());
-        let name = &rest[..len];
+        // `call %[bpf_map_lookup_elem]`: a selftest's inline-asm operand,
+        // which `__imm()` makes the helper's id.
+        let (name, symbol) = if let Some(inner) = rest.strip_prefix("%[") {
+            let close = inner.find(']').ok_or_else(|| self.syntax())?;
+            self.cur.pos += close + 3;
+            (&inner[..close], true)
+        } else {
+            // A helper name (bpftool may print any kernel symbol here, e.g.
+            // `__htab_map_lookup_elem`) or a label: everything up to `#` or
+            // whitespace.
+            let len = rest
+                .find(|c: char| c == '#' || c.is_whitespace())
+                .unwrap_or(rest.len());
+            self.cur.pos += len;
+            (&rest[..len], false)
+        };
         if name.is_empty() {
             return Err(self.syntax());
         }
-        self.cur.pos += len;
-        if self.cur.eat("#") {
+        if !symbol && self.cur.eat("#") {
             let (value, token) = self.number()?;
             return build(row, 0, 0, 0, imm32(value, &token)?, 0);
         }
-        match helpers::helper_id(name) {
+        // A label of that name, if the text defines one, else the helper.
+        let helper = helpers::helper_id(name);
+        self.fixup = Some(Fixup {
+            target: Target::Name(name.to_string()),
+            field: FixField::Call { helper, symbol },
+        });
+        match helper {
             Some(id) => build(row, 0, 0, 0, id, 0),
-            None => Err(bad_operand(
-                name,
-                "a known helper name, NAME#ID, a helper id, pc+N or kernel-function#ID",
-            )),
+            None => build(local, 0, 0, 0, 0, 0),
         }
+    }
+
+    /// `.8byte N`: one raw instruction slot, as the selftests write an
+    /// instruction the assembler has no text for. It must decode as a
+    /// one-slot instruction of the opcode table; other directives are
+    /// refused.
+    fn directive(&mut self) -> Parsed<Instruction> {
+        self.expect(".")?;
+        let name = self.cur.word().ok_or_else(|| self.syntax())?;
+        if name != "8byte" {
+            return Err(AsmErrorKind::Unsupported {
+                what: format!(".{name}"),
+                reason: "the only directive read is `.8byte N`, one whole instruction slot",
+            });
+        }
+        let (value, token) = self.number()?;
+        let value = imm64(value, &token)?;
+        let slot = Insn::from_bytes(value.to_le_bytes());
+        if OPCODES
+            .iter()
+            .any(|r| r.opcode == slot.opcode && r.slots() == 2)
+        {
+            return Err(AsmErrorKind::Unsupported {
+                what: format!(".8byte {token}"),
+                reason: "it is the first slot of an ld_imm64; write the ld_imm64 as text",
+            });
+        }
+        decode_at(&[slot], 0).map_err(|e| AsmErrorKind::Invalid(e.kind))
     }
 
     fn conditional_jump(&mut self) -> Parsed<Instruction> {
@@ -846,7 +1089,9 @@ impl Parser<'_> {
                 self.cur.pos = save;
                 return self.move_immediate(dst);
             }
-            Some(c) if c.is_ascii_digit() || c == '+' => return self.move_immediate(dst),
+            Some(c) if c.is_ascii_digit() || c == '+' || c == '%' => {
+                return self.move_immediate(dst)
+            }
             _ => {}
         }
         if self.at_register() {
@@ -865,6 +1110,10 @@ impl Parser<'_> {
         match word {
             "load_acquire" => self.load_acquire(dst),
             "map" | "btf" | "subprog" => self.pseudo_ld_imm64(dst, word),
+            "xchg_64" => self.llvm_exchange(dst, Operation::AtomicXchg, Size::DW),
+            "xchg32_32" => self.llvm_exchange(dst, Operation::AtomicXchg, Size::W),
+            "cmpxchg_64" => self.llvm_exchange(dst, Operation::AtomicCmpxchg, Size::DW),
+            "cmpxchg32_32" => self.llvm_exchange(dst, Operation::AtomicCmpxchg, Size::W),
             _ => match word
                 .strip_prefix("atomic64_")
                 .map(|f| (f, true))
@@ -1074,7 +1323,9 @@ impl Parser<'_> {
     }
 
     /// `r1 = atomic64_fetch_add((u64 *)(r10 -8), r1)`, `atomic_xchg`,
-    /// `r0 = atomic64_cmpxchg((u64 *)(r1 +0), r0, r2)`.
+    /// `r0 = atomic64_cmpxchg((u64 *)(r1 +0), r0, r2)`. The LLVM assembler
+    /// writes `atomic_fetch_add` for both widths, the type telling which,
+    /// so `atomic_` takes u32 or u64 and `atomic64_` only u64.
     fn atomic_function(
         &mut self,
         dst: Reg,
@@ -1083,14 +1334,36 @@ impl Parser<'_> {
     ) -> Parsed<Instruction> {
         self.expect("(")?;
         let typed = self.unsigned_pointer_type()?;
-        if (typed.size == Size::DW) != wide || typed.size.bytes() < 4 {
+        if (wide && typed.size != Size::DW) || typed.size.bytes() < 4 {
             return Err(bad_operand(
                 typed.token,
-                "u32 for atomic_* functions, u64 for atomic64_* functions",
+                "u32 or u64 for atomic_* functions, u64 for atomic64_* functions",
             ));
         }
         let addr = self.address()?;
         self.expect(",")?;
+        let src = self.atomic_operands(dst, operation)?;
+        self.expect(")")?;
+        let row = self.row(Class::Stx, operation, None, Some(typed.size))?;
+        build(row, addr.reg.n, src.n, addr.off, 0, 0)
+    }
+
+    /// LLVM's `r1 = xchg_64(r10 - 8, r1)`, `w1 = xchg32_32(r10 - 8, w1)`,
+    /// `r0 = cmpxchg_64(r10 - 8, r0, r1)`, `w0 = cmpxchg32_32(r10 - 8, w0, w1)`.
+    fn llvm_exchange(&mut self, dst: Reg, operation: Operation, size: Size) -> Parsed<Instruction> {
+        self.expect("(")?;
+        let addr = self.bare_address()?;
+        self.expect(",")?;
+        let src = self.atomic_operands(dst, operation)?;
+        self.expect(")")?;
+        let row = self.row(Class::Stx, operation, None, Some(size))?;
+        build(row, addr.reg.n, src.n, addr.off, 0, 0)
+    }
+
+    /// The register operands of a fetching atomic after the address:
+    /// `r0, r2` for cmpxchg (r0 both sides), else the register on the left
+    /// of `=`. Returns the source register.
+    fn atomic_operands(&mut self, dst: Reg, operation: Operation) -> Parsed<Reg> {
         let src = if operation == Operation::AtomicCmpxchg {
             let compared = self.register()?;
             if compared.n != 0 || dst.n != 0 {
@@ -1112,9 +1385,7 @@ impl Parser<'_> {
             }
             src
         };
-        self.expect(")")?;
-        let row = self.row(Class::Stx, operation, None, Some(typed.size))?;
-        build(row, addr.reg.n, src.n, addr.off, 0, 0)
+        Ok(src)
     }
 
     /// `map[fd:3]`, `map[fd:3][0]+8`, `map[idx:1]`, `map[idx:1][0]+8`,
@@ -1324,7 +1595,9 @@ mod tests {
             ("r0 = *(s64 *)(r1 +0)", "s64"),
             ("*(s32 *)(r1 +0) = 1", "s32"),
             ("lock *(u8 *)(r1 +0) += r2", "u8"),
-            ("r1 = atomic_fetch_add((u64 *)(r2 +0), r1)", "u64"),
+            // LLVM writes atomic_fetch_add for both widths; atomic64_ is u64.
+            ("r1 = atomic64_fetch_add((u32 *)(r2 +0), r1)", "u32"),
+            ("r1 = atomic_fetch_add((u16 *)(r2 +0), r1)", "u16"),
             ("r2 = atomic_fetch_add((u32 *)(r2 +0), r1)", "r1"),
             ("r1 = atomic64_cmpxchg((u64 *)(r1 +0), r0, r2)", "r1"),
             ("r3 = *(u32 *)skb[4]", "r3"),
@@ -1369,11 +1642,12 @@ mod tests {
 
     #[test]
     fn blank_and_comment_lines_hold_no_instruction() {
-        assert_eq!(line(""), Ok(None));
+        assert_eq!(program(""), Ok(vec![]));
         // bpftool prints a function's BTF prototype before its first line.
-        assert_eq!(line("int xdp_prog(struct xdp_md * ctx):"), Ok(None));
-        assert_eq!(line("   ; int x = 0;"), Ok(None));
-        assert_eq!(line("// a comment"), Ok(None));
+        assert_eq!(program("int xdp_prog(struct xdp_md * ctx):"), Ok(vec![]));
+        assert_eq!(program("   ; int x = 0;"), Ok(vec![]));
+        assert_eq!(program("// a comment"), Ok(vec![]));
+        assert_eq!(program("/* a\n comment */"), Ok(vec![]));
         assert_eq!(program("\n\n").unwrap(), vec![]);
     }
 }
