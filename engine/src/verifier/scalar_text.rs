@@ -238,8 +238,8 @@ pub fn apply_range_attr(s: &mut ScalarBounds, attr: &str) -> bool {
     let Some((names, value)) = attr.rsplit_once('=') else {
         return false;
     };
-    if attr.starts_with("var_off=") {
-        return set_bound(s, "var_off", &attr["var_off=".len()..]).is_some();
+    if let Some(tnum) = attr.strip_prefix("var_off=") {
+        return set_bound(s, "var_off", tnum).is_some();
     }
     names.split('=').all(|n| set_bound(s, n, value).is_some())
 }
