@@ -117,27 +117,31 @@ fn parse_pointer(kind: &str, rest: &str, whole: &str) -> Result<RegState, String
     })
 }
 
-/// Parses the text after `fp-8=`.
+/// Parses the text after `fp-8=`: an 8-character slot-type map, or the
+/// type characters above a spilled register followed by its state (the
+/// register text may itself start with a type character, as `0x…` does).
 pub fn parse_slot(text: &str) -> Result<SlotState, String> {
-    let types: String = text
-        .chars()
-        .take_while(|c| "?rm0di".contains(*c))
-        .take(8)
-        .collect();
-    let rest = &text[types.len()..];
-    if rest.is_empty() {
-        if types.len() != 8 {
-            return Err(format!("short stack slot map `{text}`"));
-        }
+    let is_type = |c: char| "?rm0di".contains(c);
+    let prefix = text.chars().take_while(|c| is_type(*c)).count();
+    if prefix == text.len() && prefix == 8 {
         return Ok(SlotState {
-            types,
+            types: text.to_string(),
             spilled: None,
         });
     }
-    Ok(SlotState {
-        types,
-        spilled: Some(parse_reg(rest)?),
-    })
+    let mut last = None;
+    for k in (0..=prefix.min(7)).rev() {
+        match parse_reg(&text[k..]) {
+            Ok(reg) => {
+                return Ok(SlotState {
+                    types: text[..k].to_string(),
+                    spilled: Some(reg),
+                })
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| format!("unknown stack slot `{text}`")))
 }
 
 #[cfg(test)]
@@ -177,6 +181,12 @@ mod tests {
         assert_eq!(s.types, "????");
         assert!(matches!(s.spilled, Some(RegState::Scalar { .. })));
         assert_eq!(parse_slot("mmmmmmmm").unwrap().spilled, None);
+        let c = parse_slot("0xfedcba9876543210").unwrap();
+        assert_eq!(c.types, "");
+        assert!(
+            matches!(c.spilled, Some(RegState::Scalar { bounds, .. }) if bounds.umin == 0xfedc_ba98_7654_3210)
+        );
+        assert_eq!(parse_slot("????0").unwrap().types, "????");
         assert!(parse_slot("mm").is_err());
         assert!(parse_reg("what is this").is_err());
     }

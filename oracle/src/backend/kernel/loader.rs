@@ -8,6 +8,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 const BPF_F_SLEEPABLE: u32 = 1 << 4;
 /// The verifier log buffer for a failing load (level 1).
 const LOG_SIZE: usize = 1 << 20;
+/// The log buffer of [`load_with_log`]: level-2 logs of a few thousand
+/// instructions run to megabytes.
+const FULL_LOG_SIZE: usize = 64 << 20;
 
 /// A refused load.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +53,7 @@ pub fn load(insns: &[Insn], log_level: u32) -> Result<OwnedFd, LoadError> {
 /// 2) and returns the log whether or not the load succeeds (a successful
 /// level-2 load keeps its whole log). On failure the errno is returned.
 pub fn load_with_log(insns: &[Insn], log_level: u32) -> (Result<OwnedFd, i32>, String) {
-    let mut log = vec![0u8; LOG_SIZE];
+    let mut log = vec![0u8; FULL_LOG_SIZE];
     let result = load_into(
         libbpf_sys::BPF_PROG_TYPE_SYSCALL,
         BPF_F_SLEEPABLE,
