@@ -10,7 +10,7 @@ const BPF_F_SLEEPABLE: u32 = 1 << 4;
 const LOG_SIZE: usize = 1 << 20;
 /// The log buffer of [`load_with_log`]: level-2 logs of a few thousand
 /// instructions run to megabytes.
-const FULL_LOG_SIZE: usize = 64 << 20;
+const FULL_LOG_SIZE: usize = 16 << 20;
 
 /// A refused load.
 #[derive(Clone, Debug, PartialEq, Eq)]
