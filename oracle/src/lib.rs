@@ -1,12 +1,14 @@
 //! bpfdiff's oracles: the [`Backend`] trait, the [`Outcome`] model, the
 //! backends (engine interpreter, engine JIT, rbpf interpreter, rbpf JIT,
 //! Linux kernel),
-//! the comparison of outcomes and the known-divergence rules.
+//! the comparison of outcomes and the known-divergence rules, and the
+//! kernel verifier's level-2 log as a soundness oracle ([`kernel_log`]).
 #![deny(missing_docs)]
 
 pub mod backend;
 pub mod compare;
 pub mod hex_u64;
+pub mod kernel_log;
 pub mod known;
 pub mod outcome;
 pub mod registry;

@@ -2,6 +2,8 @@
 
 use super::{output, FormatArg, EXIT_TESTS_FAILED};
 use bpfdiff::input::read_program;
+use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
+use bpfdiff_oracle::kernel_log::kernel_states;
 use bpfdiff_oracle::{diff, registry, Comparison, Outcome};
 use clap::Args;
 use std::path::PathBuf;
@@ -27,6 +29,10 @@ pub struct DiffArgs {
     /// The input format, when the extension does not say it.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// Also check the kernel verifier's level-2 states against the engine's
+    /// concrete run; a value outside them is a divergence.
+    #[arg(long)]
+    pub kernel_states: bool,
 }
 
 fn table(outcomes: &[Outcome]) -> String {
@@ -52,7 +58,8 @@ fn table(outcomes: &[Outcome]) -> String {
     s
 }
 
-/// Runs and compares; exit 0 on agreement, 1 on a new divergence.
+/// Runs and compares; exit 0 on agreement, 1 on a new divergence (or,
+/// with `--kernel-states`, a value outside the kernel's states).
 pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let input = read_program(&args.file, args.format.map(Into::into))?;
     let mem = args.memory.resolve(input.mem)?;
@@ -63,6 +70,15 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut rules = args.known.rules()?;
     let result = diff(&mut backends, &input.program, &mem, &mut rules);
+    let states = if args.kernel_states {
+        let mut kernel = KernelBackend::new(KernelOptions::default());
+        Some(kernel_states(&mut kernel, &input.program, &mem)?)
+    } else {
+        None
+    };
+    let unsound = states
+        .as_ref()
+        .is_some_and(|s| !s.report.violations.is_empty());
     if args.json {
         let matched: serde_json::Map<String, serde_json::Value> = rules
             .rules()
@@ -71,7 +87,7 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
             .filter(|(_, &n)| n > 0)
             .map(|(r, &n)| (r.name.clone(), n.into()))
             .collect();
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "outcomes": result.outcomes,
             "comparison": result.comparison,
             "known_rules": {
@@ -80,6 +96,14 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
                 "matched": matched,
             },
         });
+        if let Some(s) = &states {
+            json["kernel_states"] = serde_json::json!({
+                "checked": s.report.checked,
+                "unchecked": s.report.unchecked as u64 + s.untraced,
+                "kernel_accepted": s.log.accepted,
+                "violations": s.report.violations.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+            });
+        }
         output::println(&serde_json::to_string_pretty(&json)?)?;
     } else {
         let mut text = table(&result.outcomes);
@@ -104,9 +128,15 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
             }
         }
         text.push_str(&rules.summary());
+        if let Some(s) = &states {
+            text.push_str(&format!("\n{}", s.summary()));
+            for v in &s.report.violations {
+                text.push_str(&format!("\n  {v}"));
+            }
+        }
         output::println(&text)?;
     }
-    Ok(if result.comparison.has_new_divergence() {
+    Ok(if result.comparison.has_new_divergence() || unsound {
         ExitCode::from(EXIT_TESTS_FAILED)
     } else {
         ExitCode::SUCCESS

@@ -17,6 +17,7 @@
 
 use super::memory::Memory;
 use super::prepared::{Op, PreparedCode};
+use super::trace::TraceStep;
 use super::{ExecResult, Execution, Fault, FaultKind, MAX_FRAMES, MEM_BASE, STACK_SIZE, STACK_TOP};
 
 /// Executes one op: `(state, the op, instructions executed before it)`.
@@ -67,6 +68,9 @@ pub(super) struct Vm<'m> {
     pub slots: usize,
     /// Set when a handler stops the run.
     pub result: Option<ExecResult>,
+    /// A traced run only (null otherwise, and never read): where
+    /// [`traced_step`] records each step, and each op's own handler.
+    trace: *mut Tracer,
 }
 
 impl Vm<'_> {
@@ -155,6 +159,49 @@ impl Vm<'_> {
     }
 }
 
+/// The recording side of a traced run.
+pub(super) struct Tracer {
+    /// The ops' own handlers, indexed like the ops.
+    pub own: Vec<Handler>,
+    /// The steps recorded so far.
+    pub steps: Vec<TraceStep>,
+    /// Steps to record at most; later steps run unrecorded.
+    pub limit: usize,
+}
+
+/// The handler of every op in a traced run: records the registers before
+/// the op's instruction runs (program slots only), then runs the op's own
+/// handler in tail position.
+pub(super) fn traced_step(vm: &mut Vm<'_>, op: &Op, executed: u64) -> Step {
+    let pc = vm.pc_of(op);
+    let own = record_step(vm, pc);
+    own(vm, op, executed)
+}
+
+/// Records the step at slot `pc` (if it is a program slot and the limit is
+/// not reached) and returns the op's own handler. Kept out of line so that
+/// `traced_step` has no locals whose address escapes and its final call
+/// stays a jump.
+#[inline(never)]
+fn record_step(vm: &mut Vm<'_>, pc: usize) -> Handler {
+    // SAFETY: `trace` is set by `execute_traced` to a tracer that outlives
+    // the run, and only traced code (whose ops all have this handler) runs
+    // with it; nothing else holds a reference to it during the run.
+    let tracer = unsafe { &mut *vm.trace };
+    if pc < vm.slots && tracer.steps.len() < tracer.limit {
+        let mut regs = [0u64; 11];
+        regs.copy_from_slice(&vm.regs[..11]);
+        let derived = (0..11).fold(0u16, |m, i| m | (u16::from(vm.derived[i] != 0) << i));
+        tracer.steps.push(TraceStep {
+            pc,
+            depth: vm.depth,
+            regs,
+            derived,
+        });
+    }
+    tracer.own[pc]
+}
+
 /// Continues at the op after `op` (a tail call).
 #[inline(always)]
 pub(super) fn next(vm: &mut Vm<'_>, op: &Op, executed: u64) -> Step {
@@ -191,6 +238,21 @@ pub(super) fn transfer(vm: &mut Vm<'_>, from: &Op, to: usize, executed: u64) -> 
 
 /// Runs prepared code on `input` with at most `budget` instructions.
 pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Execution {
+    run(code, input, budget, std::ptr::null_mut())
+}
+
+/// Runs code prepared by [`PreparedCode::new_traced`], recording each step
+/// into `tracer`.
+pub(super) fn execute_traced(
+    code: &PreparedCode,
+    input: &mut [u8],
+    budget: u64,
+    tracer: &mut Tracer,
+) -> Execution {
+    run(code, input, budget, tracer)
+}
+
+fn run(code: &PreparedCode, input: &mut [u8], budget: u64, trace: *mut Tracer) -> Execution {
     let mem = Memory::new(input);
     let input_len = mem.input_len() as u64;
     let mut vm = Vm {
@@ -203,6 +265,7 @@ pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Exe
         base: code.ops.as_ptr(),
         slots: code.slots,
         result: None,
+        trace,
     };
     vm.regs[10] = STACK_TOP;
     vm.derived[10] = 1;

@@ -31,9 +31,11 @@ mod memory;
 mod outcome;
 mod prepared;
 pub mod semantics;
+mod trace;
 
 pub use helper_call::{HELPER_GET_PRANDOM_U32, HELPER_KTIME_GET_NS};
 pub use outcome::{ExecResult, Execution, Fault, FaultKind};
+pub use trace::{trace_program, Trace, TraceStep};
 
 use crate::decode::DecodeError;
 use crate::program::Program;

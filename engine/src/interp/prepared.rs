@@ -263,6 +263,23 @@ impl PreparedCode {
 
     /// Prepares `program`, failing on the first undecodable slot.
     pub fn new(program: &Program) -> Result<PreparedCode, DecodeError> {
+        PreparedCode::build(program, true)
+    }
+
+    /// Prepares `program` for a traced run: no fused pairs (every
+    /// instruction is its own op), and every op's handler is
+    /// [`super::exec::traced_step`]. Also returns each op's own handler,
+    /// which `traced_step` runs after recording the step.
+    pub fn new_traced(program: &Program) -> Result<(PreparedCode, Vec<Handler>), DecodeError> {
+        let mut code = PreparedCode::build(program, false)?;
+        let own = code.ops.iter().map(|op| op.handler).collect();
+        for op in &mut code.ops {
+            op.handler = super::exec::traced_step;
+        }
+        Ok((code, own))
+    }
+
+    fn build(program: &Program, fuse: bool) -> Result<PreparedCode, DecodeError> {
         let decoded = program.decode()?;
         let slots = program.len();
         let mut starts = vec![false; slots];
@@ -300,7 +317,9 @@ impl PreparedCode {
                 op.kind = frame_access_kind(op);
             }
         }
-        fuse_pairs(&mut ops[..slots]);
+        if fuse {
+            fuse_pairs(&mut ops[..slots]);
+        }
         ops.extend(sentinels);
         for op in &mut ops {
             op.handler = handler_of(op.kind);

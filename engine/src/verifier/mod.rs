@@ -13,11 +13,14 @@
 //! - [`tnum`]: tracked numbers, the bit-level half of a scalar's state.
 //! - [`scalar`]: a scalar register's abstract state (tnum plus eight
 //!   bounds) and the kernel's bounds synchronisation.
+//! - [`scalar_text`]: a scalar's text in the kernel's verifier log,
+//!   printed and parsed.
 //! - [`transfer`]: the kernel's transfer functions for ALU instructions and
 //!   conditional jumps over scalar states.
 
 pub mod insn_rules;
 pub mod scalar;
+pub mod scalar_text;
 pub mod structural;
 pub mod subprog;
 pub mod tnum;

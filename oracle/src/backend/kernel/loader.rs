@@ -8,6 +8,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 const BPF_F_SLEEPABLE: u32 = 1 << 4;
 /// The verifier log buffer for a failing load (level 1).
 const LOG_SIZE: usize = 1 << 20;
+/// The log buffer of [`load_with_log`]: level-2 logs of a few thousand
+/// instructions run to megabytes.
+const FULL_LOG_SIZE: usize = 16 << 20;
 
 /// A refused load.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +49,24 @@ pub fn load(insns: &[Insn], log_level: u32) -> Result<OwnedFd, LoadError> {
     )
 }
 
+/// Loads `insns` like [`load`] with a verifier log of `log_level` (1 or
+/// 2) and returns the log whether or not the load succeeds (a successful
+/// level-2 load keeps its whole log). On failure the errno is returned.
+pub fn load_with_log(insns: &[Insn], log_level: u32) -> (Result<OwnedFd, i32>, String) {
+    let mut log = vec![0u8; FULL_LOG_SIZE];
+    let result = load_into(
+        libbpf_sys::BPF_PROG_TYPE_SYSCALL,
+        BPF_F_SLEEPABLE,
+        insns,
+        log_level.max(1),
+        &mut log,
+    );
+    let text = CStr::from_bytes_until_nul(&log)
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (result, text)
+}
+
 /// Loads `insns` as a program of `prog_type` with `prog_flags`.
 pub fn load_as(
     prog_type: libbpf_sys::bpf_prog_type,
@@ -53,12 +74,34 @@ pub fn load_as(
     insns: &[Insn],
     log_level: u32,
 ) -> Result<OwnedFd, LoadError> {
-    let raw = to_bpf_insns(insns);
     let mut log = if log_level > 0 {
         vec![0u8; LOG_SIZE]
     } else {
         Vec::new()
     };
+    match load_into(prog_type, prog_flags, insns, log_level, &mut log) {
+        Ok(fd) => Ok(fd),
+        Err(errno) => Err(LoadError {
+            errno,
+            log: (!log.is_empty()).then(|| {
+                CStr::from_bytes_until_nul(&log)
+                    .map(|c| c.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            }),
+        }),
+    }
+}
+
+/// `BPF_PROG_LOAD` of `insns` with the log (if any) written into `log`;
+/// the errno on failure.
+fn load_into(
+    prog_type: libbpf_sys::bpf_prog_type,
+    prog_flags: u32,
+    insns: &[Insn],
+    log_level: u32,
+    log: &mut [u8],
+) -> Result<OwnedFd, i32> {
+    let raw = to_bpf_insns(insns);
     let mut opts = libbpf_sys::bpf_prog_load_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
         prog_flags,
@@ -86,19 +129,7 @@ pub fn load_as(
         )
     };
     if fd < 0 {
-        let text = if log.is_empty() {
-            None
-        } else {
-            Some(
-                CStr::from_bytes_until_nul(&log)
-                    .map(|c| c.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            )
-        };
-        return Err(LoadError {
-            errno: -fd,
-            log: text,
-        });
+        return Err(-fd);
     }
     // SAFETY: a non-negative return is a new file descriptor we now own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })

@@ -97,6 +97,35 @@ impl KernelBackend {
         }
     }
 
+    /// Loads the wrapped program with a verifier log of `level` and returns
+    /// whether the kernel accepted it and the log as the kernel wrote it:
+    /// instruction numbers are the wrapped program's (the program starts at
+    /// [`wrapper::layout`]`(input_len).added()`), and a successful load
+    /// keeps its log too.
+    pub fn raw_verifier_log(
+        &mut self,
+        program: &Program,
+        input_len: usize,
+        level: u32,
+    ) -> Result<(bool, String), String> {
+        if let Some(why) = &self.denied {
+            return Err(why.clone());
+        }
+        if let Some(why) = harness_exceeds_limit(program.len(), input_len) {
+            return Err(why);
+        }
+        let fd = self.maps.fd_for(input_len)?;
+        let insns = wrapper::wrap(program, fd, input_len);
+        let (result, log) = loader::load_with_log(&insns, level);
+        match result {
+            Ok(_) => Ok((true, log)),
+            Err(libc::ENOSPC) => Err(format!(
+                "the level-{level} verifier log does not fit in the log buffer"
+            )),
+            Err(_) => Ok((false, log)),
+        }
+    }
+
     /// Reloads a refused wrapped program with a level-1 log for its reason;
     /// instruction numbers in both are the user's (`mem_len` gives the
     /// wrapper's layout).
