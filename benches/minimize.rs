@@ -31,9 +31,19 @@ fn bench_case(c: &mut Criterion, name: &str, names: &[&str], case: bpfdiff::gen:
 
 fn targets(c: &mut Criterion) {
     let (_, rbpf_case) = minimize_support::generated_rbpf_case(0);
-    bench_case(c, "minimize/rbpf-generated-100", &["interp", "rbpf"], rbpf_case);
+    bench_case(
+        c,
+        "minimize/rbpf-generated-100",
+        &["interp", "rbpf"],
+        rbpf_case,
+    );
     if let Some((_, kernel_case)) = minimize_support::buried_kernel_case(0) {
-        bench_case(c, "minimize/kernel-buried-100", &["interp", "kernel"], kernel_case);
+        bench_case(
+            c,
+            "minimize/kernel-buried-100",
+            &["interp", "kernel"],
+            kernel_case,
+        );
     }
 }
 

@@ -170,7 +170,10 @@ pub fn execute(args: &MinimizeArgs) -> anyhow::Result<ExitCode> {
                 let mut harness = DiffHarness::new(&names, args.known.rules()?, false)?;
                 let check = harness.check(&result.case);
                 extra.insert("outcomes".into(), serde_json::to_value(&check.outcomes)?);
-                extra.insert("comparison".into(), serde_json::to_value(&check.comparison)?);
+                extra.insert(
+                    "comparison".into(),
+                    serde_json::to_value(&check.comparison)?,
+                );
             }
             write_case(&result.case, path, extra)?;
             if !format.keeps_memory() && !result.case.input.is_empty() {
