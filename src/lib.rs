@@ -11,6 +11,8 @@
 //! - [`plugin`]: the bpf_conformance plugin protocol over any backend.
 //! - [`gen`]: program generators (raw, grammar-aware, verifier-aware), the
 //!   instruction-level mutator and proptest strategies.
+//! - [`minimize`]: shrinking a diverging case while its divergence stays
+//!   the same (`bpfdiff minimize`).
 //! - [`fuzz_glue`]: the bodies of the cargo-fuzz targets; [`campaign`]:
 //!   seeded campaigns over every backend.
 //!
@@ -25,6 +27,7 @@ pub mod gen;
 pub mod hex;
 pub mod input;
 pub mod known_rules;
+pub mod minimize;
 pub mod plugin;
 pub mod run_report;
 pub mod worker_hook;

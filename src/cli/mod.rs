@@ -9,6 +9,7 @@ mod disasm;
 mod jit_dump;
 mod known;
 mod mem;
+mod minimize;
 mod output;
 pub mod plugin;
 mod progress;
@@ -88,6 +89,11 @@ pub enum Command {
     /// arguments, 3 when a backend ran none of the programs or nothing was
     /// compared (unless --allow-skip).
     Campaign(campaign::CampaignArgs),
+    /// Shrink a diverging case (`.data`, raw, asm, case.json or fuzz
+    /// artifact) while its divergence stays the same, with BPF-aware passes
+    /// run to a fixpoint. Exits 0 with the minimized case, 1 when the case
+    /// does not diverge, 2 on bad input.
+    Minimize(minimize::MinimizeArgs),
 }
 
 /// The input file format, when the extension does not say it.
@@ -143,6 +149,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(args) => plugin::execute(&args),
         Command::JitDump(args) => jit_dump::execute(&args),
         Command::Campaign(args) => campaign::execute(&args),
+        Command::Minimize(args) => minimize::execute(&args),
     }
 }
 
