@@ -12,6 +12,7 @@ mod mem;
 mod output;
 pub mod plugin;
 mod progress;
+mod replay;
 mod run;
 
 use bpfdiff::input::InputFormat;
@@ -88,6 +89,13 @@ pub enum Command {
     /// arguments, 3 when a backend ran none of the programs or nothing was
     /// compared (unless --allow-skip).
     Campaign(campaign::CampaignArgs),
+    /// Replay every report and regression case (default: `reports/` and
+    /// `corpus/regressions/`) on every available backend and compare with
+    /// its recorded outcome. Exits 0 when every case ran as recorded, 1 when
+    /// one changed (or a case recorded as fixed diverges again), 4 when a
+    /// recorded divergence is fixed here (update the record), 3 when no case
+    /// could run, 2 on bad input.
+    Replay(replay::ReplayArgs),
 }
 
 /// The input file format, when the extension does not say it.
@@ -143,6 +151,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(args) => plugin::execute(&args),
         Command::JitDump(args) => jit_dump::execute(&args),
         Command::Campaign(args) => campaign::execute(&args),
+        Command::Replay(args) => replay::execute(&args),
     }
 }
 
