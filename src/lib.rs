@@ -16,12 +16,17 @@
 //! - [`fuzz_glue`]: the bodies of the cargo-fuzz targets; [`campaign`]:
 //!   seeded campaigns over every backend.
 //!
+//! - [`signature`]: stable divergence signatures; [`environment`]: where a
+//!   run happened; [`replay`]: replaying reports and regressions against
+//!   their recorded outcomes.
+//!
 //! The virtual machine itself lives in the [`bpfdiff_engine`] crate.
 #![deny(missing_docs)]
 
 pub mod backend_run;
 pub mod campaign;
 pub mod conformance;
+pub mod environment;
 pub mod fuzz_glue;
 pub mod gen;
 pub mod hex;
@@ -29,5 +34,7 @@ pub mod input;
 pub mod known_rules;
 pub mod minimize;
 pub mod plugin;
+pub mod replay;
 pub mod run_report;
+pub mod signature;
 pub mod worker_hook;

@@ -150,7 +150,7 @@ fn known_rules_mark_and_count_but_never_hide() {
         backend: "wrong".into(),
         aspect: "r0".into(),
         program_uses: vec!["mov_imm".into()],
-        detail_contains: None,
+        ..KnownRule::default()
     }]);
     let mut backends: Vec<Box<dyn Backend>> = vec![
         Box::new(InterpBackend::default()),

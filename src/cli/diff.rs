@@ -2,9 +2,10 @@
 
 use super::{output, FormatArg, EXIT_TESTS_FAILED};
 use bpfdiff::input::read_program;
+use bpfdiff::replay::record::parse_data_record;
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
 use bpfdiff_oracle::kernel_log::kernel_states;
-use bpfdiff_oracle::{diff, registry, Comparison, Outcome};
+use bpfdiff_oracle::{diff, registry, Comparison, KnownRules, Outcome};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +59,62 @@ fn table(outcomes: &[Outcome]) -> String {
     s
 }
 
+/// The rules a `.data` file's record (`#@` lines) names that matched no
+/// difference of this run on a backend that ran, each with why: the
+/// regression no longer shows what its rule describes.
+fn stale_rules(
+    args: &DiffArgs,
+    names: &[String],
+    rules: &KnownRules,
+    comparison: &Comparison,
+) -> anyhow::Result<Vec<String>> {
+    if args.file.extension().is_none_or(|e| e != "data") {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(&args.file)?;
+    let record = parse_data_record(&text)
+        .map_err(|e| anyhow::anyhow!("{}:{}: {}", args.file.display(), e.line, e.message))?;
+    let Some(record) = record else {
+        return Ok(Vec::new());
+    };
+    let matched: Vec<&str> = match comparison {
+        Comparison::Diverge { differences } => differences
+            .iter()
+            .filter_map(|d| d.known.as_deref())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut stale = Vec::new();
+    for entry in record
+        .differences
+        .iter()
+        .filter(|e| names.contains(&e.backend))
+    {
+        let forms: Vec<&str> = std::iter::once(&entry.rule)
+            .chain(entry.or.iter().map(|a| &a.rule))
+            .filter_map(|r| r.as_deref())
+            .collect();
+        if forms.is_empty() || forms.iter().any(|f| matched.contains(f)) {
+            continue;
+        }
+        for form in forms {
+            let why = match rules.rules().iter().find(|r| r.name == form) {
+                Some(r) if !r.applies_on_kernel(rules.kernel_release()) => format!(
+                    "does not apply on this kernel ({}): recorded as not seen there or fixed",
+                    rules.kernel_release().unwrap_or("unknown")
+                ),
+                Some(_) => "matched nothing in this run".to_string(),
+                None => "is not among the rules in use".to_string(),
+            };
+            stale.push(format!(
+                "stale rule: {form} ({} {}, named by this file's record) {why}",
+                entry.backend, entry.aspect
+            ));
+        }
+    }
+    Ok(stale)
+}
+
 /// Runs and compares; exit 0 on agreement, 1 on a new divergence (or,
 /// with `--kernel-states`, a value outside the kernel's states).
 pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
@@ -79,6 +136,7 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let unsound = states
         .as_ref()
         .is_some_and(|s| !s.report.violations.is_empty());
+    let stale = stale_rules(args, &names, &rules, &result.comparison)?;
     if args.json {
         let matched: serde_json::Map<String, serde_json::Value> = rules
             .rules()
@@ -95,6 +153,7 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
                 "rules": rules.rules().len(),
                 "matched": matched,
             },
+            "stale_rules": stale,
         });
         if let Some(s) = &states {
             json["kernel_states"] = serde_json::json!({
@@ -126,6 +185,9 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
                     text.push_str(&format!("  {d}\n"));
                 }
             }
+        }
+        for line in &stale {
+            text.push_str(&format!("{line}\n"));
         }
         text.push_str(&rules.summary());
         if let Some(s) = &states {

@@ -13,6 +13,7 @@ mod minimize;
 mod output;
 pub mod plugin;
 mod progress;
+mod replay;
 mod run;
 
 use bpfdiff::input::InputFormat;
@@ -94,6 +95,13 @@ pub enum Command {
     /// run to a fixpoint. Exits 0 with the minimized case, 1 when the case
     /// does not diverge, 2 on bad input.
     Minimize(minimize::MinimizeArgs),
+    /// Replay every report and regression case (default: `reports/` and
+    /// `corpus/regressions/`) on every available backend and compare with
+    /// its recorded outcome. Exits 0 when every case ran as recorded, 1 when
+    /// one changed (or a case recorded as fixed diverges again), 4 when a
+    /// recorded divergence is fixed here (update the record), 3 when no case
+    /// could run, 2 on bad input.
+    Replay(replay::ReplayArgs),
 }
 
 /// The input file format, when the extension does not say it.
@@ -150,6 +158,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::JitDump(args) => jit_dump::execute(&args),
         Command::Campaign(args) => campaign::execute(&args),
         Command::Minimize(args) => minimize::execute(&args),
+        Command::Replay(args) => replay::execute(&args),
     }
 }
 

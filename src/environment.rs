@@ -1,0 +1,106 @@
+//! Where a finding was seen: the kernel release, its JIT settings, the rbpf
+//! version and the bpfdiff commit. Replays print it in their header and
+//! record it in their JSON; reports record it per finding.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The rbpf version this binary was built with (from Cargo.lock).
+pub const RBPF_VERSION: &str = env!("BPFDIFF_RBPF_VERSION");
+
+/// The bpfdiff commit this binary was built from (`git describe --always
+/// --dirty --tags` at build time), or the package version and a note when it
+/// was not built from a git checkout.
+pub const BPFDIFF_COMMIT: &str = env!("BPFDIFF_BUILD_COMMIT");
+
+/// The sysctl that turns the kernel's BPF JIT on (1), off (0) or on with
+/// debug output (2).
+pub const JIT_ENABLE_PATH: &str = "/proc/sys/net/core/bpf_jit_enable";
+
+/// The sysctl for JIT hardening (constant blinding): 0 off, 1 for
+/// unprivileged programs, 2 for all.
+pub const JIT_HARDEN_PATH: &str = "/proc/sys/net/core/bpf_jit_harden";
+
+/// The environment of one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Environment {
+    /// `uname -r` in full, when it could be read.
+    pub kernel_release: Option<String>,
+    /// The value of `bpf_jit_enable`, when readable.
+    pub jit_enable: Option<String>,
+    /// The value of `bpf_jit_harden`, when readable.
+    pub jit_harden: Option<String>,
+    /// The rbpf crate's version.
+    pub rbpf_version: String,
+    /// bpfdiff's commit.
+    pub bpfdiff_commit: String,
+}
+
+fn read_sysctl(path: &str) -> Option<String> {
+    std::fs::read_to_string(Path::new(path))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+impl Environment {
+    /// The environment of this process, read now.
+    pub fn detect() -> Environment {
+        Environment {
+            kernel_release: bpfdiff_oracle::known::running_kernel_release(),
+            jit_enable: read_sysctl(JIT_ENABLE_PATH),
+            jit_harden: read_sysctl(JIT_HARDEN_PATH),
+            rbpf_version: RBPF_VERSION.to_string(),
+            bpfdiff_commit: BPFDIFF_COMMIT.to_string(),
+        }
+    }
+
+    /// The kernel release, or `unknown`.
+    pub fn kernel(&self) -> &str {
+        self.kernel_release.as_deref().unwrap_or("unknown")
+    }
+
+    /// The version string of `backend` in this environment: the kernel
+    /// release for `kernel`, `rbpf X` for rbpf's interpreter and JIT,
+    /// `bpfdiff C` for the engine's.
+    pub fn backend_version(&self, backend: &str) -> String {
+        match backend {
+            "kernel" => self.kernel().to_string(),
+            "rbpf" | "rbpf-jit" => format!("rbpf {}", self.rbpf_version),
+            _ => format!("bpfdiff {}", self.bpfdiff_commit),
+        }
+    }
+
+    /// One line for headers: `kernel 6.18.44 (JIT 1, hardening 0), rbpf 0.4.1, bpfdiff d39bd6b`.
+    pub fn header(&self) -> String {
+        let jit = |v: &Option<String>| v.clone().unwrap_or_else(|| "unreadable".to_string());
+        format!(
+            "kernel {} (bpf_jit_enable {}, bpf_jit_harden {}), rbpf {}, bpfdiff {}",
+            self.kernel(),
+            jit(&self.jit_enable),
+            jit(&self.jit_harden),
+            self.rbpf_version,
+            self.bpfdiff_commit
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_names_the_running_kernel_in_full() {
+        let env = Environment::detect();
+        // The kernel's own account of its release (what `uname -r` prints).
+        let proc = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .ok();
+        assert_eq!(env.kernel_release, proc);
+        assert_eq!(env.rbpf_version, "0.4.1", "Cargo.lock pins rbpf 0.4.1");
+        assert!(!env.bpfdiff_commit.is_empty());
+        let header = env.header();
+        assert!(header.contains(env.kernel()), "{header}");
+        assert_eq!(env.backend_version("rbpf-jit"), "rbpf 0.4.1");
+        assert_eq!(env.backend_version("kernel"), env.kernel());
+    }
+}
