@@ -12,6 +12,7 @@ mod mem;
 mod output;
 pub mod plugin;
 mod run;
+mod verify;
 
 use bpfdiff::input::InputFormat;
 use bpfdiff_engine::interp::DEFAULT_BUDGET;
@@ -87,6 +88,11 @@ pub enum Command {
     /// arguments, 3 when a backend ran none of the programs or nothing was
     /// compared (unless --allow-skip).
     Campaign(campaign::CampaignArgs),
+    /// Check a program with the engine's verifier (a model of Linux 6.18's)
+    /// as the kernel backend would load it. Exits 0 when accepted, 1 when
+    /// refused, 2 on bad input or an instruction the verifier does not
+    /// model (it says which).
+    Verify(verify::VerifyArgs),
 }
 
 /// The input file format, when the extension does not say it.
@@ -142,6 +148,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(args) => plugin::execute(&args),
         Command::JitDump(args) => jit_dump::execute(&args),
         Command::Campaign(args) => campaign::execute(&args),
+        Command::Verify(args) => verify::execute(&args),
     }
 }
 
