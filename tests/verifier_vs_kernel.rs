@@ -70,7 +70,10 @@ fn kernel() -> Option<KernelBackend> {
     if let Some(why) = k.unavailable() {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
-        assert!(!root, "running as root but the kernel backend is unavailable: {why}");
+        assert!(
+            !root,
+            "running as root but the kernel backend is unavailable: {why}"
+        );
         eprintln!("SKIPPED: kernel backend unavailable: {why}");
         return None;
     }
@@ -137,7 +140,13 @@ fn tier_matrix(k: &mut KernelBackend, tier: Tier, n: u64) -> Matrix {
     let mut m = Matrix::default();
     for i in 0..n {
         let case = seeded::case(tier, &knobs, case_seed(0, i));
-        compare(k, &mut m, &format!("{tier:?} #{i}"), &case.program, &case.input);
+        compare(
+            k,
+            &mut m,
+            &format!("{tier:?} #{i}"),
+            &case.program,
+            &case.input,
+        );
     }
     m
 }
@@ -179,4 +188,43 @@ fn verdicts_compared_with_the_kernel_on_the_grammar_tier() {
     let m = tier_matrix(&mut k, Tier::Grammar, cases());
     eprintln!("grammar tier: {m}");
     assert!(m.compared() > 0, "nothing compared: {m}");
+}
+
+/// A verifier-aware program with one field of one instruction changed
+/// (deterministic in `i`): registers, offsets and immediates move, so
+/// that both verdicts occur.
+fn mutated(i: u64) -> (Program, Vec<u8>) {
+    let case = seeded::case(Tier::Verifier, &Knobs::default(), case_seed(1, i));
+    let mut p = case.program;
+    let mut x = case_seed(2, i) | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..1 + next() % 2 {
+        let slot = (next() % p.insns.len() as u64) as usize;
+        let ins = &mut p.insns[slot];
+        match next() % 5 {
+            0 => ins.dst = (next() % 11) as u8,
+            1 => ins.src = (next() % 11) as u8,
+            2 => ins.off = (ins.off as i64 + (next() % 17) as i64 - 8) as i16,
+            3 => ins.imm = ins.imm.wrapping_add((next() % 33) as i32 - 16),
+            _ => ins.off = -((next() % 520) as i16),
+        }
+    }
+    (p, case.input)
+}
+
+#[test]
+fn verdicts_compared_with_the_kernel_on_mutated_programs() {
+    let Some(mut k) = kernel() else { return };
+    let mut m = Matrix::default();
+    for i in 0..cases() {
+        let (p, mem) = mutated(i);
+        compare(&mut k, &mut m, &format!("mutated #{i}"), &p, &mem);
+    }
+    eprintln!("mutated verifier-aware programs: {m}");
+    assert!(m.agreement() >= 95.0, "agreement below 95 %: {m}");
 }

@@ -59,12 +59,13 @@ pub fn execute(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let line = match (&result.verdict, args.json) {
-        (Verdict::Accepted, true) => serde_json::json!({"verdict": "accepted"}).to_string(),
+        (Verdict::Accepted, true) => r#"{"verdict": "accepted"}"#.to_string(),
         (Verdict::Accepted, false) => "accepted".to_string(),
-        (Verdict::Rejected { pc, class, message }, true) => serde_json::json!({
-            "verdict": "rejected", "pc": pc, "class": class.as_str(), "message": message
-        })
-        .to_string(),
+        (Verdict::Rejected { pc, class, message }, true) => format!(
+            r#"{{"verdict": "rejected", "pc": {pc}, "class": {}, "message": {}}}"#,
+            serde_json::Value::from(class.as_str()),
+            serde_json::Value::from(message.as_str())
+        ),
         (Verdict::Rejected { pc, class, message }, false) => {
             format!("rejected: insn {pc}: {message} ({class})")
         }

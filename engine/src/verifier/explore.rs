@@ -185,10 +185,12 @@ impl<'a> Explorer<'a> {
             }
             let r = self.follow(&mut path, &mut work);
             if let Err(e) = r {
-                for n in self.notes.drain(..) {
-                    let _ = writeln!(self.log, "{n}");
+                if self.log_level > 0 {
+                    for n in self.notes.drain(..) {
+                        let _ = writeln!(self.log, "{n}");
+                    }
+                    let _ = writeln!(self.log, "{}", e.message);
                 }
-                let _ = writeln!(self.log, "{}", e.message);
                 return Err(e);
             }
             self.finish_path(path.parent);
