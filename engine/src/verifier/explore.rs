@@ -42,6 +42,11 @@ use std::fmt::Write;
 /// `BPF_COMPLEXITY_LIMIT_INSNS`.
 pub const COMPLEXITY_LIMIT: u64 = 1_000_000;
 
+/// The most states kept at one instruction. Keeping fewer states only
+/// prunes less (sound); it bounds the cost of each visit. The kernel evicts
+/// states that rarely prune instead (`miss_cnt`/`hit_cnt`).
+pub const MAX_KEPT_PER_INSN: usize = 64;
+
 /// Counters of an exploration, as the kernel's closing log line has them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -286,7 +291,7 @@ impl<'a> Explorer<'a> {
         } else {
             dj >= 2 && di >= 8
         };
-        if !add && !self.at[pc].is_empty() {
+        if (!add && !self.at[pc].is_empty()) || self.at[pc].len() >= MAX_KEPT_PER_INSN {
             return Ok(false);
         }
         self.prev_jmps = self.jmps;
