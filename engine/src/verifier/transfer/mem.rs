@@ -197,7 +197,7 @@ fn stack_bounds(
         }
         (v.smin + off, v.smax + off + size as i64)
     };
-    if min_off < -STACK_SIZE || min_off > -1 || max_end > 0 {
+    if !(-STACK_SIZE..=-1).contains(&min_off) || max_end > 0 {
         let msg = if v.var_off.is_const() {
             format!("invalid{extra} stack R{regno} off={off} size={size}")
         } else {
