@@ -15,6 +15,7 @@ pub mod plugin;
 mod progress;
 mod replay;
 mod run;
+mod verify;
 
 use bpfdiff::input::InputFormat;
 use bpfdiff_engine::interp::DEFAULT_BUDGET;
@@ -102,6 +103,11 @@ pub enum Command {
     /// recorded divergence is fixed here (update the record), 3 when no case
     /// could run, 2 on bad input.
     Replay(replay::ReplayArgs),
+    /// Check a program with the engine's verifier (a model of Linux 6.18's)
+    /// as the kernel backend would load it. Exits 0 when accepted, 1 when
+    /// refused, 2 on bad input or an instruction the verifier does not
+    /// model (it says which).
+    Verify(verify::VerifyArgs),
 }
 
 /// The input file format, when the extension does not say it.
@@ -159,6 +165,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Campaign(args) => campaign::execute(&args),
         Command::Minimize(args) => minimize::execute(&args),
         Command::Replay(args) => replay::execute(&args),
+        Command::Verify(args) => verify::execute(&args),
     }
 }
 

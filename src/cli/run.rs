@@ -8,6 +8,7 @@ use bpfdiff::input::read_program;
 use bpfdiff::run_report::{render_text, RunReport};
 use bpfdiff_engine::interp::Interpreter;
 use bpfdiff_engine::jit::{JitProgram, Mode};
+use bpfdiff_engine::verifier::{verify, RejectClass, Verdict, VerifyOptions};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,11 @@ pub struct RunArgs {
     /// Which of the engine's executors runs it (the JIT in checked mode).
     #[arg(long, value_enum, default_value = "interp")]
     pub backend: Executor,
+    /// Run the engine's verifier first: a program it refuses is not run
+    /// (exit 1, with the verifier's message); one it cannot judge is bad
+    /// input (exit 2).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// The engine's executors.
@@ -48,6 +54,32 @@ pub enum Executor {
 pub fn execute(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let input = read_program(&args.file, args.format.map(Into::into))?;
     let mut mem = args.memory.resolve(input.mem)?;
+    if args.verify {
+        let opts = VerifyOptions {
+            privileged: true,
+            input_len: Some(mem.len()),
+            log_level: 0,
+        };
+        match verify(&input.program, &opts).verdict {
+            Verdict::Accepted => {}
+            Verdict::Rejected {
+                pc,
+                class: RejectClass::Unsupported,
+                message,
+            } => {
+                return Err(anyhow!(
+                    "{}: instruction {pc}: not supported by the engine's verifier: {message}",
+                    args.file.display()
+                ))
+            }
+            Verdict::Rejected { pc, class, message } => {
+                output::println(&format!(
+                    "refused by the verifier: insn {pc}: {message} ({class})"
+                ))?;
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
     let budget = args.budget.budget;
     let place = |e| anyhow!("{}: {e}", args.file.display());
     let execution = match args.backend {

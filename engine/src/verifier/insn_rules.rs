@@ -22,6 +22,16 @@ use crate::opcode::{Class, Operation, Source};
 /// invalid atomic opcode %02x`, `invalid atomic operand size`, or `R%d is
 /// invalid` for a register field above r10.
 pub fn decode(insns: &[Insn], pc: usize) -> Result<Instruction, Rejection> {
+    // do_check's BPF_EXIT check reads imm, src, dst and the class, not off
+    // (measured on 6.18: `exit` with off = -1 loads).
+    if insns[pc].opcode == 0x95 && insns[pc].off != 0 {
+        let mut copy = insns[pc];
+        copy.off = 0;
+        return decode(std::slice::from_ref(&copy), 0).map_err(|mut e| {
+            e.pc = pc;
+            e
+        });
+    }
     decode::decode_at(insns, pc).map_err(|e| match e.kind {
         DecodeErrorKind::BadRegister { reg, .. } => invalid_register(pc, reg),
         DecodeErrorKind::ReservedField { .. } | DecodeErrorKind::BadSelector { .. } => {

@@ -15,17 +15,27 @@
 //!   bounds) and the kernel's bounds synchronisation.
 //! - [`scalar_text`]: a scalar's text in the kernel's verifier log,
 //!   printed and parsed.
-//! - [`transfer`]: the kernel's transfer functions for ALU instructions and
-//!   conditional jumps over scalar states.
+//! - [`transfer`]: the kernel's transfer functions for ALU instructions,
+//!   conditional jumps, memory accesses, pointer arithmetic and calls.
+//! - [`state`], [`stack`]: the abstract state of a path (register kinds,
+//!   per-byte stack).
+//! - [`explore`]: `do_check` with state pruning; [`log`]: the kernel's log
+//!   format; [`verify`]: the entry point.
 
+pub mod explore;
 pub mod insn_rules;
+pub mod log;
 pub mod scalar;
 pub mod scalar_text;
+pub mod stack;
+pub mod state;
 pub mod structural;
 pub mod subprog;
 pub mod tnum;
 pub mod transfer;
 pub mod verdict;
+pub mod verify;
 
 pub use structural::StructureInfo;
 pub use verdict::{RejectClass, Rejection, Verdict};
+pub use verify::{verify, VerifyOptions, VerifyResult};

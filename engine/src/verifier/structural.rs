@@ -159,11 +159,24 @@ pub fn check_with(
     privileged: bool,
     resolve: &mut dyn FnMut(&LdImm64Ref) -> Result<(), Rejection>,
 ) -> Result<StructureInfo, Rejection> {
+    check_as(program, privileged, false, resolve)
+}
+
+/// [`check_with`] for a program that the kernel sees as a static
+/// subprogram of a wrapper (the kernel backend's harness): with
+/// `entry_is_subprog`, the entry is held to the subprogram rules too
+/// (`LD_ABS is not allowed in subprogs without BTF`, `tail_call …`).
+pub fn check_as(
+    program: &Program,
+    privileged: bool,
+    entry_is_subprog: bool,
+    resolve: &mut dyn FnMut(&LdImm64Ref) -> Result<(), Rejection>,
+) -> Result<StructureInfo, Rejection> {
     let insns = &program.insns;
     check_size(insns.len(), privileged)?;
     let starts = add_subprogs(insns, privileged)?;
     let subprogs = check_subprogs(insns, &starts)?;
-    check_abnormal_return(&subprogs)?;
+    check_abnormal_return(&subprogs, entry_is_subprog)?;
     let (ld_imm64_refs, insn_starts) = resolve_ld_imm64(insns, resolve)?;
     let (reachable, jump_targets) = check_cfg(insns, privileged)?;
     if let Some(pc) = insn_starts
@@ -326,8 +339,9 @@ fn check_subprogs(insns: &[Insn], starts: &[usize]) -> Result<Vec<Subprogram>, R
 /// other than the entry may not use `LD_ABS`/`LD_IND` nor call
 /// `bpf_tail_call`. The kernel names no instruction; the reported pc is the
 /// subprogram's first slot.
-fn check_abnormal_return(subprogs: &[Subprogram]) -> Result<(), Rejection> {
-    for sp in subprogs.iter().skip(1) {
+fn check_abnormal_return(subprogs: &[Subprogram], entry_too: bool) -> Result<(), Rejection> {
+    let skip = if entry_too { 0 } else { 1 };
+    for sp in subprogs.iter().skip(skip) {
         let what = if sp.has_ld_abs {
             "LD_ABS"
         } else if sp.has_tail_call {

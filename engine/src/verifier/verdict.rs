@@ -52,6 +52,18 @@ pub enum RejectClass {
     InvalidHelperArgument,
     /// `unknown opcode %02x` (resolve_pseudo_ldimm64).
     UnknownOpcode,
+    /// Pointer arithmetic the kernel refuses (`R%d pointer arithmetic
+    /// with %s operator prohibited`, `R%d 32-bit pointer arithmetic
+    /// prohibited`, `math between %s pointer and …`).
+    InvalidPointerArithmetic,
+    /// `invalid func unknown#%d`: a helper the engine does not provide or
+    /// the program type may not call.
+    UnknownHelper,
+    /// `cannot return stack pointer to the caller` (prepare_func_exit).
+    InvalidReturnValue,
+    /// `BPF program is too large. Processed %d insn` (the 1M
+    /// processed-instruction limit of do_check).
+    ComplexityLimit,
     /// `BPF_… uses reserved fields`, `invalid BPF_ALU opcode %x`,
     /// `BPF_ATOMIC uses invalid atomic opcode %02x`, `invalid atomic
     /// operand size`: a field that must be zero, or a selector with no
@@ -109,6 +121,10 @@ impl RejectClass {
         RejectClass::InvalidRegister,
         RejectClass::InvalidHelperArgument,
         RejectClass::UnknownOpcode,
+        RejectClass::InvalidPointerArithmetic,
+        RejectClass::UnknownHelper,
+        RejectClass::InvalidReturnValue,
+        RejectClass::ComplexityLimit,
         RejectClass::ReservedFields,
         RejectClass::InvalidLdImm64,
         RejectClass::UnrecognizedLdImm64,
@@ -144,6 +160,10 @@ impl RejectClass {
             RejectClass::InvalidRegister => "invalid-register",
             RejectClass::InvalidHelperArgument => "invalid-helper-argument",
             RejectClass::UnknownOpcode => "unknown-opcode",
+            RejectClass::InvalidPointerArithmetic => "invalid-pointer-arithmetic",
+            RejectClass::UnknownHelper => "unknown-helper",
+            RejectClass::InvalidReturnValue => "invalid-return-value",
+            RejectClass::ComplexityLimit => "complexity-limit",
             RejectClass::ReservedFields => "reserved-fields",
             RejectClass::InvalidLdImm64 => "invalid-ld-imm64",
             RejectClass::UnrecognizedLdImm64 => "unrecognized-ld-imm64",
@@ -179,8 +199,12 @@ impl RejectClass {
             | C::MisalignedStackAccess
             | C::FramePointerReadOnly
             | C::InvalidHelperArgument
-            | C::CombinedStackSize => "EACCES",
-            C::ProgramTooLarge | C::CallStackTooDeep | C::TooManySubprograms => "E2BIG",
+            | C::CombinedStackSize
+            | C::InvalidPointerArithmetic => "EACCES",
+            C::ProgramTooLarge
+            | C::ComplexityLimit
+            | C::CallStackTooDeep
+            | C::TooManySubprograms => "E2BIG",
             C::InvalidMapFd => "EBADF",
             C::FdArrayMissing => "EPROTO",
             C::SubprogramsNeedPrivilege => "EPERM",

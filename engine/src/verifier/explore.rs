@@ -1,0 +1,795 @@
+//! The exploration pass (`do_check` of Linux 6.18 `kernel/bpf/verifier.c`):
+//! every path from the entry is followed instruction by instruction on
+//! the abstract state, with branches the state decides skipped
+//! (`is_branch_taken`), the other branch pushed with refined bounds
+//! (`reg_set_min_max`), and state pruning at prune points
+//! (`is_state_visited`).
+//!
+//! Pruning is sound by construction: a state is pruned only when it is
+//! contained in a fully explored state at the same instruction
+//! (`regsafe`/`stacksafe` in the kernel's `RANGE_WITHIN` sense: every
+//! scalar is treated as precise, so containment is exact range and tnum
+//! inclusion; a register the old state never initialised contains
+//! anything, and root's uninitialised or `STACK_MISC` stack bytes contain
+//! anything). This replaces the kernel's precision tracking
+//! (`mark_chain_precision`) with its most conservative case; it may keep
+//! more states than the kernel, never fewer.
+//!
+//! A state exactly equal to one still being explored at the same
+//! instruction (a loop that made no progress) is `infinite loop detected
+//! at insn %d`; more than 1,000,000 processed instructions is `BPF program
+//! is too large. Processed %d insn`.
+
+use super::insn_rules;
+use super::log;
+use super::scalar::ScalarBounds;
+use super::stack::{ByteType, Slot};
+use super::state::{Pointer, PtrKind, Reg, State};
+use super::structural::StructureInfo;
+use super::subprog::{self, subprog_containing};
+use super::transfer::alu;
+use super::transfer::call::{self, ExitResult};
+use super::transfer::jmp;
+use super::transfer::mem::{self, Access};
+use super::transfer::ptr;
+use super::verdict::{RejectClass, Rejection};
+use crate::asm::kernel::disassemble_instruction;
+use crate::decode::Instruction;
+use crate::insn::Insn;
+use crate::opcode::{Class, Operation, Size, Source};
+use std::fmt::Write;
+
+/// `BPF_COMPLEXITY_LIMIT_INSNS`.
+pub const COMPLEXITY_LIMIT: u64 = 1_000_000;
+
+/// The most states kept at one instruction. Keeping fewer states only
+/// prunes less (sound); it bounds the cost of each visit. The kernel evicts
+/// states that rarely prune instead (`miss_cnt`/`hit_cnt`).
+pub const MAX_KEPT_PER_INSN: usize = 64;
+
+/// Counters of an exploration, as the kernel's closing log line has them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Instructions processed (`processed N insns`).
+    pub processed: u64,
+    /// The most states kept at one instruction.
+    pub max_states_per_insn: u32,
+    /// States kept in total.
+    pub total_states: u32,
+    /// Paths pruned.
+    pub pruned: u32,
+}
+
+/// A kept state.
+struct Kept {
+    state: State,
+    /// Live paths descending from it (0: fully explored).
+    branches: u32,
+    parent: Option<u32>,
+}
+
+/// A path being explored.
+struct Path {
+    state: State,
+    pc: usize,
+    parent: Option<u32>,
+    /// Log length to restore when this path starts (level 1).
+    log_pos: usize,
+    from: Option<usize>,
+}
+
+/// The explorer of one program.
+pub struct Explorer<'a> {
+    insns: &'a [Insn],
+    info: &'a StructureInfo,
+    input_len: usize,
+    log_level: u32,
+    /// The log so far.
+    pub log: String,
+    prune_point: Vec<bool>,
+    kept: Vec<Kept>,
+    at: Vec<Vec<u32>>,
+    /// Stack depth per subprogram.
+    pub stack_depths: Vec<u32>,
+    /// Counters.
+    pub stats: Stats,
+    jmps: u64,
+    prev_jmps: u64,
+    prev_insns: u64,
+    notes: Vec<String>,
+}
+
+enum Step {
+    Next(usize),
+    Branch {
+        fall: usize,
+        taken: usize,
+        other: State,
+    },
+    Done,
+}
+
+fn not_readable(pc: usize, r: u8) -> Rejection {
+    Rejection::new(
+        pc,
+        RejectClass::RegisterNotReadable,
+        format!("R{r} !read_ok"),
+    )
+}
+
+impl<'a> Explorer<'a> {
+    /// An explorer for `insns` (which passed the structural pass `info`).
+    pub fn new(
+        insns: &'a [Insn],
+        info: &'a StructureInfo,
+        input_len: usize,
+        log_level: u32,
+    ) -> Explorer<'a> {
+        let mut prune_point = vec![false; insns.len() + 1];
+        for &t in &info.jump_targets {
+            if t < prune_point.len() {
+                prune_point[t] = true;
+            }
+        }
+        for &pc in &info.insn_starts {
+            let i = &insns[pc];
+            let class = i.opcode & 7;
+            if (class == 5 || class == 6) && i.opcode & 0xf0 != 0 && i.opcode & 0xf0 < 0x80
+                || (class == 5 || class == 6) && matches!(i.opcode & 0xf0, 0xa0..=0xd0)
+            {
+                prune_point[pc] = true;
+            }
+            if i.opcode == 0x85 {
+                prune_point[pc + 1] = true;
+            }
+        }
+        Explorer {
+            insns,
+            info,
+            input_len,
+            log_level,
+            log: String::new(),
+            prune_point,
+            kept: Vec::new(),
+            at: vec![Vec::new(); insns.len()],
+            stack_depths: vec![0; info.subprogs.len()],
+            stats: Stats::default(),
+            jmps: 0,
+            prev_jmps: 0,
+            prev_insns: 0,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Explores every path; the first error ends it.
+    pub fn run(&mut self) -> Result<(), Rejection> {
+        let entry = State::entry(self.input_len);
+        if self.log_level >= 2 {
+            let _ = writeln!(self.log, "0: {}", log::state(&entry));
+        }
+        let mut work = vec![Path {
+            state: entry,
+            pc: 0,
+            parent: None,
+            log_pos: 0,
+            from: None,
+        }];
+        while let Some(mut path) = work.pop() {
+            if self.log_level == 1 {
+                self.log.truncate(path.log_pos);
+            }
+            if let Some(from) = path.from {
+                if self.log_level >= 2 {
+                    let _ = writeln!(
+                        self.log,
+                        "from {from} to {}: {}",
+                        path.pc,
+                        log::state(&path.state)
+                    );
+                }
+            }
+            let r = self.follow(&mut path, &mut work);
+            if let Err(e) = r {
+                if self.log_level > 0 {
+                    for n in self.notes.drain(..) {
+                        let _ = writeln!(self.log, "{n}");
+                    }
+                    let _ = writeln!(self.log, "{}", e.message);
+                }
+                return Err(e);
+            }
+            self.finish_path(path.parent);
+        }
+        Ok(())
+    }
+
+    /// `update_branch_counts`.
+    fn finish_path(&mut self, mut parent: Option<u32>) {
+        while let Some(p) = parent {
+            let k = &mut self.kept[p as usize];
+            k.branches -= 1;
+            if k.branches > 0 {
+                break;
+            }
+            parent = k.parent;
+        }
+    }
+
+    fn follow(&mut self, path: &mut Path, work: &mut Vec<Path>) -> Result<(), Rejection> {
+        loop {
+            let pc = path.pc;
+            self.stats.processed += 1;
+            if self.stats.processed > COMPLEXITY_LIMIT {
+                return Err(Rejection::new(
+                    pc,
+                    RejectClass::ComplexityLimit,
+                    format!(
+                        "BPF program is too large. Processed {} insn",
+                        self.stats.processed
+                    ),
+                ));
+            }
+            if self.prune_point[pc] && self.visited(path)? {
+                self.stats.pruned += 1;
+                if self.log_level >= 2 {
+                    let _ = writeln!(self.log, "{pc}: safe");
+                }
+                return Ok(());
+            }
+            let step = self.step(&mut path.state, pc)?;
+            match step {
+                Step::Next(n) => path.pc = n,
+                Step::Done => return Ok(()),
+                Step::Branch { fall, taken, other } => {
+                    self.jmps += 1;
+                    if let Some(p) = path.parent {
+                        self.kept[p as usize].branches += 1;
+                    }
+                    work.push(Path {
+                        state: other,
+                        pc: taken,
+                        parent: path.parent,
+                        log_pos: self.log.len(),
+                        from: Some(pc),
+                    });
+                    path.pc = fall;
+                }
+            }
+        }
+    }
+
+    /// `is_state_visited`: true when the path can be pruned.
+    fn visited(&mut self, path: &mut Path) -> Result<bool, Rejection> {
+        let pc = path.pc;
+        let mut looping = false;
+        for &k in &self.at[pc] {
+            let old = &self.kept[k as usize];
+            if !same_callsites(&old.state, &path.state) {
+                continue;
+            }
+            if old.branches > 0 {
+                if old.state == path.state {
+                    return Err(Rejection::new(
+                        pc,
+                        RejectClass::InfiniteLoop,
+                        format!("infinite loop detected at insn {pc}"),
+                    ));
+                }
+                looping = true;
+                continue;
+            }
+            if states_contain(&old.state, &path.state) {
+                return Ok(true);
+            }
+        }
+        let (dj, di) = (
+            self.jmps - self.prev_jmps,
+            self.stats.processed - self.prev_insns,
+        );
+        let add = if looping {
+            dj >= 20 || di >= 100
+        } else {
+            dj >= 2 && di >= 8
+        };
+        if (!add && !self.at[pc].is_empty()) || self.at[pc].len() >= MAX_KEPT_PER_INSN {
+            return Ok(false);
+        }
+        self.prev_jmps = self.jmps;
+        self.prev_insns = self.stats.processed;
+        let idx = self.kept.len() as u32;
+        self.kept.push(Kept {
+            state: path.state.clone(),
+            branches: 1,
+            parent: path.parent,
+        });
+        path.parent = Some(idx);
+        self.at[pc].push(idx);
+        self.stats.total_states += 1;
+        self.stats.max_states_per_insn =
+            self.stats.max_states_per_insn.max(self.at[pc].len() as u32);
+        Ok(false)
+    }
+
+    fn read(&self, st: &State, pc: usize, r: u8) -> Result<Reg, Rejection> {
+        let v = st.cur().regs[r as usize];
+        if v == Reg::NotInit {
+            return Err(not_readable(pc, r));
+        }
+        Ok(v)
+    }
+
+    fn line(&mut self, pc: usize, ins: &Instruction) {
+        if self.log_level >= 1 {
+            let _ = write!(
+                self.log,
+                "{pc}: ({:02x}) {}",
+                ins.row.opcode,
+                disassemble_instruction(ins)
+            );
+        }
+    }
+
+    fn end_line(&mut self, st: &State, dst: Option<u8>) {
+        if self.log_level >= 2 {
+            if let Some(d) = dst {
+                let _ = write!(self.log, " ; R{d}={}", log::reg(&st.cur().regs[d as usize]));
+            }
+        }
+        if self.log_level >= 1 {
+            self.log.push('\n');
+        }
+    }
+
+    fn step(&mut self, st: &mut State, pc: usize) -> Result<Step, Rejection> {
+        let ins = insn_rules::decode(self.insns, pc)?;
+        self.line(pc, &ins);
+        let r = self.exec(st, pc, &ins);
+        if r.is_err() && self.log_level >= 1 {
+            self.log.push('\n');
+        }
+        let step = r?;
+        let dst = match ins.row.class {
+            Class::Alu | Class::Alu64 | Class::Ldx => Some(ins.dst),
+            Class::Ld => Some(ins.dst),
+            _ => None,
+        };
+        if !matches!(step, Step::Done) {
+            self.end_line(st, dst);
+        } else if self.log_level >= 1 {
+            self.log.push('\n');
+        }
+        Ok(step)
+    }
+
+    fn depth(&mut self, st: &State, d: Option<(usize, u32)>) {
+        if let Some((frame, depth)) = d {
+            let sp = st.frames[frame].subprog;
+            let e = &mut self.stack_depths[sp];
+            *e = (*e).max(depth);
+        }
+    }
+
+    fn exec(&mut self, st: &mut State, pc: usize, ins: &Instruction) -> Result<Step, Rejection> {
+        let row = ins.row;
+        let next = pc + row.slots();
+        match row.class {
+            Class::Alu | Class::Alu64 => {
+                self.alu(st, pc, ins)?;
+                Ok(Step::Next(next))
+            }
+            Class::Ldx | Class::St | Class::Stx => {
+                self.memory(st, pc, ins)?;
+                Ok(Step::Next(next))
+            }
+            Class::Ld => {
+                let v = match row.operation {
+                    Operation::LdImm64 => Reg::constant(
+                        (ins.imm as u32 as u64) | ((ins.next_imm as u32 as u64) << 32),
+                    ),
+                    Operation::LdMapValue => Reg::Ptr(Pointer::fixed(
+                        PtrKind::Mem {
+                            size: self.input_len as u32,
+                        },
+                        ins.next_imm,
+                    )),
+                    Operation::LdAbs | Operation::LdInd => {
+                        return Err(Rejection::new(
+                            pc,
+                            RejectClass::InvalidMemoryAccess,
+                            "BPF_LD_[ABS|IND] instructions not allowed for this program type",
+                        ))
+                    }
+                    other => {
+                        return Err(Rejection::new(
+                            pc,
+                            RejectClass::Unsupported,
+                            format!("ld_imm64 {other:?} is not modeled by the engine's verifier"),
+                        ))
+                    }
+                };
+                insn_rules::frame_pointer_write(pc, ins)?;
+                st.cur_mut().regs[ins.dst as usize] = v;
+                Ok(Step::Next(next))
+            }
+            Class::Jmp | Class::Jmp32 => self.jump(st, pc, ins),
+        }
+    }
+
+    fn alu(&mut self, st: &mut State, pc: usize, ins: &Instruction) -> Result<(), Rejection> {
+        let row = ins.row;
+        let alu64 = row.class == Class::Alu64;
+        let op = row.operation;
+        let d = ins.dst;
+        let reg_src = row.source == Source::Reg;
+        let result = match op {
+            Operation::Mov | Operation::MovSx => {
+                let src = if reg_src {
+                    Some(self.read(st, pc, ins.src)?)
+                } else {
+                    None
+                };
+                insn_rules::frame_pointer_write(pc, ins)?;
+                match src {
+                    None => Reg::Scalar(alu::mov_imm(alu64, ins.imm)),
+                    Some(Reg::Scalar(s)) if op == Operation::Mov => {
+                        Reg::Scalar(alu::mov(alu64, &s))
+                    }
+                    Some(Reg::Scalar(s)) => {
+                        let bits = row.size.map_or(64, Size::bits);
+                        Reg::Scalar(alu::movsx(alu64, bits, &s))
+                    }
+                    Some(p) if op == Operation::Mov && alu64 => p,
+                    Some(_) if alu64 => Reg::unknown(),
+                    Some(_) => Reg::Scalar(alu::mov(false, &ScalarBounds::unknown())),
+                }
+            }
+            Operation::Neg | Operation::Le | Operation::Be | Operation::Bswap => {
+                let v = self.read(st, pc, d)?;
+                insn_rules::frame_pointer_write(pc, ins)?;
+                match (op, v) {
+                    (Operation::Neg, Reg::Scalar(s)) => {
+                        Reg::Scalar(alu::adjust_scalar_min_max_vals(op, alu64, &s, &s))
+                    }
+                    _ => Reg::unknown(),
+                }
+            }
+            _ => {
+                let src = if reg_src {
+                    self.read(st, pc, ins.src)?
+                } else {
+                    Reg::Scalar(alu::imm_operand(ins.imm))
+                };
+                let dv = self.read(st, pc, d)?;
+                insn_rules::alu_immediate(pc, ins)?;
+                insn_rules::frame_pointer_write(pc, ins)?;
+                match (dv, src) {
+                    (Reg::Scalar(a), Reg::Scalar(b)) => {
+                        Reg::Scalar(alu::adjust_scalar_min_max_vals(op, alu64, &a, &b))
+                    }
+                    _ => ptr::pointer_alu(pc, op, alu64, d, &dv, &src)?,
+                }
+            }
+        };
+        st.cur_mut().regs[d as usize] = result;
+        Ok(())
+    }
+
+    fn memory(&mut self, st: &mut State, pc: usize, ins: &Instruction) -> Result<(), Rejection> {
+        let row = ins.row;
+        let size = row.size.map_or(8, Size::bytes);
+        let op = row.operation;
+        match op {
+            Operation::Load | Operation::LoadSx | Operation::LoadAcquire => {
+                let base = self.read(st, pc, ins.src)?;
+                insn_rules::frame_pointer_write(pc, ins)?;
+                let strict = op == Operation::LoadAcquire;
+                let r = mem::check_mem_access(
+                    st,
+                    pc,
+                    ins.src,
+                    &base,
+                    ins.off,
+                    size,
+                    Access::Read,
+                    strict,
+                    &mut self.notes,
+                )?;
+                self.depth(st, r.stack_depth);
+                let mut v = r.loaded.unwrap_or_else(Reg::unknown);
+                if let Reg::Scalar(s) = &mut v {
+                    if size < 8 {
+                        if op == Operation::LoadSx {
+                            s.coerce_to_size_sx(size as u32);
+                        } else {
+                            s.coerce_to_size(size as u32);
+                        }
+                    }
+                }
+                st.cur_mut().regs[ins.dst as usize] = v;
+            }
+            Operation::StoreImm => {
+                let base = self.read(st, pc, ins.dst)?;
+                let r = mem::check_mem_access(
+                    st,
+                    pc,
+                    ins.dst,
+                    &base,
+                    ins.off,
+                    size,
+                    Access::WriteImm(ins.imm),
+                    false,
+                    &mut self.notes,
+                )?;
+                self.depth(st, r.stack_depth);
+            }
+            Operation::StoreReg | Operation::StoreRelease => {
+                let v = self.read(st, pc, ins.src)?;
+                let base = self.read(st, pc, ins.dst)?;
+                let strict = op == Operation::StoreRelease;
+                let r = mem::check_mem_access(
+                    st,
+                    pc,
+                    ins.dst,
+                    &base,
+                    ins.off,
+                    size,
+                    Access::WriteReg(&v),
+                    strict,
+                    &mut self.notes,
+                )?;
+                self.depth(st, r.stack_depth);
+            }
+            _ => {
+                // Atomic read-modify-write (check_atomic_rmw).
+                self.read(st, pc, ins.src)?;
+                let base = self.read(st, pc, ins.dst)?;
+                let cmpxchg = op == Operation::AtomicCmpxchg;
+                if cmpxchg {
+                    self.read(st, pc, 0)?;
+                }
+                let fetch = matches!(
+                    op,
+                    Operation::AtomicFetchAdd
+                        | Operation::AtomicFetchOr
+                        | Operation::AtomicFetchAnd
+                        | Operation::AtomicFetchXor
+                        | Operation::AtomicXchg
+                        | Operation::AtomicCmpxchg
+                );
+                let load_reg = if cmpxchg { 0 } else { ins.src };
+                if fetch && load_reg == 10 {
+                    return Err(Rejection::new(
+                        pc,
+                        RejectClass::FramePointerReadOnly,
+                        "frame pointer is read only",
+                    ));
+                }
+                let r = mem::check_mem_access(
+                    st,
+                    pc,
+                    ins.dst,
+                    &base,
+                    ins.off,
+                    size,
+                    Access::Read,
+                    true,
+                    &mut self.notes,
+                )?;
+                self.depth(st, r.stack_depth);
+                let old = r.loaded.unwrap_or_else(Reg::unknown);
+                let r = mem::check_mem_access(
+                    st,
+                    pc,
+                    ins.dst,
+                    &base,
+                    ins.off,
+                    size,
+                    Access::WriteUnknown,
+                    true,
+                    &mut self.notes,
+                )?;
+                self.depth(st, r.stack_depth);
+                if fetch {
+                    let mut v = old;
+                    if let Reg::Scalar(s) = &mut v {
+                        if size < 8 {
+                            s.coerce_to_size(size as u32);
+                        }
+                    }
+                    st.cur_mut().regs[load_reg as usize] = v;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn jump(&mut self, st: &mut State, pc: usize, ins: &Instruction) -> Result<Step, Rejection> {
+        let row = ins.row;
+        let op = row.operation;
+        match op {
+            Operation::Ja => {
+                self.jmps += 1;
+                let off = if row.class == Class::Jmp32 {
+                    ins.imm as i64
+                } else {
+                    ins.off as i64
+                };
+                Ok(Step::Next((pc as i64 + off + 1) as usize))
+            }
+            Operation::Call => {
+                call::helper_call(st, pc, ins.imm)?;
+                Ok(Step::Next(pc + 1))
+            }
+            Operation::CallLocal => {
+                let t = call::local_call(st, &self.info.subprogs, pc, ins.imm)?;
+                Ok(Step::Next(t))
+            }
+            Operation::CallKfunc | Operation::Callx => Err(Rejection::new(
+                pc,
+                RejectClass::Unsupported,
+                format!(
+                    "{}: kfunc and callx calls are not modeled by the engine's verifier",
+                    row.mnemonic
+                ),
+            )),
+            Operation::Exit => match call::exit(st, pc)? {
+                ExitResult::Return(n) => Ok(Step::Next(n)),
+                ExitResult::ProgramDone => Ok(Step::Done),
+            },
+            _ => self.cond(st, pc, ins),
+        }
+    }
+
+    fn cond(&mut self, st: &mut State, pc: usize, ins: &Instruction) -> Result<Step, Rejection> {
+        let row = ins.row;
+        let op = row.operation;
+        let jmp32 = row.class == Class::Jmp32;
+        let a = self.read(st, pc, ins.dst)?;
+        let reg_src = row.source == Source::Reg;
+        let b = if reg_src {
+            self.read(st, pc, ins.src)?
+        } else {
+            Reg::Scalar(alu::imm_operand(ins.imm))
+        };
+        let taken_pc = (pc as i64 + ins.off as i64 + 1) as usize;
+        let pred = match (&a, &b) {
+            (Reg::Scalar(x), Reg::Scalar(y)) => jmp::is_branch_taken(op, jmp32, x, y),
+            (Reg::Ptr(_), Reg::Scalar(y)) | (Reg::Scalar(y), Reg::Ptr(_)) => {
+                let c = if jmp32 {
+                    y.var_off
+                        .subreg_is_const()
+                        .then(|| y.var_off.subreg().value)
+                } else {
+                    y.var_off.is_const().then_some(y.var_off.value)
+                };
+                ptr::pointer_branch_taken(op, c)
+            }
+            _ => None,
+        };
+        self.jmps += 1;
+        match pred {
+            Some(true) => return Ok(Step::Next(taken_pc)),
+            Some(false) => return Ok(Step::Next(pc + 1)),
+            None => {}
+        }
+        let mut other = st.clone();
+        if let (Reg::Scalar(x), Reg::Scalar(y)) = (&a, &b) {
+            let same = reg_src && ins.src == ins.dst;
+            if !same {
+                if let Some(b) = jmp::reg_set_min_max(op, jmp32, x, y) {
+                    let fix = |s: ScalarBounds| {
+                        if s.is_contradictory() {
+                            ScalarBounds::unknown()
+                        } else {
+                            s
+                        }
+                    };
+                    other.cur_mut().regs[ins.dst as usize] = Reg::Scalar(fix(b.taken.0));
+                    st.cur_mut().regs[ins.dst as usize] = Reg::Scalar(fix(b.fallthrough.0));
+                    if reg_src {
+                        other.cur_mut().regs[ins.src as usize] = Reg::Scalar(fix(b.taken.1));
+                        st.cur_mut().regs[ins.src as usize] = Reg::Scalar(fix(b.fallthrough.1));
+                    }
+                }
+            }
+        }
+        Ok(Step::Branch {
+            fall: pc + 1,
+            taken: taken_pc,
+            other,
+        })
+    }
+}
+
+/// `same_callsites`.
+fn same_callsites(a: &State, b: &State) -> bool {
+    a.frames.len() == b.frames.len()
+        && a.frames
+            .iter()
+            .zip(&b.frames)
+            .all(|(x, y)| x.callsite == y.callsite)
+}
+
+/// `range_within` plus `tnum_in`.
+fn scalar_within(old: &ScalarBounds, cur: &ScalarBounds) -> bool {
+    old.umin <= cur.umin
+        && old.umax >= cur.umax
+        && old.smin <= cur.smin
+        && old.smax >= cur.smax
+        && old.u32_min <= cur.u32_min
+        && old.u32_max >= cur.u32_max
+        && old.s32_min <= cur.s32_min
+        && old.s32_max >= cur.s32_max
+        && old.var_off.includes(cur.var_off)
+}
+
+/// `regsafe` with every scalar precise.
+fn regsafe(old: &Reg, cur: &Reg) -> bool {
+    match (old, cur) {
+        (Reg::NotInit, _) => true,
+        (Reg::Scalar(o), Reg::Scalar(c)) => scalar_within(o, c),
+        (Reg::Ptr(o), Reg::Ptr(c)) => {
+            o.kind == c.kind
+                && o.off == c.off
+                && match o.kind {
+                    PtrKind::Stack { .. } => o.var == c.var,
+                    PtrKind::Mem { .. } => scalar_within_ptr(&o.var, &c.var),
+                }
+        }
+        _ => false,
+    }
+}
+
+/// `range_within` on the 64-bit bounds and `tnum_in` (pointers carry no
+/// 32-bit bounds).
+fn scalar_within_ptr(old: &ScalarBounds, cur: &ScalarBounds) -> bool {
+    old.umin <= cur.umin
+        && old.umax >= cur.umax
+        && old.smin <= cur.smin
+        && old.smax >= cur.smax
+        && old.var_off.includes(cur.var_off)
+}
+
+/// `stacksafe` for a privileged loader.
+fn stacksafe(old: &[Slot], cur: &[Slot]) -> bool {
+    for (spi, o) in old.iter().enumerate() {
+        let c = cur.get(spi);
+        for i in 0..8 {
+            let ot = o.types[i];
+            if matches!(ot, ByteType::Invalid | ByteType::Misc) {
+                continue;
+            }
+            let Some(c) = c else { return false };
+            if ot != c.types[i] {
+                return false;
+            }
+        }
+        if o.is_spill() {
+            let Some(c) = c else { return false };
+            if !regsafe(&o.spilled, &c.spilled) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// `states_equal` (not exact): `old` contains `cur`.
+fn states_contain(old: &State, cur: &State) -> bool {
+    old.frames.len() == cur.frames.len()
+        && old.frames.iter().zip(&cur.frames).all(|(o, c)| {
+            o.regs.iter().zip(&c.regs).all(|(a, b)| regsafe(a, b))
+                && stacksafe(&o.stack.slots, &c.stack.slots)
+        })
+}
+
+/// The subprogram containing `pc` (for callers that report per
+/// subprogram).
+pub fn subprog_of(info: &StructureInfo, pc: usize) -> usize {
+    subprog_containing(&info.subprogs, pc).unwrap_or(0)
+}
+
+/// Runs `check_max_stack_depth` on the depths an exploration measured.
+pub fn check_stack(insns: &[Insn], info: &StructureInfo, depths: &[u32]) -> Result<(), Rejection> {
+    subprog::check_max_stack_depth(insns, &info.subprogs, depths)
+}

@@ -1,0 +1,140 @@
+//! The verifier's entry point: the structural pass, the exploration, then
+//! the combined stack check, in the kernel's order, for a program run the
+//! way the kernel backend runs it (a static subprogram of a
+//! `BPF_PROG_TYPE_SYSCALL` wrapper, input memory as a map value; see
+//! docs/oracles.md and `oracle/src/backend/kernel/wrapper.rs`).
+
+use super::explore::{self, Explorer, Stats};
+use super::structural::{self, LdImm64Kind, LdImm64Ref};
+use super::verdict::{RejectClass, Rejection, Verdict};
+use crate::program::Program;
+use std::fmt::Write;
+
+/// What to verify against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Verify as a loader with `CAP_BPF` (the only mode modeled; `false`
+    /// gives an `unsupported` verdict).
+    pub privileged: bool,
+    /// The input length (`r2`; r1 points to that many bytes). `None`: no
+    /// input (r1 = 0, r2 = 0).
+    pub input_len: Option<usize>,
+    /// 0: no log, 1: the failing path, 2: every instruction with state.
+    pub log_level: u32,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            privileged: true,
+            input_len: None,
+            log_level: 0,
+        }
+    }
+}
+
+/// The verifier's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyResult {
+    /// Accepted or rejected.
+    pub verdict: Verdict,
+    /// The log at the requested level (empty at level 0).
+    pub log: String,
+    /// Exploration counters.
+    pub stats: Stats,
+}
+
+/// How the kernel resolves the program's `ld_imm64` references when the
+/// harness gives it an input of `len` bytes: map values are the input map
+/// (none without input); map fds and BTF are not modeled.
+fn resolve(len: usize, r: &LdImm64Ref) -> Result<(), Rejection> {
+    match r.kind {
+        LdImm64Kind::MapValue if len == 0 => Err(Rejection::new(
+            r.pc,
+            RejectClass::InvalidMapFd,
+            format!("fd {} is not pointing to valid bpf_map", r.imm),
+        )),
+        LdImm64Kind::MapValue if r.next_imm as u32 >= 1 << 29 => Err(Rejection::new(
+            r.pc,
+            RejectClass::InvalidMemoryAccess,
+            format!(
+                "direct value offset of {} is not allowed",
+                r.next_imm as u32
+            ),
+        )),
+        LdImm64Kind::MapValue if r.next_imm as u32 as usize >= len => Err(Rejection::new(
+            r.pc,
+            RejectClass::InvalidMemoryAccess,
+            format!(
+                "invalid access to map value pointer, value_size={len} off={}",
+                r.next_imm as u32
+            ),
+        )),
+        LdImm64Kind::MapValue => Ok(()),
+        LdImm64Kind::MapFd => Err(Rejection::new(
+            r.pc,
+            RejectClass::Unsupported,
+            "ld_imm64 src=1 (map by fd): the engine models no maps besides the input memory",
+        )),
+        LdImm64Kind::Func => Err(Rejection::new(
+            r.pc,
+            RejectClass::Unsupported,
+            "ld_imm64 src=4 (function pointer): callbacks are not modeled by the engine's verifier",
+        )),
+        _ => structural::default_ld_imm64(r),
+    }
+}
+
+/// Verifies `program`.
+pub fn verify(program: &Program, opts: &VerifyOptions) -> VerifyResult {
+    let mut log = String::new();
+    if !opts.privileged {
+        let r = Rejection::new(
+            0,
+            RejectClass::Unsupported,
+            "unprivileged verification is not modeled (the engine's verifier models CAP_BPF)",
+        );
+        return VerifyResult {
+            verdict: r.into(),
+            log,
+            stats: Stats::default(),
+        };
+    }
+    let len = opts.input_len.unwrap_or(0);
+    let info = match structural::check_as(program, true, true, &mut |r| resolve(len, r)) {
+        Ok(i) => i,
+        Err(e) => {
+            if opts.log_level > 0 {
+                let _ = writeln!(log, "{}", e.message);
+            }
+            return VerifyResult {
+                verdict: e.into(),
+                log,
+                stats: Stats::default(),
+            };
+        }
+    };
+    let mut ex = Explorer::new(&program.insns, &info, len, opts.log_level);
+    let mut result = ex.run();
+    if result.is_ok() {
+        result = explore::check_stack(&program.insns, &info, &ex.stack_depths);
+        if let Err(e) = &result {
+            if opts.log_level > 0 {
+                let _ = writeln!(ex.log, "{}", e.message);
+            }
+        }
+    }
+    let stats = ex.stats;
+    if opts.log_level > 0 {
+        let _ = writeln!(
+            ex.log,
+            "processed {} insns (limit 1000000) max_states_per_insn {} total_states {} peak_states {} mark_read 0",
+            stats.processed, stats.max_states_per_insn, stats.total_states, stats.total_states
+        );
+    }
+    VerifyResult {
+        verdict: result.into(),
+        log: ex.log,
+        stats,
+    }
+}

@@ -1,0 +1,302 @@
+//! The engine verifier's exploration (`verifier::verify`) on small
+//! programs, accepted and refused, one kernel rule each (Linux 6.18
+//! `kernel/bpf/verifier.c`; the function modeled is named per test). The
+//! program runs as the kernel backend runs it: r1 points to `len` input
+//! bytes (a map value), r2 = len.
+
+use bpfdiff_engine::asm::kernel::assemble;
+use bpfdiff_engine::verifier::{verify, RejectClass, Verdict, VerifyOptions};
+use bpfdiff_engine::{Insn, Program};
+
+fn run(p: &Program, len: usize) -> Verdict {
+    verify(
+        p,
+        &VerifyOptions {
+            privileged: true,
+            input_len: Some(len),
+            log_level: 2,
+        },
+    )
+    .verdict
+}
+
+fn check(src: &str, len: usize) -> Verdict {
+    run(&assemble(src).expect("assembles"), len)
+}
+
+fn accepted(src: &str, len: usize) {
+    let v = check(src, len);
+    assert_eq!(v, Verdict::Accepted, "{src}");
+}
+
+fn refused(src: &str, len: usize, pc: usize, class: RejectClass, message: &str) {
+    let v = check(src, len);
+    assert_eq!(
+        v,
+        Verdict::Rejected {
+            pc,
+            class,
+            message: message.into()
+        },
+        "{src}"
+    );
+}
+
+#[test]
+fn uninitialised_register_read_check_reg_arg() {
+    // check_reg_arg(SRC_OP): r3..r5 are not set by the harness.
+    refused(
+        "r0 = r3\nexit",
+        8,
+        0,
+        RejectClass::RegisterNotReadable,
+        "R3 !read_ok",
+    );
+    refused(
+        "r0 = 0\nr0 += r2\nr2 = 1\nr0 += r7\nexit",
+        8,
+        3,
+        RejectClass::RegisterNotReadable,
+        "R7 !read_ok",
+    );
+}
+
+#[test]
+fn r0_must_be_set_at_exit_check_return_code() {
+    // The harness stores the program's r0: an unset r0 is R0 !read_ok.
+    refused(
+        "exit",
+        8,
+        0,
+        RejectClass::R0NotReadableAtExit,
+        "R0 !read_ok",
+    );
+    accepted("r0 = 0\nexit", 8);
+}
+
+#[test]
+fn stack_bounds_check_stack_access_within_bounds() {
+    accepted("*(u64 *)(r10 -512) = 1\nr0 = 0\nexit", 0);
+    refused(
+        "*(u8 *)(r10 -513) = 1\nr0 = 0\nexit",
+        0,
+        0,
+        RejectClass::StackOutOfRange,
+        "invalid write to stack R10 off=-513 size=1",
+    );
+    refused(
+        "r0 = *(u64 *)(r10 -4)\nexit",
+        0,
+        0,
+        RejectClass::MisalignedStackAccess,
+        "misaligned stack access off (0x0; 0x0)+0+-4 size 8",
+    );
+}
+
+#[test]
+fn root_may_read_uninitialised_stack_allow_uninit_stack() {
+    accepted("r0 = *(u64 *)(r10 -8)\nexit", 0);
+}
+
+#[test]
+fn input_bounds_check_mem_region_access() {
+    accepted("r0 = *(u64 *)(r1 +8)\nexit", 16);
+    refused(
+        "r0 = *(u64 *)(r1 +9)\nexit",
+        16,
+        0,
+        RejectClass::InvalidMemoryAccess,
+        "R1 min value is outside of the allowed memory range",
+    );
+    // Without input r1 is the scalar 0.
+    refused(
+        "r0 = *(u8 *)(r1 +0)\nexit",
+        0,
+        0,
+        RejectClass::InvalidMemoryAccess,
+        "R1 invalid mem access 'scalar'",
+    );
+}
+
+#[test]
+fn variable_offsets_bounded_by_a_comparison_adjust_ptr_min_max_vals() {
+    // Unbounded index: refused; bounded by `if r3 > 15`: accepted.
+    let unbounded = "r3 = *(u8 *)(r1 +0)\nr3 <<= 8\nr1 += r3\nr0 = *(u8 *)(r1 +0)\nexit";
+    refused(
+        unbounded,
+        16,
+        3,
+        RejectClass::InvalidMemoryAccess,
+        "R1 max value is outside of the allowed memory range",
+    );
+    accepted(
+        "r3 = *(u8 *)(r1 +0)\nif r3 > 15 goto +2\nr1 += r3\nr0 = *(u8 *)(r1 +0)\nr0 = 0\nexit",
+        16,
+    );
+    refused(
+        "r3 = *(u8 *)(r1 +0)\nif r3 > 16 goto +2\nr1 += r3\nr0 = *(u8 *)(r1 +0)\nr0 = 0\nexit",
+        16,
+        3,
+        RejectClass::InvalidMemoryAccess,
+        "R1 max value is outside of the allowed memory range",
+    );
+}
+
+#[test]
+fn prohibited_pointer_arithmetic_adjust_ptr_min_max_vals() {
+    refused(
+        "r1 *= 2\nr0 = 0\nexit",
+        8,
+        0,
+        RejectClass::InvalidPointerArithmetic,
+        "R1 pointer arithmetic with *= operator prohibited",
+    );
+    refused(
+        "r1 &= 2\nr0 = 0\nexit",
+        8,
+        0,
+        RejectClass::InvalidPointerArithmetic,
+        "R1 bitwise operator &= on pointer prohibited",
+    );
+    refused(
+        "w1 += 2\nr0 = 0\nexit",
+        8,
+        0,
+        RejectClass::InvalidPointerArithmetic,
+        "R1 32-bit pointer arithmetic prohibited",
+    );
+    refused(
+        "r3 = r10\nr3 -= 8\nr0 = 0\nexit",
+        8,
+        1,
+        RejectClass::InvalidPointerArithmetic,
+        "R3 subtraction from stack pointer prohibited",
+    );
+    // pointer - pointer is an unknown scalar for root.
+    accepted("r0 = r10\nr0 -= r1\nexit", 8);
+}
+
+#[test]
+fn spill_and_fill_keep_state_check_stack_read_fixed_off() {
+    // A spilled pointer comes back as a pointer.
+    accepted(
+        "*(u64 *)(r10 -8) = r1\nr3 = *(u64 *)(r10 -8)\nr0 = *(u64 *)(r3 +0)\nexit",
+        8,
+    );
+    // A spilled bounded scalar keeps its bounds.
+    accepted(
+        "r3 = *(u8 *)(r1 +0)\nr3 &= 7\n*(u64 *)(r10 -16) = r3\nr4 = *(u64 *)(r10 -16)\nr1 += r4\nr0 = *(u8 *)(r1 +0)\nexit",
+        8,
+    );
+    // A partial fill of a spilled pointer is refused.
+    refused(
+        "*(u64 *)(r10 -8) = r1\nr3 = *(u32 *)(r10 -8)\nr0 = 0\nexit",
+        8,
+        1,
+        RejectClass::InvalidMemoryAccess,
+        "invalid size of register fill",
+    );
+}
+
+#[test]
+fn bounded_loop_accepted_infinite_loop_refused_is_state_visited() {
+    accepted(
+        "r0 = 0\nr3 = 0\nr3 += 1\nr0 += r3\nif r3 < 50 goto -3\nexit",
+        0,
+    );
+    let v = check("r0 = 0\nr0 = 0\nif r2 == 0 goto -2\nexit", 0);
+    assert!(
+        matches!(
+            v,
+            Verdict::Rejected {
+                class: RejectClass::InfiniteLoop | RejectClass::ComplexityLimit,
+                ..
+            }
+        ),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn dead_branch_not_explored_is_branch_taken() {
+    // r2 = 8 (len): the branch is never taken, its invalid access is dead.
+    accepted(
+        "r0 = 0\nif r2 != 8 goto +1\nexit\nr0 = *(u64 *)(r1 +64)\nexit",
+        8,
+    );
+    // A non-null pointer compared with 0 (is_branch_taken, pointer case).
+    accepted(
+        "r0 = 0\nif r1 == 0 goto +1\nexit\nr0 = *(u64 *)(r1 +64)\nexit",
+        8,
+    );
+}
+
+#[test]
+fn local_calls_pass_arguments_and_keep_callee_saved_check_func_call() {
+    accepted(
+        "r6 = 5\nr1 = 3\ncall pc+2\nr0 += r6\nexit\nr0 = r1\nexit",
+        0,
+    );
+    // The caller's r1..r5 are unreadable after the call.
+    refused(
+        "r1 = 3\ncall pc+2\nr0 = r1\nexit\nr0 = r1\nexit",
+        0,
+        2,
+        RejectClass::RegisterNotReadable,
+        "R1 !read_ok",
+    );
+    // A callee may not return its stack pointer.
+    refused(
+        "call pc+2\nr0 = 0\nexit\nr0 = r10\nexit",
+        0,
+        4,
+        RejectClass::InvalidReturnValue,
+        "cannot return stack pointer to the caller",
+    );
+}
+
+#[test]
+fn helpers_return_scalars_and_clobber_arguments_check_helper_call() {
+    accepted("call bpf_ktime_get_ns#5\nexit", 0);
+    refused(
+        "r1 = 1\ncall bpf_get_prandom_u32#7\nr0 = r1\nexit",
+        0,
+        2,
+        RejectClass::RegisterNotReadable,
+        "R1 !read_ok",
+    );
+    let p = Program::new(vec![
+        Insn::new(0x85, 0, 0, 0, 100_000),
+        Insn::new(0x95, 0, 0, 0, 0),
+    ]);
+    assert_eq!(
+        run(&p, 0),
+        Verdict::Rejected {
+            pc: 0,
+            class: RejectClass::UnknownHelper,
+            message: "invalid func unknown#100000".into()
+        }
+    );
+}
+
+#[test]
+fn exit_offset_is_not_a_reserved_field_do_check_insn() {
+    // Measured on 6.18: BPF_EXIT's check reads imm, src, dst and the class,
+    // not off; `exit` with off = -1 loads.
+    let p = Program::new(vec![
+        Insn::new(0xb7, 0, 0, 0, 0),
+        Insn::new(0x95, 0, 0, -1, 0),
+    ]);
+    assert_eq!(run(&p, 0), Verdict::Accepted);
+}
+
+#[test]
+fn combined_stack_is_checked_after_exploration_check_max_stack_depth() {
+    refused(
+        "*(u64 *)(r10 -512) = 0\ncall pc+2\nr0 = 0\nexit\n*(u64 *)(r10 -16) = 0\nr0 = 0\nexit",
+        0,
+        1,
+        RejectClass::CombinedStackSize,
+        "combined stack size of 2 calls is 528. Too large",
+    );
+}
