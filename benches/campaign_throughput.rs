@@ -101,8 +101,9 @@ fn main() -> ExitCode {
     if let Some(code) = bpfdiff::worker_hook::serve_if_asked() {
         return code;
     }
-    // `cargo test --benches` runs this with `--test`: one tiny round.
-    let smoke = std::env::args().any(|a| a == "--test");
+    // `cargo bench` passes `--bench`; without it (`cargo test --benches`)
+    // this is a smoke test: one round of 200 programs.
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let programs = if smoke {
         200
     } else {
