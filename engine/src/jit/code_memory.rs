@@ -1,74 +1,80 @@
 //! Executable memory for compiled programs.
 //!
-//! Code is assembled into an ordinary vector, then copied into a mapping
-//! that is writable but not executable, which is then switched to
-//! read+execute (W^X: never both). Mapping, first-touch page faults and
-//! unmapping cost several microseconds per program, so the mappings of
-//! dropped programs are kept in a small pool and reused: a reused mapping
-//! goes back to read+write (nothing runs from it any more), gets the new
-//! code, and becomes read+execute again.
+//! Code is assembled into an ordinary vector, then copied into a slot of
+//! this thread's code pool (`code_pool`) through the slot's read+write
+//! view, and runs from its read+execute view: the two views map the same
+//! memory, so W^X holds (no page is ever writable and executable) without
+//! a system call per program. The slot belongs to the [`CodeMemory`]: it
+//! goes back to its pool only when the program is dropped, so code is
+//! never rewritten while it can still run, and every reuse overwrites the
+//! whole slot (the new code, then `int3` to its end), so nothing of the
+//! previous program survives.
 
 use std::ops::Deref;
-use std::sync::Mutex;
+use std::sync::Arc;
 
-use dynasmrt::mmap::MutableBuffer;
-use dynasmrt::ExecutableBuffer;
+use dynasmrt::AssemblyOffset;
 
-/// Mappings kept for reuse at most.
-const POOL_LIMIT: usize = 64;
-/// Mappings are allocated in multiples of this.
-const PAGE: usize = 4096;
+use super::code_pool::{self, Pool, Slot};
 
-static POOL: Mutex<Vec<ExecutableBuffer>> = Mutex::new(Vec::new());
+/// `int3`: fills the rest of a slot.
+const TRAP: u8 = 0xcc;
 
-/// A read+execute mapping holding one program's code, returned to the
-/// pool when dropped.
+/// One program's code, read+execute, owned until dropped.
 pub(super) struct CodeMemory {
-    buffer: Option<ExecutableBuffer>,
+    slot: Option<Slot>,
+    home: Option<Arc<Pool>>,
+    len: usize,
 }
 
 impl CodeMemory {
-    /// Copies `bytes` into a (possibly reused) mapping and makes it
-    /// read+execute.
+    /// Copies `bytes` into a (possibly reused) slot.
     pub fn new(bytes: &[u8]) -> CodeMemory {
-        let pooled = POOL.lock().ok().and_then(|mut pool| {
-            let i = pool.iter().position(|b| b.size() >= bytes.len())?;
-            Some(pool.swap_remove(i))
-        });
-        let mut writable = match pooled {
-            Some(buffer) => buffer
-                .make_mut()
-                .expect("cannot make a pooled JIT mapping writable"),
-            None => MutableBuffer::new(bytes.len().max(1).div_ceil(PAGE) * PAGE)
-                .expect("cannot map memory for JIT code"),
+        let (slot, home) = code_pool::take(bytes.len()).expect("cannot map memory for JIT code");
+        // SAFETY: the slot is this value's alone (nothing runs from it: its
+        // previous owner was dropped before it was returned) and holds
+        // `capacity` bytes at `rw`, which do not overlap `bytes`.
+        unsafe {
+            let rw = slot.rw();
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), rw, bytes.len());
+            std::ptr::write_bytes(rw.add(bytes.len()), TRAP, slot.capacity() - bytes.len());
+        }
+        let code = CodeMemory {
+            slot: Some(slot),
+            home,
+            len: bytes.len(),
         };
-        writable.set_len(bytes.len());
-        writable.copy_from_slice(bytes);
-        let code = writable
-            .make_exec()
-            .expect("cannot make JIT code executable");
+        // A no-op on x86-64, whose instruction fetch sees stores (also
+        // through another mapping of the same physical page).
         dynasmrt::cache_control::prepare_for_execution(&code);
-        CodeMemory { buffer: Some(code) }
+        code
+    }
+
+    /// The executable address of `offset`.
+    pub fn ptr(&self, offset: AssemblyOffset) -> *const u8 {
+        debug_assert!(offset.0 <= self.len);
+        self.slot().rx().wrapping_add(offset.0)
+    }
+
+    fn slot(&self) -> &Slot {
+        self.slot.as_ref().expect("present until dropped")
     }
 }
 
 impl Deref for CodeMemory {
-    type Target = ExecutableBuffer;
+    type Target = [u8];
 
-    fn deref(&self) -> &ExecutableBuffer {
-        self.buffer.as_ref().expect("present until dropped")
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the executable view is readable and holds `len` bytes of
+        // this program's code, which nobody writes while it is owned.
+        unsafe { std::slice::from_raw_parts(self.slot().rx(), self.len) }
     }
 }
 
 impl Drop for CodeMemory {
     fn drop(&mut self) {
-        let Some(buffer) = self.buffer.take() else {
-            return;
-        };
-        if let Ok(mut pool) = POOL.lock() {
-            if pool.len() < POOL_LIMIT {
-                pool.push(buffer);
-            }
+        if let (Some(slot), Some(home)) = (self.slot.take(), &self.home) {
+            home.give(slot);
         }
     }
 }
@@ -77,18 +83,66 @@ impl Drop for CodeMemory {
 mod tests {
     use super::*;
 
+    /// `mov eax, imm32; ret`.
+    fn returning(value: u32) -> Vec<u8> {
+        let mut code = vec![0xb8];
+        code.extend(value.to_le_bytes());
+        code.push(0xc3);
+        code
+    }
+
+    fn call(code: &CodeMemory) -> u32 {
+        // SAFETY: `code` holds `mov eax, imm32; ret`, a complete sysv64
+        // function without arguments.
+        let f: extern "sysv64" fn() -> u32 =
+            unsafe { std::mem::transmute(code.ptr(AssemblyOffset(0))) };
+        f()
+    }
+
     #[test]
-    fn mappings_are_reused_and_hold_the_new_code() {
-        let first = CodeMemory::new(&[0xc3; 10]);
-        let addr = first.as_ptr();
-        drop(first);
-        // Another thread's test may take the pooled mapping first; either
-        // way the new code is in place.
-        let second = CodeMemory::new(&[0x90, 0xc3]);
-        assert_eq!(&second[..], &[0x90, 0xc3]);
-        let _ = addr;
-        let big = CodeMemory::new(&vec![0xcc; 3 * PAGE + 1]);
-        assert_eq!(big.len(), 3 * PAGE + 1);
-        assert!(big.size() >= 4 * PAGE);
+    fn a_reused_slot_runs_the_new_code_only() {
+        // A program's slot is reused after it is dropped (this thread's
+        // pool, last in first out); the stale code must never run again.
+        let a = CodeMemory::new(&returning(1));
+        assert_eq!(call(&a), 1);
+        let addr = a.ptr(AssemblyOffset(0));
+        drop(a);
+        let b = CodeMemory::new(&returning(2));
+        assert_eq!(b.ptr(AssemblyOffset(0)), addr, "same slot");
+        assert_eq!(call(&b), 2);
+        assert_eq!(&b[..], &returning(2)[..]);
+    }
+
+    #[test]
+    fn live_code_is_never_handed_out_again() {
+        let codes: Vec<CodeMemory> = (0..600).map(|i| CodeMemory::new(&returning(i))).collect();
+        let mut addrs: Vec<_> = codes.iter().map(|c| c.ptr(AssemblyOffset(0))).collect();
+        addrs.sort();
+        addrs.dedup();
+        assert_eq!(addrs.len(), codes.len());
+        for (i, code) in codes.iter().enumerate() {
+            assert_eq!(call(code), i as u32);
+        }
+    }
+
+    #[test]
+    fn code_dropped_on_another_thread_goes_back_to_its_pool() {
+        let a = CodeMemory::new(&returning(7));
+        let addr = a.ptr(AssemblyOffset(0));
+        std::thread::spawn(move || assert_eq!(call(&a), 7))
+            .join()
+            .unwrap();
+        let b = CodeMemory::new(&returning(8));
+        assert_eq!(b.ptr(AssemblyOffset(0)), addr);
+        assert_eq!(call(&b), 8);
+    }
+
+    #[test]
+    fn large_code_runs_from_a_mapping_of_its_own() {
+        let mut bytes = vec![0x90; 100_000];
+        bytes.extend(returning(9));
+        let big = CodeMemory::new(&bytes);
+        assert_eq!(big.len(), bytes.len());
+        assert_eq!(call(&big), 9);
     }
 }

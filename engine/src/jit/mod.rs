@@ -54,9 +54,10 @@
 //! 16-byte aligned. Exits (faults, out of budget) are out-of-line stubs
 //! that record a site index and leave through the trampoline. Code pages
 //! are never writable and executable at once: the code is assembled in an
-//! ordinary vector, copied into a read+write mapping that is then switched
-//! to read+execute and never modified while a program owns it (mappings of
-//! dropped programs are reused, see `code_memory`).
+//! ordinary vector and copied into a slot of a per-thread pool of memory
+//! mapped twice, once read+write and once read+execute; it runs from the
+//! second view and is never modified while a program owns it (slots of
+//! dropped programs are reused, see `code_memory` and `code_pool`).
 #![cfg(target_arch = "x86_64")]
 // dynasm's macro converts dynamic register numbers with `.into()`.
 #![allow(clippy::useless_conversion)]
@@ -64,9 +65,11 @@
 mod alu;
 mod analysis;
 mod code_memory;
+mod code_pool;
 mod compile;
 mod context;
 mod control;
+mod dual_map;
 mod dump;
 mod frames;
 mod helper;
@@ -249,6 +252,135 @@ mod tests {
                 r0_derived: false
             }
         );
+    }
+
+    /// The /proc/self/maps line of the mapping that contains `addr`.
+    fn mapping_of(addr: u64) -> Option<String> {
+        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+        maps.lines()
+            .find(|line| {
+                let range = line.split(' ').next().unwrap_or("");
+                let Some((start, end)) = range.split_once('-') else {
+                    return false;
+                };
+                let start = u64::from_str_radix(start, 16).unwrap_or(u64::MAX);
+                let end = u64::from_str_radix(end, 16).unwrap_or(0);
+                start <= addr && addr < end
+            })
+            .map(str::to_string)
+    }
+
+    #[test]
+    fn code_runs_from_a_shared_read_execute_view_whose_twin_is_not_executable() {
+        // W^X without mprotect: the code's mapping is read+execute and
+        // shared; the only other mapping of the same file (same device and
+        // inode) is read+write and not executable.
+        let program = Program::new(vec![
+            Insn::new(0xb7, 0, 0, 0, 3),
+            Insn::new(0x95, 0, 0, 0, 0),
+        ]);
+        let jit = JitProgram::compile(&program, Mode::Checked).unwrap();
+        let line = mapping_of(jit.compiled.entry as usize as u64).expect("code is mapped");
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(fields[1], "r-xs", "{line}");
+        let (dev, inode) = (fields[3], fields[4]);
+        assert_ne!(inode, "0", "{line}: not file-backed");
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let twins: Vec<&str> = maps
+            .lines()
+            .filter(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 4 && f[3] == dev && f[4] == inode
+            })
+            .collect();
+        let perms: Vec<&str> = twins
+            .iter()
+            .map(|l| l.split_whitespace().nth(1).unwrap())
+            .collect();
+        assert_eq!(perms.len(), 2, "{twins:?}");
+        assert!(
+            perms.contains(&"r-xs") && perms.contains(&"rw-s"),
+            "{twins:?}"
+        );
+        assert_eq!(
+            jit.run(&mut [], DEFAULT_BUDGET).result,
+            ExecResult::Returned {
+                r0: 3,
+                r0_derived: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_program_compiled_into_a_dropped_program_s_slot_runs_its_own_code() {
+        // Slots are reused; stale code must never run: A's slot goes to B
+        // (this thread's pool, last in first out) and B returns B's value.
+        let returning = |v| {
+            Program::new(vec![
+                Insn::new(0xb7, 0, 0, 0, v),
+                Insn::new(0x95, 0, 0, 0, 0),
+            ])
+        };
+        let a = JitProgram::compile(&returning(1), Mode::Checked).unwrap();
+        assert_eq!(
+            a.run(&mut [], DEFAULT_BUDGET).result,
+            ExecResult::Returned {
+                r0: 1,
+                r0_derived: false
+            }
+        );
+        let slot = a.compiled.code.ptr(dynasmrt::AssemblyOffset(0));
+        drop(a);
+        let b = JitProgram::compile(&returning(2), Mode::Checked).unwrap();
+        assert_eq!(b.compiled.code.ptr(dynasmrt::AssemblyOffset(0)), slot);
+        assert_eq!(
+            b.run(&mut [], DEFAULT_BUDGET).result,
+            ExecResult::Returned {
+                r0: 2,
+                r0_derived: false
+            }
+        );
+    }
+
+    #[test]
+    fn threads_compiling_and_dropping_never_disturb_each_other_s_code() {
+        // Slots have one owner: while one thread runs a shared program,
+        // others compile, run and drop theirs over and over.
+        let shared = JitProgram::compile(
+            &Program::new(vec![
+                Insn::new(0xb7, 0, 0, 0, 77),
+                Insn::new(0x95, 0, 0, 0, 0),
+            ]),
+            Mode::Checked,
+        )
+        .unwrap();
+        std::thread::scope(|s| {
+            for t in 0..3i32 {
+                let shared = &shared;
+                s.spawn(move || {
+                    for i in 0..300i32 {
+                        let v = t * 1000 + i;
+                        let own = JitProgram::compile(
+                            &Program::new(vec![
+                                Insn::new(0xb7, 0, 0, 0, v),
+                                Insn::new(0x95, 0, 0, 0, 0),
+                            ]),
+                            Mode::Checked,
+                        )
+                        .unwrap();
+                        for (jit, want) in [(&own, v), (shared, 77)] {
+                            assert_eq!(
+                                jit.run(&mut [], DEFAULT_BUDGET).result,
+                                ExecResult::Returned {
+                                    r0: want as u64,
+                                    r0_derived: false
+                                }
+                            );
+                        }
+                    }
+                });
+            }
+        });
     }
 
     #[test]
