@@ -5,7 +5,7 @@
 
 use bpfdiff::campaign::{case_seed, normalize_reason};
 use bpfdiff::gen::{pointer_taint, seeded, unwritten_registers, Knobs, Tier};
-use bpfdiff_engine::interp::{ExecResult, Interpreter, DEFAULT_BUDGET};
+use bpfdiff_engine::interp::{ExecResult, FaultKind, Interpreter, DEFAULT_BUDGET};
 use bpfdiff_engine::opcode::{Class, Operation, Source, OPCODES};
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
 use bpfdiff_oracle::{Backend, Verdict};
@@ -121,6 +121,21 @@ fn scaffolding(row: &bpfdiff_engine::opcode::OpcodeRow) -> bool {
     ) && row.name() != "movsx864"
 }
 
+/// Rows the boundary tier emits whatever the restriction: register
+/// initialisation, pointer copies and offsets, the bounded index (`ldxb`,
+/// `and`, `jgt`), the stores that initialise stack before a read, `exit`.
+fn boundary_scaffolding(row: &bpfdiff_engine::opcode::OpcodeRow) -> bool {
+    matches!(
+        (row.class, row.operation, row.source),
+        (Class::Alu64, Operation::Mov, Source::Imm | Source::Reg)
+            | (Class::Alu64, Operation::Add, Source::Imm | Source::Reg)
+            | (Class::Alu64, Operation::And, Source::Imm)
+            | (Class::Jmp, Operation::Jgt, Source::Imm)
+            | (Class::St, Operation::StoreImm, _)
+    ) && row.name() != "movsx864"
+        || row.name() == "ldxb"
+}
+
 #[test]
 fn allowed_ops_restrict_every_tier() {
     let knobs = Knobs::default()
@@ -147,7 +162,8 @@ fn allowed_ops_restrict_every_tier() {
                 let name = ins.row.name();
                 let ok = allowed(&name)
                     || name == "exit"
-                    || (tier == Tier::Verifier && scaffolding(ins.row));
+                    || (tier == Tier::Verifier && scaffolding(ins.row))
+                    || (tier == Tier::Boundary && boundary_scaffolding(ins.row));
                 assert!(ok, "{tier} case {i} uses {name}");
             }
         }
@@ -168,4 +184,57 @@ proptest! {
         prop_assert!(returned, "{}", e.result);
         prop_assert_eq!(unwritten_registers::first_unwritten_read(&case.program), None);
     }
+}
+
+/// How the engine's interpreter and the kernel verifier judged one
+/// boundary-tier case.
+fn boundary_judgements(total: u64) -> Option<BTreeMap<(&'static str, &'static str), usize>> {
+    let mut kernel = KernelBackend::new(KernelOptions {
+        log_on_reject: false,
+    });
+    if let Some(why) = kernel.unavailable() {
+        eprintln!("SKIPPED: kernel backend unavailable: {why}");
+        return None;
+    }
+    let knobs = Knobs::default();
+    let mut table = BTreeMap::new();
+    for i in 0..total {
+        let case = seeded::case(Tier::Boundary, &knobs, case_seed(12, i));
+        let vm = Interpreter::new(&case.program).expect("boundary programs decode");
+        let mut mem = case.input.clone();
+        let engine = match vm.run(&mut mem, DEFAULT_BUDGET).result {
+            ExecResult::Returned { .. } => "returns",
+            ExecResult::Fault(f) if f.kind == FaultKind::OutOfBounds => "out-of-bounds",
+            other => panic!("case {i}: the boundary tier's only fault is a bound: {other}"),
+        };
+        let verdict = match kernel.run(&case.program, &case.input).verdict {
+            Verdict::Accepted => "accepts",
+            Verdict::Rejected { .. } => "refuses",
+            Verdict::Unknown => "unknown",
+        };
+        *table.entry((engine, verdict)).or_default() += 1;
+    }
+    eprintln!("boundary tier, engine x kernel verifier: {table:?}");
+    Some(table)
+}
+
+#[test]
+fn boundary_tier_faults_and_kernel_refusals_line_up_at_the_edges() {
+    // The kernel verifier refuses every access outside a region (RFC 9669
+    // leaves bounds to the runtime; Linux checks them at load time), so a
+    // program the engine sees go out of bounds is never accepted, while
+    // the programs whose accesses sit just inside every edge are.
+    let Some(table) = boundary_judgements(2000) else {
+        return;
+    };
+    let get = |k: (&str, &str)| table.get(&k).copied().unwrap_or(0);
+    assert_eq!(get(("out-of-bounds", "accepts")), 0, "{table:?}");
+    let total: usize = table.values().sum();
+    let accepted = get(("returns", "accepts"));
+    let out = get(("out-of-bounds", "refuses"));
+    assert!(
+        accepted * 5 >= total,
+        "kernel accepted {accepted} of {total}"
+    );
+    assert!(out * 5 >= total, "only {out} of {total} went out of bounds");
 }

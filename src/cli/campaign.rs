@@ -14,12 +14,16 @@ use std::time::Duration;
 /// The generator tier on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TierArg {
+    /// The default mix of tiers (verifier, boundary, grammar, raw; see docs/fuzzing.md).
+    Mix,
     /// Programs the kernel verifier accepts and the engine runs cleanly.
     Verifier,
     /// Valid encodings of every opcode-table row, unsafe programs included.
     Grammar,
     /// Any 8-byte slots, invalid ones included.
     Raw,
+    /// Valid programs that access memory at the edges of the stack and input.
+    Boundary,
 }
 
 impl From<TierArg> for Tier {
@@ -28,6 +32,8 @@ impl From<TierArg> for Tier {
             TierArg::Verifier => Tier::Verifier,
             TierArg::Grammar => Tier::Grammar,
             TierArg::Raw => Tier::Raw,
+            TierArg::Boundary => Tier::Boundary,
+            TierArg::Mix => Tier::Mix,
         }
     }
 }
@@ -42,7 +48,7 @@ pub struct CampaignArgs {
     #[arg(long, default_value_t = 1000)]
     pub programs: u64,
     /// The generator tier.
-    #[arg(long, value_enum, default_value_t = TierArg::Verifier)]
+    #[arg(long, value_enum, default_value_t = TierArg::Mix)]
     pub tier: TierArg,
     /// Backends to run, reference first (default: `BPFDIFF_BACKENDS`, else all).
     #[arg(long, value_name = "LIST")]

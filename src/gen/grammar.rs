@@ -6,6 +6,7 @@
 
 use super::boundary;
 use super::layout::{self, Item};
+use super::values;
 use super::{Case, Knobs};
 use arbitrary::{Result, Unstructured};
 use bpfdiff_engine::opcode::{OpcodeRow, Operation};
@@ -78,6 +79,16 @@ pub fn generate(knobs: &Knobs, u: &mut Unstructured) -> Result<Case> {
     if items.is_empty() || u.ratio(9u8, 10)? {
         items.push(Item::plain(layout::exit()));
     }
+    // Wide start values (see `values`) before the body; body targets move
+    // with it.
+    let prologue = values::prologue(knobs, u, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 4)?;
+    let shift = prologue.len();
+    for item in &mut items {
+        if let Some(t) = item.target.as_mut() {
+            *t += shift;
+        }
+    }
+    items.splice(0..0, prologue.into_iter().map(Item::plain));
     let program = Program::new(layout::encode(&items));
     let input_len = u.int_in_range(knobs.input_len.clone())?;
     Ok(Case::new(program, boundary::memory(u, input_len)?))

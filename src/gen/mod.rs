@@ -11,6 +11,13 @@
 //!   opcode table, operands biased to boundary values ([`boundary`]).
 //! - [`Tier::Verifier`] ([`verifier_aware`]): programs the kernel verifier
 //!   accepts at a high rate and the engine runs without faults.
+//! - [`Tier::Boundary`] ([`boundary_tier`]): valid programs whose memory
+//!   accesses sit at, just inside and just outside each region's edges.
+//! - [`Tier::Mix`]: each case from one of the tiers above, in the
+//!   proportions of [`MIX`] (the campaign default).
+//!
+//! Every tier starts some registers from values that stress every width
+//! ([`values`]).
 //!
 //! [`Knobs`] ([`knobs`]) set the ISA groups, sizes and allowed operations
 //! (`BPFDIFF_ALLOWED_OPS` restricts every tier). [`mutator`] is the
@@ -20,6 +27,7 @@
 //! [`unwritten_registers`] which read registers they never wrote.
 
 pub mod boundary;
+pub mod boundary_tier;
 pub mod case;
 pub mod grammar;
 pub mod knobs;
@@ -31,6 +39,7 @@ pub mod proptest;
 pub mod raw;
 pub mod seeded;
 pub mod unwritten_registers;
+pub mod values;
 pub mod verifier_aware;
 
 pub use case::Case;
@@ -49,11 +58,24 @@ pub enum Tier {
     Grammar,
     /// Programs the kernel verifier accepts and the engine runs cleanly.
     Verifier,
+    /// Valid programs that access memory at the edges of each region.
+    Boundary,
+    /// Each case from one of the other tiers, in the proportions of [`MIX`].
+    Mix,
 }
 
+/// The tiers of [`Tier::Mix`] and their weights (out of the sum): chosen by
+/// the seeded-bug kill rates in docs/fuzzing.md.
+pub const MIX: [(Tier, u8); 4] = [
+    (Tier::Verifier, 5),
+    (Tier::Boundary, 3),
+    (Tier::Grammar, 1),
+    (Tier::Raw, 1),
+];
+
 impl Tier {
-    /// Every tier.
-    pub const ALL: [Tier; 3] = [Tier::Raw, Tier::Grammar, Tier::Verifier];
+    /// Every tier that generates programs itself ([`Tier::Mix`] draws from these).
+    pub const ALL: [Tier; 4] = [Tier::Raw, Tier::Grammar, Tier::Verifier, Tier::Boundary];
 
     /// The name used on the command line.
     pub const fn name(self) -> &'static str {
@@ -61,6 +83,8 @@ impl Tier {
             Tier::Raw => "raw",
             Tier::Grammar => "grammar",
             Tier::Verifier => "verifier",
+            Tier::Boundary => "boundary",
+            Tier::Mix => "mix",
         }
     }
 }
@@ -73,7 +97,7 @@ impl fmt::Display for Tier {
 
 /// An unknown tier name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown tier `{0}` (known: raw, grammar, verifier)")]
+#[error("unknown tier `{0}` (known: raw, grammar, verifier, boundary, mix)")]
 pub struct UnknownTier(pub String);
 
 impl FromStr for Tier {
@@ -82,6 +106,7 @@ impl FromStr for Tier {
     fn from_str(s: &str) -> Result<Tier, UnknownTier> {
         Tier::ALL
             .into_iter()
+            .chain([Tier::Mix])
             .find(|t| t.name() == s)
             .ok_or_else(|| UnknownTier(s.to_string()))
     }
@@ -93,6 +118,18 @@ pub fn generate(tier: Tier, knobs: &Knobs, u: &mut Unstructured) -> arbitrary::R
         Tier::Raw => raw::generate(knobs, u),
         Tier::Grammar => grammar::generate(knobs, u),
         Tier::Verifier => verifier_aware::generate(knobs, u),
+        Tier::Boundary => boundary_tier::generate(knobs, u),
+        Tier::Mix => {
+            let total: u32 = MIX.iter().map(|(_, w)| *w as u32).sum();
+            let mut pick = u.int_in_range(0..=total - 1)?;
+            for (tier, w) in MIX {
+                if pick < w as u32 {
+                    return generate(tier, knobs, u);
+                }
+                pick -= w as u32;
+            }
+            unreachable!("the weights sum to total")
+        }
     }
 }
 
@@ -102,7 +139,7 @@ mod tests {
 
     #[test]
     fn tiers_parse_by_name() {
-        for t in Tier::ALL {
+        for t in Tier::ALL.into_iter().chain([Tier::Mix]) {
             assert_eq!(t.name().parse::<Tier>(), Ok(t));
         }
         assert!("verifier-aware".parse::<Tier>().is_err());

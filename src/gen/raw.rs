@@ -7,6 +7,8 @@
 //! bytes come only from the allowed rows.
 
 use super::boundary;
+use super::layout::{self, Item};
+use super::values;
 use super::{Case, Knobs};
 use arbitrary::{Result, Unstructured};
 use bpfdiff_engine::{Insn, Program};
@@ -15,7 +17,12 @@ use bpfdiff_engine::{Insn, Program};
 pub fn generate(knobs: &Knobs, u: &mut Unstructured) -> Result<Case> {
     let rows = knobs.rows();
     let len = u.int_in_range(knobs.program_len.clone())?.max(1);
-    let mut insns = Vec::with_capacity(len);
+    // Wide start values (see `values`), as valid slots before the raw ones.
+    let prologue: Vec<Item> = values::prologue(knobs, u, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 3)?
+        .into_iter()
+        .map(Item::plain)
+        .collect();
+    let mut insns = layout::encode(&prologue);
     for _ in 0..len {
         let opcode = if !rows.is_empty() && (knobs.is_restricted() || u.ratio(3u8, 4)?) {
             u.choose(&rows)?.opcode

@@ -34,6 +34,7 @@
 
 use super::boundary;
 use super::layout::{self, Item};
+use super::values;
 use super::{Case, Knobs};
 use arbitrary::{Result, Unstructured};
 use bpfdiff_engine::opcode::{self, Class, Group, OpcodeRow, Operation, Size, Source};
@@ -258,7 +259,21 @@ impl<'a, 'b> Gen<'a, 'b> {
 
     /// Sets `dst` to a fresh scalar: a constant, a 64-bit constant or a load.
     fn init_reg(&mut self, f: &mut Frame, dst: u8) -> Result<()> {
-        match self.u.int_in_range(0u8..=5)? {
+        match self.u.int_in_range(0u8..=7)? {
+            // A value that stresses every width (see `values`): half of the
+            // constants, so that 32-bit ops meet nonzero upper halves.
+            2..=4 => {
+                let set = values::set_register(self.knobs, self.u, dst)?;
+                if set.is_empty() {
+                    let imm = boundary::imm32(self.u)?;
+                    self.mov_imm(f, dst, imm);
+                } else {
+                    for ins in set {
+                        self.emit(ins);
+                    }
+                    f.scalars |= bit(dst);
+                }
+            }
             0 if self.ops.lddw => {
                 let v = boundary::imm64(self.u)?;
                 self.emit(Instruction::wide(
