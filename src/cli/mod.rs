@@ -14,6 +14,8 @@ mod output;
 pub mod plugin;
 mod progress;
 mod replay;
+mod report;
+mod triage;
 mod run;
 
 use bpfdiff::input::InputFormat;
@@ -102,6 +104,17 @@ pub enum Command {
     /// recorded divergence is fixed here (update the record), 3 when no case
     /// could run, 2 on bad input.
     Replay(replay::ReplayArgs),
+    /// Write the report folder of one divergence (`report.md`, `case.json`,
+    /// `repro.data`, and for kernel findings `selftest.c` and
+    /// `verifier.log`) under DIR/<signature-slug>/ and refresh DIR's index.
+    /// A case that no longer diverges but carries a record is reported as
+    /// recorded. Exits 0, 1 when there is nothing to report, 2 on bad input.
+    Report(report::ReportArgs),
+    /// Run saved cases (campaign --save output, fuzz artifacts, crash
+    /// files), group them by signature, minimize one per group, match known
+    /// rules and write one report per new signature; print a table.
+    /// Idempotent. Exits 0, or 2 on bad input.
+    Triage(triage::TriageArgs),
 }
 
 /// The input file format, when the extension does not say it.
@@ -159,6 +172,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Campaign(args) => campaign::execute(&args),
         Command::Minimize(args) => minimize::execute(&args),
         Command::Replay(args) => replay::execute(&args),
+        Command::Report(args) => report::execute(&args),
+        Command::Triage(args) => triage::execute(&args),
     }
 }
 
