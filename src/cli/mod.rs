@@ -15,8 +15,8 @@ pub mod plugin;
 mod progress;
 mod replay;
 mod report;
-mod triage;
 mod run;
+mod triage;
 
 use bpfdiff::input::InputFormat;
 use bpfdiff_engine::interp::DEFAULT_BUDGET;

@@ -46,18 +46,11 @@ pub fn execute(args: &TriageArgs) -> anyhow::Result<ExitCode> {
     }
     let names = registry::select(args.backends.as_deref())?;
     let rules = args.known.rules()?;
-    eprintln!(
-        "triage: {} case files on {}",
-        files.len(),
-        names.join(",")
-    );
+    eprintln!("triage: {} case files on {}", files.len(), names.join(","));
     let groups = triage::triage(&files, &names, &rules, &args.reports, &mut |l| {
         eprintln!("{l}")
     })?;
-    if groups
-        .iter()
-        .any(|g| g.canonical.is_some())
-    {
+    if groups.iter().any(|g| g.canonical.is_some()) {
         index::regenerate(&args.reports)?;
     }
     if args.json {

@@ -102,7 +102,7 @@ pub fn render(report: &Report) -> String {
         "environment": report.environment,
         "seen": report.seen,
         "source": report.source,
-        "replay": format!("bpfdiff replay reports/{}", report.name),
+        "replay": format!("bpfdiff replay {}", report.dir.display()),
     });
     if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), extra) {
         obj.extend(more);

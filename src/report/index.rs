@@ -15,7 +15,10 @@ pub const INDEX_BEGIN: &str =
 pub const INDEX_END: &str = "<!-- index: end -->";
 
 fn cell(v: &Value) -> String {
-    v.as_str().unwrap_or("").replace('|', "\\|").replace('\n', " ")
+    v.as_str()
+        .unwrap_or("")
+        .replace('|', "\\|")
+        .replace('\n', " ")
 }
 
 /// The index table of `dir`.

@@ -37,7 +37,9 @@ pub enum ReportError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// The case neither diverges nor carries a record of a divergence.
-    #[error("nothing to report: the case does not diverge on {backends} and records no divergence")]
+    #[error(
+        "nothing to report: the case does not diverge on {backends} and records no divergence"
+    )]
     NothingToReport {
         /// The backends.
         backends: String,
@@ -67,6 +69,8 @@ pub enum ReportError {
 pub struct Report {
     /// The folder name (the signature's slug unless given).
     pub name: String,
+    /// The folder, as the user named it (`reports/NAME`).
+    pub dir: PathBuf,
     /// A one-line title (carried over from an existing `case.json`).
     pub title: String,
     /// The case.
@@ -146,9 +150,31 @@ fn kernel_log(case: &Case) -> Option<String> {
     let kept: String = log
         .lines()
         .filter(|l| !l.starts_with("verification time"))
-        .map(|l| format!("{l}\n"))
+        .map(|l| format!("{}\n", mask_kernel_addresses(l)))
         .collect();
     Some(kept)
+}
+
+/// `line` with every kernel address (`0xffff` and 12 more hex digits, a
+/// map's address in an `ld_imm64`) replaced by `0xffff<addr>`: addresses
+/// change from load to load, and a report must not.
+pub fn mask_kernel_addresses(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find("0xffff") {
+        let tail = &rest[at + 6..];
+        let digits = tail.chars().take_while(|c| c.is_ascii_hexdigit()).count();
+        out.push_str(&rest[..at]);
+        if digits == 12 {
+            out.push_str("0xffff<addr>");
+            rest = &tail[12..];
+        } else {
+            out.push_str("0xffff");
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Runs `case` on `backends` with `rules` and gathers what its report
@@ -227,6 +253,13 @@ pub fn build(
                 .collect(),
         },
     };
+    // The primary difference as recorded (with its versions).
+    let primary = record
+        .differences
+        .iter()
+        .find(|d| d.backend == primary.backend && d.aspect == primary.aspect)
+        .cloned()
+        .unwrap_or(primary);
     let kernel_involved = backends.iter().any(|b| b == "kernel")
         && (primary.backend == "kernel" || differences.iter().any(|d| d.backend == "kernel"));
     let verifier_log = kernel_involved.then(|| kernel_log(&case)).flatten();
@@ -237,6 +270,7 @@ pub fn build(
         .map(str::to_string)
         .unwrap_or_else(|| markdown::default_title(&signature));
     let mut report = Report {
+        dir: dir.clone(),
         name,
         title,
         case,
@@ -354,9 +388,7 @@ pub fn write(report: &Report, reports_dir: &Path) -> Result<Written, ReportError
 
 /// Reads a case file in any format `bpfdiff minimize` reads, with its
 /// record: a `.data` file's `#@` lines or a `case.json`'s `recorded`.
-pub fn read_case_with_record(
-    path: &Path,
-) -> anyhow::Result<(Case, Option<Record>)> {
+pub fn read_case_with_record(path: &Path) -> anyhow::Result<(Case, Option<Record>)> {
     use crate::minimize::case_file::{read_case, CaseFormat};
     let case = read_case(path, None)?;
     let record = match CaseFormat::from_path(path) {

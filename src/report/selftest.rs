@@ -111,7 +111,9 @@ pub fn render(
             crate::hex::to_hex(input)
         }
     ));
-    out.push_str("#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n#include \"bpf_misc.h\"\n\n");
+    out.push_str(
+        "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n#include \"bpf_misc.h\"\n\n",
+    );
     out.push_str("SEC(\"socket\")\n");
     out.push_str(&format!("__description(\"{}\")\n", c_string(description)));
     match expect {
@@ -123,14 +125,19 @@ pub fn render(
         }
         Expectation::Refused(None) => out.push_str("__failure\n"),
     }
-    out.push_str(&format!("__naked void {function}(void)\n{{\n\tasm volatile (\n"));
+    out.push_str(&format!(
+        "__naked void {function}(void)\n{{\n\tasm volatile (\n"
+    ));
     for l in &lines {
         out.push_str(l);
         out.push('\n');
     }
-    out.push_str("\t:\n\t: ");
+    out.push_str("\t:\n\t:");
     let imms: Vec<String> = helpers.iter().map(|h| format!("__imm({h})")).collect();
-    out.push_str(&imms.join(",\n\t  "));
+    if !imms.is_empty() {
+        out.push(' ');
+        out.push_str(&imms.join(",\n\t  "));
+    }
     out.push_str("\n\t: __clobber_all);\n}\n\nchar _license[] SEC(\"license\") = \"GPL\";\n");
     out
 }

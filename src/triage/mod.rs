@@ -51,10 +51,16 @@ impl GroupStatus {
     pub fn text(&self) -> String {
         match self {
             GroupStatus::NewReportWritten { report } => format!("new report written: {report}"),
-            GroupStatus::ReportExists { report, updated: false } => {
+            GroupStatus::ReportExists {
+                report,
+                updated: false,
+            } => {
                 format!("report exists: {report}")
             }
-            GroupStatus::ReportExists { report, updated: true } => {
+            GroupStatus::ReportExists {
+                report,
+                updated: true,
+            } => {
                 format!("report exists (updated): {report}")
             }
             GroupStatus::Known { rules } => format!("known rule {}", rules.join(", ")),
@@ -95,7 +101,9 @@ pub fn collect(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
             if p.is_dir() {
                 walk(&p, out)?;
             } else if CaseFormat::from_path(&p).is_some()
-                && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
             {
                 out.push(p);
             }
@@ -155,8 +163,11 @@ pub fn triage(
 
     // New divergences: minimize, smallest first, and group by signature.
     new.sort_by(|a, b| {
-        (a.case.program.len(), a.case.input.len(), &a.path)
-            .cmp(&(b.case.program.len(), b.case.input.len(), &b.path))
+        (a.case.program.len(), a.case.input.len(), &a.path).cmp(&(
+            b.case.program.len(),
+            b.case.input.len(),
+            &b.path,
+        ))
     });
     let mut groups: BTreeMap<String, (Signature, Case, Vec<Found>)> = BTreeMap::new();
     for f in new {
@@ -255,7 +266,11 @@ fn plain_row(signature: String, found: &[Found], status: GroupStatus) -> Group {
             .map(|f| f.path.display().to_string())
             .min()
             .unwrap_or_default(),
-        smallest_slots: found.iter().map(|f| f.case.program.len()).min().unwrap_or(0),
+        smallest_slots: found
+            .iter()
+            .map(|f| f.case.program.len())
+            .min()
+            .unwrap_or(0),
         minimized_slots: None,
         status,
     }
