@@ -36,7 +36,7 @@ pub mod minimize;
 pub mod plugin;
 pub mod replay;
 pub mod report;
-pub mod triage;
 pub mod run_report;
 pub mod signature;
+pub mod triage;
 pub mod worker_hook;
