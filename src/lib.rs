@@ -35,6 +35,8 @@ pub mod known_rules;
 pub mod minimize;
 pub mod plugin;
 pub mod replay;
+pub mod report;
 pub mod run_report;
 pub mod signature;
+pub mod triage;
 pub mod worker_hook;

@@ -14,7 +14,9 @@ mod output;
 pub mod plugin;
 mod progress;
 mod replay;
+mod report;
 mod run;
+mod triage;
 mod verify;
 
 use bpfdiff::input::InputFormat;
@@ -108,6 +110,17 @@ pub enum Command {
     /// refused, 2 on bad input or an instruction the verifier does not
     /// model (it says which).
     Verify(verify::VerifyArgs),
+    /// Write the report folder of one divergence (`report.md`, `case.json`,
+    /// `repro.data`, and for kernel findings `selftest.c` and
+    /// `verifier.log`) under DIR/<signature-slug>/ and refresh DIR's index.
+    /// A case that no longer diverges but carries a record is reported as
+    /// recorded. Exits 0, 1 when there is nothing to report, 2 on bad input.
+    Report(report::ReportArgs),
+    /// Run saved cases (campaign --save output, fuzz artifacts, crash
+    /// files), group them by signature, minimize one per group, match known
+    /// rules and write one report per new signature; print a table.
+    /// Idempotent. Exits 0, or 2 on bad input.
+    Triage(triage::TriageArgs),
 }
 
 /// The input file format, when the extension does not say it.
@@ -166,6 +179,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Minimize(args) => minimize::execute(&args),
         Command::Replay(args) => replay::execute(&args),
         Command::Verify(args) => verify::execute(&args),
+        Command::Report(args) => report::execute(&args),
+        Command::Triage(args) => triage::execute(&args),
     }
 }
 
