@@ -176,6 +176,38 @@ pub fn read_program(path: &Path, format: Option<InputFormat>) -> Result<ProgramI
     Ok(input)
 }
 
+/// Reads the program in `path` for a comparison across backends: like
+/// [`read_program`], but a slot that does not decode is not bad input. It
+/// is part of what is compared (the engine refuses it, and every other
+/// backend must too); the decode error is returned beside the program so
+/// that the caller can say so.
+pub fn read_program_for_comparison(
+    path: &Path,
+    format: Option<InputFormat>,
+) -> Result<(ProgramInput, Option<InputError>), InputError> {
+    match read_program(path, format) {
+        Ok(input) => Ok((input, None)),
+        Err(InputError::Decode { .. }) => {
+            let bytes = std::fs::read(path).map_err(|source| InputError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let format = format
+                .or_else(|| InputFormat::from_path(path))
+                .ok_or_else(|| InputError::UnknownFormat {
+                    path: path.to_path_buf(),
+                })?;
+            let input = parse_program(&bytes, format, path)?;
+            let why = input.program.decode().err().map(|source| InputError::Decode {
+                path: path.to_path_buf(),
+                source,
+            });
+            Ok((input, why))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Parses file contents in `format`; `path` is only used in error messages.
 /// Does not decode the program (see [`read_program`]).
 pub fn parse_program(

@@ -200,3 +200,32 @@ fn plugin_speaks_the_bpf_conformance_protocol() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n");
 }
+
+/// A slot the engine cannot decode is not bad input for `diff`: it is
+/// part of what is compared. `exit` with imm = 1 (RFC 9669 §3: reserved
+/// fields must be zero) is refused by the engine and the kernel; rbpf runs
+/// it, which is the known rule `rbpf-accepts-nonzero-reserved-fields`.
+/// Before, `diff` refused the file with exit 2, so a regression case of a
+/// too-lax backend could not be diffed at all. `run` still refuses it.
+#[test]
+fn diff_compares_a_program_the_engine_cannot_decode() {
+    let s = Scratch::new("diff-undecodable");
+    let f = s.write(
+        "reserved.data",
+        "-- raw\n0x00000007000000b7\n0x0000000100000095\n-- error\nreserved field\n",
+    );
+    let out = bpfdiff(&[&"diff", &f, &"--backends", &"interp,rbpf"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("insn 1: exit (0x95) uses reserved field imm = 1"),
+        "the engine's refusal is named: {}",
+        stderr(&out)
+    );
+    assert!(
+        text.contains("[known: rbpf-accepts-nonzero-reserved-fields]"),
+        "{text}"
+    );
+    let run = bpfdiff(&[&"run", &f]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+}

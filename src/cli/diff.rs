@@ -1,7 +1,7 @@
 //! `bpfdiff diff FILE`: run one program on several backends and compare.
 
 use super::{output, FormatArg, EXIT_TESTS_FAILED};
-use bpfdiff::input::read_program;
+use bpfdiff::input::read_program_for_comparison;
 use bpfdiff::replay::record::parse_data_record;
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
 use bpfdiff_oracle::kernel_log::kernel_states;
@@ -13,7 +13,9 @@ use std::process::ExitCode;
 /// Arguments of `bpfdiff diff`.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The program (same formats as `run`).
+    /// The program (same formats as `run`). A slot that does not decode
+    /// (unknown opcode, reserved field) is compared, not refused: the engine
+    /// refuses it and every other backend must too.
     pub file: PathBuf,
     /// The input memory.
     #[command(flatten)]
@@ -118,7 +120,11 @@ fn stale_rules(
 /// Runs and compares; exit 0 on agreement, 1 on a new divergence (or,
 /// with `--kernel-states`, a value outside the kernel's states).
 pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    let input = read_program(&args.file, args.format.map(Into::into))?;
+    let (input, undecodable) =
+        read_program_for_comparison(&args.file, args.format.map(Into::into))?;
+    if let Some(why) = &undecodable {
+        eprintln!("bpfdiff: note: {why}; comparing how each backend handles it");
+    }
     let mem = args.memory.resolve(input.mem)?;
     let names = registry::select(args.backends.as_deref())?;
     let mut backends = names
