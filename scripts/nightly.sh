@@ -105,8 +105,20 @@ if ! cargo build --release --bins >"$out/logs/build.log" 2>&1; then
     record build error 2 0 "cargo build --release --bins failed; see logs/build.log"
     finish
 fi
-bpfdiff="$root/target/release/bpfdiff"
+# NIGHTLY_BPFDIFF replaces the binary (for testing this script).
+bpfdiff="${NIGHTLY_BPFDIFF:-$root/target/release/bpfdiff}"
 export BPFDIFF_WORKER="${BPFDIFF_WORKER:-$bpfdiff}"
+# The fuzz targets too, as scripts/fuzz.sh will run them, so that their
+# slices of the budget go to fuzzing, not to compiling.
+fuzz_ready=no
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    fuzz_why="cargo +nightly fuzz is not installed: run scripts/setup.sh"
+elif ! cargo +nightly fuzz build ${FUZZ_SANITIZER:+--sanitizer "$FUZZ_SANITIZER"} \
+    >"$out/logs/build-fuzz.log" 2>&1; then
+    fuzz_why="cargo fuzz build failed; see logs/build-fuzz.log"
+else
+    fuzz_ready=yes
+fi
 
 start=$(date +%s)
 deadline=$((start + budget))
@@ -133,8 +145,8 @@ fuzz_total=$((budget * 30 / 100))
 slice=$((fuzz_total / ${#targets[@]}))
 [ "$slice" -ge 5 ] || slice=5
 mkdir -p "$out/fuzz-artifacts"
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-    record fuzz error 127 0 "cargo +nightly fuzz is not installed: run scripts/setup.sh"
+if [ "$fuzz_ready" != yes ]; then
+    record fuzz error 2 0 "$fuzz_why"
 else
     for t in "${targets[@]}"; do
         t0=$(now)

@@ -58,6 +58,11 @@ def replay_facts(out, steps):
         "summary": r.get("summary"),
         "backends": r.get("backends"),
         "unavailable": r.get("unavailable", []),
+        "not_as_recorded": [
+            {"path": c.get("path"), "status": c.get("status"), "reasons": c.get("reasons", [])}
+            for c in r.get("cases", [])
+            if c.get("status") != "as-recorded"
+        ],
     }
     for s in steps:
         if s["step"] == "replay" and s["status"] == "ok" and facts["unavailable"]:
@@ -123,7 +128,7 @@ def triage_facts(out):
 def log_tail(out, step, lines=8):
     """The last lines of the step's log, for harness errors."""
     name = {"replay": "replay.log", "campaign": "campaign.log", "triage": "triage.log",
-            "page": "html.log", "build": "build.log"}.get(step)
+            "page": "html.log", "build": "build.log", "fuzz": "build-fuzz.log"}.get(step)
     if step.startswith("fuzz "):
         name = f"fuzz-{step[5:]}.out"
     if not name:
@@ -211,6 +216,9 @@ def markdown(summary, out):
     r = summary.get("replay")
     if r:
         lines += ["", f"**Replay:** {r.get('summary')}"]
+        for c in r["not_as_recorded"]:
+            lines.append(f"- `{c['path']}`: {c['status']}")
+            lines += [f"  - {why}" for why in c["reasons"]]
     f = summary.get("fuzz")
     if f:
         lines += ["", "**Fuzz targets:** " + ", ".join(
