@@ -197,7 +197,10 @@ else
         0) record campaign ok $rc $dt "no new divergence" ;;
         1) record campaign ok $rc $dt "new divergences; triage decides which are new findings" ;;
         3) record campaign nothing-tested $rc $dt "a backend ran none of the programs, or nothing was compared; see logs/campaign.log" ;;
-        *) record campaign error $rc $dt "bpfdiff campaign failed: $(tail -n 3 "$out/logs/campaign.log")" ;;
+        *)
+            why=$(grep -m 1 -i 'error' "$out/logs/campaign.log" || tail -n 1 "$out/logs/campaign.log")
+            record campaign error $rc $dt "bpfdiff campaign failed: $why"
+            ;;
     esac
     campaign_rc=$rc
 fi

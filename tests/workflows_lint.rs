@@ -2,8 +2,8 @@
 //! .github/workflows and .clusterfuzzlite parses; every workflow has `on`
 //! and `jobs`, every job `runs-on` and `steps`, every action a pinned
 //! version; every `run:` step that names a repository script names a file
-//! that exists and is executable; ci.yml runs the README's test command
-//! after scripts/setup.sh; the nightly runs scripts/nightly.sh and opens an
+//! that exists and is executable; ci.yml runs the README's two commands
+//! (set-up first); the nightly runs scripts/nightly.sh and opens an
 //! issue on exit 1; ClusterFuzzLite builds Rust with an executable build.sh.
 
 use serde_yaml::Value;
@@ -219,6 +219,7 @@ fn ci_runs_the_readme_test_command_after_setup_on_push_and_pull_request() {
         commands.len() >= 2,
         "README.md has fewer than two sh blocks"
     );
+    let setup_command = &commands[0];
     let test_command = &commands[1];
     assert_eq!(
         test_command.lines().count(),
@@ -243,6 +244,10 @@ fn ci_runs_the_readme_test_command_after_setup_on_push_and_pull_request() {
     assert!(
         setup < test,
         "ci.yml runs the tests before scripts/setup.sh"
+    );
+    assert!(
+        runs.iter().any(|r| runs_command(r, setup_command)),
+        "ci.yml does not run README's first command `{setup_command}`"
     );
 }
 
