@@ -126,14 +126,22 @@ fn every_chart_draws_its_data_in_chromium() {
     // The first interval: 18,000 programs in 2 s.
     assert!(t.contains("2.0 s: 9000 programs/s"), "{t}");
 
-    // 4 signatures: 2 new (red), 2 known, most frequent first.
+    // 4 signatures: 2 new (red) first, then 2 known, each most frequent first.
     let g = section(&dom, "signatures");
     assert!(g.contains("data-rendered=\"4\""), "signatures: {g}");
     assert_eq!(g.matches("<rect class=\"bar new\"").count(), 2, "{g}");
     assert_eq!(g.matches("<rect class=\"bar known\"").count(), 2, "{g}");
-    let first = g.find("rbpf-crash-99aabbcc").expect("29-case signature");
-    let last = g.find("kernel-verdict-5e6f7081").expect("1-case signature");
-    assert!(first < last, "bars are not most frequent first");
+    let at = |s: &str| g.find(s).unwrap_or_else(|| panic!("{s} not drawn"));
+    let order = [
+        at("rbpf-r0-1a2b3c4d"),
+        at("kernel-verdict-5e6f7081"),
+        at("rbpf-crash-99aabbcc"),
+        at("rbpf-jit-memory-0badf00d"),
+    ];
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "bar order: {order:?}"
+    );
 
     // 8 listed rows (7 hit, 1 with count 0) and 4 rows not listed of 12.
     let c = section(&dom, "coverage");

@@ -92,14 +92,14 @@
       points: pts.map(function (q) { return x(q.t).toFixed(1) + "," + y(q.r).toFixed(1); }).join(" ")
     }, svg);
     pts.forEach(function (q) {
-      var c = el("circle", { class: "point", cx: x(q.t).toFixed(1), cy: y(q.r).toFixed(1), r: 3 }, svg);
+      var c = el("circle", { class: "point", cx: x(q.t).toFixed(1), cy: y(q.r).toFixed(1), r: pts.length > 100 ? 1.5 : 3 }, svg);
       tip(c, q.t.toFixed(1) + " s: " + Math.round(q.r) + " programs/s, " + q.p.programs +
         " programs, " + q.p.diverge_new + " new and " + q.p.diverge_known + " known divergences so far");
     });
     return pts.length;
   }
 
-  // One bar per signature, most frequent first; new findings in red.
+  // One bar per signature, new ones (red) first, then by count.
   function signatures() {
     var s = data.signatures;
     if (!s) {

@@ -163,9 +163,10 @@ pub struct CampaignPageData {
 }
 
 impl CampaignPageData {
-    /// Parses a summary. The timeline is put in time order and signatures
-    /// and rows most frequent first, so that the page is the same whatever
-    /// order the writer used.
+    /// Parses a summary. The timeline is put in time order, signatures new
+    /// first and then most frequent first (so that a rare new finding is
+    /// never hidden below many known ones), and rows most frequent first,
+    /// so that the page is the same whatever order the writer used.
     pub fn parse(text: &str) -> Result<CampaignPageData, PageError> {
         let json_error = |e: serde_json::Error| PageError::Json {
             path: "<summary>".to_string(),
@@ -195,7 +196,13 @@ impl CampaignPageData {
             t.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
         }
         if let Some(s) = &mut data.signatures {
-            s.sort_by(|a, b| b.count.cmp(&a.count).then(a.signature.cmp(&b.signature)));
+            s.sort_by(|a, b| {
+                (a.known, std::cmp::Reverse(a.count), &a.signature).cmp(&(
+                    b.known,
+                    std::cmp::Reverse(b.count),
+                    &b.signature,
+                ))
+            });
         }
         if let Some(c) = &mut data.coverage {
             c.rows
@@ -276,14 +283,21 @@ mod tests {
             r#"{"schema":1,"seed":42,
                 "timeline":[{"elapsed_s":2,"programs":20},{"elapsed_s":1,"programs":10}],
                 "signatures":[{"signature":"a","count":1,"known":false,"rule":null},
-                              {"signature":"b","count":5,"known":true,"rule":"r"}],
+                              {"signature":"b","count":5,"known":true,"rule":"r"},
+                              {"signature":"c","count":3,"known":false,"rule":null}],
                 "coverage":{"rows_total":3,"rows_hit":2,"rows":[{"row":"x","count":1},{"row":"y","count":9}]}}"#,
         )
         .unwrap();
         assert_eq!(d.seed_text().as_deref(), Some("0x2a"));
         let t = d.timeline.unwrap();
         assert_eq!(t[0].elapsed_s, 1.0);
-        assert_eq!(d.signatures.unwrap()[0].signature, "b");
+        let order: Vec<String> = d
+            .signatures
+            .unwrap()
+            .into_iter()
+            .map(|g| g.signature)
+            .collect();
+        assert_eq!(order, ["c", "a", "b"], "new first, then by count");
         assert_eq!(d.coverage.unwrap().rows[0].row, "y");
     }
 }
