@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what bpfdiff needs on a Debian machine: system packages (clang and
-# libelf are for the kernel and ELF oracles), the stable and nightly Rust
+# libelf are for the kernel and ELF oracles; chromium is the headless browser
+# in which tests/html_page_renders.rs loads the campaign page; python3
+# writes scripts/nightly.sh's summary), the stable and nightly Rust
 # toolchains, and cargo-fuzz. Safe to run again: each step is skipped when
 # its work is already done. Run as root (or with sudo available).
 set -euo pipefail
@@ -19,7 +21,7 @@ as_root() {
 }
 
 # --- system packages -------------------------------------------------------
-packages=(build-essential pkg-config libelf-dev zlib1g-dev clang llvm curl ca-certificates)
+packages=(build-essential pkg-config libelf-dev zlib1g-dev clang llvm curl ca-certificates chromium python3)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -19,12 +19,14 @@
 //! - [`signature`]: stable divergence signatures; [`environment`]: where a
 //!   run happened; [`replay`]: replaying reports and regressions against
 //!   their recorded outcomes.
+//! - [`campaign_page`]: the HTML page of a campaign summary, with charts.
 //!
 //! The virtual machine itself lives in the [`bpfdiff_engine`] crate.
 #![deny(missing_docs)]
 
 pub mod backend_run;
 pub mod campaign;
+pub mod campaign_page;
 pub mod conformance;
 pub mod environment;
 pub mod fuzz_glue;

@@ -6,6 +6,7 @@ mod campaign;
 mod conformance;
 mod diff;
 mod disasm;
+mod html;
 mod jit_dump;
 mod known;
 mod mem;
@@ -121,6 +122,11 @@ pub enum Command {
     /// rules and write one report per new signature; print a table.
     /// Idempotent. Exits 0, or 2 on bad input.
     Triage(triage::TriageArgs),
+    /// Write the HTML page of a campaign JSON summary: programs/s over
+    /// time, findings by signature and opcode-row coverage, drawn as SVG by
+    /// an inline script (no network). Exits 0, or 2 when the summary is not
+    /// JSON or not a campaign summary (it names the file, line and column).
+    Html(html::HtmlArgs),
 }
 
 /// The input file format, when the extension does not say it.
@@ -181,6 +187,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::execute(&args),
         Command::Report(args) => report::execute(&args),
         Command::Triage(args) => triage::execute(&args),
+        Command::Html(args) => html::execute(&args),
     }
 }
 
