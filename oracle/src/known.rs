@@ -45,12 +45,17 @@ pub struct KnownRule {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub program_has: Vec<InsnPattern>,
     /// The rule applies only when the two r0 values of the difference
-    /// (reference, backend) are related this way; see [`R0Relation`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r0_relation: Option<R0Relation>,
+    /// (reference, backend) are related in one of these ways; see
+    /// [`R0Relation`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub r0_relation: Vec<R0Relation>,
     /// The rule applies only when the difference's detail contains this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail_contains: Option<String>,
+    /// The rule does not apply when the difference's detail contains this
+    /// text (to keep apart two rules of one aspect and backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail_excludes: Option<String>,
     /// The rule applies only when the whole detail matches this pattern, in
     /// which `*` stands for any text (`0x1 vs 0x2` for exact r0 values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,9 +175,16 @@ pub enum R0Relation {
     /// `a` is `b`'s low 32 bits, zero-extended (a missing zero-extension
     /// of a 32-bit result on the backend).
     ReferenceIsLow32,
-    /// `a` is `b`'s low 16 bits, zero-extended (a missing 16-bit
-    /// truncation).
-    ReferenceIsLow16,
+    /// `a` is 0 and `b` a nonzero 32-bit value: the upper half of a value
+    /// the reference zero-extended, read back by a 32-bit load.
+    UpperHalfReadBack,
+    /// `a` is `b`'s low 16 or low 32 bits, zero-extended (a missing
+    /// truncation to a width).
+    ReferenceIsTruncated,
+    /// `a` is `b`'s low 8, 16 or 32 bits sign-extended to 64 bits, or to
+    /// 32 bits and then zero-extended (a sign extension the backend did
+    /// not do).
+    ReferenceIsSignExtended,
     /// `b` fits in 16 or 32 bits and `a` is `b` with those bytes in the
     /// other order (a load in the wrong byte order).
     ReferenceIsByteSwapped,
@@ -189,7 +201,13 @@ impl R0Relation {
         }
         match self {
             R0Relation::ReferenceIsLow32 => a == b & 0xffff_ffff,
-            R0Relation::ReferenceIsLow16 => a == b & 0xffff,
+            R0Relation::UpperHalfReadBack => a == 0 && b <= 0xffff_ffff,
+            R0Relation::ReferenceIsTruncated => a == b & 0xffff || a == b & 0xffff_ffff,
+            R0Relation::ReferenceIsSignExtended => [8u32, 16, 32].iter().any(|&w| {
+                let shift = 64 - w;
+                let extended = ((b << shift) as i64 >> shift) as u64;
+                a == extended || a == extended & 0xffff_ffff
+            }),
             R0Relation::ReferenceIsByteSwapped => {
                 (b <= 0xffff && a == u64::from((b as u16).swap_bytes()))
                     || (b <= 0xffff_ffff && a == u64::from((b as u32).swap_bytes()))
@@ -309,7 +327,9 @@ pub enum KnownRulesError {
     },
     /// A rule names an opcode-table row that does not exist (a typo would
     /// make the rule silently match nothing).
-    #[error("{path}:{line}: rule `{name}` names `{row}`, which is no opcode-table row or mnemonic")]
+    #[error(
+        "{path}:{line}: rule `{name}` names `{row}`, which is no opcode-table row or mnemonic"
+    )]
     UnknownRow {
         /// The file.
         path: String,
@@ -500,14 +520,19 @@ impl KnownRules {
                 return false;
             }
         }
+        if let Some(text) = &rule.detail_excludes {
+            if d.detail.contains(text.as_str()) {
+                return false;
+            }
+        }
         if let Some(pattern) = &rule.detail_matches {
             if !wildcard_match(pattern, &d.detail) {
                 return false;
             }
         }
-        if let Some(relation) = rule.r0_relation {
+        if !rule.r0_relation.is_empty() {
             match r0_values(&d.detail) {
-                Some((a, b)) if relation.holds(a, b) => {}
+                Some((a, b)) if rule.r0_relation.iter().any(|r| r.holds(a, b)) => {}
                 _ => return false,
             }
         }
@@ -749,12 +774,10 @@ mod tests {
     fn operand_patterns_and_r0_relations_narrow_a_rule() {
         // RFC 9669 §4.3: `if r1 == -1` (0x15, imm -1) sign-extends its
         // immediate; a rule about zero-extension needs a negative one.
-        let jeq = |imm: i32| {
-            0x0000_0000_0001_0015u64 | (u64::from(imm as u32) << 32) | 0x0100
-        };
+        let jeq = |imm: i32| 0x0000_0000_0001_0015u64 | (u64::from(imm as u32) << 32) | 0x0100;
         let text = r#"[{"name": "j", "reason": "r", "backend": "rbpf", "aspect": "r0",
             "program_has": [{"rows": ["jeq_imm"], "imm": "negative"}],
-            "r0_relation": "other-branch"}]"#;
+            "r0_relation": ["other-branch"]}]"#;
         let rules = KnownRules::parse(text, "j.json").unwrap();
         let rule = &rules.rules()[0];
         let d = |detail: &str| Difference {
@@ -765,19 +788,36 @@ mod tests {
         };
         let negative = program(&[jeq(-1), 0x95]);
         let positive = program(&[jeq(5), 0x95]);
-        assert!(KnownRules::rule_matches(rule, &negative, &d("0x0 vs 0x1"), None));
-        assert!(!KnownRules::rule_matches(rule, &positive, &d("0x0 vs 0x1"), None));
+        assert!(KnownRules::rule_matches(
+            rule,
+            &negative,
+            &d("0x0 vs 0x1"),
+            None
+        ));
+        assert!(!KnownRules::rule_matches(
+            rule,
+            &positive,
+            &d("0x0 vs 0x1"),
+            None
+        ));
         assert!(
             !KnownRules::rule_matches(rule, &negative, &d("0x0 vs 0x7"), None),
             "7 is no branch flag"
         );
         assert!(R0Relation::ReferenceIsLow32.holds(0x1234, 0xffff_ffff_0000_1234));
         assert!(!R0Relation::ReferenceIsLow32.holds(0x1234, 0xffff_ffff_0000_1235));
-        assert!(R0Relation::ReferenceIsLow16.holds(0x3412, 0x1234_3412));
+        assert!(R0Relation::ReferenceIsTruncated.holds(0x3412, 0x1234_3412));
+        assert!(R0Relation::ReferenceIsTruncated.holds(0x1234_3412, 0x5678_1234_3412));
+        assert!(R0Relation::ReferenceIsSignExtended.holds(0xffff_ffff_ffff_ff80, 0x80));
+        assert!(R0Relation::ReferenceIsSignExtended.holds(0xffff_ff80, 0x1_0000_0080));
+        assert!(!R0Relation::ReferenceIsSignExtended.holds(0x7f, 0x80));
         assert!(R0Relation::ReferenceIsByteSwapped.holds(0x2233, 0x3322));
         assert!(R0Relation::ReferenceIsByteSwapped.holds(0x1122_3344, 0x4433_2211));
         assert!(!R0Relation::ReferenceIsByteSwapped.holds(0x2233, 0x3323));
-        assert_eq!(Operand::try_from("-0x10".to_string()), Ok(Operand::Equals(-16)));
+        assert_eq!(
+            Operand::try_from("-0x10".to_string()),
+            Ok(Operand::Equals(-16))
+        );
         let bad = text.replace("\"negative\"", "\"small\"");
         assert!(KnownRules::parse(&bad, "j.json").is_err());
     }
