@@ -6,7 +6,8 @@
 //! the signature's class (the fault kinds, the crash, or the error class of
 //! the refusals on both sides, numbers removed) and the known rule that
 //! explains it (a candidate explained by a different rule is a different
-//! divergence); plus how the reference (the engine) ended. A signature
+//! divergence); plus what those signatures need of the reference (the
+//! engine): its verdict, or how it ended, nothing for a crash. A signature
 //! also names the opcode rows the program uses, and those shrink as the
 //! case does: a candidate keeps the signature when its rows are among the
 //! original's, or are the rows the minimizer itself writes (`dst = 0` and
@@ -18,7 +19,8 @@
 //! discounted as in campaigns and fuzzing.
 //!
 //! [`DiffPredicate`] asks the engine first: a candidate whose reference
-//! outcome has another shape is refused without running anything else.
+//! outcome does not give what the signatures need is refused without
+//! running anything else.
 //! Then the backends that cost little (everything but the kernel) run;
 //! the kernel only sees candidates whose other differences already match.
 //! A program the kernel refused once is not loaded again (a refusal does
@@ -29,7 +31,7 @@
 use super::{Case, Predicate};
 use crate::campaign::normalize_reason;
 use crate::fuzz_glue::{DiffCheck, DiffHarness};
-use crate::signature::{rows_used, Signature};
+use crate::signature::{reference_class, rows_used, Signature};
 use bpfdiff_engine::opcode::{Class, Operation, Source};
 use bpfdiff_engine::Program;
 use bpfdiff_oracle::registry::{self, RegistryError};
@@ -55,9 +57,11 @@ pub struct DifferenceKey {
 /// Everything that must stay the same while a case shrinks.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DivergenceKey {
-    /// How the reference ended (`returned`, `fault out-of-bounds`,
-    /// `rejected: …`).
-    pub reference: String,
+    /// What the signatures need of the reference's outcome, by aspect (its
+    /// verdict for a verdict difference, how it ended for r0, memory,
+    /// ending and fault differences, nothing for a crash): the engine alone
+    /// must give these before the other backends run.
+    pub reference: BTreeSet<(String, String)>,
     /// The differences.
     pub differences: BTreeSet<DifferenceKey>,
     /// The opcode rows of the original program (its signature's rows): a
@@ -87,7 +91,16 @@ impl DivergenceKey {
 
 impl fmt::Display for DivergenceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "reference {}", self.reference)?;
+        let reference: BTreeSet<&str> = self.reference.iter().map(|(_, c)| c.as_str()).collect();
+        if reference.is_empty() {
+            write!(f, "reference: any outcome")?;
+        } else {
+            write!(
+                f,
+                "reference {}",
+                reference.into_iter().collect::<Vec<_>>().join(", ")
+            )?;
+        }
         for d in &self.differences {
             write!(f, "; {}: {}", d.backend, d.aspect)?;
             if !d.class.is_empty() {
@@ -226,9 +239,17 @@ impl DiffPredicate {
             .transpose()?;
         let mut full = DiffHarness::new(names, rules, false)?;
         let check = full.check(case);
+        let differences = difference_keys(&case.program, &check);
+        let reference = match check.outcomes.first() {
+            Some(o) => differences
+                .iter()
+                .filter_map(|d| reference_class(&d.aspect, o).map(|c| (d.aspect.clone(), c)))
+                .collect(),
+            None => BTreeSet::new(),
+        };
         let target = DivergenceKey {
-            reference: check.outcomes.first().map(shape).unwrap_or_default(),
-            differences: difference_keys(&case.program, &check),
+            reference,
+            differences,
             rows: rows_used(&case.program).into_iter().collect(),
         };
         if target.differences.is_empty() {
@@ -274,9 +295,15 @@ impl DiffPredicate {
             self.stages.engine_refused += 1;
             return false;
         }
-        // 1. The engine alone: the reference must end the same way.
+        // 1. The engine alone: the reference must give what the
+        // signatures need of it.
         let reference = self.reference.run(&case.program, &case.input);
-        if shape(&reference) != self.target.reference {
+        let same_reference = self
+            .target
+            .reference
+            .iter()
+            .all(|(aspect, class)| reference_class(aspect, &reference).as_ref() == Some(class));
+        if !same_reference {
             self.stages.engine_refused += 1;
             return false;
         }
