@@ -1,7 +1,7 @@
 //! `bpfdiff diff FILE`: run one program on several backends and compare.
 
 use super::{output, FormatArg, EXIT_TESTS_FAILED};
-use bpfdiff::input::read_program;
+use bpfdiff::input::read_program_undecoded;
 use bpfdiff::replay::record::parse_data_record;
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
 use bpfdiff_oracle::kernel_log::kernel_states;
@@ -118,7 +118,14 @@ fn stale_rules(
 /// Runs and compares; exit 0 on agreement, 1 on a new divergence (or,
 /// with `--kernel-states`, a value outside the kernel's states).
 pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    let input = read_program(&args.file, args.format.map(Into::into))?;
+    let input = read_program_undecoded(&args.file, args.format.map(Into::into))?;
+    if let Err(e) = input.program.decode() {
+        eprintln!(
+            "bpfdiff: note: {}: {e}; compared anyway (the engine refuses it; \
+             a backend that accepts it differs in its verdict)",
+            args.file.display()
+        );
+    }
     let mem = args.memory.resolve(input.mem)?;
     let names = registry::select(args.backends.as_deref())?;
     let mut backends = names
