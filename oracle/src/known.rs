@@ -49,6 +49,11 @@ pub struct KnownRule {
     /// [`R0Relation`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub r0_relation: Vec<R0Relation>,
+    /// The rule applies only when the backend's side of the detail is a
+    /// fault `at insn N` and slot N holds one of these rows (the access
+    /// the bug is about, not another fault).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fault_at: Vec<String>,
     /// The rule applies only when the difference's detail contains this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail_contains: Option<String>,
@@ -215,6 +220,16 @@ impl R0Relation {
             R0Relation::OtherBranch => a <= 1 && b <= 1,
         }
     }
+}
+
+/// The instruction index of the backend's fault in a difference's detail:
+/// the `at insn N` after the last ` vs ` (`r0 = 0x0 vs fault out-of-bounds
+/// at insn 7` gives 7).
+pub fn fault_pc(detail: &str) -> Option<usize> {
+    let other = detail.rsplit(" vs ").next()?;
+    let (_, rest) = other.split_once("at insn ")?;
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
 }
 
 /// The two values of an r0 difference's detail (`0x1 vs 0x2`).
@@ -440,7 +455,8 @@ impl KnownRules {
                 .program_uses
                 .iter()
                 .chain(&rule.requires_all_of)
-                .chain(rule.program_has.iter().flat_map(|p| &p.rows));
+                .chain(rule.program_has.iter().flat_map(|p| &p.rows))
+                .chain(&rule.fault_at);
             if let Some(row) = named.into_iter().find(|n| !exists(n)) {
                 let needle = format!("\"{}\"", rule.name);
                 let line = text
@@ -539,6 +555,7 @@ impl KnownRules {
         if rule.program_uses.is_empty()
             && rule.requires_all_of.is_empty()
             && rule.program_has.is_empty()
+            && rule.fault_at.is_empty()
         {
             return true;
         }
@@ -556,6 +573,16 @@ impl KnownRules {
                 .program_has
                 .iter()
                 .all(|p| decoded.iter().any(|(_, i)| p.matches(i)))
+            && (rule.fault_at.is_empty()
+                || fault_pc(&d.detail).is_some_and(|pc| {
+                    decoded.iter().any(|(at, i)| {
+                        *at == pc
+                            && rule
+                                .fault_at
+                                .iter()
+                                .any(|u| *u == i.row.name() || u == i.row.mnemonic)
+                    })
+                }))
     }
 
     /// Marks each difference that a rule explains, counting the match. When
