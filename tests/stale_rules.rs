@@ -50,10 +50,7 @@ fn replay_all(rules: KnownRules) -> Replayer {
 /// it (every backend compared, nothing withheld).
 fn rules_matched_by_diff(names: &[String]) -> BTreeSet<String> {
     let mut rules = bpfdiff::known_rules::builtin().unwrap();
-    let mut backends: Vec<_> = names
-        .iter()
-        .map(|n| registry::create(n).unwrap())
-        .collect();
+    let mut backends: Vec<_> = names.iter().map(|n| registry::create(n).unwrap()).collect();
     for file in regression_files() {
         let case = replay::load(&file).unwrap();
         bpfdiff_oracle::diff(&mut backends, &case.program, &case.mem, &mut rules);
@@ -171,7 +168,9 @@ fn a_rule_that_stops_matching_is_reported_stale_by_replay_and_by_diff() {
                         || s.why.starts_with("does not apply on this kernel"))
             });
             if !in_replay {
-                failures.push(format!("replay does not report {rule} ({backend}) as stale"));
+                failures.push(format!(
+                    "replay does not report {rule} ({backend}) as stale"
+                ));
             }
             let line = format!("stale rule: {rule} ({backend} ");
             if !text.contains(&line) {
@@ -182,7 +181,9 @@ fn a_rule_that_stops_matching_is_reported_stale_by_replay_and_by_diff() {
             }
         }
     }
-    eprintln!("{checked} rule(s) named by regression records, each reported stale by replay and diff");
+    eprintln!(
+        "{checked} rule(s) named by regression records, each reported stale by replay and diff"
+    );
     assert!(checked > 60, "only {checked} named rules checked");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

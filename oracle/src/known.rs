@@ -96,6 +96,9 @@ pub struct InsnPattern {
     /// A condition on the `off` field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off: Option<Operand>,
+    /// The destination register the instruction must name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst: Option<u8>,
 }
 
 /// A condition on an operand field, written as a string in rules files:
@@ -168,6 +171,7 @@ impl InsnPattern {
             .any(|r| *r == i.row.name() || r == i.row.mnemonic)
             && self.imm.is_none_or(|c| c.holds(i64::from(i.imm)))
             && self.off.is_none_or(|c| c.holds(i64::from(i.off)))
+            && self.dst.is_none_or(|r| r == i.dst)
     }
 }
 
