@@ -49,11 +49,12 @@ pub struct KnownRule {
     /// [`R0Relation`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub r0_relation: Vec<R0Relation>,
-    /// The rule applies only when the backend's side of the detail is a
-    /// fault `at insn N` and slot N holds one of these rows (the access
-    /// the bug is about, not another fault).
+    /// The rule applies only when the backend's side of the detail names an
+    /// instruction (a fault `at insn N`, an rbpf refusal `(insn #N)`) and
+    /// slot N holds one of these rows: the instruction the bug is about,
+    /// not another one that faults or is refused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fault_at: Vec<String>,
+    pub at_insn: Vec<String>,
     /// The rule applies only when the difference's detail contains this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail_contains: Option<String>,
@@ -226,14 +227,22 @@ impl R0Relation {
     }
 }
 
-/// The instruction index of the backend's fault in a difference's detail:
-/// the `at insn N` after the last ` vs ` (`r0 = 0x0 vs fault out-of-bounds
-/// at insn 7` gives 7).
-pub fn fault_pc(detail: &str) -> Option<usize> {
+/// The instruction index the backend's side of a difference's detail
+/// names: the `at insn N` after the last ` vs ` (`r0 = 0x0 vs fault
+/// out-of-bounds at insn 7` gives 7), or the `(insn #N)` of a refusal
+/// after `refuses:`.
+pub fn insn_named(detail: &str) -> Option<usize> {
+    let number = |rest: &str| -> Option<usize> {
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        digits.parse().ok()
+    };
+    if let Some((_, refusal)) = detail.split_once(" refuses: ") {
+        let (_, rest) = refusal.rsplit_once("(insn #")?;
+        return number(rest);
+    }
     let other = detail.rsplit(" vs ").next()?;
     let (_, rest) = other.split_once("at insn ")?;
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().ok()
+    number(rest)
 }
 
 /// The two values of an r0 difference's detail (`0x1 vs 0x2`).
@@ -460,7 +469,7 @@ impl KnownRules {
                 .iter()
                 .chain(&rule.requires_all_of)
                 .chain(rule.program_has.iter().flat_map(|p| &p.rows))
-                .chain(&rule.fault_at);
+                .chain(&rule.at_insn);
             if let Some(row) = named.into_iter().find(|n| !exists(n)) {
                 let needle = format!("\"{}\"", rule.name);
                 let line = text
@@ -559,7 +568,7 @@ impl KnownRules {
         if rule.program_uses.is_empty()
             && rule.requires_all_of.is_empty()
             && rule.program_has.is_empty()
-            && rule.fault_at.is_empty()
+            && rule.at_insn.is_empty()
         {
             return true;
         }
@@ -577,12 +586,12 @@ impl KnownRules {
                 .program_has
                 .iter()
                 .all(|p| decoded.iter().any(|(_, i)| p.matches(i)))
-            && (rule.fault_at.is_empty()
-                || fault_pc(&d.detail).is_some_and(|pc| {
+            && (rule.at_insn.is_empty()
+                || insn_named(&d.detail).is_some_and(|pc| {
                     decoded.iter().any(|(at, i)| {
                         *at == pc
                             && rule
-                                .fault_at
+                                .at_insn
                                 .iter()
                                 .any(|u| *u == i.row.name() || u == i.row.mnemonic)
                     })
