@@ -93,9 +93,7 @@ pub fn refusal_class(reason: &str) -> String {
         let w = words[i];
         let next = words.get(i + 1).copied();
         let grouped = w.starts_with('(') && w.ends_with(')');
-        if w == "insn" && next == Some("N:") {
-            i += 2;
-        } else if next == Some("(N)") {
+        if (w == "insn" && next == Some("N:")) || next == Some("(N)") {
             i += 2;
         } else if grouped && !w.contains('#') {
             i += 1;

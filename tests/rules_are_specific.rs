@@ -202,6 +202,9 @@ fn mutants(p: &Program) -> Vec<(String, Program)> {
 /// (backend, aspect) of a difference.
 type Key = (String, String);
 
+/// The minimized signature of each difference of a case.
+type Signatures = BTreeMap<Key, Signature>;
+
 /// The differences of `case` (no rules), each with every rule that
 /// matches it (the first one explains it; more than one is an ambiguity
 /// the summaries report).
@@ -231,7 +234,7 @@ fn classify(
 
 /// The signature of each difference on `backend` of `case` once it is
 /// minimized on the engine and that backend alone, without rules.
-fn minimized_signatures(case: &Case, backend: &str) -> BTreeMap<Key, Signature> {
+fn minimized_signatures(case: &Case, backend: &str) -> Signatures {
     let names = vec!["interp".to_string(), backend.to_string()];
     let Ok((mut predicate, _)) = DiffPredicate::new(&names, KnownRules::default(), case) else {
         return BTreeMap::new();
@@ -299,8 +302,7 @@ fn rules_match_mutants_of_the_same_bug_and_only_those() {
     let mut harness = DiffHarness::new(&names, KnownRules::default(), false).unwrap();
     let rules = bpfdiff::known_rules::builtin().unwrap();
     let mut n = Counts::default();
-    let mut minimized: BTreeMap<(Vec<u8>, Vec<u8>, String), BTreeMap<Key, Signature>> =
-        BTreeMap::new();
+    let mut minimized: BTreeMap<(Vec<u8>, Vec<u8>, String), Signatures> = BTreeMap::new();
     let mut signatures = |case: &Case, backend: &str| {
         minimized
             .entry((
