@@ -148,6 +148,25 @@ pub enum InputError {
 /// The program is decoded once so that a bad slot is reported here, with its
 /// index, rather than when it runs.
 pub fn read_program(path: &Path, format: Option<InputFormat>) -> Result<ProgramInput, InputError> {
+    let input = read_program_undecoded(path, format)?;
+    input
+        .program
+        .decode()
+        .map_err(|source| InputError::Decode {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(input)
+}
+
+/// Reads the program in `path` as [`read_program`] does, but without
+/// decoding it: for `diff`, where a program the engine refuses (a reserved
+/// field, an unknown opcode) is still compared, since whether another
+/// implementation accepts it is the question.
+pub fn read_program_undecoded(
+    path: &Path,
+    format: Option<InputFormat>,
+) -> Result<ProgramInput, InputError> {
     let bytes = std::fs::read(path).map_err(|source| InputError::Read {
         path: path.to_path_buf(),
         source,
@@ -166,13 +185,6 @@ pub fn read_program(path: &Path, format: Option<InputFormat>) -> Result<ProgramI
             path: path.to_path_buf(),
         });
     }
-    input
-        .program
-        .decode()
-        .map_err(|source| InputError::Decode {
-            path: path.to_path_buf(),
-            source,
-        })?;
     Ok(input)
 }
 
@@ -185,27 +197,16 @@ pub fn read_program_for_comparison(
     path: &Path,
     format: Option<InputFormat>,
 ) -> Result<(ProgramInput, Option<InputError>), InputError> {
-    match read_program(path, format) {
-        Ok(input) => Ok((input, None)),
-        Err(InputError::Decode { .. }) => {
-            let bytes = std::fs::read(path).map_err(|source| InputError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let format = format
-                .or_else(|| InputFormat::from_path(path))
-                .ok_or_else(|| InputError::UnknownFormat {
-                    path: path.to_path_buf(),
-                })?;
-            let input = parse_program(&bytes, format, path)?;
-            let why = input.program.decode().err().map(|source| InputError::Decode {
-                path: path.to_path_buf(),
-                source,
-            });
-            Ok((input, why))
-        }
-        Err(e) => Err(e),
-    }
+    let input = read_program_undecoded(path, format)?;
+    let why = input
+        .program
+        .decode()
+        .err()
+        .map(|source| InputError::Decode {
+            path: path.to_path_buf(),
+            source,
+        });
+    Ok((input, why))
 }
 
 /// Parses file contents in `format`; `path` is only used in error messages.

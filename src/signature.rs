@@ -3,9 +3,13 @@
 //! A signature names the class of a divergence, not the instance: the two
 //! backends involved (reference and other), the aspect that differs, and
 //! what makes the class distinct: the opcode-table rows the (minimized)
-//! program uses, and for endings, faults, crashes and refusals the fault
-//! kind or the error class (the refusal's errno and its reason with every
-//! number replaced by `N`). Values (r0, memory bytes, instruction indexes)
+//! program uses, apart from the glue rows every minimized program may hold
+//! ([`GLUE_ROWS`]: `exit`, constant loads and `ja`), and for endings,
+//! faults, crashes and refusals the fault kind or the error class (the
+//! refusal's errno and its reason with every number, instruction name and
+//! field name left out, [`refusal_class`]). A verdict difference is classed by the two verdicts
+//! (`accepted`, or the refusal's class), not by how the accepting side's
+//! run ended. Values (r0, memory bytes, instruction indexes)
 //! are left out, so two findings of the same bug with different immediates
 //! or registers get the same signature, and a different bug in the same
 //! aspect (other opcode rows, another fault kind, another error class) gets
@@ -31,8 +35,8 @@ pub struct Signature {
     /// What distinguishes the class within the aspect (fault kinds, error
     /// class); empty for `r0` and `memory`, which the rows distinguish.
     pub class: String,
-    /// The opcode-table rows the program uses (`OpcodeRow::name()`), sorted;
-    /// empty when the program does not decode.
+    /// The opcode-table rows the program uses (`OpcodeRow::name()`) apart
+    /// from [`GLUE_ROWS`], sorted; empty when the program does not decode.
     pub rows: Vec<String>,
 }
 
@@ -74,13 +78,42 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
+/// A refusal reason as a class: numbers replaced by `N` ([`normalize`]),
+/// and the instance's details left out: an `insn N:` prefix, the
+/// instruction's name before its opcode (`smod (N)`), parenthesised words
+/// (`(div/sdiv)`) and which operand field a message names (`imm = N`), so
+/// that the same check failing on another instruction or field is one
+/// class (the signature's rows name the instructions).
+pub fn refusal_class(reason: &str) -> String {
+    let text = normalize(reason);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        let next = words.get(i + 1).copied();
+        let grouped = w.starts_with('(') && w.ends_with(')');
+        if (w == "insn" && next == Some("N:")) || next == Some("(N)") {
+            i += 2;
+        } else if grouped && !w.contains('#') {
+            i += 1;
+        } else if matches!(w, "imm" | "off" | "src" | "dst") && next == Some("=") {
+            i += 3;
+        } else {
+            out.push(w);
+            i += 1;
+        }
+    }
+    out.join(" ")
+}
+
 fn ending_class(o: &Outcome) -> String {
     match (&o.verdict, &o.execution) {
         (Verdict::Rejected { errno, reason, .. }, _) => {
             if *errno == 0 {
-                format!("refused: {}", normalize(reason))
+                format!("refused: {}", refusal_class(reason))
             } else {
-                format!("refused {}: {}", errno_name(*errno), normalize(reason))
+                format!("refused {}: {}", errno_name(*errno), refusal_class(reason))
             }
         }
         (_, Execution::Fault { kind, .. }) => format!("fault {kind}"),
@@ -90,6 +123,41 @@ fn ending_class(o: &Outcome) -> String {
         }
         (_, e) => e.kind_name().to_string(),
     }
+}
+
+fn verdict_class(o: &Outcome) -> String {
+    match &o.verdict {
+        Verdict::Rejected { .. } => ending_class(o),
+        Verdict::Accepted => "accepted".to_string(),
+        Verdict::Unknown => "unknown".to_string(),
+    }
+}
+
+/// The part of a signature's class that the reference's outcome gives for
+/// a difference in `aspect`: its verdict for `verdict`, nothing for
+/// `crash` (the crash is the other backend's alone), else how it ended.
+/// The minimizer checks it on the engine before running anything else.
+pub fn reference_class(aspect: &str, reference: &Outcome) -> Option<String> {
+    match aspect {
+        "crash" => None,
+        "verdict" => Some(verdict_class(reference)),
+        _ => Some(ending_class(reference)),
+    }
+}
+
+/// Rows a signature leaves out: `exit`, which every program has, the
+/// constant loads (`dst = imm` in 64 and 32 bits, `ld_imm64` of a number)
+/// and `ja`, which the minimizer writes itself or cannot shrink further,
+/// so that one bug minimized from two starting points gets one signature.
+pub const GLUE_ROWS: [&str; 5] = ["exit", "mov_imm", "mov32_imm", "lddw", "ja"];
+
+/// The opcode-table rows of `program` that a signature names: those it
+/// uses apart from [`GLUE_ROWS`], sorted.
+pub fn signature_rows(program: &Program) -> Vec<String> {
+    rows_used(program)
+        .into_iter()
+        .filter(|r| !GLUE_ROWS.contains(&r.as_str()))
+        .collect()
 }
 
 /// The opcode-table rows `program` uses, sorted and deduplicated.
@@ -110,6 +178,11 @@ impl Signature {
         let class = match d.aspect.name() {
             "r0" | "memory" => String::new(),
             "crash" => other.map(ending_class).unwrap_or_default(),
+            "verdict" => format!(
+                "{} | {}",
+                reference.map(verdict_class).unwrap_or_default(),
+                other.map(verdict_class).unwrap_or_default()
+            ),
             _ => format!(
                 "{} | {}",
                 reference.map(ending_class).unwrap_or_default(),
@@ -121,7 +194,7 @@ impl Signature {
             backend: d.backend.clone(),
             aspect: d.aspect.name().to_string(),
             class,
-            rows: rows_used(program),
+            rows: signature_rows(program),
         }
     }
 
@@ -267,6 +340,15 @@ mod tests {
             a.class.contains("refused EACCES: RN !read_ok (insn N)"),
             "{}",
             a.class
+        );
+        // The same check on another instruction or field is one class.
+        assert_eq!(
+            refusal_class("insn 2: smod (0x9f) uses reserved field imm = 7 (must be 0)"),
+            refusal_class("insn 5: xor (0xaf) uses reserved field off = 1 (must be 0)")
+        );
+        assert_eq!(
+            refusal_class("insn 1: opcode 0x37 (div/sdiv) has no form with off = 2"),
+            "opcode N has no form with"
         );
     }
 

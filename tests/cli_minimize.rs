@@ -198,3 +198,32 @@ fn fuzz_artifacts_are_read_as_fuzz_inputs() {
     );
     assert!(instructions(&text) <= 5, "{text}");
 }
+
+/// The predicate is the divergence signature on the same backends, not
+/// just "still diverges in the same aspect": a candidate whose r0 differs
+/// on the same backend because of another bug (another opcode row) is a
+/// different divergence and must not replace the case.
+#[test]
+fn a_candidate_diverging_differently_in_the_same_aspect_is_refused() {
+    use bpfdiff::minimize::{Case, DiffPredicate, Predicate};
+    use bpfdiff_engine::asm::kernel::assemble;
+    std::env::set_var(
+        bpfdiff_oracle::backend::worker::WORKER_ENV,
+        env!("CARGO_BIN_EXE_bpfdiff"),
+    );
+    let case = |asm: &str| Case::new(assemble(asm).unwrap(), Vec::new());
+    let names: Vec<String> = ["interp", "rbpf-jit"].map(String::from).to_vec();
+    // RFC 9669 §4.1: a 32-bit MOD by zero leaves dst's low 32 bits,
+    // zero-extended (0x1234); rbpf 0.4.1's JIT keeps all 64 bits.
+    let original = case("r1 = 0xffffffff00001234 ll\nw1 %= 0\nr0 = r1\nexit\n");
+    let rules = bpfdiff_oracle::KnownRules::default();
+    let (mut predicate, _) = DiffPredicate::new(&names, rules, &original).unwrap();
+    assert!(predicate.holds(&original));
+    // The same bug with another register and value: the same signature.
+    let same = case("r3 = 0x8000000000000099 ll\nw3 %= 0\nr0 = r3\nexit\n");
+    assert!(predicate.holds(&same), "{}", predicate.target());
+    // RFC 9669 §4.1: `w0 = w1` zero-extends; rbpf's JIT copies all 64 bits.
+    // r0 differs on rbpf-jit too, but through mov32_reg: another bug.
+    let other_bug = case("r1 = 0xffffffff00001234 ll\nw0 = w1\nexit\n");
+    assert!(!predicate.holds(&other_bug), "{}", predicate.target());
+}

@@ -37,9 +37,31 @@ pub struct KnownRule {
     /// opcode-table rows (by `OpcodeRow::name()` or mnemonic).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires_all_of: Vec<String>,
+    /// The rule applies only when the program has, for each pattern, an
+    /// instruction that matches it: one of the pattern's rows, with the
+    /// operand conditions it gives (`{"rows": ["jeq_imm"], "imm":
+    /// "negative"}`). Unlike `program_uses`, this names the instruction the
+    /// divergence needs, not merely its opcode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub program_has: Vec<InsnPattern>,
+    /// The rule applies only when the two r0 values of the difference
+    /// (reference, backend) are related in one of these ways; see
+    /// [`R0Relation`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub r0_relation: Vec<R0Relation>,
+    /// The rule applies only when the backend's side of the detail names an
+    /// instruction (a fault `at insn N`, an rbpf refusal `(insn #N)`) and
+    /// slot N holds one of these rows: the instruction the bug is about,
+    /// not another one that faults or is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub at_insn: Vec<String>,
     /// The rule applies only when the difference's detail contains this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail_contains: Option<String>,
+    /// The rule does not apply when the difference's detail contains this
+    /// text (to keep apart two rules of one aspect and backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail_excludes: Option<String>,
     /// The rule applies only when the whole detail matches this pattern, in
     /// which `*` stands for any text (`0x1 vs 0x2` for exact r0 values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +82,174 @@ pub struct KnownRule {
     /// The upstream commit that fixes it, for the reader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_by: Option<String>,
+}
+
+/// One instruction a rule needs in the program: any of `rows` (by
+/// `OpcodeRow::name()` or mnemonic) whose operands meet the conditions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InsnPattern {
+    /// The rows (any of them).
+    pub rows: Vec<String>,
+    /// A condition on the `imm` field (the low half for `ld_imm64`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imm: Option<Operand>,
+    /// A condition on the `off` field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub off: Option<Operand>,
+    /// The destination register the instruction must name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst: Option<u8>,
+}
+
+/// A condition on an operand field, written as a string in rules files:
+/// `negative`, `non-negative`, `nonzero`, or a number (`0`, `-1`, `0x10`)
+/// the field must equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Operand {
+    /// Less than zero (as a signed field).
+    Negative,
+    /// Zero or more.
+    NonNegative,
+    /// Anything but zero.
+    Nonzero,
+    /// Exactly this value.
+    Equals(i64),
+}
+
+impl Operand {
+    /// True when `value` meets the condition.
+    pub fn holds(self, value: i64) -> bool {
+        match self {
+            Operand::Negative => value < 0,
+            Operand::NonNegative => value >= 0,
+            Operand::Nonzero => value != 0,
+            Operand::Equals(v) => value == v,
+        }
+    }
+}
+
+impl TryFrom<String> for Operand {
+    type Error = String;
+    fn try_from(text: String) -> Result<Operand, String> {
+        let number = |t: &str| match t.strip_prefix("0x") {
+            Some(hex) => i64::from_str_radix(hex, 16).ok(),
+            None => t.parse().ok(),
+        };
+        match text.as_str() {
+            "negative" => Ok(Operand::Negative),
+            "non-negative" => Ok(Operand::NonNegative),
+            "nonzero" => Ok(Operand::Nonzero),
+            t => {
+                let (neg, digits) = t.strip_prefix('-').map_or((false, t), |d| (true, d));
+                number(digits)
+                    .map(|n| Operand::Equals(if neg { -n } else { n }))
+                    .ok_or_else(|| {
+                        format!("operand condition `{t}`: expected negative, non-negative, nonzero or a number")
+                    })
+            }
+        }
+    }
+}
+
+impl From<Operand> for String {
+    fn from(o: Operand) -> String {
+        match o {
+            Operand::Negative => "negative".into(),
+            Operand::NonNegative => "non-negative".into(),
+            Operand::Nonzero => "nonzero".into(),
+            Operand::Equals(v) => v.to_string(),
+        }
+    }
+}
+
+impl InsnPattern {
+    /// True when `i` is one of the rows and meets the operand conditions.
+    pub fn matches(&self, i: &bpfdiff_engine::Instruction) -> bool {
+        self.rows
+            .iter()
+            .any(|r| *r == i.row.name() || r == i.row.mnemonic)
+            && self.imm.is_none_or(|c| c.holds(i64::from(i.imm)))
+            && self.off.is_none_or(|c| c.holds(i64::from(i.off)))
+            && self.dst.is_none_or(|r| r == i.dst)
+    }
+}
+
+/// How the reference's r0 (`a`) and the backend's (`b`) of an r0
+/// difference are related, for rules whose bug gives a value of a known
+/// shape. In rules files: `reference-is-low32`, …
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum R0Relation {
+    /// `a` is `b`'s low 32 bits, zero-extended (a missing zero-extension
+    /// of a 32-bit result on the backend).
+    ReferenceIsLow32,
+    /// `a` is 0 and `b` a nonzero 32-bit value: the upper half of a value
+    /// the reference zero-extended, read back by a 32-bit load.
+    UpperHalfReadBack,
+    /// `a` is `b`'s low 16 or low 32 bits, zero-extended (a missing
+    /// truncation to a width).
+    ReferenceIsTruncated,
+    /// `a` is `b`'s low 8, 16 or 32 bits sign-extended to 64 bits, or to
+    /// 32 bits and then zero-extended (a sign extension the backend did
+    /// not do).
+    ReferenceIsSignExtended,
+    /// `b` fits in 16 or 32 bits and `a` is `b` with those bytes in the
+    /// other order (a load in the wrong byte order).
+    ReferenceIsByteSwapped,
+    /// `a` and `b` are two different values among 0 and 1 (a condition or
+    /// branch that went the other way in a program that returns a flag).
+    OtherBranch,
+}
+
+impl R0Relation {
+    /// True when reference value `a` and backend value `b` are related.
+    pub fn holds(self, a: u64, b: u64) -> bool {
+        if a == b {
+            return false;
+        }
+        match self {
+            R0Relation::ReferenceIsLow32 => a == b & 0xffff_ffff,
+            R0Relation::UpperHalfReadBack => a == 0 && b <= 0xffff_ffff,
+            R0Relation::ReferenceIsTruncated => a == b & 0xffff || a == b & 0xffff_ffff,
+            R0Relation::ReferenceIsSignExtended => [8u32, 16, 32].iter().any(|&w| {
+                let shift = 64 - w;
+                let extended = ((b << shift) as i64 >> shift) as u64;
+                a == extended || a == extended & 0xffff_ffff
+            }),
+            R0Relation::ReferenceIsByteSwapped => {
+                (b <= 0xffff && a == u64::from((b as u16).swap_bytes()))
+                    || (b <= 0xffff_ffff && a == u64::from((b as u32).swap_bytes()))
+            }
+            R0Relation::OtherBranch => a <= 1 && b <= 1,
+        }
+    }
+}
+
+/// The instruction index the backend's side of a difference's detail
+/// names: the `at insn N` after the last ` vs ` (`r0 = 0x0 vs fault
+/// out-of-bounds at insn 7` gives 7), or the `(insn #N)` of a refusal
+/// after `refuses:`.
+pub fn insn_named(detail: &str) -> Option<usize> {
+    let number = |rest: &str| -> Option<usize> {
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        digits.parse().ok()
+    };
+    if let Some((_, refusal)) = detail.split_once(" refuses: ") {
+        let (_, rest) = refusal.rsplit_once("(insn #")?;
+        return number(rest);
+    }
+    let other = detail.rsplit(" vs ").next()?;
+    let (_, rest) = other.split_once("at insn ")?;
+    number(rest)
+}
+
+/// The two values of an r0 difference's detail (`0x1 vs 0x2`).
+pub fn r0_values(detail: &str) -> Option<(u64, u64)> {
+    let (a, b) = detail.split_once(" vs ")?;
+    let hex = |t: &str| u64::from_str_radix(t.trim().strip_prefix("0x")?, 16).ok();
+    Some((hex(a)?, hex(b)?))
 }
 
 /// The backend name of the Linux kernel, whose rules carry versions.
@@ -163,6 +353,21 @@ pub enum KnownRulesError {
         /// The parser's message.
         message: String,
     },
+    /// A rule names an opcode-table row that does not exist (a typo would
+    /// make the rule silently match nothing).
+    #[error(
+        "{path}:{line}: rule `{name}` names `{row}`, which is no opcode-table row or mnemonic"
+    )]
+    UnknownRow {
+        /// The file.
+        path: String,
+        /// The 1-based line of the rule's name.
+        line: usize,
+        /// The rule.
+        name: String,
+        /// The unknown row name.
+        row: String,
+    },
     /// A kernel rule without the kernel versions it was observed on.
     #[error("{path}:{line}: kernel rule `{name}` has no `observed_on` (the kernel releases it was seen on)")]
     KernelRuleWithoutVersion {
@@ -253,6 +458,32 @@ impl KnownRules {
                 name: rule.name.clone(),
             });
         }
+        let exists = |n: &str| {
+            bpfdiff_engine::opcode::OPCODES
+                .iter()
+                .any(|r| r.name() == n || r.mnemonic == n)
+        };
+        for rule in &rules {
+            let named = rule
+                .program_uses
+                .iter()
+                .chain(&rule.requires_all_of)
+                .chain(rule.program_has.iter().flat_map(|p| &p.rows))
+                .chain(&rule.at_insn);
+            if let Some(row) = named.into_iter().find(|n| !exists(n)) {
+                let needle = format!("\"{}\"", rule.name);
+                let line = text
+                    .lines()
+                    .position(|l| l.contains(&needle))
+                    .map_or(1, |i| i + 1);
+                return Err(KnownRulesError::UnknownRow {
+                    path: origin.to_string(),
+                    line,
+                    name: rule.name.clone(),
+                    row: row.clone(),
+                });
+            }
+        }
         let mut known = KnownRules::new(rules);
         known.sources.push(origin.to_string());
         Ok(known)
@@ -318,12 +549,27 @@ impl KnownRules {
                 return false;
             }
         }
+        if let Some(text) = &rule.detail_excludes {
+            if d.detail.contains(text.as_str()) {
+                return false;
+            }
+        }
         if let Some(pattern) = &rule.detail_matches {
             if !wildcard_match(pattern, &d.detail) {
                 return false;
             }
         }
-        if rule.program_uses.is_empty() && rule.requires_all_of.is_empty() {
+        if !rule.r0_relation.is_empty() {
+            match r0_values(&d.detail) {
+                Some((a, b)) if rule.r0_relation.iter().any(|r| r.holds(a, b)) => {}
+                _ => return false,
+            }
+        }
+        if rule.program_uses.is_empty()
+            && rule.requires_all_of.is_empty()
+            && rule.program_has.is_empty()
+            && rule.at_insn.is_empty()
+        {
             return true;
         }
         let Ok(decoded) = program.decode() else {
@@ -336,6 +582,20 @@ impl KnownRules {
         };
         (rule.program_uses.is_empty() || rule.program_uses.iter().any(uses))
             && rule.requires_all_of.iter().all(uses)
+            && rule
+                .program_has
+                .iter()
+                .all(|p| decoded.iter().any(|(_, i)| p.matches(i)))
+            && (rule.at_insn.is_empty()
+                || insn_named(&d.detail).is_some_and(|pc| {
+                    decoded.iter().any(|(at, i)| {
+                        *at == pc
+                            && rule
+                                .at_insn
+                                .iter()
+                                .any(|u| *u == i.row.name() || u == i.row.mnemonic)
+                    })
+                }))
     }
 
     /// Marks each difference that a rule explains, counting the match. When
@@ -548,6 +808,68 @@ mod tests {
         let mut c = r0_difference("rbpf", "0x1 vs 0x2");
         rules.apply(&p, &mut c);
         assert_eq!(known_of(&c), None, "the program lacks add_imm");
+    }
+
+    #[test]
+    fn operand_patterns_and_r0_relations_narrow_a_rule() {
+        // RFC 9669 §4.3: `if r1 == -1` (0x15, imm -1) sign-extends its
+        // immediate; a rule about zero-extension needs a negative one.
+        let jeq = |imm: i32| 0x0000_0000_0001_0015u64 | (u64::from(imm as u32) << 32) | 0x0100;
+        let text = r#"[{"name": "j", "reason": "r", "backend": "rbpf", "aspect": "r0",
+            "program_has": [{"rows": ["jeq_imm"], "imm": "negative"}],
+            "r0_relation": ["other-branch"]}]"#;
+        let rules = KnownRules::parse(text, "j.json").unwrap();
+        let rule = &rules.rules()[0];
+        let d = |detail: &str| Difference {
+            backend: "rbpf".into(),
+            aspect: crate::Aspect::R0,
+            detail: detail.into(),
+            known: None,
+        };
+        let negative = program(&[jeq(-1), 0x95]);
+        let positive = program(&[jeq(5), 0x95]);
+        assert!(KnownRules::rule_matches(
+            rule,
+            &negative,
+            &d("0x0 vs 0x1"),
+            None
+        ));
+        assert!(!KnownRules::rule_matches(
+            rule,
+            &positive,
+            &d("0x0 vs 0x1"),
+            None
+        ));
+        assert!(
+            !KnownRules::rule_matches(rule, &negative, &d("0x0 vs 0x7"), None),
+            "7 is no branch flag"
+        );
+        assert!(R0Relation::ReferenceIsLow32.holds(0x1234, 0xffff_ffff_0000_1234));
+        assert!(!R0Relation::ReferenceIsLow32.holds(0x1234, 0xffff_ffff_0000_1235));
+        assert!(R0Relation::ReferenceIsTruncated.holds(0x3412, 0x1234_3412));
+        assert!(R0Relation::ReferenceIsTruncated.holds(0x1234_3412, 0x5678_1234_3412));
+        assert!(R0Relation::ReferenceIsSignExtended.holds(0xffff_ffff_ffff_ff80, 0x80));
+        assert!(R0Relation::ReferenceIsSignExtended.holds(0xffff_ff80, 0x1_0000_0080));
+        assert!(!R0Relation::ReferenceIsSignExtended.holds(0x7f, 0x80));
+        assert!(R0Relation::ReferenceIsByteSwapped.holds(0x2233, 0x3322));
+        assert!(R0Relation::ReferenceIsByteSwapped.holds(0x1122_3344, 0x4433_2211));
+        assert!(!R0Relation::ReferenceIsByteSwapped.holds(0x2233, 0x3323));
+        assert_eq!(
+            Operand::try_from("-0x10".to_string()),
+            Ok(Operand::Equals(-16))
+        );
+        let bad = text.replace("\"negative\"", "\"small\"");
+        assert!(KnownRules::parse(&bad, "j.json").is_err());
+    }
+
+    #[test]
+    fn a_rule_naming_no_opcode_row_is_refused() {
+        let text = "[\n{\"name\": \"t\", \"reason\": \"r\", \"backend\": \"rbpf\", \"aspect\": \"r0\", \"program_uses\": [\"mod32_immm\"]}\n]";
+        let e = KnownRules::parse(text, "t.json").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.json:2: rule `t` names `mod32_immm`, which is no opcode-table row or mnemonic"
+        );
     }
 
     #[test]

@@ -1,19 +1,26 @@
 //! "The same divergence": the predicate `bpfdiff minimize` keeps while it
 //! shrinks a case, and the staged, cached evaluation that makes it cheap.
 //!
-//! A [`DivergenceKey`] is what must not change: how the reference (the
-//! engine) ended, and the set of differences, each with its backend, its
-//! aspect, the known rule that explains it (a candidate explained by a
-//! different rule is a different divergence), the fault kinds on both
-//! sides of an ending or fault difference (an engine fault that was not in
-//! the original is a different divergence), and the class of the refusal
-//! of a verdict difference (its reason with numbers and opcodes removed).
-//! Differences come from the fuzz harness ([`DiffHarness`]), so cases
-//! whose results depend on addresses or unwritten state are discounted as
-//! in campaigns and fuzzing.
+//! The predicate is the divergence [`Signature`] on the same backends: a
+//! [`DivergenceKey`] holds, for each difference, its backend, its aspect,
+//! the signature's class (the fault kinds, the crash, or the error class of
+//! the refusals on both sides, numbers removed) and the known rule that
+//! explains it (a candidate explained by a different rule is a different
+//! divergence); plus what those signatures need of the reference (the
+//! engine): its verdict, or how it ended, nothing for a crash. A signature
+//! also names the opcode rows the program uses, and those shrink as the
+//! case does: a candidate keeps the signature when its rows are among the
+//! original's, or are the rows the minimizer itself writes (`dst = 0` and
+//! `ja`, see [`super::neutral`]). A candidate that diverges in the same
+//! aspect through an instruction row the original did not use, or with
+//! another fault, crash or refusal class, is a different divergence and is
+//! refused. Differences come from the fuzz harness ([`DiffHarness`]), so
+//! cases whose results depend on addresses or unwritten state are
+//! discounted as in campaigns and fuzzing.
 //!
 //! [`DiffPredicate`] asks the engine first: a candidate whose reference
-//! outcome has another shape is refused without running anything else.
+//! outcome does not give what the signatures need is refused without
+//! running anything else.
 //! Then the backends that cost little (everything but the kernel) run;
 //! the kernel only sees candidates whose other differences already match.
 //! A program the kernel refused once is not loaded again (a refusal does
@@ -24,47 +31,80 @@
 use super::{Case, Predicate};
 use crate::campaign::normalize_reason;
 use crate::fuzz_glue::{DiffCheck, DiffHarness};
+use crate::signature::{reference_class, rows_used, Signature};
+use bpfdiff_engine::opcode::{Class, Operation, Source};
+use bpfdiff_engine::Program;
 use bpfdiff_oracle::registry::{self, RegistryError};
-use bpfdiff_oracle::{Aspect, Backend, Comparison, Execution, KnownRules, Outcome, Verdict};
+use bpfdiff_oracle::{Backend, Comparison, Execution, KnownRules, Outcome, Verdict};
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
-/// One difference, reduced to what identifies the divergence.
+/// One difference, reduced to its signature (without the rows, which the
+/// [`DivergenceKey`] checks for the whole program).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DifferenceKey {
     /// The backend that differs from the reference.
     pub backend: String,
     /// The aspect (`r0`, `verdict`, …).
-    pub aspect: &'static str,
+    pub aspect: String,
+    /// The signature's class: fault kinds, crash or refusal classes on both
+    /// sides (empty for `r0` and `memory`).
+    pub class: String,
     /// The known rule that explains it, if any.
     pub known: Option<String>,
-    /// Fault kinds (reference, other) for ending and fault differences; the
-    /// engine's fault for an unsafe acceptance.
-    pub faults: Option<(String, String)>,
-    /// The refusal class of a verdict difference.
-    pub refusal: Option<String>,
 }
 
 /// Everything that must stay the same while a case shrinks.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DivergenceKey {
-    /// How the reference ended (`returned`, `fault out-of-bounds`,
-    /// `rejected: …`).
-    pub reference: String,
+    /// What the signatures need of the reference's outcome, by aspect (its
+    /// verdict for a verdict difference, how it ended for r0, memory,
+    /// ending and fault differences, nothing for a crash): the engine alone
+    /// must give these before the other backends run.
+    pub reference: BTreeSet<(String, String)>,
     /// The differences.
     pub differences: BTreeSet<DifferenceKey>,
+    /// The opcode rows of the original program (its signature's rows): a
+    /// candidate may use these and the rows the minimizer writes, no other.
+    pub rows: BTreeSet<String>,
+}
+
+/// The rows the minimizer writes itself (`dst = 0`, `ja`): a candidate may
+/// use them although the original did not.
+pub fn minimizer_rows() -> [String; 2] {
+    [
+        super::neutral::zero(0).row.name(),
+        crate::gen::layout::row(Class::Jmp, Operation::Ja, Source::Imm).name(),
+    ]
+}
+
+impl DivergenceKey {
+    /// True when `program`'s rows keep the signature: each is one of the
+    /// original's or one the minimizer writes.
+    pub fn rows_allowed(&self, program: &Program) -> bool {
+        let extra = minimizer_rows();
+        rows_used(program)
+            .iter()
+            .all(|r| self.rows.contains(r) || extra.contains(r))
+    }
 }
 
 impl fmt::Display for DivergenceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "reference {}", self.reference)?;
+        let reference: BTreeSet<&str> = self.reference.iter().map(|(_, c)| c.as_str()).collect();
+        if reference.is_empty() {
+            write!(f, "reference: any outcome")?;
+        } else {
+            write!(
+                f,
+                "reference {}",
+                reference.into_iter().collect::<Vec<_>>().join(", ")
+            )?;
+        }
         for d in &self.differences {
             write!(f, "; {}: {}", d.backend, d.aspect)?;
-            if let Some((a, b)) = &d.faults {
-                write!(f, " ({a} vs {b})")?;
-            }
-            if let Some(r) = &d.refusal {
-                write!(f, " ({r})")?;
+            if !d.class.is_empty() {
+                write!(f, " ({})", d.class)?;
             }
             if let Some(k) = &d.known {
                 write!(f, " [known: {k}]")?;
@@ -101,51 +141,21 @@ pub fn shape(o: &Outcome) -> String {
     }
 }
 
-fn fault_kind(o: Option<&Outcome>) -> String {
-    match o.map(|o| &o.execution) {
-        Some(Execution::Fault { kind, .. }) => kind.clone(),
-        Some(e) => e.kind_name().to_string(),
-        None => "absent".to_string(),
-    }
-}
-
-/// The differences of `check` (none unless it diverges), as keys.
-pub fn difference_keys(check: &DiffCheck) -> BTreeSet<DifferenceKey> {
+/// The differences of `check` (none unless it diverges), as signature
+/// keys of `program`.
+pub fn difference_keys(program: &Program, check: &DiffCheck) -> BTreeSet<DifferenceKey> {
     let Comparison::Diverge { differences } = &check.comparison else {
         return BTreeSet::new();
     };
-    let reference = check.outcomes.first();
-    let by_name = |name: &str| check.outcomes.iter().find(|o| o.backend == name);
     differences
         .iter()
         .map(|d| {
-            let other = by_name(&d.backend);
-            let faults = match d.aspect {
-                Aspect::Ending | Aspect::FaultKind | Aspect::FaultPc => {
-                    Some((fault_kind(reference), fault_kind(other)))
-                }
-                Aspect::UnsafeAccepted => Some((fault_kind(reference), "withheld".to_string())),
-                _ => None,
-            };
-            let refusal = (d.aspect == Aspect::Verdict)
-                .then(|| {
-                    [reference, other]
-                        .into_iter()
-                        .flatten()
-                        .find_map(|o| match &o.verdict {
-                            Verdict::Rejected { reason, .. } => {
-                                Some(format!("{}: {}", o.backend, refusal_class(reason)))
-                            }
-                            _ => None,
-                        })
-                })
-                .flatten();
+            let s = Signature::of(program, &check.outcomes, d);
             DifferenceKey {
-                backend: d.backend.clone(),
-                aspect: d.aspect.name(),
+                backend: s.backend,
+                aspect: s.aspect,
+                class: s.class,
                 known: d.known.clone(),
-                faults,
-                refusal,
             }
         })
         .collect()
@@ -154,7 +164,8 @@ pub fn difference_keys(check: &DiffCheck) -> BTreeSet<DifferenceKey> {
 /// Counters of the staged evaluation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stages {
-    /// Candidates refused on the engine's outcome alone.
+    /// Candidates refused before anything ran (a row the original did not
+    /// use) or on the engine's outcome alone.
     pub engine_refused: u64,
     /// Candidates refused on the backends other than the kernel.
     pub others_refused: u64,
@@ -228,9 +239,18 @@ impl DiffPredicate {
             .transpose()?;
         let mut full = DiffHarness::new(names, rules, false)?;
         let check = full.check(case);
+        let differences = difference_keys(&case.program, &check);
+        let reference = match check.outcomes.first() {
+            Some(o) => differences
+                .iter()
+                .filter_map(|d| reference_class(&d.aspect, o).map(|c| (d.aspect.clone(), c)))
+                .collect(),
+            None => BTreeSet::new(),
+        };
         let target = DivergenceKey {
-            reference: check.outcomes.first().map(shape).unwrap_or_default(),
-            differences: difference_keys(&check),
+            reference,
+            differences,
+            rows: rows_used(&case.program).into_iter().collect(),
         };
         if target.differences.is_empty() {
             return Err(PredicateError::NoDivergence {
@@ -270,9 +290,20 @@ impl DiffPredicate {
 
     /// The key of `case` on every backend, without shortcuts.
     fn evaluate(&mut self, case: &Case) -> bool {
-        // 1. The engine alone: the reference must end the same way.
+        // 0. The rows: a row the original did not use is another signature.
+        if !self.target.rows_allowed(&case.program) {
+            self.stages.engine_refused += 1;
+            return false;
+        }
+        // 1. The engine alone: the reference must give what the
+        // signatures need of it.
         let reference = self.reference.run(&case.program, &case.input);
-        if shape(&reference) != self.target.reference {
+        let same_reference = self
+            .target
+            .reference
+            .iter()
+            .all(|(aspect, class)| reference_class(aspect, &reference).as_ref() == Some(class));
+        if !same_reference {
             self.stages.engine_refused += 1;
             return false;
         }
@@ -280,7 +311,7 @@ impl DiffPredicate {
         if let Some(h) = self.others.as_mut() {
             let names = h.backend_names();
             let check = h.check(case);
-            if difference_keys(&check) != self.expected_for(&names[1..]) {
+            if difference_keys(&case.program, &check) != self.expected_for(&names[1..]) {
                 self.stages.others_refused += 1;
                 return false;
             }
@@ -307,7 +338,7 @@ impl DiffPredicate {
         if refused {
             self.kernel_refused.insert(bytes);
         }
-        difference_keys(&check) == expected
+        difference_keys(&case.program, &check) == expected
     }
 }
 

@@ -489,6 +489,10 @@ impl Replayer {
                         o.detail
                     ));
                 }
+                (true, None) if r.may_agree() => fine.push(format!(
+                    "{}: agrees on {here}, a form the record allows",
+                    r.describe()
+                )),
                 (true, None) => fixed.push(format!(
                     "FIXED on {here}: {} no longer diverges",
                     r.describe()

@@ -23,8 +23,13 @@ pub const DATA_PREFIX: &str = "#@";
 /// The `case.json` schema version this build reads and writes.
 pub const CASE_SCHEMA: u32 = 1;
 
+/// The aspect of an [`Alternative`] that says "or no difference at all"
+/// (a panic that only a debug build of rbpf has: a release build agrees).
+pub const NO_DIFFERENCE: &str = "none";
+
 /// Another form the same recorded difference may take (for instance a
-/// panic in a debug build of rbpf where a release build returns).
+/// panic in a debug build of rbpf where a release build returns). The
+/// aspect [`NO_DIFFERENCE`] allows the backend to agree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Alternative {
@@ -67,6 +72,11 @@ impl RecordedDifference {
                 .or
                 .iter()
                 .any(|a| a.aspect == aspect && a.rule.as_deref() == rule)
+    }
+
+    /// True when an alternative allows the backend to agree instead.
+    pub fn may_agree(&self) -> bool {
+        self.or.iter().any(|a| a.aspect == NO_DIFFERENCE)
     }
 
     /// True when the difference is expected on backend version `version`:

@@ -24,7 +24,7 @@ use crate::environment::Environment;
 use crate::fuzz_glue::DiffHarness;
 use crate::minimize::Case;
 use crate::replay::record::{Record, RecordedDifference};
-use crate::signature::{rows_used, Signature};
+use crate::signature::{signature_rows, Signature};
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
 use bpfdiff_oracle::registry::RegistryError;
 use bpfdiff_oracle::{Comparison, Difference, KnownRules, Outcome};
@@ -215,7 +215,7 @@ pub fn build(
             backend: primary.backend.clone(),
             aspect: primary.aspect.clone(),
             class: String::new(),
-            rows: rows_used(&case.program),
+            rows: signature_rows(&case.program),
         },
     };
     let name = name.unwrap_or_else(|| signature.slug());
