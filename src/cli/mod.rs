@@ -6,6 +6,7 @@ mod campaign;
 mod conformance;
 mod diff;
 mod disasm;
+mod duration;
 mod jit_dump;
 mod known;
 mod mem;
