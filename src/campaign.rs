@@ -260,9 +260,21 @@ pub struct CampaignProgress {
     diverge_new: AtomicU64,
     diverge_known: AtomicU64,
     rows_hit: AtomicU64,
+    stop: AtomicBool,
 }
 
 impl CampaignProgress {
+    /// Asks the campaign to stop early (e.g. on SIGTERM): it folds the
+    /// cases already run, writes its checkpoint and returns its summary.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// True once [`CampaignProgress::request_stop`] was called.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
     /// Cases run so far (this session and the sessions before a resume).
     pub fn done(&self) -> u64 {
         self.done.load(Ordering::Relaxed)
@@ -470,7 +482,7 @@ pub fn run_with_progress(
             summary.elapsed = before + elapsed;
             summary.timeline.sample(timeline::Sample::of(&summary));
             progress.publish(&summary);
-            if remaining_time.is_some_and(|t| elapsed >= t) {
+            if remaining_time.is_some_and(|t| elapsed >= t) || progress.stop_requested() {
                 stop.store(true, Ordering::Relaxed);
             }
             if result.is_ok() && last_checkpoint.elapsed() >= config.checkpoint_every {

@@ -9,6 +9,7 @@ mod common;
 use common::{assert_input_error, bpfdiff, stderr, stdout, Scratch};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -96,7 +97,10 @@ fn a_campaign_killed_and_resumed_gives_the_uninterrupted_summary() {
     assert!(whole_json["diverge_new"].as_u64().unwrap() > 0);
 
     // The same campaign, killed once a checkpoint with some cases exists.
+    // It runs in its own process group, killed as a whole (as a CI timeout
+    // does), so that its rbpf worker process goes with it.
     let mut child = Command::new(env!("CARGO_BIN_EXE_bpfdiff"))
+        .process_group(0)
         .args(ARGS)
         .args(["--programs", programs, "--jobs", "2", "--save"])
         .arg(&killed)
@@ -123,7 +127,11 @@ fn a_campaign_killed_and_resumed_gives_the_uninterrupted_summary() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    child.kill().expect("SIGKILL");
+    // SAFETY: kill() signals the child's process group; no memory involved.
+    assert_eq!(
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) },
+        0
+    );
     child.wait().unwrap();
     // Only whole files: every .data file parses, and no temporary file is
     // taken for a case by triage (hidden files are skipped).
@@ -404,4 +412,50 @@ fn bad_shards_and_durations_are_input_errors() {
         );
         assert!(stderr(&out).contains(value), "{}", stderr(&out));
     }
+}
+
+#[test]
+fn sigterm_stops_a_campaign_with_its_summary_and_checkpoint() {
+    let dir = Scratch::new("sigterm");
+    let save = dir.path().join("save");
+    let child = Command::new(env!("CARGO_BIN_EXE_bpfdiff"))
+        .args([
+            "campaign",
+            "--programs",
+            "100000000000",
+            "--backends",
+            "interp",
+        ])
+        .args(["--json", "-", "--save"])
+        .arg(&save)
+        .env("BPFDIFF_CHECKPOINT_MS", "100")
+        .env("BPFDIFF_PROGRESS_MS", "200")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start bpfdiff");
+    let checkpoint = save.join("campaign.checkpoint");
+    let start = Instant::now();
+    while !checkpoint.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    // SAFETY: kill() sends a signal to our own child; no memory is involved.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("campaign stopped by a signal after"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    // Plain progress lines, since standard error is a pipe.
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("campaign: ") && l.contains("programs/s") && l.contains("eta")),
+        "{err}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("the summary");
+    let saved: Value = serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
+    assert!(v["programs"].as_u64().unwrap() > 0);
+    assert_eq!(saved["state"]["programs"], v["programs"]);
 }

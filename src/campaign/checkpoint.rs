@@ -132,7 +132,7 @@ struct SavedState {
     inconclusive_reasons: BTreeMap<String, u64>,
     verdicts: BTreeMap<String, VerdictStats>,
     outcome_kinds: BTreeMap<String, BTreeMap<String, u64>>,
-    confusion: Vec<(String, String, Confusion)>,
+    confusion: Vec<(usize, usize, Confusion)>,
     accepted_by_all: u64,
     new: Vec<SavedGroup>,
     signatures: BTreeMap<String, SignatureCount>,
@@ -167,11 +167,7 @@ impl Checkpoint {
             inconclusive_reasons: s.inconclusive_reasons.clone(),
             verdicts: s.verdicts.clone(),
             outcome_kinds: s.outcome_kinds.clone(),
-            confusion: s
-                .confusion
-                .iter()
-                .map(|((a, b), c)| (a.clone(), b.clone(), *c))
-                .collect(),
+            confusion: s.confusion.iter().map(|(&(a, b), c)| (a, b, *c)).collect(),
             accepted_by_all: s.accepted_by_all,
             new: s
                 .new

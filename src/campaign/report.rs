@@ -294,11 +294,13 @@ impl CampaignSummary {
         let verdict_confusion = self
             .confusion
             .iter()
-            .filter(|((a, b), _)| refuses(a) || refuses(b))
-            .map(|((a, b), c)| ConfusionReport {
-                a: a.clone(),
-                b: b.clone(),
-                counts: *c,
+            .filter_map(|(&(a, b), c)| {
+                let (a, b) = (self.backends.get(a)?, self.backends.get(b)?);
+                (refuses(a) || refuses(b)).then(|| ConfusionReport {
+                    a: a.clone(),
+                    b: b.clone(),
+                    counts: *c,
+                })
             })
             .collect();
         let mut signatures: Vec<SignatureReport> = self

@@ -131,8 +131,9 @@ pub struct CampaignSummary {
     pub verdicts: BTreeMap<String, VerdictStats>,
     /// Outcome kinds per backend (`rejected`, `returned`, `fault`, ...).
     pub outcome_kinds: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Verdict agreement per pair of backends (in backend order).
-    pub confusion: BTreeMap<(String, String), Confusion>,
+    /// Verdict agreement per pair of backends, by their positions in
+    /// `backends` (first < second).
+    pub confusion: BTreeMap<(usize, usize), Confusion>,
     /// Cases no backend refused.
     pub accepted_by_all: u64,
     /// New divergences by (backend, aspect).
@@ -312,7 +313,11 @@ pub(crate) fn fold(
     }
     let mut refused = false;
     for (o, reason) in r.outcomes.iter().zip(&r.reasons) {
-        let stats = s.verdicts.entry(o.backend.clone()).or_default();
+        if !s.verdicts.contains_key(&o.backend) {
+            s.verdicts
+                .insert(o.backend.clone(), VerdictStats::default());
+        }
+        let stats = s.verdicts.get_mut(&o.backend).expect("just inserted");
         let kind = match (&o.verdict, reason) {
             (Verdict::Accepted, _) => {
                 stats.accepted += 1;
@@ -331,7 +336,10 @@ pub(crate) fn fold(
             }
             _ => o.execution.kind_name(),
         };
-        let kinds = s.outcome_kinds.entry(o.backend.clone()).or_default();
+        if !s.outcome_kinds.contains_key(&o.backend) {
+            s.outcome_kinds.insert(o.backend.clone(), BTreeMap::new());
+        }
+        let kinds = s.outcome_kinds.get_mut(&o.backend).expect("just inserted");
         match kinds.get_mut(kind) {
             Some(n) => *n += 1,
             None => {
@@ -343,7 +351,7 @@ pub(crate) fn fold(
         s.accepted_by_all += 1;
     }
     for (i, a) in r.outcomes.iter().enumerate() {
-        for b in &r.outcomes[i + 1..] {
+        for (j, b) in r.outcomes.iter().enumerate().skip(i + 1) {
             let verdicts = (&a.verdict, &b.verdict);
             let (a_ok, b_ok) = match verdicts {
                 (Verdict::Unknown, _) | (_, Verdict::Unknown) => continue,
@@ -352,10 +360,7 @@ pub(crate) fn fold(
                     matches!(y, Verdict::Accepted),
                 ),
             };
-            let c = s
-                .confusion
-                .entry((a.backend.clone(), b.backend.clone()))
-                .or_default();
+            let c = s.confusion.entry((i, j)).or_default();
             match (a_ok, b_ok) {
                 (true, true) => c.both_accept += 1,
                 (false, false) => c.both_refuse += 1,

@@ -102,12 +102,39 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse()
 }
 
+/// Set by the SIGINT/SIGTERM handler.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    SIGNALLED.store(true, Ordering::Relaxed);
+}
+
+/// Makes SIGINT and SIGTERM stop the campaign cleanly (checkpoint written,
+/// summary printed) instead of killing it.
+fn stop_on_signals() {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is
+    // async-signal-safe; signal() has no other precondition.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
 /// How often the progress display reads the campaign's counters.
 const TICK: Duration = Duration::from_millis(100);
 
 /// How often a plain progress line is printed when standard error is not a
-/// terminal.
+/// terminal (`BPFDIFF_PROGRESS_MS` overrides it, for tests).
 const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+fn plain_every() -> Duration {
+    std::env::var("BPFDIFF_PROGRESS_MS")
+        .ok()
+        .and_then(|ms| ms.trim().parse().ok())
+        .map_or(PLAIN_EVERY, Duration::from_millis)
+}
 
 /// The progress figures, in words: rate, accepted, divergences, coverage
 /// and ETA.
@@ -159,16 +186,20 @@ fn run_with_progress(
     let counters = CampaignProgress::default();
     let finished = AtomicBool::new(false);
     let started = Instant::now();
+    let every = plain_every();
     let summary = std::thread::scope(|scope| {
         let ticker = scope.spawn(|| {
             let mut last_line = Instant::now();
             while !finished.load(Ordering::Relaxed) {
+                if SIGNALLED.load(Ordering::Relaxed) {
+                    counters.request_stop();
+                }
                 let text =
                     || progress_text(&counters, first_done, started, positions, remaining_time);
                 if !bar.is_hidden() {
                     bar.set_position(counters.done());
                     bar.set_message(text());
-                } else if last_line.elapsed() >= PLAIN_EVERY {
+                } else if last_line.elapsed() >= every {
                     let _ = writeln!(
                         std::io::stderr(),
                         "campaign: {} programs, {}",
@@ -383,7 +414,19 @@ pub fn execute(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
             (config, None)
         }
     };
+    let save_dir = config.save.clone();
+    stop_on_signals();
     let summary = run_with_progress(config, resume)?;
+    if SIGNALLED.load(Ordering::Relaxed) {
+        let resume = save_dir.map_or(String::new(), |d| {
+            format!("; continue with --resume {}", d.display())
+        });
+        let _ = writeln!(
+            std::io::stderr(),
+            "bpfdiff: campaign stopped by a signal after {} programs{resume}",
+            summary.programs
+        );
+    }
     let report = summary.to_report();
     if json_stdout {
         output::println(&serde_json::to_string_pretty(&report)?)?;
