@@ -281,6 +281,9 @@ impl Checkpoint {
             );
         }
         s.signatures = st.signatures;
+        for c in s.signatures.values() {
+            s.signatures_kept[usize::from(c.known)] += 1;
+        }
         s.signatures_dropped = st.signatures_dropped;
         if st.coverage.len() == s.coverage.len() {
             s.coverage = st.coverage;

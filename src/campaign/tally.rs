@@ -142,6 +142,8 @@ pub struct CampaignSummary {
     pub signatures: BTreeMap<String, SignatureCount>,
     /// Differences whose signature was not kept ([`MAX_SIGNATURES`]).
     pub signatures_dropped: u64,
+    /// Signatures kept: new ones, known ones.
+    pub signatures_kept: [usize; 2],
     /// Instructions generated per row of [`OPCODES`].
     pub coverage: Vec<u64>,
     /// The rules (their definitions; matches are in `rule_hits`).
@@ -189,6 +191,7 @@ impl CampaignSummary {
             new: BTreeMap::new(),
             signatures: BTreeMap::new(),
             signatures_dropped: 0,
+            signatures_kept: [0, 0],
             coverage: vec![0; OPCODES.len()],
             rules: config.rules.clone(),
             rule_hits: vec![0; config.rules.rules().len()],
@@ -392,24 +395,21 @@ pub(crate) fn fold(
                     }
                 }
                 let signature = Signature::of(&case.program, &r.outcomes, d).canonical();
-                let kept = s
-                    .signatures
-                    .values()
-                    .filter(|c| c.known == d.known.is_some())
-                    .count();
-                match s.signatures.get_mut(&signature) {
-                    Some(c) => c.count += 1,
-                    None if kept < MAX_SIGNATURES => {
-                        s.signatures.insert(
-                            signature,
-                            SignatureCount {
-                                count: 1,
-                                known: d.known.is_some(),
-                                rule: d.known.clone(),
-                            },
-                        );
-                    }
-                    None => s.signatures_dropped += 1,
+                let known = d.known.is_some();
+                if let Some(c) = s.signatures.get_mut(&signature) {
+                    c.count += 1;
+                } else if s.signatures_kept[usize::from(known)] < MAX_SIGNATURES {
+                    s.signatures_kept[usize::from(known)] += 1;
+                    s.signatures.insert(
+                        signature,
+                        SignatureCount {
+                            count: 1,
+                            known,
+                            rule: d.known.clone(),
+                        },
+                    );
+                } else {
+                    s.signatures_dropped += 1;
                 }
             }
             if differences.iter().all(|d| d.known.is_some()) {
