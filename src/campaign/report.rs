@@ -145,7 +145,9 @@ pub struct CampaignReport {
     pub known_rules: RulesReport,
     /// The shard run (`"I/N"`; `"0/1"` for a whole campaign).
     pub shard: String,
-    /// The bound on the whole campaign's cases (`null`: none).
+    /// The bound on the whole campaign's cases (`"0x…"`, as it may exceed
+    /// 2^53; `null`: none).
+    #[serde(serialize_with = "optional_hex")]
     pub programs_limit: Option<u64>,
     /// The time bound in seconds (`null`: none).
     pub duration_s: Option<f64>,
@@ -172,6 +174,14 @@ pub struct CampaignReport {
     pub timeline: Vec<Sample>,
     /// Where the campaign ran.
     pub environment: Option<Environment>,
+}
+
+/// An optional u64 as a `"0x…"` string, or `null`.
+fn optional_hex<S: serde::Serializer>(value: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => s.serialize_str(&bpfdiff_oracle::hex_u64::to_text(*v)),
+        None => s.serialize_none(),
+    }
 }
 
 /// Verdicts of two backends over the cases both gave a verdict for.
