@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bpfdiff::campaign::{self, CampaignConfig};
-use bpfdiff::gen::{Knobs, Tier};
+use bpfdiff::gen::Tier;
 use bpfdiff::known_rules;
 
 /// One run's measurements.
@@ -60,17 +60,15 @@ fn load_average() -> String {
 }
 
 fn run(backends: &str, programs: u64) -> Result<Sample, String> {
-    let config = CampaignConfig {
-        seed: 0,
+    let mut config = CampaignConfig::new(
+        0,
         programs,
-        tier: Tier::Verifier,
-        backends: backends.split(',').map(str::to_string).collect(),
-        jobs: 2,
-        knobs: Knobs::default(),
-        rules: known_rules::builtin().map_err(|e| e.to_string())?,
-        kernel_reasons: true,
-        save: None,
-    };
+        Tier::Verifier,
+        backends.split(',').map(str::to_string).collect(),
+    );
+    config.jobs = 2;
+    config.rules = known_rules::builtin().map_err(|e| e.to_string())?;
+    config.kernel_reasons = true;
     let cpu = cpu_time();
     let start = Instant::now();
     let summary = campaign::run(config).map_err(|e| e.to_string())?;

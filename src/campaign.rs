@@ -1,29 +1,117 @@
 //! Campaigns: many generated cases from deterministic seeds, run on every
-//! selected backend in parallel, summarised.
+//! selected backend in parallel, summarised as they stream by.
 //!
 //! Case `i` of campaign seed `N` is [`seeded::case`] with seed
 //! [`case_seed`]`(N, i)`, so any case of any campaign can be regenerated.
-//! Work is spread over a rayon pool; each pool thread owns one set of
-//! backends (backends are not `Sync`, and the rbpf ones own a worker
-//! process). Known rules are applied afterwards, in case order, so the
-//! counts are the same whatever the number of threads.
+//! Worker threads (each owns one set of backends: backends are not `Sync`,
+//! and the rbpf ones own a worker process) take case positions from a shared
+//! counter and send their results to the calling thread, which folds them
+//! into the summary strictly in case order ([`tally`]): known rules are
+//! applied in that order, so every count is the same whatever the number of
+//! threads, and a campaign stopped after `k` cases has exactly the summary
+//! of the first `k`. Workers may run at most [`WINDOW`] cases ahead of the
+//! fold, so memory is bounded by the number of distinct findings, not by the
+//! number of programs.
+//!
+//! With a save folder, findings are written as they are found (atomically,
+//! [`findings`]) and a [`checkpoint`] is written every few seconds, from
+//! which `--resume` continues exactly where the campaign stopped.
 
-use crate::fuzz_glue::{program_text, regression_data, DiffHarness};
+pub mod checkpoint;
+pub mod findings;
+pub mod junit;
+pub mod report;
+pub mod tally;
+pub mod timeline;
+
+pub use report::{
+    CampaignReport, ExampleReport, GroupReport, ReasonCount, RulesReport, VerdictReport,
+};
+pub use tally::{CampaignSummary, DivergenceGroup, Example, VerdictStats};
+
+use crate::environment::Environment;
+use crate::fuzz_glue::DiffHarness;
 use crate::gen::{seeded, Case, Knobs, Tier};
+use bpfdiff_engine::opcode::{OpcodeRow, OPCODES};
 use bpfdiff_oracle::registry::RegistryError;
-use bpfdiff_oracle::{Comparison, KnownRules, Outcome, Verdict};
-use serde::Serialize;
-use std::collections::BTreeMap;
+use bpfdiff_oracle::{Comparison, KnownRules, Outcome};
+use checkpoint::Checkpoint;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
-/// The seed of case `index` of campaign `seed`.
+/// The seed of case `index` of campaign `seed`: both are hashed together
+/// with the splitmix64 finalizer, so campaigns do not share cases (no
+/// `seed << 32` aliasing: seed 2^32 and seed 0 give unrelated cases), and
+/// for one campaign the map from index to seed is a bijection.
 pub const fn case_seed(seed: u64, index: u64) -> u64 {
-    (seed << 32) ^ index
+    mix64(mix64(seed ^ 0x6a09_e667_f3bc_c909) ^ index)
+}
+
+/// The splitmix64 finalizer: a bijective 64-bit mixer in which every input
+/// bit affects every output bit.
+pub const fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// One of `count` deterministic parts of a campaign: shard `index` runs the
+/// cases whose index `i` has `i % count == index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u64,
+    /// How many shards.
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole campaign.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// The campaign index of this shard's `position`-th case (`None` past
+    /// the 64-bit index space).
+    pub fn case_index(self, position: u64) -> Option<u64> {
+        position.checked_mul(self.count)?.checked_add(self.index)
+    }
+
+    /// How many of the first `programs` cases belong to this shard.
+    pub fn positions_below(self, programs: u64) -> u64 {
+        if programs <= self.index {
+            0
+        } else {
+            (programs - self.index - 1) / self.count + 1
+        }
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("bad shard `{s}`: expected I/N with 0 <= I < N (e.g. 0/4)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<u64>().map_err(|_| bad())?,
+            n.trim().parse::<u64>().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
 }
 
 /// What to run.
@@ -31,8 +119,14 @@ pub const fn case_seed(seed: u64, index: u64) -> u64 {
 pub struct CampaignConfig {
     /// The campaign seed.
     pub seed: u64,
-    /// How many cases.
-    pub programs: u64,
+    /// How many cases of the whole campaign (this shard runs its part of
+    /// them); `None`: until `duration` is over.
+    pub programs: Option<u64>,
+    /// Stop after this much time (whichever of this and `programs` comes
+    /// first; counted over every session of a resumed campaign).
+    pub duration: Option<Duration>,
+    /// The part of the campaign to run.
+    pub shard: Shard,
     /// The generator tier.
     pub tier: Tier,
     /// Backend names, reference first.
@@ -45,8 +139,36 @@ pub struct CampaignConfig {
     pub rules: KnownRules,
     /// Fetch the kernel verifier's reason for each refusal (slower).
     pub kernel_reasons: bool,
-    /// Where to write one `.data` file per new divergence group.
+    /// Where to write one `.data` file per new divergence group, as found,
+    /// and the checkpoint.
     pub save: Option<PathBuf>,
+    /// How often to write the checkpoint (when saving).
+    pub checkpoint_every: Duration,
+}
+
+impl CampaignConfig {
+    /// A configuration with the defaults of `bpfdiff campaign`.
+    pub fn new(seed: u64, programs: u64, tier: Tier, backends: Vec<String>) -> CampaignConfig {
+        CampaignConfig {
+            seed,
+            programs: Some(programs),
+            duration: None,
+            shard: Shard::WHOLE,
+            tier,
+            backends,
+            jobs: 1,
+            knobs: Knobs::default(),
+            rules: KnownRules::default(),
+            kernel_reasons: false,
+            save: None,
+            checkpoint_every: checkpoint::EVERY,
+        }
+    }
+
+    /// How many cases this shard runs (`None`: unbounded).
+    pub fn positions(&self) -> Option<u64> {
+        self.programs.map(|p| self.shard.positions_below(p))
+    }
 }
 
 /// Why a campaign could not run.
@@ -55,7 +177,7 @@ pub enum CampaignError {
     /// A bad backend selection.
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    /// The thread pool could not be built.
+    /// The worker threads could not be started.
     #[error("cannot start {jobs} worker threads: {message}")]
     Pool {
         /// Threads asked for.
@@ -63,7 +185,7 @@ pub enum CampaignError {
         /// The error.
         message: String,
     },
-    /// An example could not be saved.
+    /// A finding or the checkpoint could not be saved.
     #[error("{path}: cannot write: {source}")]
     Save {
         /// The file.
@@ -71,97 +193,6 @@ pub enum CampaignError {
         /// The error.
         source: std::io::Error,
     },
-}
-
-/// Verdict counts of one backend.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VerdictStats {
-    /// Programs loaded.
-    pub accepted: u64,
-    /// Programs refused.
-    pub rejected: u64,
-    /// Refusals by reason (numbers replaced by `N`).
-    pub reasons: BTreeMap<String, u64>,
-}
-
-/// One diverging case, kept as an example.
-#[derive(Clone, Debug)]
-pub struct Example {
-    /// Its index in the campaign.
-    pub index: u64,
-    /// The case.
-    pub case: Case,
-    /// Every backend's outcome.
-    pub outcomes: Vec<Outcome>,
-    /// The difference, in words.
-    pub detail: String,
-}
-
-/// New divergences of one (backend, aspect).
-#[derive(Clone, Debug)]
-pub struct DivergenceGroup {
-    /// Cases with such a difference.
-    pub count: u64,
-    /// Cases by detail (numbers replaced by `N`).
-    pub details: BTreeMap<String, u64>,
-    /// The smallest of them.
-    pub smallest: Example,
-}
-
-/// What a campaign found.
-#[derive(Clone, Debug)]
-pub struct CampaignSummary {
-    /// The campaign seed.
-    pub seed: u64,
-    /// Cases run.
-    pub programs: u64,
-    /// The tier.
-    pub tier: Tier,
-    /// Backends, reference first.
-    pub backends: Vec<String>,
-    /// Threads used.
-    pub jobs: usize,
-    /// Wall-clock time.
-    pub elapsed: Duration,
-    /// Cases where every compared backend agreed.
-    pub agree: u64,
-    /// Cases with a difference no rule explains.
-    pub diverge_new: u64,
-    /// Cases whose differences are all explained by rules.
-    pub diverge_known: u64,
-    /// Cases that could not be compared.
-    pub inconclusive: u64,
-    /// Why cases were inconclusive (numbers replaced by `N`).
-    pub inconclusive_reasons: BTreeMap<String, u64>,
-    /// Verdicts per backend.
-    pub verdicts: BTreeMap<String, VerdictStats>,
-    /// New divergences by (backend, aspect).
-    pub new: BTreeMap<(String, String), DivergenceGroup>,
-    /// The rules with their match counts.
-    pub rules: KnownRules,
-    /// Files written for `save`.
-    pub saved: Vec<PathBuf>,
-}
-
-impl CampaignSummary {
-    /// The backends that ran none of the programs (every verdict unknown:
-    /// not run, e.g. no permission for `bpf()`), in the order given.
-    pub fn backends_that_ran_nothing(&self) -> Vec<String> {
-        self.backends
-            .iter()
-            .filter(|b| {
-                self.verdicts
-                    .get(b.as_str())
-                    .is_none_or(|v| v.accepted + v.rejected == 0)
-            })
-            .cloned()
-            .collect()
-    }
-
-    /// True when no case was compared: none agreed and none diverged.
-    pub fn compared_nothing(&self) -> bool {
-        self.agree + self.diverge_new + self.diverge_known == 0
-    }
 }
 
 /// A reason with its numbers replaced by `N`, so that reasons group. Only
@@ -220,508 +251,264 @@ fn standalone_number_end(chars: &[char], start: usize) -> Option<usize> {
 }
 
 /// Live counters of a running campaign, for a progress display: the
-/// worker threads add to them (relaxed atomics, one add per case), and any
-/// thread may read them while the campaign runs.
+/// folding thread sets them after each case, and any thread may read them
+/// while the campaign runs.
 #[derive(Debug, Default)]
 pub struct CampaignProgress {
     done: AtomicU64,
+    accepted: AtomicU64,
     diverge_new: AtomicU64,
+    diverge_known: AtomicU64,
+    rows_hit: AtomicU64,
+    stop: AtomicBool,
 }
 
 impl CampaignProgress {
-    /// Cases run so far.
+    /// Asks the campaign to stop early (e.g. on SIGTERM): it folds the
+    /// cases already run, writes its checkpoint and returns its summary.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// True once [`CampaignProgress::request_stop`] was called.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Cases run so far (this session and the sessions before a resume).
     pub fn done(&self) -> u64 {
         self.done.load(Ordering::Relaxed)
     }
 
-    /// Cases so far with a difference no rule explains (at the end, equal
-    /// to [`CampaignSummary::diverge_new`]).
+    /// Cases no backend refused.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Cases with a difference no rule explains (at the end, equal to
+    /// [`CampaignSummary::diverge_new`]).
     pub fn diverge_new(&self) -> u64 {
         self.diverge_new.load(Ordering::Relaxed)
     }
-}
 
-struct CaseResult {
-    index: u64,
-    case: Case,
-    comparison: Comparison,
-    outcomes: Vec<Outcome>,
-}
-
-fn run_cases(
-    config: &CampaignConfig,
-    progress: &CampaignProgress,
-) -> Result<Vec<CaseResult>, CampaignError> {
-    let jobs = config.jobs.max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| CampaignError::Pool {
-            jobs,
-            message: e.to_string(),
-        })?;
-    let next = AtomicU64::new(0);
-    let results = Mutex::new(Vec::with_capacity(config.programs as usize));
-    let failure: Mutex<Option<RegistryError>> = Mutex::new(None);
-    pool.broadcast(|_| {
-        let mut harness = match DiffHarness::new(
-            &config.backends,
-            KnownRules::default(),
-            config.kernel_reasons,
-        ) {
-            Ok(h) => h,
-            Err(e) => {
-                *failure.lock().expect("no panics while locked") = Some(e);
-                return;
-            }
-        };
-        // Each thread judges its own cases against a copy of the rules, for
-        // the running count of new divergences only: the summary applies
-        // the rules again in case order, counting matches once.
-        let mut rules = config.rules.clone();
-        let mut mine = Vec::new();
-        loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            if index >= config.programs {
-                break;
-            }
-            let case = seeded::case(config.tier, &config.knobs, case_seed(config.seed, index));
-            let check = harness.check_without_rules(&case);
-            if matches!(check.comparison, Comparison::Diverge { .. }) {
-                let mut judged = check.comparison.clone();
-                rules.apply(&case.program, &mut judged);
-                if judged.has_new_divergence() {
-                    progress.diverge_new.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            progress.done.fetch_add(1, Ordering::Relaxed);
-            mine.push(CaseResult {
-                index,
-                case,
-                comparison: check.comparison,
-                outcomes: check.outcomes,
-            });
-        }
-        results.lock().expect("no panics while locked").extend(mine);
-    });
-    if let Some(e) = failure.into_inner().expect("no panics while locked") {
-        return Err(e.into());
+    /// Cases whose differences are all explained by rules.
+    pub fn diverge_known(&self) -> u64 {
+        self.diverge_known.load(Ordering::Relaxed)
     }
-    let mut results = results.into_inner().expect("no panics while locked");
-    results.sort_by_key(|r| r.index);
-    Ok(results)
+
+    /// Opcode-table rows seen in the generated programs so far.
+    pub fn rows_hit(&self) -> u64 {
+        self.rows_hit.load(Ordering::Relaxed)
+    }
+
+    fn publish(&self, s: &CampaignSummary) {
+        self.done.store(s.programs, Ordering::Relaxed);
+        self.accepted.store(s.accepted_by_all, Ordering::Relaxed);
+        self.diverge_new.store(s.diverge_new, Ordering::Relaxed);
+        self.diverge_known.store(s.diverge_known, Ordering::Relaxed);
+        self.rows_hit.store(s.rows_hit(), Ordering::Relaxed);
+    }
+}
+
+/// How far (in cases) the workers may run ahead of the in-order fold.
+pub const WINDOW: u64 = 8192;
+
+/// What a worker sends back for one case. The case itself is kept only
+/// when it diverged (the fold needs its program for the rules).
+pub(crate) struct CaseResult {
+    pub(crate) position: u64,
+    pub(crate) index: u64,
+    pub(crate) case: Option<Case>,
+    pub(crate) comparison: Comparison,
+    pub(crate) outcomes: Vec<Outcome>,
+    /// Rejection reasons, normalized, in outcome order (`None`: not refused).
+    pub(crate) reasons: Vec<Option<String>>,
+    /// The opcode-table rows of the program's instructions.
+    pub(crate) rows: Vec<u16>,
+}
+
+/// The index of `row` in [`OPCODES`].
+fn row_index(row: &'static OpcodeRow) -> u16 {
+    let offset = row as *const OpcodeRow as usize - OPCODES.as_ptr() as usize;
+    (offset / std::mem::size_of::<OpcodeRow>()) as u16
+}
+
+fn run_one(harness: &mut DiffHarness, config: &CampaignConfig, position: u64) -> CaseResult {
+    let index = config
+        .shard
+        .case_index(position)
+        .expect("positions stop before the index space ends");
+    let case = seeded::case(config.tier, &config.knobs, case_seed(config.seed, index));
+    let rows = case
+        .program
+        .decode()
+        .map(|d| d.iter().map(|(_, i)| row_index(i.row)).collect())
+        .unwrap_or_default();
+    let check = harness.check_without_rules(&case);
+    let reasons = check
+        .outcomes
+        .iter()
+        .map(|o| match &o.verdict {
+            bpfdiff_oracle::Verdict::Rejected { reason, .. } => Some(normalize_reason(reason)),
+            _ => None,
+        })
+        .collect();
+    let diverged = matches!(check.comparison, Comparison::Diverge { .. });
+    CaseResult {
+        position,
+        index,
+        case: diverged.then_some(case),
+        comparison: check.comparison,
+        outcomes: check.outcomes,
+        reasons,
+        rows,
+    }
 }
 
 /// Runs a campaign.
 pub fn run(config: CampaignConfig) -> Result<CampaignSummary, CampaignError> {
-    run_with_progress(config, &CampaignProgress::default())
+    run_with_progress(config, None, &CampaignProgress::default())
 }
 
-/// Runs a campaign, counting cases done and new divergences in `progress`
-/// as it goes (read it from another thread to show progress).
+/// Runs a campaign (continuing `resume` when given), publishing its counters
+/// in `progress` as it goes (read them from another thread to show
+/// progress).
 pub fn run_with_progress(
     config: CampaignConfig,
+    resume: Option<Checkpoint>,
     progress: &CampaignProgress,
 ) -> Result<CampaignSummary, CampaignError> {
     let start = Instant::now();
-    let results = run_cases(&config, progress)?;
+    let environment = Environment::detect();
+    let mut summary = match resume {
+        Some(c) => c.into_summary(&config),
+        None => CampaignSummary::new(&config),
+    };
+    summary.environment = Some(environment);
+    let before = summary.elapsed;
+    let mut saver = findings::Findings::new(config.save.clone(), &summary)?;
+    let positions = config.positions();
+    let remaining_time = config.duration.map(|d| d.saturating_sub(before));
+    let first = summary.next_position;
+    let done = |p: u64| positions.is_some_and(|n| p >= n) || config.shard.case_index(p).is_none();
+    progress.publish(&summary);
+    if done(first) || remaining_time == Some(Duration::ZERO) {
+        summary.elapsed = before + start.elapsed();
+        saver.checkpoint(&config, &summary)?;
+        return Ok(summary);
+    }
+
+    let jobs = config.jobs.max(1);
+    let next = AtomicU64::new(first);
+    let folded = AtomicU64::new(first);
+    let stop = AtomicBool::new(false);
+    let failure: Mutex<Option<RegistryError>> = Mutex::new(None);
+    let (tx, rx) = mpsc::sync_channel::<CaseResult>(4096);
     let mut rules = config.rules.clone();
-    let mut s = CampaignSummary {
-        seed: config.seed,
-        programs: results.len() as u64,
-        tier: config.tier,
-        backends: config.backends.clone(),
-        jobs: config.jobs.max(1),
-        elapsed: Duration::ZERO,
-        agree: 0,
-        diverge_new: 0,
-        diverge_known: 0,
-        inconclusive: 0,
-        inconclusive_reasons: BTreeMap::new(),
-        verdicts: BTreeMap::new(),
-        new: BTreeMap::new(),
-        rules: KnownRules::default(),
-        saved: Vec::new(),
-    };
-    for mut r in results {
-        for o in &r.outcomes {
-            let stats = s.verdicts.entry(o.backend.clone()).or_default();
-            match &o.verdict {
-                Verdict::Accepted => stats.accepted += 1,
-                Verdict::Rejected { reason, .. } => {
-                    stats.rejected += 1;
-                    *stats.reasons.entry(normalize_reason(reason)).or_default() += 1;
-                }
-                Verdict::Unknown => {}
-            }
-        }
-        rules.apply(&r.case.program, &mut r.comparison);
-        match &r.comparison {
-            Comparison::Agree { .. } => s.agree += 1,
-            Comparison::Inconclusive { why } => {
-                s.inconclusive += 1;
-                for w in why {
-                    *s.inconclusive_reasons
-                        .entry(normalize_reason(w))
-                        .or_default() += 1;
-                }
-            }
-            Comparison::Diverge { differences } => {
-                if differences.iter().all(|d| d.known.is_some()) {
-                    s.diverge_known += 1;
-                    continue;
-                }
-                s.diverge_new += 1;
-                for d in differences.iter().filter(|d| d.known.is_none()) {
-                    let key = (d.backend.clone(), d.aspect.name().to_string());
-                    let example = Example {
-                        index: r.index,
-                        case: r.case.clone(),
-                        outcomes: r.outcomes.clone(),
-                        detail: d.to_string(),
+    let outcome = std::thread::scope(|scope| -> Result<(), CampaignError> {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next, folded, stop, failure, config) = (&next, &folded, &stop, &failure, &config);
+            let spawned = std::thread::Builder::new()
+                .name("campaign".into())
+                .spawn_scoped(scope, move || {
+                    let mut harness = match DiffHarness::new(
+                        &config.backends,
+                        KnownRules::default(),
+                        config.kernel_reasons,
+                    ) {
+                        Ok(h) => h,
+                        Err(e) => {
+                            *failure.lock().expect("no panics while locked") = Some(e);
+                            stop.store(true, Ordering::Relaxed);
+                            return;
+                        }
                     };
-                    let size = |e: &Example| (e.case.program.len(), e.case.input.len());
-                    let g = s.new.entry(key).or_insert_with(|| DivergenceGroup {
-                        count: 0,
-                        details: BTreeMap::new(),
-                        smallest: example.clone(),
-                    });
-                    g.count += 1;
-                    *g.details.entry(normalize_reason(&d.detail)).or_default() += 1;
-                    if size(&example) < size(&g.smallest) {
-                        g.smallest = example;
+                    loop {
+                        let position = next.fetch_add(1, Ordering::Relaxed);
+                        if done(position) {
+                            return;
+                        }
+                        while position >= folded.load(Ordering::Relaxed) + WINDOW {
+                            if stop.load(Ordering::Relaxed) {
+                                return;
+                            }
+                            std::thread::sleep(Duration::from_micros(200));
+                        }
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        if tx.send(run_one(&mut harness, config, position)).is_err() {
+                            return;
+                        }
                     }
-                }
+                });
+            if let Err(e) = spawned {
+                stop.store(true, Ordering::Relaxed);
+                return Err(CampaignError::Pool {
+                    jobs,
+                    message: e.to_string(),
+                });
             }
         }
-    }
-    s.rules = rules;
-    if let Some(dir) = &config.save {
-        s.saved = save_examples(dir, &s)?;
-    }
-    s.elapsed = start.elapsed();
-    Ok(s)
-}
-
-fn save_examples(
-    dir: &std::path::Path,
-    s: &CampaignSummary,
-) -> Result<Vec<PathBuf>, CampaignError> {
-    let err = |path: &std::path::Path, source| CampaignError::Save {
-        path: path.display().to_string(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
-    let mut saved = Vec::new();
-    for ((backend, aspect), g) in &s.new {
-        let e = &g.smallest;
-        let path = dir.join(format!(
-            "{backend}-{aspect}-seed{}-{}-case{}.data",
-            s.seed, s.tier, e.index
-        ));
-        let header = format!(
-            "# bpfdiff campaign --seed {} --tier {} case {}: {}\n",
-            s.seed,
-            s.tier,
-            e.index,
-            e.detail.replace("--", "- -")
-        );
-        // An empty program has no `.data` form; generators never make one.
-        let Some(data) = regression_data(&e.case) else {
-            continue;
-        };
-        std::fs::write(&path, header + &data).map_err(|x| err(&path, x))?;
-        saved.push(path);
-    }
-    Ok(saved)
-}
-
-/// A reason (or detail) and how many cases had it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ReasonCount {
-    /// The text, numbers replaced by `N` ([`normalize_reason`]).
-    pub reason: String,
-    /// Cases.
-    pub count: u64,
-}
-
-/// Counts by text, most frequent first (ties by text), as summaries list them.
-fn by_count(counts: &BTreeMap<String, u64>) -> Vec<ReasonCount> {
-    let mut list: Vec<ReasonCount> = counts
-        .iter()
-        .map(|(reason, &count)| ReasonCount {
-            reason: reason.clone(),
-            count,
-        })
-        .collect();
-    list.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(&b.reason)));
-    list
-}
-
-/// One backend's verdicts in the JSON form of a summary.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct VerdictReport {
-    /// Programs loaded.
-    pub accepted: u64,
-    /// Programs refused.
-    pub rejected: u64,
-    /// Programs with a verdict (accepted + rejected).
-    pub total: u64,
-    /// Every refusal reason, most frequent first.
-    pub reasons: Vec<ReasonCount>,
-}
-
-/// The smallest example of a divergence group in the JSON form.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ExampleReport {
-    /// The case's index in the campaign.
-    pub case: u64,
-    /// The seed the case was generated from (`"0x…"`, see [`case_seed`]).
-    #[serde(with = "bpfdiff_oracle::hex_u64")]
-    pub case_seed: u64,
-    /// The difference, in words (`rbpf: r0: 0x1 vs 0x0`).
-    pub detail: String,
-    /// Instruction slots.
-    pub slots: usize,
-    /// The program's bytes as hex (8 bytes per slot, no separators).
-    pub program_hex: String,
-    /// The program in kernel syntax (or its slots in hex when it does not
-    /// decode), one instruction per line.
-    pub program: String,
-    /// The input memory as hex.
-    pub input: String,
-    /// Every backend's outcome (the shape of `diff --json`'s `outcomes`).
-    pub outcomes: Vec<Outcome>,
-}
-
-/// New divergences of one (backend, aspect) in the JSON form.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct GroupReport {
-    /// The backend that differs from the reference.
-    pub backend: String,
-    /// The aspect that differs.
-    pub aspect: String,
-    /// Cases with such a difference.
-    pub count: u64,
-    /// Every detail (numbers replaced by `N`), most frequent first.
-    pub details: Vec<ReasonCount>,
-    /// The smallest of them.
-    pub smallest: ExampleReport,
-}
-
-/// The known-divergence rules in the JSON form.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RulesReport {
-    /// Where the rules came from.
-    pub sources: Vec<String>,
-    /// How many rules applied.
-    pub rules: usize,
-    /// The rules that matched, with their match counts.
-    pub matched: BTreeMap<String, u64>,
-    /// How many rules did not match.
-    pub without_match: usize,
-}
-
-/// A campaign summary in the shape `bpfdiff campaign --json` prints: every
-/// figure of the text summary, lists complete (the text shows the most
-/// frequent reasons only).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CampaignReport {
-    /// The campaign seed (`"0x…"`).
-    #[serde(with = "bpfdiff_oracle::hex_u64")]
-    pub seed: u64,
-    /// The generator tier.
-    pub tier: String,
-    /// Backends, reference first.
-    pub backends: Vec<String>,
-    /// Threads used.
-    pub jobs: usize,
-    /// Cases run.
-    pub programs: u64,
-    /// Wall-clock seconds.
-    pub elapsed_s: f64,
-    /// Cases per second.
-    pub programs_per_s: f64,
-    /// Cases where every compared backend agreed.
-    pub agree: u64,
-    /// Cases with a difference (`diverge_new + diverge_known`).
-    pub diverge: u64,
-    /// Cases with a difference no rule explains.
-    pub diverge_new: u64,
-    /// Cases whose differences are all explained by rules.
-    pub diverge_known: u64,
-    /// Cases that could not be compared.
-    pub inconclusive: u64,
-    /// Why cases were inconclusive, most frequent first.
-    pub inconclusive_reasons: Vec<ReasonCount>,
-    /// Verdicts per backend.
-    pub verdicts: BTreeMap<String, VerdictReport>,
-    /// New divergences by (backend, aspect).
-    pub new_divergences: Vec<GroupReport>,
-    /// Files written for `--save`.
-    pub saved: Vec<String>,
-    /// The known-divergence rules and their matches.
-    pub known_rules: RulesReport,
-}
-
-impl CampaignSummary {
-    /// The JSON form of the summary.
-    pub fn to_report(&self) -> CampaignReport {
-        let secs = self.elapsed.as_secs_f64();
-        let verdicts = self
-            .verdicts
-            .iter()
-            .map(|(backend, v)| {
-                let report = VerdictReport {
-                    accepted: v.accepted,
-                    rejected: v.rejected,
-                    total: v.accepted + v.rejected,
-                    reasons: by_count(&v.reasons),
-                };
-                (backend.clone(), report)
-            })
-            .collect();
-        let new_divergences = self
-            .new
-            .iter()
-            .map(|((backend, aspect), g)| {
-                let e = &g.smallest;
-                GroupReport {
-                    backend: backend.clone(),
-                    aspect: aspect.clone(),
-                    count: g.count,
-                    details: by_count(&g.details),
-                    smallest: ExampleReport {
-                        case: e.index,
-                        case_seed: case_seed(self.seed, e.index),
-                        detail: e.detail.clone(),
-                        slots: e.case.program.len(),
-                        program_hex: crate::hex::to_hex(&e.case.program.to_bytes()),
-                        program: program_text(&e.case.program),
-                        input: crate::hex::to_hex(&e.case.input),
-                        outcomes: e.outcomes.clone(),
-                    },
-                }
-            })
-            .collect();
-        let matched: BTreeMap<String, u64> = self
-            .rules
-            .rules()
-            .iter()
-            .zip(self.rules.hits())
-            .filter(|(_, &n)| n > 0)
-            .map(|(r, &n)| (r.name.clone(), n))
-            .collect();
-        CampaignReport {
-            seed: self.seed,
-            tier: self.tier.to_string(),
-            backends: self.backends.clone(),
-            jobs: self.jobs,
-            programs: self.programs,
-            elapsed_s: secs,
-            programs_per_s: self.programs as f64 / secs.max(1e-9),
-            agree: self.agree,
-            diverge: self.diverge_new + self.diverge_known,
-            diverge_new: self.diverge_new,
-            diverge_known: self.diverge_known,
-            inconclusive: self.inconclusive,
-            inconclusive_reasons: by_count(&self.inconclusive_reasons),
-            verdicts,
-            new_divergences,
-            saved: self.saved.iter().map(|p| p.display().to_string()).collect(),
-            known_rules: RulesReport {
-                sources: self.rules.sources().to_vec(),
-                rules: self.rules.rules().len(),
-                without_match: self.rules.rules().len() - matched.len(),
-                matched,
-            },
-        }
-    }
-}
-
-fn percent(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        100.0 * part as f64 / whole as f64
-    }
-}
-
-impl fmt::Display for CampaignSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.elapsed.as_secs_f64();
-        writeln!(
-            f,
-            "campaign: seed {}, tier {}, backends {}, {} job(s): {} programs in {:.1} s ({:.0} programs/s)",
-            self.seed,
-            self.tier,
-            self.backends.join(","),
-            self.jobs,
-            self.programs,
-            secs,
-            self.programs as f64 / secs.max(1e-9)
-        )?;
-        writeln!(
-            f,
-            "  agree {}, diverge {} (new {}, all known {}), inconclusive {}",
-            self.agree,
-            self.diverge_new + self.diverge_known,
-            self.diverge_new,
-            self.diverge_known,
-            self.inconclusive
-        )?;
-        for (backend, v) in &self.verdicts {
-            let total = v.accepted + v.rejected;
-            writeln!(
-                f,
-                "  {backend}: accepted {} of {} ({:.1} %)",
-                v.accepted,
-                total,
-                percent(v.accepted, total)
-            )?;
-            for ReasonCount { reason, count: n } in by_count(&v.reasons).into_iter().take(8) {
-                writeln!(f, "    {n:6}  {reason}")?;
-            }
-        }
-        if !self.inconclusive_reasons.is_empty() {
-            writeln!(f, "inconclusive, by reason:")?;
-            let reasons = by_count(&self.inconclusive_reasons);
-            for ReasonCount { reason, count: n } in reasons.into_iter().take(8) {
-                writeln!(f, "  {n:6}  {reason}")?;
-            }
-        }
-        if self.new.is_empty() {
-            writeln!(f, "new divergences: none")?;
-        } else {
-            writeln!(f, "new divergences, by backend and aspect:")?;
-            for ((backend, aspect), g) in &self.new {
-                let e = &g.smallest;
-                writeln!(
-                    f,
-                    "  {backend} / {aspect}: {} case(s); smallest is case {} ({} slots, {} input bytes):",
-                    g.count,
-                    e.index,
-                    e.case.program.len(),
-                    e.case.input.len()
-                )?;
-                for ReasonCount { reason, count: n } in by_count(&g.details).into_iter().take(6) {
-                    writeln!(f, "    {n:6}  {reason}")?;
-                }
-                writeln!(f, "    smallest: {}", e.detail)?;
-                for line in program_text(&e.case.program).lines() {
-                    writeln!(f, "      {line}")?;
-                }
-                writeln!(f, "    input: {}", crate::hex::to_hex(&e.case.input))?;
-                for o in &e.outcomes {
-                    writeln!(f, "    {:8} {}", o.backend, o.summary())?;
+        drop(tx);
+        // The fold: in position order, whatever order the results arrive in.
+        let mut pending: std::collections::BTreeMap<u64, CaseResult> = Default::default();
+        let mut expected = first;
+        let mut last_checkpoint = Instant::now();
+        let mut result = Ok(());
+        loop {
+            let received = rx.recv_timeout(Duration::from_millis(50));
+            let finished = matches!(received, Err(mpsc::RecvTimeoutError::Disconnected));
+            if let Ok(r) = received {
+                pending.insert(r.position, r);
+                while let Ok(r) = rx.try_recv() {
+                    pending.insert(r.position, r);
                 }
             }
+            if result.is_ok() {
+                while let Some(r) = pending.remove(&expected) {
+                    if let Err(e) = tally::fold(&mut summary, &mut rules, r, &mut saver) {
+                        stop.store(true, Ordering::Relaxed);
+                        result = Err(e);
+                        break;
+                    }
+                    expected += 1;
+                }
+            }
+            summary.next_position = expected;
+            folded.store(expected, Ordering::Relaxed);
+            let elapsed = start.elapsed();
+            summary.elapsed = before + elapsed;
+            summary.timeline.sample(timeline::Sample::of(&summary));
+            progress.publish(&summary);
+            if remaining_time.is_some_and(|t| elapsed >= t) || progress.stop_requested() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            if result.is_ok() && last_checkpoint.elapsed() >= config.checkpoint_every {
+                summary.ambiguous_session = rules.ambiguous().to_vec();
+                if let Err(e) = saver.checkpoint(&config, &summary) {
+                    stop.store(true, Ordering::Relaxed);
+                    result = Err(e);
+                }
+                last_checkpoint = Instant::now();
+            }
+            if finished {
+                break;
+            }
         }
-        for p in &self.saved {
-            writeln!(f, "saved {}", p.display())?;
-        }
-        write!(f, "{}", self.rules.summary())
+        result
+    });
+    if let Some(e) = failure.into_inner().expect("no panics while locked") {
+        return Err(e.into());
     }
+    outcome?;
+    summary.ambiguous_session = rules.ambiguous().to_vec();
+    summary.elapsed = before + start.elapsed();
+    summary.timeline.sample_now(timeline::Sample::of(&summary));
+    saver.checkpoint(&config, &summary)?;
+    summary.saved = saver.saved();
+    Ok(summary)
 }
 
 #[cfg(test)]
@@ -755,28 +542,63 @@ mod tests {
 
     #[test]
     fn case_seeds_of_different_campaigns_do_not_collide() {
-        assert_ne!(case_seed(0, 1), case_seed(1, 0));
-        assert_eq!(case_seed(0, 7), 7);
+        // The old `(seed << 32) ^ index` gave campaign 2^32 the cases of
+        // campaign 0, and campaign 1's case 0 was campaign 0's case 2^32.
+        let n = 50_000u64;
+        let mut seen = std::collections::HashSet::new();
+        for seed in [0u64, 1, 2, 1 << 32, (1 << 32) + 1, u64::MAX] {
+            for i in 0..n {
+                assert!(seen.insert(case_seed(seed, i)), "seed {seed} case {i}");
+            }
+        }
+        assert_ne!(case_seed(1 << 32, 0), case_seed(0, 0));
+        assert_ne!(case_seed(0, 1 << 32), case_seed(1, 0));
+    }
+
+    #[test]
+    fn shards_partition_the_cases() {
+        let programs = 103;
+        let mut all: Vec<u64> = Vec::new();
+        for index in 0..4 {
+            let s = Shard { index, count: 4 };
+            let n = s.positions_below(programs);
+            all.extend((0..n).map(|p| s.case_index(p).unwrap()));
+        }
+        all.sort_unstable();
+        assert_eq!(all, (0..programs).collect::<Vec<_>>());
+        assert_eq!("3/4".parse(), Ok(Shard { index: 3, count: 4 }));
+        assert!("4/4".parse::<Shard>().is_err());
+        assert!("0/0".parse::<Shard>().is_err());
+        assert!("1".parse::<Shard>().is_err());
     }
 
     #[test]
     fn an_interpreter_only_campaign_agrees_with_itself() {
-        let config = CampaignConfig {
-            seed: 1,
-            programs: 40,
-            tier: Tier::Verifier,
-            backends: vec!["interp".into(), "interp".into()],
-            jobs: 2,
-            knobs: Knobs::default(),
-            rules: KnownRules::default(),
-            kernel_reasons: false,
-            save: None,
-        };
+        let mut config = CampaignConfig::new(
+            1,
+            40,
+            Tier::Verifier,
+            vec!["interp".into(), "interp".into()],
+        );
+        config.jobs = 2;
         let progress = CampaignProgress::default();
-        let s = run_with_progress(config, &progress).unwrap();
+        let s = run_with_progress(config, None, &progress).unwrap();
         assert_eq!(s.programs, 40);
         assert_eq!(s.agree, 40, "{s}");
         assert_eq!((progress.done(), progress.diverge_new()), (40, 0));
+        assert!(s.rows_hit() > 0);
         assert!(s.to_string().contains("new divergences: none"));
+    }
+
+    #[test]
+    fn counts_do_not_depend_on_the_number_of_threads() {
+        let run_with = |jobs| {
+            let mut config =
+                CampaignConfig::new(5, 300, Tier::Raw, vec!["interp".into(), "jit".into()]);
+            config.jobs = jobs;
+            let s = run(config).unwrap();
+            s.to_report().deterministic()
+        };
+        assert_eq!(run_with(1), run_with(3));
     }
 }

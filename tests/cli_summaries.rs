@@ -366,7 +366,10 @@ fn check_campaign(text: &str, v: &Value) -> CampaignText {
         let e = &g["smallest"];
         assert_eq!(g["count"], count, "{key}");
         assert_eq!(e["case"], case, "{key}");
-        assert_eq!(e["case_seed"], format!("0x{:x}", (c.seed << 32) ^ case));
+        assert_eq!(
+            e["case_seed"],
+            format!("0x{:x}", bpfdiff::campaign::case_seed(c.seed, case))
+        );
         assert_eq!(e["slots"], slots, "{key}");
         let input = e["input"].as_str().unwrap();
         assert_eq!(input.len() as u64, 2 * input_bytes, "{key}");

@@ -1,15 +1,19 @@
 //! `bpfdiff campaign`: many generated programs on several backends.
 
 use super::{output, progress, EXIT_NOTHING_TESTED, EXIT_TESTS_FAILED};
-use bpfdiff::campaign::{self, CampaignConfig, CampaignProgress, CampaignSummary};
+use bpfdiff::campaign::checkpoint::{knobs_text, Checkpoint, SavedConfig};
+use bpfdiff::campaign::findings::write_atomic;
+use bpfdiff::campaign::{self, junit, CampaignConfig, CampaignProgress, CampaignSummary, Shard};
 use bpfdiff::gen::{Knobs, Tier};
+use bpfdiff_engine::opcode::OPCODES;
 use bpfdiff_oracle::registry;
+use bpfdiff_oracle::KnownRules;
 use clap::{Args, ValueEnum};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The generator tier on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -41,15 +45,25 @@ impl From<TierArg> for Tier {
 /// Arguments of `bpfdiff campaign`.
 #[derive(Debug, Args)]
 pub struct CampaignArgs {
-    /// The campaign seed: case i is generated from (seed << 32) ^ i.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// How many programs to generate and run.
-    #[arg(long, default_value_t = 1000)]
-    pub programs: u64,
-    /// The generator tier.
-    #[arg(long, value_enum, default_value_t = TierArg::Mix)]
-    pub tier: TierArg,
+    /// The campaign seed (default 0): case i is generated from a 64-bit hash
+    /// of (seed, i).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// How many programs the whole campaign has (default 1000; unbounded
+    /// with --duration alone).
+    #[arg(long)]
+    pub programs: Option<u64>,
+    /// Stop after this long (`90s`, `10m`, `1h30m`); with --programs,
+    /// whichever comes first.
+    #[arg(long, value_name = "TIME", value_parser = super::duration::parse)]
+    pub duration: Option<Duration>,
+    /// Run only part I of N of the campaign: the cases whose index i has
+    /// i % N == I (`--shard 0/4` ... `--shard 3/4` together are the campaign).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// The generator tier (default: mix).
+    #[arg(long, value_enum)]
+    pub tier: Option<TierArg>,
     /// Backends to run, reference first (default: `BPFDIFF_BACKENDS`, else all).
     #[arg(long, value_name = "LIST")]
     pub backends: Option<String>,
@@ -59,9 +73,14 @@ pub struct CampaignArgs {
     /// Which known-divergence rules apply.
     #[command(flatten)]
     pub known: super::known::KnownArgs,
-    /// Write the smallest example of each new divergence as a `.data` file here.
+    /// Write the smallest example of each new divergence as a `.data` file
+    /// here as it is found, and a checkpoint every 2 seconds.
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
+    /// Continue the campaign whose --save folder is DIR from its checkpoint,
+    /// with its configuration (the summary is that of an uninterrupted run).
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Do not fetch the kernel verifier's reason for each refusal (faster).
     #[arg(long)]
     pub no_kernel_reasons: bool,
@@ -69,39 +88,130 @@ pub struct CampaignArgs {
     /// here) or no case was compared, instead of 3.
     #[arg(long)]
     pub allow_skip: bool,
-    /// Print one JSON object (every figure of the summary, the new
-    /// divergences with their programs) instead of text. The exit code is
-    /// the same.
-    #[arg(long)]
-    pub json: bool,
+    /// Write the summary as one JSON object to FILE (no FILE, or `-`:
+    /// standard output, instead of the text summary). The exit code is the
+    /// same.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML summary to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
-/// How often the progress bar reads the campaign's counters.
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
+}
+
+/// Set by the SIGINT/SIGTERM handler.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    SIGNALLED.store(true, Ordering::Relaxed);
+}
+
+/// Makes SIGINT and SIGTERM stop the campaign cleanly (checkpoint written,
+/// summary printed) instead of killing it.
+fn stop_on_signals() {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is
+    // async-signal-safe; signal() has no other precondition.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+/// How often the progress display reads the campaign's counters.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Runs the campaign with a progress bar on standard error when it is a
-/// terminal. The workers only add to two atomic counters; a separate thread
-/// reads them every [`TICK`] and redraws, so the bar costs the campaign
-/// nothing measurable (and nothing at all when hidden: no thread starts).
-fn run_with_bar(config: CampaignConfig) -> anyhow::Result<CampaignSummary> {
-    let bar = progress::bar(
-        config.programs,
-        "{wide_bar} {pos}/{len} programs, {rate} programs/s, {msg} ({elapsed}, eta {eta})",
-    );
-    if bar.is_hidden() {
-        return Ok(campaign::run(config)?);
-    }
+/// How often a plain progress line is printed when standard error is not a
+/// terminal (`BPFDIFF_PROGRESS_MS` overrides it, for tests).
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+fn plain_every() -> Duration {
+    std::env::var("BPFDIFF_PROGRESS_MS")
+        .ok()
+        .and_then(|ms| ms.trim().parse().ok())
+        .map_or(PLAIN_EVERY, Duration::from_millis)
+}
+
+/// The progress figures, in words: rate, accepted, divergences, coverage
+/// and ETA.
+fn progress_text(
+    c: &CampaignProgress,
+    first_done: u64,
+    started: Instant,
+    positions: Option<u64>,
+    remaining_time: Option<Duration>,
+) -> String {
+    let secs = started.elapsed().as_secs_f64();
+    let done = c.done();
+    let rate = (done - first_done.min(done)) as f64 / secs.max(1e-9);
+    let by_count = positions
+        .filter(|_| rate > 0.0)
+        .map(|n| Duration::from_secs_f64(n.saturating_sub(done) as f64 / rate));
+    let by_time = remaining_time.map(|t| t.saturating_sub(started.elapsed()));
+    let eta = match (by_count, by_time) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let eta = eta.map_or("unknown".to_string(), |d| format!("{}s", d.as_secs()));
+    format!(
+        "{rate:.0} programs/s, accepted {}, {} new divergence(s), {} known, rows {}/{}, eta {eta}",
+        c.accepted(),
+        c.diverge_new(),
+        c.diverge_known(),
+        c.rows_hit(),
+        OPCODES.len()
+    )
+}
+
+/// Runs the campaign with a progress display on standard error: a bar when
+/// it is a terminal, else a plain line every [`PLAIN_EVERY`]. The workers
+/// never touch it; a separate thread reads the fold's counters every
+/// [`TICK`].
+fn run_with_progress(
+    config: CampaignConfig,
+    resume: Option<Checkpoint>,
+) -> anyhow::Result<CampaignSummary> {
+    let positions = config.positions();
+    let first_done = resume.as_ref().map_or(0, |c| c.programs());
+    let before = resume.as_ref().map_or(Duration::ZERO, Checkpoint::elapsed);
+    let remaining_time = config.duration.map(|d| d.saturating_sub(before));
+    let bar = match positions {
+        Some(n) => progress::bar(n, "{wide_bar} {pos}/{len} programs, {msg} ({elapsed})"),
+        None => progress::bar(0, "{pos} programs, {msg} ({elapsed})"),
+    };
     let counters = CampaignProgress::default();
     let finished = AtomicBool::new(false);
+    let started = Instant::now();
+    let every = plain_every();
     let summary = std::thread::scope(|scope| {
         let ticker = scope.spawn(|| {
+            let mut last_line = Instant::now();
             while !finished.load(Ordering::Relaxed) {
-                bar.set_position(counters.done());
-                bar.set_message(format!("{} new divergence(s)", counters.diverge_new()));
+                if SIGNALLED.load(Ordering::Relaxed) {
+                    counters.request_stop();
+                }
+                let text =
+                    || progress_text(&counters, first_done, started, positions, remaining_time);
+                if !bar.is_hidden() {
+                    bar.set_position(counters.done());
+                    bar.set_message(text());
+                } else if last_line.elapsed() >= every {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "campaign: {} programs, {}",
+                        counters.done(),
+                        text()
+                    );
+                    last_line = Instant::now();
+                }
                 std::thread::park_timeout(TICK);
             }
         });
-        let summary = campaign::run_with_progress(config, &counters);
+        let summary = campaign::run_with_progress(config, resume, &counters);
         finished.store(true, Ordering::Relaxed);
         ticker.thread().unpark();
         summary
@@ -110,29 +220,227 @@ fn run_with_bar(config: CampaignConfig) -> anyhow::Result<CampaignSummary> {
     Ok(summary?)
 }
 
+/// Fails, naming `path`, when a file cannot be written there. The file is
+/// opened without truncation and removed again when it did not exist.
+fn check_writable_file(path: &Path, flag: &str) -> anyhow::Result<()> {
+    let existed = path.exists();
+    if path.is_dir() {
+        anyhow::bail!("{}: cannot write {flag}: is a folder", path.display());
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write {flag}: {e}", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Fails, naming `dir`, when findings cannot be saved there: the folder is
+/// created and a hidden probe file written and removed.
+fn check_writable_dir(dir: &Path, flag: &str) -> anyhow::Result<()> {
+    let fail = |e: std::io::Error| anyhow::anyhow!("{}: cannot write {flag}: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(format!(".bpfdiff-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(fail)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// The configuration of a resumed campaign: the checkpoint's, after
+/// checking that no argument given now contradicts it.
+fn resume_config(
+    args: &CampaignArgs,
+    dir: &Path,
+    checkpoint: &Checkpoint,
+    jobs: usize,
+) -> anyhow::Result<CampaignConfig> {
+    let saved: &SavedConfig = &checkpoint.config;
+    let mut conflicts = Vec::new();
+    let mut differs = |flag: &str, given: Option<String>, saved: String| {
+        if let Some(given) = given {
+            if given != saved {
+                conflicts.push(format!("{flag} {given} (the checkpoint has {saved})"));
+            }
+        }
+    };
+    differs(
+        "--seed",
+        args.seed.map(|s| s.to_string()),
+        saved.seed.to_string(),
+    );
+    let show = |p: Option<u64>| p.map_or("none".into(), |p| p.to_string());
+    differs(
+        "--programs",
+        args.programs.map(Some).map(show),
+        show(saved.programs),
+    );
+    let show_ms = |d: Option<u64>| d.map_or("none".into(), |d| format!("{d} ms"));
+    differs(
+        "--duration",
+        args.duration.map(|d| show_ms(Some(d.as_millis() as u64))),
+        show_ms(saved.duration_ms),
+    );
+    differs(
+        "--shard",
+        args.shard.map(|s| s.to_string()),
+        saved.shard.to_string(),
+    );
+    differs(
+        "--tier",
+        args.tier.map(|t| Tier::from(t).to_string()),
+        saved.tier.clone(),
+    );
+    let backends = args
+        .backends
+        .as_deref()
+        .map(|b| registry::select(Some(b)).map(|v| v.join(",")))
+        .transpose()?;
+    differs("--backends", backends, saved.backends.join(","));
+    if let Some(save) = &args.save {
+        if save != dir {
+            conflicts.push(format!(
+                "--save {} (the campaign saves to {})",
+                save.display(),
+                dir.display()
+            ));
+        }
+    }
+    let knobs = Knobs::from_env()?;
+    if knobs_text(&knobs) != saved.knobs {
+        conflicts.push(format!(
+            "generator settings from the environment {} (the checkpoint has {})",
+            knobs_text(&knobs),
+            saved.knobs
+        ));
+    }
+    let saved_rules = serde_json::to_string(&saved.rules)?;
+    if !args.known.known.is_empty() || args.known.no_builtin_rules {
+        let given = serde_json::to_string(args.known.rules()?.rules())?;
+        if given != saved_rules {
+            conflicts.push("--known: other rules than the checkpoint's".to_string());
+        }
+    }
+    if args.no_kernel_reasons && saved.kernel_reasons {
+        conflicts.push("--no-kernel-reasons (the checkpoint fetched them)".to_string());
+    }
+    if !conflicts.is_empty() {
+        anyhow::bail!(
+            "{}: cannot resume: {}",
+            dir.join(campaign::checkpoint::CHECKPOINT_FILE).display(),
+            conflicts.join("; ")
+        );
+    }
+    let rules = if saved.rule_sources.is_empty() {
+        KnownRules::new(saved.rules.clone())
+    } else {
+        KnownRules::parse(&saved_rules, &saved.rule_sources.join(" + "))?
+    };
+    Ok(CampaignConfig {
+        seed: saved.seed,
+        programs: saved.programs,
+        duration: saved.duration_ms.map(Duration::from_millis),
+        shard: saved.shard,
+        tier: saved.tier().expect("checked when loaded"),
+        backends: saved.backends.clone(),
+        jobs,
+        knobs,
+        rules,
+        kernel_reasons: saved.kernel_reasons,
+        save: Some(dir.to_path_buf()),
+        checkpoint_every: checkpoint_every()?,
+    })
+}
+
+/// The checkpoint interval: 2 s, or `BPFDIFF_CHECKPOINT_MS` (for tests).
+fn checkpoint_every() -> anyhow::Result<Duration> {
+    match std::env::var("BPFDIFF_CHECKPOINT_MS") {
+        Ok(ms) => Ok(Duration::from_millis(ms.trim().parse().map_err(|_| {
+            anyhow::anyhow!("BPFDIFF_CHECKPOINT_MS: `{ms}` is not a number of milliseconds")
+        })?)),
+        Err(_) => Ok(campaign::checkpoint::EVERY),
+    }
+}
+
 /// Runs the campaign and prints its summary; exit 1 on a new divergence.
 pub fn execute(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
-    let backends = registry::select(args.backends.as_deref())?;
+    // Errors first: every output path is checked before the run starts.
+    let json = args.json.as_ref().filter(|p| p.as_os_str() != "-");
+    let json_stdout = args.json.is_some() && json.is_none();
+    if let Some(p) = json {
+        check_writable_file(p, "--json")?;
+    }
+    if let Some(p) = &args.junit {
+        check_writable_file(p, "--junit")?;
+    }
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let summary = run_with_bar(CampaignConfig {
-        seed: args.seed,
-        programs: args.programs,
-        tier: args.tier.into(),
-        backends,
-        jobs,
-        knobs: Knobs::from_env()?,
-        rules: args.known.rules()?,
-        kernel_reasons: !args.no_kernel_reasons,
-        save: args.save.clone(),
-    })?;
-    if args.json {
-        output::println(&serde_json::to_string_pretty(&summary.to_report())?)?;
+    let (config, resume) = match &args.resume {
+        Some(dir) => {
+            let checkpoint = Checkpoint::load(dir)?;
+            check_writable_dir(dir, "--resume")?;
+            (
+                resume_config(args, dir, &checkpoint, jobs)?,
+                Some(checkpoint),
+            )
+        }
+        None => {
+            if let Some(dir) = &args.save {
+                check_writable_dir(dir, "--save")?;
+            }
+            let programs = match (args.programs, args.duration) {
+                (None, None) => Some(1000),
+                (p, _) => p,
+            };
+            let config = CampaignConfig {
+                seed: args.seed.unwrap_or(0),
+                programs,
+                duration: args.duration,
+                shard: args.shard.unwrap_or(Shard::WHOLE),
+                tier: args.tier.unwrap_or(TierArg::Mix).into(),
+                backends: registry::select(args.backends.as_deref())?,
+                jobs,
+                knobs: Knobs::from_env()?,
+                rules: args.known.rules()?,
+                kernel_reasons: !args.no_kernel_reasons,
+                save: args.save.clone(),
+                checkpoint_every: checkpoint_every()?,
+            };
+            (config, None)
+        }
+    };
+    let save_dir = config.save.clone();
+    stop_on_signals();
+    let summary = run_with_progress(config, resume)?;
+    if SIGNALLED.load(Ordering::Relaxed) {
+        let resume = save_dir.map_or(String::new(), |d| {
+            format!("; continue with --resume {}", d.display())
+        });
+        let _ = writeln!(
+            std::io::stderr(),
+            "bpfdiff: campaign stopped by a signal after {} programs{resume}",
+            summary.programs
+        );
+    }
+    let report = summary.to_report();
+    if json_stdout {
+        output::println(&serde_json::to_string_pretty(&report)?)?;
     } else {
         output::println(&summary.to_string())?;
+    }
+    if let Some(p) = json {
+        let text = serde_json::to_string_pretty(&report)? + "\n";
+        write_atomic(p, text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: cannot write --json: {e}", p.display()))?;
+    }
+    if let Some(p) = &args.junit {
+        write_atomic(p, junit::junit(&summary).as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: cannot write --junit: {e}", p.display()))?;
     }
     if summary.diverge_new > 0 {
         return Ok(ExitCode::from(EXIT_TESTS_FAILED));

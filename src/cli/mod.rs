@@ -6,6 +6,7 @@ mod campaign;
 mod conformance;
 mod diff;
 mod disasm;
+mod duration;
 mod html;
 mod jit_dump;
 mod known;
