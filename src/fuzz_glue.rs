@@ -96,7 +96,8 @@ pub fn kernel_unavailable() -> Option<String> {
 }
 
 /// The `diff` target's backends: `BPFDIFF_BACKENDS` when set, else
-/// [`DEFAULT_DIFF_BACKENDS`] plus `kernel` when it is permitted.
+/// [`DEFAULT_DIFF_BACKENDS`] plus `kernel` and `verifier` (whose verdicts
+/// are compared) when `bpf()` is permitted.
 pub fn diff_backends() -> Result<Vec<String>, RegistryError> {
     if std::env::var_os(registry::BACKENDS_ENV).is_some() {
         return registry::select(None);
@@ -107,6 +108,7 @@ pub fn diff_backends() -> Result<Vec<String>, RegistryError> {
         .collect();
     if kernel_unavailable().is_none() {
         names.push("kernel".to_string());
+        names.push("verifier".to_string());
     }
     Ok(names)
 }
