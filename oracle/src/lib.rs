@@ -14,6 +14,7 @@ pub mod outcome;
 pub mod registry;
 pub mod verdicts;
 
+pub use backend::verifier::VERIFIER_BACKEND;
 pub use backend::{Backend, Capabilities, Checking};
 pub use compare::{compare, Aspect, Comparison, Difference};
 pub use known::{KnownRule, KnownRules};

@@ -576,6 +576,7 @@ impl<'a> Explorer<'a> {
                     &mut self.notes,
                 )?;
                 self.depth(st, r.stack_depth);
+                mem::check_atomic_stack_offset(pc, &base, ins.off, size)?;
                 let old = r.loaded.unwrap_or_else(Reg::unknown);
                 let r = mem::check_mem_access(
                     st,

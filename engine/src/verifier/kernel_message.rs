@@ -12,7 +12,15 @@ use super::verdict::RejectClass;
 /// with the class they name.
 const PATTERNS: &[(&str, RejectClass)] = &[
     ("!read_ok", RejectClass::RegisterNotReadable),
-    ("misaligned", RejectClass::MisalignedStackAccess),
+    (
+        "misaligned stack access",
+        RejectClass::MisalignedStackAccess,
+    ),
+    ("misaligned", RejectClass::MisalignedAccess),
+    (
+        "variable offset stack pointer",
+        RejectClass::StackOutOfRange,
+    ),
     ("unreachable insn", RejectClass::UnreachableInsn),
     (
         "jump into the middle of ldimm64",
