@@ -141,6 +141,8 @@ pub struct CampaignSummary {
     pub rules: KnownRules,
     /// Files written for `save`.
     pub saved: Vec<PathBuf>,
+    /// The engine verifier's verdicts against the kernel's.
+    pub verdict_matrix: crate::verdict_matrix::VerdictMatrix,
 }
 
 impl CampaignSummary {
@@ -342,8 +344,10 @@ pub fn run_with_progress(
         new: BTreeMap::new(),
         rules: KnownRules::default(),
         saved: Vec::new(),
+        verdict_matrix: Default::default(),
     };
     for mut r in results {
+        s.verdict_matrix.record(&r.outcomes);
         for o in &r.outcomes {
             let stats = s.verdicts.entry(o.backend.clone()).or_default();
             match &o.verdict {
@@ -562,6 +566,10 @@ pub struct CampaignReport {
     pub saved: Vec<String>,
     /// The known-divergence rules and their matches.
     pub known_rules: RulesReport,
+    /// The engine verifier's verdicts against the kernel's (absent unless
+    /// both ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict_matrix: Option<crate::verdict_matrix::VerdictMatrix>,
 }
 
 impl CampaignSummary {
@@ -635,6 +643,7 @@ impl CampaignSummary {
                 without_match: self.rules.rules().len() - matched.len(),
                 matched,
             },
+            verdict_matrix: (!self.verdict_matrix.is_empty()).then_some(self.verdict_matrix),
         }
     }
 }
@@ -682,6 +691,9 @@ impl fmt::Display for CampaignSummary {
             for ReasonCount { reason, count: n } in by_count(&v.reasons).into_iter().take(8) {
                 writeln!(f, "    {n:6}  {reason}")?;
             }
+        }
+        if !self.verdict_matrix.is_empty() {
+            writeln!(f, "  {}", self.verdict_matrix)?;
         }
         if !self.inconclusive_reasons.is_empty() {
             writeln!(f, "inconclusive, by reason:")?;
