@@ -341,3 +341,32 @@ fn atomics_on_a_variable_offset_stack_pointer_check_stack_read() {
     }
     accepted(&prog("r0 = *(u64 *)(r9 -24)"), 16);
 }
+
+#[test]
+fn an_atomic_fetch_into_its_address_register_check_atomic_rmw() {
+    // check_atomic_rmw calls check_reg_arg(load_reg, DST_OP) before the
+    // memory checks: when the fetch target is the address register, the
+    // address is an unknown scalar by then (measured on Linux 6.18).
+    refused(
+        "r1 = 0x7fffffff ll\nw1 = atomic_fetch_or((u32 *)(r1 -3), w1)\nexit",
+        0,
+        2,
+        RejectClass::MisalignedAccess,
+        "misaligned access off (0x0; 0xffffffffffffffff)+0+-3 size 4",
+    );
+}
+
+#[test]
+fn the_stack_pointer_is_not_known_non_null_is_branch_taken() {
+    // is_branch_taken decides `ptr != 0` only for reg_not_null pointers;
+    // PTR_TO_STACK is not one, so the fall-through is explored too.
+    refused(
+        "r0 = 0\nif r10 != 0x0 goto +1\nr7 &= 32\nexit",
+        0,
+        2,
+        RejectClass::RegisterNotReadable,
+        "R7 !read_ok",
+    );
+    // A map value (the input) is never null: the fall-through is dead.
+    accepted("r0 = 0\nif r1 != 0x0 goto +1\nr7 &= 32\nexit", 8);
+}

@@ -564,6 +564,14 @@ impl<'a> Explorer<'a> {
                         "frame pointer is read only",
                     ));
                 }
+                // check_reg_arg(load_reg, DST_OP) marks the fetch target
+                // unknown before the memory checks: when it is also the
+                // address register, the address is an unknown scalar.
+                let base = if fetch && load_reg == ins.dst {
+                    Reg::unknown()
+                } else {
+                    base
+                };
                 let r = mem::check_mem_access(
                     st,
                     pc,
@@ -655,7 +663,7 @@ impl<'a> Explorer<'a> {
         let taken_pc = (pc as i64 + ins.off as i64 + 1) as usize;
         let pred = match (&a, &b) {
             (Reg::Scalar(x), Reg::Scalar(y)) => jmp::is_branch_taken(op, jmp32, x, y),
-            (Reg::Ptr(_), Reg::Scalar(y)) | (Reg::Scalar(y), Reg::Ptr(_)) => {
+            (Reg::Ptr(p), Reg::Scalar(y)) | (Reg::Scalar(y), Reg::Ptr(p)) => {
                 let c = if jmp32 {
                     y.var_off
                         .subreg_is_const()
@@ -663,7 +671,7 @@ impl<'a> Explorer<'a> {
                 } else {
                     y.var_off.is_const().then_some(y.var_off.value)
                 };
-                ptr::pointer_branch_taken(op, c)
+                ptr::pointer_branch_taken(op, p, c)
             }
             _ => None,
         };
