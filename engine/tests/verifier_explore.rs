@@ -370,3 +370,16 @@ fn the_stack_pointer_is_not_known_non_null_is_branch_taken() {
     // A map value (the input) is never null: the fall-through is dead.
     accepted("r0 = 0\nif r1 != 0x0 goto +1\nr7 &= 32\nexit", 8);
 }
+
+#[test]
+fn a_32_bit_comparison_of_a_pointer_is_not_decided_is_branch_taken() {
+    // Measured on Linux 6.18: `if w1 != 0` with r1 the input (a map value,
+    // never null) explores the fall-through, unlike `if r1 != 0`.
+    refused(
+        "r0 = 0\nif w1 != 0x0 goto +1\nr7 &= 32\nexit",
+        8,
+        2,
+        RejectClass::RegisterNotReadable,
+        "R7 !read_ok",
+    );
+}
