@@ -21,7 +21,7 @@ pub fn run_outcome(outcome: &Outcome, checking: Checking) -> RunOutcome {
     if let Verdict::Rejected { errno, reason, .. } = &outcome.verdict {
         let text = format!("rejected by {} (errno {errno}): {reason}", outcome.backend);
         return match checking {
-            Checking::Safety => RunOutcome::NotRun(text),
+            Checking::Safety | Checking::VerdictOnly => RunOutcome::NotRun(text),
             Checking::Encoding => RunOutcome::Error(text),
         };
     }

@@ -44,7 +44,8 @@ use bpfdiff_engine::Program;
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
 use bpfdiff_oracle::registry::{self, RegistryError};
 use bpfdiff_oracle::{
-    diff, Aspect, Backend, Capabilities, Comparison, Execution, KnownRules, Outcome,
+    diff, diff_where, Aspect, Backend, Capabilities, Checking, Comparison, Execution, KnownRules,
+    Outcome,
 };
 use std::cell::RefCell;
 use std::fmt;
@@ -96,7 +97,8 @@ pub fn kernel_unavailable() -> Option<String> {
 }
 
 /// The `diff` target's backends: `BPFDIFF_BACKENDS` when set, else
-/// [`DEFAULT_DIFF_BACKENDS`] plus `kernel` when it is permitted.
+/// [`DEFAULT_DIFF_BACKENDS`] plus `kernel` and `verifier` (whose verdicts
+/// are compared) when `bpf()` is permitted.
 pub fn diff_backends() -> Result<Vec<String>, RegistryError> {
     if std::env::var_os(registry::BACKENDS_ENV).is_some() {
         return registry::select(None);
@@ -107,6 +109,7 @@ pub fn diff_backends() -> Result<Vec<String>, RegistryError> {
         .collect();
     if kernel_unavailable().is_none() {
         names.push("kernel".to_string());
+        names.push("verifier".to_string());
     }
     Ok(names)
 }
@@ -279,6 +282,9 @@ impl DiffHarness {
             let run = vm.run(&mut mem, DIFF_BUDGET);
             uninit_stack_read = run.uninit_stack_read;
             if run.result == ExecResult::OutOfBudget {
+                if let Some(check) = self.verdicts_only(case) {
+                    return check;
+                }
                 return DiffCheck {
                     outcomes: Vec::new(),
                     comparison: Comparison::Inconclusive {
@@ -300,6 +306,34 @@ impl DiffHarness {
             comparison: discount_undefined_behaviour(case, uninit_stack_read, result.comparison),
             outcomes: result.outcomes,
         }
+    }
+}
+
+impl DiffHarness {
+    /// For a program too long to run everywhere: the verdicts alone, when a
+    /// verdict-only backend (the engine's verifier) is selected; the
+    /// safety verifiers (the kernel) give theirs and run the program only if
+    /// they accept it (their verifier then bounded its run).
+    fn verdicts_only(&mut self, case: &Case) -> Option<DiffCheck> {
+        let any = self
+            .backends
+            .iter()
+            .any(|b| b.capabilities().checking == Checking::VerdictOnly);
+        if !any {
+            return None;
+        }
+        let mut no_rules = KnownRules::default();
+        let result = diff_where(
+            &mut self.backends,
+            &case.program,
+            &case.input,
+            &mut no_rules,
+            &|c| matches!(c, Checking::VerdictOnly | Checking::Safety),
+        );
+        Some(DiffCheck {
+            outcomes: result.outcomes,
+            comparison: result.comparison,
+        })
     }
 }
 

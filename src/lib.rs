@@ -41,4 +41,5 @@ pub mod report;
 pub mod run_report;
 pub mod signature;
 pub mod triage;
+pub mod verdict_matrix;
 pub mod worker_hook;

@@ -17,7 +17,8 @@
 //! unminimized program's incidental rows would split one bug into many.
 
 use bpfdiff_engine::Program;
-use bpfdiff_oracle::{Difference, Execution, Outcome, Verdict};
+use bpfdiff_oracle::known::KERNEL_BACKEND;
+use bpfdiff_oracle::{Difference, Execution, Outcome, Verdict, VERIFIER_BACKEND};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -173,10 +174,20 @@ impl Signature {
     /// The signature of difference `d` found for `program`, with `outcomes`
     /// the outcomes of the run (reference first).
     pub fn of(program: &Program, outcomes: &[Outcome], d: &Difference) -> Signature {
-        let reference = outcomes.first();
+        // The engine verifier's differences are with the kernel's verdict.
+        let reference = if d.backend == VERIFIER_BACKEND {
+            outcomes.iter().find(|o| o.backend == KERNEL_BACKEND)
+        } else {
+            outcomes.first()
+        };
         let other = outcomes.iter().find(|o| o.backend == d.backend);
         let class = match d.aspect.name() {
             "r0" | "memory" => String::new(),
+            "verdict-class" => format!(
+                "{} | {}",
+                reference.and_then(Outcome::reject_class).unwrap_or("?"),
+                other.and_then(Outcome::reject_class).unwrap_or("?")
+            ),
             "crash" => other.map(ending_class).unwrap_or_default(),
             "verdict" => format!(
                 "{} | {}",

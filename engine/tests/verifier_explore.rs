@@ -300,3 +300,86 @@ fn combined_stack_is_checked_after_exploration_check_max_stack_depth() {
         "combined stack size of 2 calls is 528. Too large",
     );
 }
+
+#[test]
+fn atomics_check_alignment_of_a_scalar_address_first_check_ptr_alignment() {
+    // check_atomic -> check_mem_access -> check_ptr_alignment runs before
+    // the pointer-type switch, strict for atomics: a misaligned scalar
+    // address is refused as misaligned (measured on Linux 6.18), an aligned
+    // one as an invalid access.
+    refused(
+        "r9 = 0\nr0 = 1\nw0 = atomic_fetch_and((u32 *)(r9 -1), w0)\nexit",
+        0,
+        2,
+        RejectClass::MisalignedAccess,
+        "misaligned access off 0+0+-1 size 4",
+    );
+    refused(
+        "r9 = 0\nr0 = 1\nw0 = atomic_fetch_and((u32 *)(r9 -4), w0)\nexit",
+        0,
+        2,
+        RejectClass::InvalidMemoryAccess,
+        "R9 invalid mem access 'scalar'",
+    );
+}
+
+#[test]
+fn atomics_on_a_variable_offset_stack_pointer_check_stack_read() {
+    // check_stack_read: a read that does not go to a register (an atomic's
+    // read half) needs a constant offset, whether or not it fetches.
+    let prog = |atomic: &str| {
+        format!(
+            "r8 = *(u8 *)(r1 +9)\nr8 &= 16\nr9 = r10\nr9 += r8\n*(u64 *)(r10 -8) = 0\n*(u64 *)(r10 -16) = 0\n*(u64 *)(r10 -24) = 0\n*(u64 *)(r10 -32) = 0\n{atomic}\nr0 = 0\nexit"
+        )
+    };
+    let msg = "variable offset stack pointer cannot be passed into helper function; var_off=(0x0; 0x10) off=-24 size=8";
+    for atomic in [
+        "lock *(u64 *)(r9 -24) += r2",
+        "r2 = atomic_fetch_add((u64 *)(r9 -24), r2)",
+    ] {
+        refused(&prog(atomic), 16, 8, RejectClass::StackOutOfRange, msg);
+    }
+    accepted(&prog("r0 = *(u64 *)(r9 -24)"), 16);
+}
+
+#[test]
+fn an_atomic_fetch_into_its_address_register_check_atomic_rmw() {
+    // check_atomic_rmw calls check_reg_arg(load_reg, DST_OP) before the
+    // memory checks: when the fetch target is the address register, the
+    // address is an unknown scalar by then (measured on Linux 6.18).
+    refused(
+        "r1 = 0x7fffffff ll\nw1 = atomic_fetch_or((u32 *)(r1 -3), w1)\nexit",
+        0,
+        2,
+        RejectClass::MisalignedAccess,
+        "misaligned access off (0x0; 0xffffffffffffffff)+0+-3 size 4",
+    );
+}
+
+#[test]
+fn the_stack_pointer_is_not_known_non_null_is_branch_taken() {
+    // is_branch_taken decides `ptr != 0` only for reg_not_null pointers;
+    // PTR_TO_STACK is not one, so the fall-through is explored too.
+    refused(
+        "r0 = 0\nif r10 != 0x0 goto +1\nr7 &= 32\nexit",
+        0,
+        2,
+        RejectClass::RegisterNotReadable,
+        "R7 !read_ok",
+    );
+    // A map value (the input) is never null: the fall-through is dead.
+    accepted("r0 = 0\nif r1 != 0x0 goto +1\nr7 &= 32\nexit", 8);
+}
+
+#[test]
+fn a_32_bit_comparison_of_a_pointer_is_not_decided_is_branch_taken() {
+    // Measured on Linux 6.18: `if w1 != 0` with r1 the input (a map value,
+    // never null) explores the fall-through, unlike `if r1 != 0`.
+    refused(
+        "r0 = 0\nif w1 != 0x0 goto +1\nr7 &= 32\nexit",
+        8,
+        2,
+        RejectClass::RegisterNotReadable,
+        "R7 !read_ok",
+    );
+}

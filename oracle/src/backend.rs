@@ -9,6 +9,7 @@ pub mod kernel;
 pub mod rbpf;
 pub mod rbpf_vm;
 pub mod slots;
+pub mod verifier;
 pub mod worker;
 
 /// How much of a load-time check a backend performs.
@@ -21,6 +22,10 @@ pub enum Checking {
     /// A full safety verifier (the kernel's): it refuses valid programs it
     /// cannot prove safe.
     Safety,
+    /// A safety verifier that does not run programs (the engine's
+    /// verifier): its outcome is a verdict only, compared only with the
+    /// verdicts of [`Checking::Safety`] backends.
+    VerdictOnly,
 }
 
 /// What a backend can do.
@@ -42,7 +47,7 @@ pub struct Capabilities {
 /// `run` never panics and never lets the implementation kill the caller: a
 /// crash, a hang or a refusal becomes an [`Outcome`].
 pub trait Backend {
-    /// The registry name (`interp`, `rbpf`, `rbpf-jit`, `kernel`).
+    /// The registry name (`interp`, `rbpf`, `rbpf-jit`, `kernel`, `verifier`).
     fn name(&self) -> &'static str;
 
     /// What this backend can do and observe.

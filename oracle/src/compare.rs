@@ -15,6 +15,8 @@ use std::fmt;
 pub enum Aspect {
     /// One accepted, the other refused.
     Verdict,
+    /// Both verifiers refused, with different error classes.
+    VerdictClass,
     /// Different kinds of ending (returned vs fault, …).
     Ending,
     /// Both returned, with different r0.
@@ -36,6 +38,7 @@ impl Aspect {
     pub fn name(self) -> &'static str {
         match self {
             Aspect::Verdict => "verdict",
+            Aspect::VerdictClass => "verdict-class",
             Aspect::Ending => "ending",
             Aspect::R0 => "r0",
             Aspect::Memory => "memory",

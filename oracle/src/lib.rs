@@ -1,6 +1,6 @@
 //! bpfdiff's oracles: the [`Backend`] trait, the [`Outcome`] model, the
 //! backends (engine interpreter, engine JIT, rbpf interpreter, rbpf JIT,
-//! Linux kernel),
+//! Linux kernel, the engine's verifier as a verdict-only backend),
 //! the comparison of outcomes and the known-divergence rules, and the
 //! kernel verifier's level-2 log as a soundness oracle ([`kernel_log`]).
 #![deny(missing_docs)]
@@ -12,7 +12,9 @@ pub mod kernel_log;
 pub mod known;
 pub mod outcome;
 pub mod registry;
+pub mod verdicts;
 
+pub use backend::verifier::VERIFIER_BACKEND;
 pub use backend::{Backend, Capabilities, Checking};
 pub use compare::{compare, Aspect, Comparison, Difference};
 pub use known::{KnownRule, KnownRules};
@@ -29,16 +31,37 @@ pub struct DiffResult {
     pub comparison: Comparison,
 }
 
-/// Runs `program` on every backend (the first is the reference) and
-/// compares. The engine's report of uninitialised stack reads is taken
-/// from the engine interpreter directly.
+/// Runs `program` on every backend and compares: every executing backend
+/// with the first executing one (the reference), and every verdict-only
+/// backend's verdict with every safety verifier's ([`verdicts`]). The
+/// engine's report of uninitialised stack reads is taken from the engine
+/// interpreter directly.
 pub fn diff(
     backends: &mut [Box<dyn Backend>],
     program: &Program,
     input: &[u8],
     rules: &mut KnownRules,
 ) -> DiffResult {
-    let outcomes: Vec<Outcome> = backends.iter_mut().map(|b| b.run(program, input)).collect();
+    diff_where(backends, program, input, rules, &|_| true)
+}
+
+/// [`diff`] on the backends whose checking `select` accepts only.
+pub fn diff_where(
+    backends: &mut [Box<dyn Backend>],
+    program: &Program,
+    input: &[u8],
+    rules: &mut KnownRules,
+    select: &dyn Fn(Checking) -> bool,
+) -> DiffResult {
+    let mut outcomes = Vec::new();
+    let mut caps = Vec::new();
+    for b in backends.iter_mut() {
+        let c = b.capabilities();
+        if select(c.checking) {
+            outcomes.push(b.run(program, input));
+            caps.push(c);
+        }
+    }
     let uninit = bpfdiff_engine::interp::Interpreter::new(program)
         .ok()
         .and_then(|vm| {
@@ -46,18 +69,24 @@ pub fn diff(
             vm.run(&mut mem, bpfdiff_engine::interp::DEFAULT_BUDGET)
                 .uninit_stack_read
         });
-    let others: Vec<(Outcome, Capabilities)> = outcomes
+    let mut executing = outcomes
         .iter()
-        .zip(backends.iter())
-        .skip(1)
-        .map(|(o, b)| (o.clone(), b.capabilities()))
-        .collect();
-    let mut comparison = match outcomes.first() {
+        .zip(caps.iter())
+        .filter(|(_, c)| c.checking != Checking::VerdictOnly);
+    let reference = executing.next().map(|(o, _)| o);
+    let others: Vec<(Outcome, Capabilities)> = executing.map(|(o, c)| (o.clone(), *c)).collect();
+    let comparison = match reference {
         Some(reference) => compare(reference, uninit, &others),
         None => Comparison::Inconclusive {
             why: vec!["no backend".to_string()],
         },
     };
+    let checking: Vec<(&Outcome, Checking)> = outcomes
+        .iter()
+        .zip(caps.iter())
+        .map(|(o, c)| (o, c.checking))
+        .collect();
+    let mut comparison = verdicts::merge(comparison, others.len(), &checking);
     rules.apply(program, &mut comparison);
     DiffResult {
         outcomes,

@@ -39,6 +39,10 @@ pub enum Verdict {
         reason: String,
         /// The full verifier log when it was fetched.
         log: Option<String>,
+        /// The error class (`RejectClass::as_str` of the engine's verifier,
+        /// or of the kernel's message), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class: Option<String>,
     },
     /// The verdict was not observed (the backend could not be used).
     Unknown,
@@ -179,6 +183,7 @@ impl Outcome {
                 errno,
                 reason: reason.clone(),
                 log,
+                class: None,
             },
             execution: Execution::NotRun {
                 why: format!("rejected: {reason}"),
@@ -186,9 +191,23 @@ impl Outcome {
         }
     }
 
+    /// The refusal's error class, if refused with a known class.
+    pub fn reject_class(&self) -> Option<&str> {
+        match &self.verdict {
+            Verdict::Rejected { class, .. } => class.as_deref(),
+            _ => None,
+        }
+    }
+
     /// One line: verdict and execution.
     pub fn summary(&self) -> String {
         match &self.verdict {
+            Verdict::Rejected {
+                errno,
+                reason,
+                class: Some(class),
+                ..
+            } => format!("rejected (errno {errno}, {class}): {reason}"),
             Verdict::Rejected { errno, reason, .. } => {
                 format!("rejected (errno {errno}): {reason}")
             }

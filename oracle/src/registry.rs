@@ -5,13 +5,14 @@ use crate::backend::interp::InterpBackend;
 use crate::backend::jit::JitBackend;
 use crate::backend::kernel::{KernelBackend, KernelOptions};
 use crate::backend::rbpf::RbpfBackend;
+use crate::backend::verifier::VerifierBackend;
 use crate::backend::worker::WorkerVm;
 use crate::backend::Backend;
 use std::time::Duration;
 use thiserror::Error;
 
 /// Every backend name, reference first.
-pub const BACKEND_NAMES: &[&str] = &["interp", "jit", "rbpf", "rbpf-jit", "kernel"];
+pub const BACKEND_NAMES: &[&str] = &["interp", "jit", "rbpf", "rbpf-jit", "kernel", "verifier"];
 
 /// The environment variable that selects backends (comma-separated).
 pub const BACKENDS_ENV: &str = "BPFDIFF_BACKENDS";
@@ -49,6 +50,7 @@ pub fn create(name: &str) -> Result<Box<dyn Backend>, RegistryError> {
         "rbpf" => Box::new(RbpfBackend::new(WorkerVm::RbpfInterp, worker_timeout())),
         "rbpf-jit" => Box::new(RbpfBackend::new(WorkerVm::RbpfJit, worker_timeout())),
         "kernel" => Box::new(KernelBackend::new(KernelOptions::default())),
+        "verifier" => Box::new(VerifierBackend),
         other => {
             return Err(RegistryError::Unknown {
                 name: other.to_string(),

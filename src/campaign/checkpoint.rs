@@ -141,6 +141,8 @@ struct SavedState {
     rule_hits: Vec<u64>,
     ambiguous: Vec<AmbiguityCount>,
     timeline: Timeline,
+    #[serde(default)]
+    verdict_matrix: crate::verdict_matrix::VerdictMatrix,
 }
 
 /// A campaign checkpoint.
@@ -188,6 +190,7 @@ impl Checkpoint {
             rule_hits: s.rule_hits.clone(),
             ambiguous: s.ambiguous(),
             timeline: s.timeline.clone(),
+            verdict_matrix: s.verdict_matrix,
         };
         Checkpoint {
             format: FORMAT,
@@ -291,6 +294,7 @@ impl Checkpoint {
         s.rule_hits = st.rule_hits;
         s.ambiguous_before = st.ambiguous;
         s.timeline = st.timeline;
+        s.verdict_matrix = st.verdict_matrix;
         s.resumed = true;
         s
     }

@@ -164,6 +164,10 @@ pub struct CampaignReport {
     /// Verdicts of each pair of backends that gave verdicts (in backend
     /// order; only pairs where some backend refused something).
     pub verdict_confusion: Vec<ConfusionReport>,
+    /// The engine verifier's verdicts against the kernel's, with the
+    /// refusal classes compared (absent unless both ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict_matrix: Option<crate::verdict_matrix::VerdictMatrix>,
     /// Differences by signature (of the unminimized program), most frequent first.
     pub signatures: Vec<SignatureReport>,
     /// Differences whose signature was not kept (too many distinct ones).
@@ -373,6 +377,7 @@ impl CampaignSummary {
             outcomes: self.outcome_kinds.clone(),
             accepted_by_all: self.accepted_by_all,
             verdict_confusion,
+            verdict_matrix: (!self.verdict_matrix.is_empty()).then_some(self.verdict_matrix),
             signatures,
             signatures_dropped: self.signatures_dropped,
             coverage,
@@ -434,6 +439,9 @@ impl fmt::Display for CampaignSummary {
             for ReasonCount { reason, count: n } in by_count(&v.reasons).into_iter().take(8) {
                 writeln!(f, "    {n:6}  {reason}")?;
             }
+        }
+        if !self.verdict_matrix.is_empty() {
+            writeln!(f, "  {}", self.verdict_matrix)?;
         }
         if !self.inconclusive_reasons.is_empty() {
             writeln!(f, "inconclusive, by reason:")?;

@@ -164,6 +164,8 @@ pub struct CampaignSummary {
     pub saved: Vec<PathBuf>,
     /// Where the campaign ran.
     pub environment: Option<Environment>,
+    /// The engine verifier's verdicts against the kernel's.
+    pub verdict_matrix: crate::verdict_matrix::VerdictMatrix,
 }
 
 impl CampaignSummary {
@@ -198,6 +200,7 @@ impl CampaignSummary {
             ambiguous_before: Vec::new(),
             ambiguous_session: Vec::new(),
             timeline: Timeline::default(),
+            verdict_matrix: Default::default(),
             next_position: 0,
             resumed: false,
             saved: Vec::new(),
@@ -309,6 +312,7 @@ pub(crate) fn fold(
     saver: &mut Findings,
 ) -> Result<(), CampaignError> {
     s.programs += 1;
+    s.verdict_matrix.record(&r.outcomes);
     for &row in &r.rows {
         if let Some(n) = s.coverage.get_mut(row as usize) {
             *n += 1;

@@ -564,6 +564,14 @@ impl<'a> Explorer<'a> {
                         "frame pointer is read only",
                     ));
                 }
+                // check_reg_arg(load_reg, DST_OP) marks the fetch target
+                // unknown before the memory checks: when it is also the
+                // address register, the address is an unknown scalar.
+                let base = if fetch && load_reg == ins.dst {
+                    Reg::unknown()
+                } else {
+                    base
+                };
                 let r = mem::check_mem_access(
                     st,
                     pc,
@@ -576,6 +584,7 @@ impl<'a> Explorer<'a> {
                     &mut self.notes,
                 )?;
                 self.depth(st, r.stack_depth);
+                mem::check_atomic_stack_offset(pc, &base, ins.off, size)?;
                 let old = r.loaded.unwrap_or_else(Reg::unknown);
                 let r = mem::check_mem_access(
                     st,
@@ -654,15 +663,13 @@ impl<'a> Explorer<'a> {
         let taken_pc = (pc as i64 + ins.off as i64 + 1) as usize;
         let pred = match (&a, &b) {
             (Reg::Scalar(x), Reg::Scalar(y)) => jmp::is_branch_taken(op, jmp32, x, y),
-            (Reg::Ptr(_), Reg::Scalar(y)) | (Reg::Scalar(y), Reg::Ptr(_)) => {
-                let c = if jmp32 {
-                    y.var_off
-                        .subreg_is_const()
-                        .then(|| y.var_off.subreg().value)
-                } else {
-                    y.var_off.is_const().then_some(y.var_off.value)
-                };
-                ptr::pointer_branch_taken(op, c)
+            // A 32-bit comparison of a pointer is never decided: measured
+            // on Linux 6.18, `if w1 != 0` with r1 a map value explores both
+            // branches.
+            (Reg::Ptr(_), Reg::Scalar(_)) | (Reg::Scalar(_), Reg::Ptr(_)) if jmp32 => None,
+            (Reg::Ptr(p), Reg::Scalar(y)) | (Reg::Scalar(y), Reg::Ptr(p)) => {
+                let c = y.var_off.is_const().then_some(y.var_off.value);
+                ptr::pointer_branch_taken(op, p, c)
             }
             _ => None,
         };

@@ -24,6 +24,7 @@
 
 pub mod explore;
 pub mod insn_rules;
+pub mod kernel_message;
 pub mod log;
 pub mod scalar;
 pub mod scalar_text;

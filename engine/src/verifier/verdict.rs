@@ -23,6 +23,10 @@ pub enum RejectClass {
     StackOutOfRange,
     /// A stack access not aligned to its size (`misaligned stack access`).
     MisalignedStackAccess,
+    /// A non-stack access not aligned to its size where the kernel requires
+    /// alignment (`misaligned value access`, `misaligned access` for a
+    /// scalar address of an atomic: check_ptr_alignment).
+    MisalignedAccess,
     /// `unreachable insn %d` (check_cfg).
     UnreachableInsn,
     /// `jump out of range from insn %d to %d` (check_subprogs, check_cfg).
@@ -108,6 +112,7 @@ impl RejectClass {
         RejectClass::InvalidMemoryAccess,
         RejectClass::StackOutOfRange,
         RejectClass::MisalignedStackAccess,
+        RejectClass::MisalignedAccess,
         RejectClass::UnreachableInsn,
         RejectClass::JumpOutOfRange,
         RejectClass::JumpIntoLdImm64,
@@ -147,6 +152,7 @@ impl RejectClass {
             RejectClass::InvalidMemoryAccess => "invalid-memory-access",
             RejectClass::StackOutOfRange => "stack-out-of-range",
             RejectClass::MisalignedStackAccess => "misaligned-stack-access",
+            RejectClass::MisalignedAccess => "misaligned-access",
             RejectClass::UnreachableInsn => "unreachable-insn",
             RejectClass::JumpOutOfRange => "jump-out-of-range",
             RejectClass::JumpIntoLdImm64 => "jump-into-ld-imm64",
@@ -197,6 +203,7 @@ impl RejectClass {
             | C::InvalidMemoryAccess
             | C::StackOutOfRange
             | C::MisalignedStackAccess
+            | C::MisalignedAccess
             | C::FramePointerReadOnly
             | C::InvalidHelperArgument
             | C::CombinedStackSize

@@ -68,6 +68,14 @@ pub fn check_mem_access(
 ) -> Result<AccessResult, Rejection> {
     let p = match reg {
         Reg::Ptr(p) => *p,
+        Reg::Scalar(s) if strict => {
+            check_scalar_alignment(pc, s, off, size)?;
+            return Err(reject(
+                pc,
+                RejectClass::InvalidMemoryAccess,
+                format!("R{regno} invalid mem access 'scalar'"),
+            ));
+        }
         _ => {
             return Err(reject(
                 pc,
@@ -145,7 +153,7 @@ fn check_alignment(
 ) -> Result<(), Rejection> {
     let (desc, class) = match p.kind {
         PtrKind::Stack { .. } => ("stack ", RejectClass::MisalignedStackAccess),
-        PtrKind::Mem { .. } if strict => ("value ", RejectClass::InvalidMemoryAccess),
+        PtrKind::Mem { .. } if strict => ("value ", RejectClass::MisalignedAccess),
         PtrKind::Mem { .. } => return Ok(()),
     };
     let t = p
@@ -165,6 +173,60 @@ fn check_alignment(
         ));
     }
     Ok(())
+}
+
+/// `check_generic_ptr_alignment` for a scalar used as an address under
+/// strict alignment (atomics): the kernel checks the alignment of
+/// `var_off + off` before it refuses the scalar as a pointer. A constant
+/// `var_off` prints as one number.
+fn check_scalar_alignment(
+    pc: usize,
+    s: &ScalarBounds,
+    off: i16,
+    size: usize,
+) -> Result<(), Rejection> {
+    let t = s.var_off.add(Tnum::constant(off as i64 as u64));
+    if (t.value | t.mask) & (size as u64 - 1) == 0 {
+        return Ok(());
+    }
+    let var = if s.var_off.is_const() {
+        match s.var_off.value {
+            0 => "0".to_string(),
+            v => format!("{v:#x}"),
+        }
+    } else {
+        tnum_str(s.var_off)
+    };
+    Err(reject(
+        pc,
+        RejectClass::MisalignedAccess,
+        format!("misaligned access off {var}+0+{off} size {size}"),
+    ))
+}
+
+/// `check_stack_read` for a read that does not go to a register (the
+/// read half of an atomic): the kernel requires a constant offset, after
+/// the alignment and bounds checks have passed.
+pub fn check_atomic_stack_offset(
+    pc: usize,
+    reg: &Reg,
+    off: i16,
+    size: usize,
+) -> Result<(), Rejection> {
+    match reg {
+        Reg::Ptr(p) if matches!(p.kind, PtrKind::Stack { .. }) && !p.var.var_off.is_const() => {
+            Err(reject(
+                pc,
+                RejectClass::StackOutOfRange,
+                format!(
+                    "variable offset stack pointer cannot be passed into helper function; var_off={} off={} size={size}",
+                    tnum_str(p.var.var_off),
+                    off as i64 + p.off as i64
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `check_stack_access_within_bounds` (root: reads of uninitialised stack

@@ -9,7 +9,7 @@
 use super::mem::MAX_VAR_OFF;
 use crate::opcode::Operation;
 use crate::verifier::scalar::ScalarBounds;
-use crate::verifier::state::{Pointer, Reg};
+use crate::verifier::state::{Pointer, PtrKind, Reg};
 use crate::verifier::verdict::{RejectClass, Rejection};
 
 /// The kernel's `bpf_alu_string` for an operation.
@@ -216,11 +216,16 @@ fn bad(pc: usize, msg: String) -> Rejection {
     Rejection::new(pc, RejectClass::InvalidPointerArithmetic, msg)
 }
 
-/// The pointer half of `is_branch_taken`: a valid (never null) pointer
-/// compared with the constant 0 by `==`/`!=` has a known outcome; every
-/// other comparison involving a pointer is unknown. `reg2_const` is the
+/// The pointer half of `is_branch_taken`: a pointer the kernel knows is
+/// never null (`reg_not_null`: a map value here; not the stack pointer,
+/// which `reg_not_null` does not list) compared with the constant 0 by
+/// `==`/`!=` has a known outcome; every other comparison involving a
+/// pointer is unknown, so both branches are explored. `other_const` is the
 /// other operand's constant value, if it is a constant scalar.
-pub fn pointer_branch_taken(op: Operation, other_const: Option<u64>) -> Option<bool> {
+pub fn pointer_branch_taken(op: Operation, p: &Pointer, other_const: Option<u64>) -> Option<bool> {
+    if !matches!(p.kind, PtrKind::Mem { .. }) {
+        return None;
+    }
     match (op, other_const) {
         (Operation::Jeq, Some(0)) => Some(false),
         (Operation::Jne, Some(0)) => Some(true),

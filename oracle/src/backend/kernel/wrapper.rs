@@ -76,19 +76,26 @@ pub fn wrap(program: &Program, map_fd: i32, mem_len: usize) -> Vec<Insn> {
 
 /// Points every `ld_imm64` src=2 (map value) at the input-memory map: the
 /// engine models the input memory as the one map value, whatever fd the
-/// program names. Without input there is no map, and the program is left
-/// as written.
+/// program names. The slots are walked as the kernel's
+/// `resolve_pseudo_ldimm64` walks them (an `ld_imm64` takes two slots), so
+/// a program with an instruction the engine's decoder refuses is relocated
+/// too. Without input there is no map, and the program is left as written.
 fn relocate_map_values(program: &Program, map_fd: i32, mem_len: usize) -> Vec<Insn> {
     let mut insns = program.insns.clone();
     if mem_len == 0 {
         return insns;
     }
-    if let Ok(decoded) = program.decode() {
-        for (slot, ins) in decoded {
-            if ins.row.operation == Operation::LdMapValue {
+    let mut slot = 0;
+    while slot < insns.len() {
+        let i = insns[slot];
+        if i.opcode == opcode::LD_IMM64_OPCODE {
+            let row = opcode::lookup(i.opcode, i.src, i.off, i.imm);
+            if row.is_some_and(|r| r.operation == Operation::LdMapValue) {
                 insns[slot].imm = map_fd;
             }
+            slot += 1;
         }
+        slot += 1;
     }
     insns
 }
@@ -173,5 +180,23 @@ mod tests {
             );
             assert_eq!(ctx, (len as u64).to_le_bytes());
         }
+    }
+
+    #[test]
+    fn map_values_are_relocated_even_when_the_engine_cannot_decode_the_program() {
+        // resolve_pseudo_ldimm64 resolves every ld_imm64 src=2 whatever
+        // else the program holds; slot 3 (opcode 0xff) does not decode.
+        let p = Program::new(vec![
+            Insn::new(0x18, 1, 2, 0, 7),
+            Insn::new(0, 0, 0, 0, 0),
+            Insn::new(0xb7, 0, 0, 0, 0),
+            Insn::new(0xff, 0, 0, 0, 0),
+            Insn::new(0x95, 0, 0, 0, 0),
+        ]);
+        assert!(p.decode().is_err());
+        let r = relocate_map_values(&p, 42, 8);
+        assert_eq!(r[0].imm, 42);
+        assert_eq!(r[1].imm, 0, "the second slot is not an instruction");
+        assert_eq!(relocate_map_values(&p, 42, 0)[0].imm, 7, "no input, no map");
     }
 }
