@@ -121,3 +121,74 @@ fn a_class_disagreement_is_a_verdict_class_divergence() {
         "{json}"
     );
 }
+
+/// `campaign` with `verifier` and `kernel` counts their verdicts against
+/// each other in `verdict_matrix` (JSON and text), and a resumed campaign
+/// keeps the counts of the sessions before it.
+#[test]
+fn campaign_counts_the_verifier_against_the_kernel_and_resume_keeps_the_counts() {
+    if !kernel_available() {
+        return;
+    }
+    let s = Scratch::new("verdict-campaign");
+    let save = s.path().join("saved");
+    let common: [&dyn AsRef<std::ffi::OsStr>; 8] = [
+        &"campaign",
+        &"--tier",
+        &"grammar",
+        &"--backends",
+        &"verifier,kernel",
+        &"--seed",
+        &"7",
+        &"--json",
+    ];
+    // The whole campaign in one go.
+    let mut whole: Vec<&dyn AsRef<std::ffi::OsStr>> = common.to_vec();
+    whole.extend_from_slice(&[&"--programs", &"200"]);
+    let out = bpfdiff(&whole);
+    let whole: serde_json::Value =
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    let m = &whole["verdict_matrix"];
+    let sum: u64 = [
+        "both_accept",
+        "both_refuse",
+        "only_kernel_accepts",
+        "only_we_accept",
+        "no_verdict",
+    ]
+    .iter()
+    .map(|k| {
+        m[k].as_u64()
+            .unwrap_or_else(|| panic!("{k} missing: {whole}"))
+    })
+    .sum();
+    assert_eq!(sum, 200, "every case is counted once: {whole}");
+    // The grammar tier is mostly refused: the classes are compared.
+    assert!(m["both_refuse"].as_u64().unwrap() > 100, "{whole}");
+    assert!(
+        m["same_class"].as_u64().unwrap() + m["class_unknown"].as_u64().unwrap()
+            <= m["both_refuse"].as_u64().unwrap(),
+        "{whole}"
+    );
+
+    // The same campaign in two sessions: 80 programs, then resumed to 200.
+    let mut first: Vec<&dyn AsRef<std::ffi::OsStr>> = common.to_vec();
+    first.extend_from_slice(&[&"--programs", &"80", &"--save", &save]);
+    let out = bpfdiff(&first);
+    assert!(out.status.code().is_some(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(save.join("campaign.checkpoint")).unwrap();
+    let mut checkpoint: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // Extend the bound the way a longer campaign would have been saved.
+    let limit = &mut checkpoint["config"]["programs"];
+    assert!(!limit.is_null(), "{checkpoint}");
+    *limit = serde_json::json!(200);
+    std::fs::write(save.join("campaign.checkpoint"), checkpoint.to_string()).unwrap();
+    let out = bpfdiff(&[&"campaign", &"--resume", &save, &"--json"]);
+    let resumed: serde_json::Value =
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(resumed["programs"], 200, "{resumed}");
+    assert_eq!(
+        resumed["verdict_matrix"], whole["verdict_matrix"],
+        "{resumed}"
+    );
+}
