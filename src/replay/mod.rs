@@ -220,12 +220,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReplayError> {
         }
         if p.is_dir() {
             walk(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "data") {
-            out.push(p);
-        } else if p.file_name().is_some_and(|n| {
-            let n = n.to_string_lossy();
-            ARTIFACT_PREFIXES.iter().any(|a| n.starts_with(a))
-        }) {
+        } else if p.extension().is_some_and(|e| e == "data") || is_artifact_name(&p) {
             out.push(p);
         }
     }
@@ -314,6 +309,14 @@ pub fn load(path: &Path) -> Result<ReplayCase, ReplayError> {
 
 /// File-name prefixes of the inputs libFuzzer saves when a target fails.
 pub const ARTIFACT_PREFIXES: [&str; 5] = ["crash-", "timeout-", "oom-", "leak-", "slow-unit-"];
+
+/// True when the file name is one libFuzzer gives an artifact.
+fn is_artifact_name(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| {
+        let n = n.to_string_lossy();
+        ARTIFACT_PREFIXES.iter().any(|a| n.starts_with(a))
+    })
+}
 
 /// True when `path` is read as raw fuzz-target input (a libFuzzer artifact
 /// or corpus file) rather than a `.data` file or a `case.json`: any file
