@@ -6,7 +6,10 @@
 # TARGET is diff, interp_vs_jit, kernel or parsers (see docs/fuzzing.md).
 # New inputs go to fuzz/corpus/TARGET, crashes to fuzz/artifacts/TARGET,
 # the libFuzzer log to fuzz/logs/TARGET.log (all three are not committed);
-# corpus/seeds/TARGET is read, never written. Installs cargo-fuzz and the
+# corpus/fuzz/TARGET (the committed, minimized corpus) and corpus/seeds/TARGET
+# are read, never written. fuzz/dict/TARGET.dict is the dictionary; -max_len
+# is 1024 bytes for case targets and 4096 for parsers (later libFuzzer args
+# override both). Installs cargo-fuzz and the
 # nightly toolchain when they are missing. FUZZ_SANITIZER (default: cargo
 # fuzz's, address) picks the sanitizer, e.g. FUZZ_SANITIZER=none.
 set -euo pipefail
@@ -65,10 +68,15 @@ if [ -n "${FUZZ_SANITIZER:-}" ]; then
     sanitizer=(--sanitizer "$FUZZ_SANITIZER")
 fi
 
+max_len=1024
+[ "$target" = parsers ] && max_len=4096
+
 mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target" fuzz/logs
 log="fuzz/logs/$target.log"
 status=0
-cargo +nightly fuzz run "${sanitizer[@]}" "$target" "fuzz/corpus/$target" "corpus/seeds/$target" -- \
+cargo +nightly fuzz run "${sanitizer[@]}" "$target" \
+    "fuzz/corpus/$target" "corpus/fuzz/$target" "corpus/seeds/$target" -- \
+    -dict="fuzz/dict/$target.dict" -max_len="$max_len" \
     -max_total_time="$seconds" -print_final_stats=1 "$@" 2>&1 | tee "$log" || status=$?
 
 # The last status line carries the speed: "#N DONE cov: … exec/s: E …".

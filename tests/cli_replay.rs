@@ -193,3 +193,68 @@ fn the_atomic_fetch_regression_replays_as_this_kernel_behaves() {
         );
     }
 }
+
+/// A literal fuzz input (mode byte 0, u16 input length, input, slots), as
+/// the fuzz targets save it in `fuzz/artifacts/TARGET/crash-*`.
+fn fuzz_bytes(input: &[u8], slots: &[[u8; 8]]) -> Vec<u8> {
+    let mut out = vec![0u8];
+    out.extend((input.len() as u16).to_le_bytes());
+    out.extend(input);
+    for s in slots {
+        out.extend(s);
+    }
+    out
+}
+
+#[test]
+fn fuzz_artifacts_replay_as_raw_case_bytes() {
+    use common::slot;
+    let s = Scratch::new("replay-artifacts");
+    // RBPF_MEMORY as raw bytes. RFC 9669 §4.3: `jlt r3, -1` compares with the
+    // sign-extended immediate, so it is taken; rbpf 0.4.1 stores. With no
+    // rules, that difference is new: the finding still reproduces.
+    let diverges = fuzz_bytes(
+        &[0],
+        &[
+            slot(0xb7, 3, 0, 0, -11),
+            slot(0xa5, 3, 0, 1, -1),
+            slot(0x72, 1, 0, 0, 1),
+            slot(0xb7, 0, 0, 0, 0),
+            slot(0x95, 0, 0, 0, 0),
+        ],
+    );
+    let crash = s.write("crash-0123abcd", &diverges);
+    let out = bpfdiff(&[
+        &"replay",
+        &crash,
+        &"--backends",
+        &"interp,rbpf",
+        &"--known",
+        &"none",
+        &"--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["cases"][0]["status"], "as-recorded");
+    assert_eq!(j["cases"][0]["observed"][0]["backend"], "rbpf");
+    assert_eq!(j["cases"][0]["observed"][0]["aspect"], "memory");
+
+    // A program every backend runs alike: the finding is gone (fixed, 4).
+    // A directory is searched for libFuzzer's artifact names too.
+    let agrees = fuzz_bytes(&[], &[slot(0xb7, 0, 0, 0, 1), slot(0x95, 0, 0, 0, 0)]);
+    let dir = Scratch::new("replay-artifacts-dir");
+    dir.write("crash-feed", &agrees);
+    dir.write("notes.txt", "not a case");
+    let out = bpfdiff(&[
+        &"replay",
+        &dir.path(),
+        &"--backends",
+        &"interp,jit",
+        &"--json",
+    ]);
+    assert_eq!(code(&out), 4, "{}{}", stdout(&out), stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["cases"].as_array().map(Vec::len), Some(1), "{j}");
+    assert_eq!(j["cases"][0]["status"], "fixed");
+    assert_eq!(j["cases"][0]["outcomes"][1]["backend"], "jit");
+}

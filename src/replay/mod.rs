@@ -94,6 +94,9 @@ pub struct ReplayCase {
     pub record: Option<Record>,
     /// The engine's expected result (`.data` files).
     pub expected: Option<Expected>,
+    /// A fuzz artifact (raw fuzz-target input bytes): its implied record is
+    /// "a divergence no rule explains" (the target crashed on it).
+    pub artifact: bool,
 }
 
 /// The status of a replayed case.
@@ -217,7 +220,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReplayError> {
         }
         if p.is_dir() {
             walk(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "data") {
+        } else if p.extension().is_some_and(|e| e == "data") || is_artifact_name(&p) {
             out.push(p);
         }
     }
@@ -227,10 +230,14 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReplayError> {
 /// Reads one case file (`.data` or `case.json`).
 pub fn load(path: &Path) -> Result<ReplayCase, ReplayError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Io {
-        path: name.clone(),
-        source,
-    })?;
+    let text = if is_fuzz_artifact(path) {
+        String::new()
+    } else {
+        std::fs::read_to_string(path).map_err(|source| ReplayError::Io {
+            path: name.clone(),
+            source,
+        })?
+    };
     let record_err = |line, message| ReplayError::Record {
         path: name.clone(),
         line,
@@ -270,6 +277,22 @@ pub fn load(path: &Path) -> Result<ReplayCase, ReplayError> {
             mem,
             record: Some(record),
             expected: None,
+            artifact: false,
+        });
+    }
+    if is_fuzz_artifact(path) {
+        let bytes = std::fs::read(path).map_err(|source| ReplayError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        let case = Case::from_fuzz_bytes(&bytes, crate::fuzz_glue::knobs());
+        return Ok(ReplayCase {
+            path: path.to_path_buf(),
+            program: case.program,
+            mem: case.input,
+            record: None,
+            expected: None,
+            artifact: true,
         });
     }
     let test = data::parse_data(&text).map_err(|e| e.with_path(path))?;
@@ -280,7 +303,26 @@ pub fn load(path: &Path) -> Result<ReplayCase, ReplayError> {
         mem: test.mem,
         record,
         expected: Some(test.expected),
+        artifact: false,
     })
+}
+
+/// File-name prefixes of the inputs libFuzzer saves when a target fails.
+pub const ARTIFACT_PREFIXES: [&str; 5] = ["crash-", "timeout-", "oom-", "leak-", "slow-unit-"];
+
+/// True when the file name is one libFuzzer gives an artifact.
+fn is_artifact_name(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| {
+        let n = n.to_string_lossy();
+        ARTIFACT_PREFIXES.iter().any(|a| n.starts_with(a))
+    })
+}
+
+/// True when `path` is read as raw fuzz-target input (a libFuzzer artifact
+/// or corpus file) rather than a `.data` file or a `case.json`: any file
+/// without one of those two extensions.
+pub fn is_fuzz_artifact(path: &Path) -> bool {
+    !path.extension().is_some_and(|e| e == "data" || e == "json")
 }
 
 /// Why the engine's outcome does not meet a `.data` expectation, if it
@@ -387,6 +429,9 @@ impl Replayer {
             observed: Vec::new(),
             outcomes: Vec::new(),
         };
+        if case.artifact {
+            return self.replay_artifact(case, result);
+        }
         let Some(record) = &case.record else {
             result.reasons.push(format!(
                 "no recorded outcome (add `{}` lines, see docs/triage.md)",
@@ -522,6 +567,62 @@ impl Replayer {
             fine.push("all backends agree, as recorded".to_string());
         }
         result.reasons = [changed, fixed, unchecked, fine].concat();
+        result
+    }
+
+    /// Replays a fuzz artifact: `as-recorded` while some difference no
+    /// rule explains still occurs (the finding reproduces), `fixed` when
+    /// none does, `not-run` when the case is inconclusive.
+    fn replay_artifact(&mut self, case: &ReplayCase, mut result: CaseResult) -> CaseResult {
+        let check = self
+            .harness
+            .check_without_rules(&Case::new(case.program.clone(), case.mem.clone()));
+        let mut comparison = check.comparison;
+        self.rules.apply(&case.program, &mut comparison);
+        result.outcomes = check.outcomes;
+        let differences = match &comparison {
+            Comparison::Diverge { differences } => differences.clone(),
+            Comparison::Agree { .. } => Vec::new(),
+            Comparison::Inconclusive { why } => {
+                result
+                    .reasons
+                    .push("fuzz artifact: inconclusive".to_string());
+                result.reasons.extend(why.iter().cloned());
+                return result;
+            }
+        };
+        result.observed = differences
+            .iter()
+            .map(|d| Observed {
+                backend: d.backend.clone(),
+                aspect: d.aspect.name().to_string(),
+                detail: d.detail.clone(),
+                rule: d.known.clone(),
+                signature: Signature::of(&case.program, &result.outcomes, d).slug(),
+            })
+            .collect();
+        let new: Vec<String> = result
+            .observed
+            .iter()
+            .filter(|o| o.rule.is_none())
+            .map(|o| {
+                format!(
+                    "fuzz artifact reproduces: {} {}: {} (no rule, signature {})",
+                    o.backend, o.aspect, o.detail, o.signature
+                )
+            })
+            .collect();
+        if new.is_empty() {
+            result.status = Status::Fixed;
+            result.reasons.push(format!(
+                "FIXED: the fuzz artifact no longer diverges on {} ({} difference(s), all explained by rules)",
+                self.running.join(","),
+                result.observed.len()
+            ));
+        } else {
+            result.status = Status::AsRecorded;
+            result.reasons = new;
+        }
         result
     }
 

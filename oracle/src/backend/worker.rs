@@ -13,11 +13,11 @@
 //! `bpfdiff-worker` binary of this crate.
 
 use serde::{Deserialize, Serialize};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// The command-line argument that puts an executable in worker mode.
@@ -104,7 +104,62 @@ pub enum WorkerFailure {
 struct Running {
     child: Child,
     stdin: BufWriter<ChildStdin>,
-    replies: Receiver<io::Result<Vec<u8>>>,
+    stdout: ChildStdout,
+    /// Reply bytes read but not yet consumed (at most one partial frame).
+    pending: Vec<u8>,
+}
+
+/// Why no reply frame came.
+enum ReplyError {
+    /// The deadline passed first.
+    TimedOut,
+    /// The pipe closed or failed: the worker died.
+    Closed,
+}
+
+impl Running {
+    /// Reads one reply frame (u32 length, then the bytes) in the calling
+    /// thread, waiting with `poll` until `deadline` (no reader thread, so
+    /// no thread hand-off per program).
+    fn read_reply(&mut self, deadline: Instant) -> Result<Vec<u8>, ReplyError> {
+        let fd = self.stdout.as_raw_fd();
+        loop {
+            if self.pending.len() >= 4 {
+                let len = u32::from_le_bytes(self.pending[..4].try_into().expect("4 bytes"));
+                let end = 4 + len as usize;
+                if self.pending.len() >= end {
+                    let frame = self.pending[4..end].to_vec();
+                    self.pending.drain(..end);
+                    return Ok(frame);
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd for the duration of the call.
+            let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if ready < 0 {
+                if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(ReplyError::Closed);
+            }
+            if ready == 0 {
+                return Err(ReplyError::TimedOut);
+            }
+            let mut buf = [0u8; 4096];
+            match self.stdout.read(&mut buf) {
+                Ok(0) => return Err(ReplyError::Closed),
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(ReplyError::Closed),
+            }
+        }
+    }
 }
 
 /// The parent side: sends programs to a worker process.
@@ -148,19 +203,12 @@ impl WorkerClient {
                     reason: e.to_string(),
                 })?;
             let stdin = BufWriter::new(child.stdin.take().expect("piped stdin"));
-            let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-            let (tx, rx) = mpsc::channel();
-            std::thread::spawn(move || loop {
-                let frame = read_frame(&mut stdout);
-                let stop = frame.is_err();
-                if tx.send(frame).is_err() || stop {
-                    break;
-                }
-            });
+            let stdout = child.stdout.take().expect("piped stdout");
             self.running = Some(Running {
                 child,
                 stdin,
-                replies: rx,
+                stdout,
+                pending: Vec::new(),
             });
         }
         Ok(self.running.as_mut().expect("just started"))
@@ -197,12 +245,12 @@ impl WorkerClient {
                 .unwrap_or_else(|| "worker pipe closed".to_string());
             return Err(WorkerFailure::Died(what));
         }
-        match running.replies.recv_timeout(timeout) {
-            Ok(Ok(frame)) => serde_json::from_slice(&frame).map_err(|e| {
+        match running.read_reply(Instant::now() + timeout) {
+            Ok(frame) => serde_json::from_slice(&frame).map_err(|e| {
                 self.kill();
                 WorkerFailure::Died(format!("unreadable reply: {e}"))
             }),
-            Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => {
+            Err(ReplyError::Closed) => {
                 // The pipe closed: the worker died. Reap it for its signal.
                 let mut running = self.running.take().expect("running");
                 let status = running.child.wait().map(describe_exit);
@@ -210,7 +258,7 @@ impl WorkerClient {
                     status.unwrap_or_else(|e| e.to_string()),
                 ))
             }
-            Err(RecvTimeoutError::Timeout) => {
+            Err(ReplyError::TimedOut) => {
                 self.kill();
                 Err(WorkerFailure::TimedOut(timeout.as_millis() as u64))
             }
