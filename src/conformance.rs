@@ -449,6 +449,8 @@ mod tests {
             expected,
             asm: None,
             has_raw: true,
+            prog_type: bpfdiff_engine::prog_type::ProgType::Input,
+            packet: None,
         }
     }
 

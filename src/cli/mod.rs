@@ -12,6 +12,7 @@ mod mem;
 mod minimize;
 mod output;
 pub mod plugin;
+mod prog_type_args;
 mod progress;
 mod replay;
 mod report;
