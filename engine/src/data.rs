@@ -617,6 +617,27 @@ mod tests {
     }
 
     #[test]
+    fn prog_type_and_packet_sections_round_trip() {
+        let text =
+            "-- prog-type\ntc\n-- packet\n00 11 22\n-- asm\nmov %r0, 1\nexit\n-- result\n0x1\n";
+        let t = parse(text);
+        assert_eq!(t.prog_type, ProgType::SchedCls);
+        assert_eq!(t.packet, Some(vec![0x00, 0x11, 0x22]));
+        let again = parse(&write_data(&t));
+        assert_eq!(again.prog_type, ProgType::SchedCls);
+        assert_eq!(again.packet, t.packet);
+        assert_eq!(again.program, t.program);
+        // Without the sections: the input model, no packet.
+        let plain = parse("-- asm\nexit\n-- result\n0\n");
+        assert_eq!((plain.prog_type, plain.packet), (ProgType::Input, None));
+        assert!(!write_data(&plain).contains("prog-type"));
+        match parse_err("-- prog-type\nkprobe\n-- asm\nexit\n-- result\n0\n") {
+            DataError::BadProgType { line: 2, .. } => {}
+            e => panic!("{e}"),
+        }
+    }
+
+    #[test]
     fn reads_an_upstream_test() {
         let t = parse(
             "# Copyright\n\

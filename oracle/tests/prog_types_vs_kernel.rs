@@ -276,3 +276,56 @@ fn selftest_style_programs_agree_with_the_kernel() {
     assert!(total > 0);
     assert!(notes.is_empty(), "{}", notes.join("\n"));
 }
+
+// corpus/conformance-prog-types: the kernel accepts each test as its type
+// and BPF_PROG_TEST_RUN returns its `-- result` (the engine side is
+// engine/tests/prog_type_conformance.rs).
+#[test]
+fn prog_type_conformance_tests_agree_with_the_kernel() {
+    use bpfdiff_engine::data::{parse_data_file, Expected};
+    if !bpf_available() {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/conformance-prog-types");
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let f = entry.unwrap().path();
+        if f.extension().is_none_or(|x| x != "data") {
+            continue;
+        }
+        n += 1;
+        let test = parse_data_file(&f).unwrap();
+        let t = test.prog_type;
+        let fd = match kernel_verdict(t, &test.program) {
+            Ok(fd) => fd,
+            Err(why) => {
+                failures.push(format!("{}: kernel refuses: {why}", f.display()));
+                continue;
+            }
+        };
+        let packet = if t.has_packet() {
+            test.packet.clone().unwrap_or_else(|| vec![0; 64])
+        } else {
+            Vec::new()
+        };
+        let ctx = if t.has_packet() {
+            Vec::new()
+        } else {
+            test.mem.clone()
+        };
+        let run = native::test_run(&fd, t, &packet, &ctx).expect("test run");
+        let Expected::Result(want) = test.expected else {
+            panic!("{}: expects an error", f.display())
+        };
+        if u64::from(run.retval) != want {
+            failures.push(format!(
+                "{}: kernel retval {:#x}, test says {want:#x}",
+                f.display(),
+                run.retval
+            ));
+        }
+    }
+    assert!(n >= 20);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -641,7 +641,12 @@ impl<'a> Explorer<'a> {
                 Ok(Step::Next(pc + 1))
             }
             Operation::CallLocal => {
-                let t = call::local_call(st, &self.info.subprogs, pc, ins.imm)?;
+                let above = if self.prog_type == ProgType::Input {
+                    call::HARNESS_FRAMES
+                } else {
+                    0
+                };
+                let t = call::local_call_below(st, &self.info.subprogs, pc, ins.imm, above)?;
                 Ok(Step::Next(t))
             }
             Operation::CallKfunc | Operation::Callx => Err(Rejection::new(
