@@ -88,3 +88,20 @@ fn a_data_file_names_its_type_and_packet() {
     let out = bpfdiff(&[&"run", &test, &"--prog-type", &"socket"]);
     assert_eq!(assert_success(&out), "0x0\n");
 }
+
+#[test]
+fn selftest_ctx_symbols_assemble_to_their_offsets() {
+    // BPF selftests write `%[__sk_buff_data]` for
+    // `offsetof(struct __sk_buff, data)` (76, include/uapi/linux/bpf.h).
+    let dir = Scratch::new("pt-symbols");
+    let prog = dir.write(
+        "p.s",
+        "\"r2 = *(u32 *)(r1 + %[__sk_buff_data]);\"\n\"r3 = *(u32 *)(r1 + %[__sk_buff_data_end]);\"\n\
+         \"r3 -= r2;\"\n\"r0 = *(u32 *)(r1 + %[__sk_buff_len]);\"\n\"exit;\"\n",
+    );
+    let out = bpfdiff(&[&"disasm", &prog]);
+    let text = assert_success(&out);
+    assert!(text.contains("r2 = *(u32 *)(r1 +76)"), "{text}");
+    let out = bpfdiff(&[&"run", &prog, &"--prog-type", &"tc", &"--verify"]);
+    assert_eq!(assert_success(&out), "0x40\n");
+}

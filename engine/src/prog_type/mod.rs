@@ -16,6 +16,7 @@
 pub mod ctx;
 pub mod env;
 pub mod skb;
+pub mod symbols;
 pub mod xdp;
 
 use std::fmt;

@@ -691,10 +691,10 @@ impl<'a> Explorer<'a> {
         let pred = match (&a, &b) {
             (Reg::Scalar(x), Reg::Scalar(y)) => jmp::is_branch_taken(op, jmp32, x, y),
             (Reg::Ptr(_), Reg::Ptr(_)) if !jmp32 => pkt::branch_taken(&a, &b, op),
-            // reg_not_null: ctx and packet pointers may be compared with 0
-            // without a known outcome.
+            // reg_not_null: stack, ctx and packet pointers may be compared
+            // with 0 without a known outcome.
             (Reg::Ptr(p), Reg::Scalar(_)) | (Reg::Scalar(_), Reg::Ptr(p))
-                if pkt::is_native_kind(p.kind) =>
+                if pkt::is_native_kind(p.kind) || matches!(p.kind, PtrKind::Stack { .. }) =>
             {
                 None
             }
