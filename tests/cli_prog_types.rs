@@ -105,3 +105,29 @@ fn selftest_ctx_symbols_assemble_to_their_offsets() {
     let out = bpfdiff(&[&"run", &prog, &"--prog-type", &"tc", &"--verify"]);
     assert_eq!(assert_success(&out), "0x40\n");
 }
+
+#[test]
+fn diff_compares_a_native_program_with_the_kernel_only() {
+    let k = bpfdiff_oracle::backend::kernel::KernelBackend::new(Default::default());
+    if let Some(why) = k.unavailable() {
+        eprintln!("SKIPPED: {why}");
+        return;
+    }
+    let dir = Scratch::new("pt-diff");
+    let prog = dir.write("p.s", XDP_READ);
+    let out = bpfdiff(&[
+        &"diff",
+        &prog,
+        &"--prog-type",
+        &"xdp",
+        &"--backends",
+        &"interp,rbpf,kernel",
+    ]);
+    let text = assert_success(&out);
+    assert!(
+        text.contains("rbpf      not run: program type xdp unsupported"),
+        "{text}"
+    );
+    assert!(text.contains("kernel    retval 0x0"), "{text}");
+    assert!(text.ends_with("comparison: agree\n"), "{text}");
+}

@@ -1,5 +1,5 @@
-# prog-type: socket
-# MAX_CALL_FRAMES 8: main + 7 calls is accepted
+// prog-type: socket
+// MAX_CALL_FRAMES 8: main + 7 calls is accepted
 call f1
 exit
 f1:

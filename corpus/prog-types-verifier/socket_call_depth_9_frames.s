@@ -1,5 +1,5 @@
-# prog-type: socket
-# MAX_CALL_FRAMES 8: a 9th frame is too deep
+// prog-type: socket
+// MAX_CALL_FRAMES 8: a 9th frame is too deep
 call f1
 exit
 f1:

@@ -1,5 +1,5 @@
-# prog-type: socket
-# helper result is unknown: mask and branch
+// prog-type: socket
+// helper result is unknown: mask and branch
 call 7
 r0 &= 1
 r0 += 10

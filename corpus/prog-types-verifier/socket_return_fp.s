@@ -1,4 +1,4 @@
-# prog-type: socket
-# root may return the frame pointer
+// prog-type: socket
+// root may return the frame pointer
 r0 = r10
 exit

@@ -1,5 +1,5 @@
-# prog-type: tc
-# pkt+14 >= pkt_end false: pkt+14 < pkt_end, byte 13 readable
+// prog-type: tc
+// pkt+14 >= pkt_end false: pkt+14 < pkt_end, byte 13 readable
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

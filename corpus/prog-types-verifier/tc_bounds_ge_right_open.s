@@ -1,5 +1,5 @@
-# prog-type: tc
-# JGE fallthrough: strict pkt+14 < pkt_end
+// prog-type: tc
+// JGE fallthrough: strict pkt+14 < pkt_end
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: tc
-# pkt_end >= pkt' taken gets r=off
+// prog-type: tc
+// pkt_end >= pkt' taken gets r=off
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

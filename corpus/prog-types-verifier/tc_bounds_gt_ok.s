@@ -1,5 +1,5 @@
-# prog-type: tc
-# find_good_pkt_pointers: pkt+14 > pkt_end false => r=14
+// prog-type: tc
+// find_good_pkt_pointers: pkt+14 > pkt_end false => r=14
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: tc
-# the taken branch of pkt' > pkt_end learns no range
+// prog-type: tc
+// the taken branch of pkt' > pkt_end learns no range
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: tc
-# pointer += K keeps range; off+K+size past it
+// prog-type: tc
+// pointer += K keeps range; off+K+size past it
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: tc
-# pointer += K keeps id and range
+// prog-type: tc
+// pointer += K keeps id and range
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: tc
-# pkt_meta + 8 > pkt: meta range
+// prog-type: tc
+// pkt_meta + 8 > pkt: meta range
 r2 = *(u32 *)(r1 + 140)
 r3 = *(u32 *)(r1 + 76)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: tc
-# pkt_meta range 8: off 8 is out
+// prog-type: tc
+// pkt_meta range 8: off 8 is out
 r2 = *(u32 *)(r1 + 140)
 r3 = *(u32 *)(r1 + 76)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: tc
-# mark_pkt_end: a second compare is decided
+// prog-type: tc
+// mark_pkt_end: a second compare is decided
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: tc
-# try_match_pkt_pointers: JMP32 compares learn nothing
+// prog-type: tc
+// try_match_pkt_pointers: JMP32 compares learn nothing
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

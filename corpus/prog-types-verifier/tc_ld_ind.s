@@ -1,5 +1,5 @@
-# prog-type: tc
-# LD_IND with an index register
+// prog-type: tc
+// LD_IND with an index register
 r6 = r1
 r7 = 10
 r0 = *(u8 *)skb[r7 + 3]

@@ -1,5 +1,5 @@
-# prog-type: tc
-# len is read-only
+// prog-type: tc
+// len is read-only
 r2 = 1
 *(u32 *)(r1 + 0) = r2
 r0 = 0

@@ -1,5 +1,5 @@
-# prog-type: tc
-# bounded loop with per-iteration packet check
+// prog-type: tc
+// bounded loop with per-iteration packet check
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r0 = 0

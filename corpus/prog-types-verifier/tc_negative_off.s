@@ -1,5 +1,5 @@
-# prog-type: tc
-# check_packet_access: negative offset
+// prog-type: tc
+// check_packet_access: negative offset
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

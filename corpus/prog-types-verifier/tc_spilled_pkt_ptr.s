@@ -1,5 +1,5 @@
-# prog-type: tc
-# find_good_pkt_pointers widens spilled pointers too
+// prog-type: tc
+// find_good_pkt_pointers widens spilled pointers too
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 *(u64 *)(r10 - 8) = r2

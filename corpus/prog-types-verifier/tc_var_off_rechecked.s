@@ -1,5 +1,5 @@
-# prog-type: tc
-# variable offset: new id, range re-learned
+// prog-type: tc
+// variable offset: new id, range re-learned
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

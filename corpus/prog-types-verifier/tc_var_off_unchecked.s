@@ -1,5 +1,5 @@
-# prog-type: tc
-# variable offset resets the range to 0
+// prog-type: tc
+// variable offset resets the range to 0
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: tc
-# may_access_direct_pkt_data: tc and xdp may write
+// prog-type: tc
+// may_access_direct_pkt_data: tc and xdp may write
 r2 = *(u32 *)(r1 + 76)
 r3 = *(u32 *)(r1 + 80)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# pkt+14 < pkt_end: range 15 (6.18 find_good_pkt_pointers, right-open +1)
+// prog-type: xdp
+// pkt+14 < pkt_end: range 15 (6.18 find_good_pkt_pointers, right-open +1)
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

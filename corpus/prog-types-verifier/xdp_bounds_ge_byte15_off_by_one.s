@@ -1,5 +1,5 @@
-# prog-type: xdp
-# pkt+14 < pkt_end: byte 15 is beyond range 15
+// prog-type: xdp
+// pkt+14 < pkt_end: byte 15 is beyond range 15
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

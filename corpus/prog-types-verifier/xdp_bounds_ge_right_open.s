@@ -1,5 +1,5 @@
-# prog-type: xdp
-# JGE fallthrough: strict pkt+14 < pkt_end
+// prog-type: xdp
+// JGE fallthrough: strict pkt+14 < pkt_end
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# pkt_end >= pkt' taken gets r=off
+// prog-type: xdp
+// pkt_end >= pkt' taken gets r=off
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

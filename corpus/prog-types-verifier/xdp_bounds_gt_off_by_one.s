@@ -1,5 +1,5 @@
-# prog-type: xdp
-# check_packet_access: off 14 size 1 beyond r=14
+// prog-type: xdp
+// check_packet_access: off 14 size 1 beyond r=14
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# pkt_end > pkt+14 taken: range 15
+// prog-type: xdp
+// pkt_end > pkt+14 taken: range 15
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

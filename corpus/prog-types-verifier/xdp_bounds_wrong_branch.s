@@ -1,5 +1,5 @@
-# prog-type: xdp
-# the taken branch of pkt' > pkt_end learns no range
+// prog-type: xdp
+// the taken branch of pkt' > pkt_end learns no range
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

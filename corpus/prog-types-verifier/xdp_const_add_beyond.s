@@ -1,5 +1,5 @@
-# prog-type: xdp
-# pointer += K keeps range; off+K+size past it
+// prog-type: xdp
+// pointer += K keeps range; off+K+size past it
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# pointer += K keeps id and range
+// prog-type: xdp
+// pointer += K keeps id and range
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# check_ptr_off_reg: variable ctx access
+// prog-type: xdp
+// check_ptr_off_reg: variable ctx access
 r0 = 0
 r4 = 4
 r5 = r1

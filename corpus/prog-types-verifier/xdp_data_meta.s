@@ -1,5 +1,5 @@
-# prog-type: xdp
-# pkt_meta + 8 > pkt: meta range
+// prog-type: xdp
+// pkt_meta + 8 > pkt: meta range
 r2 = *(u32 *)(r1 + 8)
 r3 = *(u32 *)(r1 + 0)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# pkt_meta range 8: off 8 is out
+// prog-type: xdp
+// pkt_meta range 8: off 8 is out
 r2 = *(u32 *)(r1 + 8)
 r3 = *(u32 *)(r1 + 0)
 r4 = r2

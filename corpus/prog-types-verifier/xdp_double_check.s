@@ -1,5 +1,5 @@
-# prog-type: xdp
-# mark_pkt_end: a second compare is decided
+// prog-type: xdp
+// mark_pkt_end: a second compare is decided
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# try_match_pkt_pointers: JMP32 compares learn nothing
+// prog-type: xdp
+// try_match_pkt_pointers: JMP32 compares learn nothing
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# may_access_skb: not for xdp
+// prog-type: xdp
+// may_access_skb: not for xdp
 r6 = r1
 r0 = *(u8 *)skb[0]
 exit

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# bounded loop with per-iteration packet check
+// prog-type: xdp
+// bounded loop with per-iteration packet check
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r0 = 0

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# check_packet_access: negative offset
+// prog-type: xdp
+// check_packet_access: negative offset
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

@@ -1,4 +1,4 @@
-# prog-type: xdp
-# check_return_code: R0 !read_ok
+// prog-type: xdp
+// check_return_code: R0 !read_ok
 r2 = 1
 exit

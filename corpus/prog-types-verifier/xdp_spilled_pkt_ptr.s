@@ -1,5 +1,5 @@
-# prog-type: xdp
-# find_good_pkt_pointers widens spilled pointers too
+// prog-type: xdp
+// find_good_pkt_pointers widens spilled pointers too
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 *(u64 *)(r10 - 8) = r2

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# variable offset: new id, range re-learned
+// prog-type: xdp
+// variable offset: new id, range re-learned
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

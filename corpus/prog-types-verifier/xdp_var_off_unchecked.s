@@ -1,5 +1,5 @@
-# prog-type: xdp
-# variable offset resets the range to 0
+// prog-type: xdp
+// variable offset resets the range to 0
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

@@ -1,5 +1,5 @@
-# prog-type: xdp
-# may_access_direct_pkt_data: tc and xdp may write
+// prog-type: xdp
+// may_access_direct_pkt_data: tc and xdp may write
 r2 = *(u32 *)(r1 + 0)
 r3 = *(u32 *)(r1 + 4)
 r4 = r2

@@ -179,7 +179,7 @@ fn ctx_values_match_the_kernel() {
 }
 
 /// Verdict and run agreement over the `.s` programs of `dir`, each naming
-/// its type in a first line `# prog-type: T`. Returns (verdict agree,
+/// its type in a first line `// prog-type: T`. Returns (verdict agree,
 /// total, retval agree, accepted by both).
 fn agreement(dir: &Path) -> (usize, usize, usize, usize, Vec<String>) {
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -194,15 +194,10 @@ fn agreement(dir: &Path) -> (usize, usize, usize, usize, Vec<String>) {
         let text = std::fs::read_to_string(&f).unwrap();
         let t = text
             .lines()
-            .find_map(|l| l.trim().strip_prefix("# prog-type:"))
+            .find_map(|l| l.trim().strip_prefix("// prog-type:"))
             .map(|n| ProgType::parse(n).unwrap())
-            .unwrap_or_else(|| panic!("{}: no `# prog-type:` line", f.display()));
-        let body: String = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with('#'))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        let p = asm(&body);
+            .unwrap_or_else(|| panic!("{}: no `// prog-type:` line", f.display()));
+        let p = asm(&text);
         total += 1;
         let k = kernel_verdict(t, &p);
         let e = engine_verdict(t, &p);

@@ -5,6 +5,7 @@ mod asm;
 mod campaign;
 mod conformance;
 mod diff;
+mod diff_prog_type;
 mod disasm;
 mod jit_dump;
 mod known;
