@@ -40,7 +40,7 @@ fn run_prints_the_32_bit_retval_for_native_types() {
 #[test]
 fn verify_refuses_an_off_by_one_packet_read_with_the_kernel_message() {
     let dir = Scratch::new("pt-off-by-one");
-    let prog = dir.write("p.s", &XDP_READ.replace("(r2 + 1)", "(r2 + 2)"));
+    let prog = dir.write("p.s", XDP_READ.replace("(r2 + 1)", "(r2 + 2)"));
     let out = bpfdiff(&[&"verify", &prog, &"--prog-type", &"tc"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);

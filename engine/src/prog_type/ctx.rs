@@ -31,9 +31,8 @@ pub fn valid_access(prog_type: ProgType, off: i64, size: usize, write: bool) -> 
         ProgType::SocketFilter => skb::socket_filter_valid(off, size, write),
         ProgType::SchedCls => skb::tc_valid(off, size, write),
         ProgType::Xdp => xdp::valid(off, size, write),
-        ProgType::Syscall => {
-            (off >= 0 && off < SYSCALL_MAX_OFF && off % size as i64 == 0).then_some(Loaded::Scalar)
-        }
+        ProgType::Syscall => ((0..SYSCALL_MAX_OFF).contains(&off) && off % size as i64 == 0)
+            .then_some(Loaded::Scalar),
     }
 }
 
