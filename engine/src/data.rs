@@ -629,7 +629,10 @@ mod tests {
         assert_eq!(again.program, t.program);
         // Without the sections: the input model, no packet.
         let plain = parse("-- asm\nexit\n-- result\n0\n");
-        assert_eq!((plain.prog_type, plain.packet.clone()), (ProgType::Input, None));
+        assert_eq!(
+            (plain.prog_type, plain.packet.clone()),
+            (ProgType::Input, None)
+        );
         assert!(!write_data(&plain).contains("prog-type"));
         match parse_err("-- prog-type\nkprobe\n-- asm\nexit\n-- result\n0\n") {
             DataError::BadProgType { line: 2, .. } => {}
