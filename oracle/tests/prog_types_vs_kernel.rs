@@ -391,3 +391,64 @@ fn packet_bounds_sweep_matches_the_kernel() {
     println!("{n} bounds checks, {} verdicts differ", mismatches.len());
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+// adjust_ptr_min_max_vals on packet pointers (a variable offset gives a
+// new id and range 0; MAX_PACKET_OFF limits what find_good_pkt_pointers
+// accepts) and check_packet_access's negative-offset rule: variable
+// offsets of several widths, re-checked or not, added or subtracted.
+#[test]
+fn variable_offset_packet_sweep_matches_the_kernel() {
+    if !bpf_available() {
+        return;
+    }
+    let head = "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 8\n\
+                if r4 > r3 goto l_out\nr5 = *(u32 *)(r2 + 0)\n";
+    let mut mismatches = Vec::new();
+    let (mut n, mut accepted) = (0, 0);
+    for bound in [
+        "r5 &= 15\n",
+        "r5 &= 0xff\n",
+        "r5 &= 0xffff\n",
+        "r5 &= 0x1ffff\n",
+        "",
+        "r5 s>>= 1\n",
+        "if r5 > 100 goto l_out\n",
+        "r5 = -4\n",
+        "r5 = 4\n",
+    ] {
+        for (apply, via) in [
+            ("r2 += r5\n", "add"),
+            ("r5 += r2\nr2 = r5\n", "scalar+pkt"),
+            ("r2 -= r5\n", "sub"),
+        ] {
+            for recheck in [None, Some(0), Some(2), Some(4)] {
+                for off in [-1i64, 0, 1, 2, 3] {
+                    let check = match recheck {
+                        Some(c) => format!("r6 = r2\nr6 += {c}\nif r6 > r3 goto l_out\n"),
+                        None => String::new(),
+                    };
+                    let text = format!(
+                        "{head}{bound}{apply}{check}r0 = *(u16 *)(r2 {off:+})\nexit\nl_out:\nr0 = 0\nexit\n"
+                    );
+                    let p = asm(&text);
+                    n += 1;
+                    let k = kernel_verdict(ProgType::Xdp, &p);
+                    accepted += usize::from(k.is_ok());
+                    let e = engine_verdict(ProgType::Xdp, &p);
+                    if k.is_ok() != e.is_ok() {
+                        mismatches.push(format!(
+                            "({via})\n{text}kernel {:?}, engine {e:?}\n",
+                            k.map(drop)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "{n} variable-offset programs ({accepted} accepted by the kernel), {} verdicts differ",
+        mismatches.len()
+    );
+    assert!(accepted > 0 && accepted < n);
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
