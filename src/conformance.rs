@@ -16,6 +16,7 @@
 
 use bpfdiff_engine::data::{self, DataTest, Expected};
 use bpfdiff_engine::interp::{self, ExecResult};
+use bpfdiff_engine::prog_type::ProgType;
 use bpfdiff_engine::{Insn, Program};
 use serde::Serialize;
 use std::fmt;
@@ -351,6 +352,14 @@ pub fn check_test<B>(test: &DataTest, backend: &B) -> Verdict
 where
     B: Fn(&Program, &mut [u8]) -> RunOutcome + ?Sized,
 {
+    if test.prog_type != ProgType::Input {
+        return Verdict::Skipped {
+            why: format!(
+                "program type {}: conformance backends run the input model only (see `bpfdiff run --prog-type`)",
+                test.prog_type
+            ),
+        };
+    }
     let mut mem = test.mem.clone();
     let outcome = backend(&test.program, &mut mem);
     if let RunOutcome::NotRun(why) = outcome {
@@ -449,7 +458,25 @@ mod tests {
             expected,
             asm: None,
             has_raw: true,
+            prog_type: bpfdiff_engine::prog_type::ProgType::Input,
+            packet: None,
         }
+    }
+
+    #[test]
+    fn a_test_of_another_program_type_is_skipped_not_run_as_input() {
+        // An xdp test run in the input model would see r1 = its memory,
+        // not an xdp_md: it must be skipped, never judged.
+        let backend = engine_interpreter(interp::DEFAULT_BUDGET);
+        let mut t = test(
+            &[Insn::new(0xb7, 0, 0, 0, 2), EXIT],
+            &[],
+            Expected::Result(2),
+        );
+        t.prog_type = ProgType::Xdp;
+        assert!(
+            matches!(check_test(&t, &backend), Verdict::Skipped { why } if why.contains("xdp"))
+        );
     }
 
     #[test]

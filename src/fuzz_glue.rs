@@ -493,6 +493,8 @@ pub fn regression_data(case: &Case) -> Option<String> {
         expected,
         asm: None,
         has_raw: false,
+        prog_type: bpfdiff_engine::prog_type::ProgType::Input,
+        packet: None,
     }))
 }
 

@@ -4,6 +4,7 @@
 
 use bpfdiff_engine::asm::{self, AsmError};
 use bpfdiff_engine::data::{self, DataError, Expected};
+use bpfdiff_engine::prog_type::ProgType;
 use bpfdiff_engine::program::TruncatedProgram;
 use bpfdiff_engine::{DecodeError, Program};
 use std::fmt;
@@ -70,6 +71,10 @@ pub struct ProgramInput {
     pub mem: Option<Vec<u8>>,
     /// The expected outcome the file states (`.data` files only).
     pub expected: Option<Expected>,
+    /// The program type a `.data` file names (`-- prog-type`).
+    pub prog_type: Option<ProgType>,
+    /// The packet a `.data` file gives (`-- packet`).
+    pub packet: Option<Vec<u8>>,
 }
 
 /// Why a program file could not be used. Every variant names the file and,
@@ -221,6 +226,8 @@ pub fn parse_program(
         program,
         mem: None,
         expected: None,
+        prog_type: None,
+        packet: None,
     };
     match format {
         InputFormat::Raw => Program::from_bytes(bytes)
@@ -249,6 +256,8 @@ pub fn parse_program(
                 program: test.program,
                 mem: Some(test.mem),
                 expected: Some(test.expected),
+                prog_type: Some(test.prog_type),
+                packet: test.packet,
             })
         }
     }

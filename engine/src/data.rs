@@ -21,6 +21,7 @@
 use crate::asm::{conformance, AsmErrorKind};
 use crate::hex::{parse_hex_bytes, HexErrorKind};
 use crate::insn::Insn;
+use crate::prog_type::{ProgType, UnknownProgType};
 use crate::program::Program;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -40,6 +41,12 @@ pub struct DataTest {
     pub asm: Option<String>,
     /// True when the program came from a `-- raw` section.
     pub has_raw: bool,
+    /// The program type (`-- prog-type`, a bpfdiff extension; `Input`
+    /// when absent). docs/program-types.md.
+    pub prog_type: ProgType,
+    /// The packet (`-- packet`, hex bytes like `-- mem`; a bpfdiff
+    /// extension), `None` when absent.
+    pub packet: Option<Vec<u8>>,
 }
 
 /// What a test expects of a run.
@@ -115,6 +122,16 @@ pub enum DataError {
         /// What is wrong.
         kind: HexErrorKind,
     },
+    /// The `-- prog-type` value is not a known program type.
+    #[error("{}{kind}", place(path, *line))]
+    BadProgType {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The value's line.
+        line: usize,
+        /// What is wrong.
+        kind: UnknownProgType,
+    },
     /// A section header (`-- result`, `-- asm`, ...) appears a second time.
     #[error(
         "{}second `-- {section}` section (the first is at line {first}); \
@@ -189,6 +206,7 @@ impl DataError {
             | DataError::NoInstructions { line, .. }
             | DataError::BadResult { line, .. }
             | DataError::BadMemory { line, .. }
+            | DataError::BadProgType { line, .. }
             | DataError::DuplicateSection { line, .. }
             | DataError::DuplicateValue { line, .. }
             | DataError::BadRaw { line, .. }
@@ -205,6 +223,7 @@ impl DataError {
             | DataError::NoInstructions { path, .. }
             | DataError::BadResult { path, .. }
             | DataError::BadMemory { path, .. }
+            | DataError::BadProgType { path, .. }
             | DataError::DuplicateSection { path, .. }
             | DataError::DuplicateValue { path, .. }
             | DataError::BadRaw { path, .. }
@@ -222,6 +241,7 @@ impl DataError {
             | DataError::NoInstructions { path, .. }
             | DataError::BadResult { path, .. }
             | DataError::BadMemory { path, .. }
+            | DataError::BadProgType { path, .. }
             | DataError::DuplicateSection { path, .. }
             | DataError::DuplicateValue { path, .. }
             | DataError::BadRaw { path, .. }
@@ -240,11 +260,17 @@ enum Section {
     Result,
     Mem,
     Error,
+    ProgType,
+    Packet,
 }
 
 /// The section a `--` line switches to, by upstream's keyword order.
 fn directive(line: &str) -> Option<Section> {
     [
+        // bpfdiff's extensions first: their keywords contain none of
+        // upstream's.
+        ("prog-type", Section::ProgType),
+        ("packet", Section::Packet),
         ("asm", Section::Asm),
         ("result", Section::Result),
         ("mem", Section::Mem),
@@ -271,6 +297,9 @@ struct Sections<'a> {
     mem: Vec<Numbered<'a>>,
     result: Option<Numbered<'a>>,
     error: Option<Numbered<'a>>,
+    prog_type: Option<Numbered<'a>>,
+    packet: Vec<Numbered<'a>>,
+    packet_header: Option<usize>,
     last_line: usize,
 }
 
@@ -284,6 +313,8 @@ impl Section {
             Section::Result => Some("result"),
             Section::Mem => Some("mem"),
             Section::Error => Some("error"),
+            Section::ProgType => Some("prog-type"),
+            Section::Packet => Some("packet"),
         }
     }
 }
@@ -335,6 +366,7 @@ fn split_sections(text: &str) -> Result<Sections<'_>, DataError> {
             match section {
                 Section::Asm => sections.asm_header = Some(number),
                 Section::Raw => sections.raw_header = Some(number),
+                Section::Packet => sections.packet_header = Some(number),
                 _ => {}
             }
             continue;
@@ -349,6 +381,8 @@ fn split_sections(text: &str) -> Result<Sections<'_>, DataError> {
             Section::Mem => sections.mem.push(entry),
             Section::Result => set_value(&mut sections.result, entry, "result")?,
             Section::Error => set_value(&mut sections.error, entry, "error")?,
+            Section::ProgType => set_value(&mut sections.prog_type, entry, "prog-type")?,
+            Section::Packet => sections.packet.push(entry),
             Section::Ignore => {}
         }
     }
@@ -480,12 +514,26 @@ pub fn parse_data(text: &str) -> Result<DataTest, DataError> {
             line: sections.raw_header.or(sections.asm_header).unwrap_or(last),
         });
     }
+    let prog_type = match sections.prog_type {
+        Some((line, text)) => ProgType::parse(text).map_err(|kind| DataError::BadProgType {
+            path: None,
+            line,
+            kind,
+        })?,
+        None => ProgType::Input,
+    };
+    let packet = match sections.packet_header {
+        Some(_) => Some(parse_mem(&sections.packet)?),
+        None => None,
+    };
     Ok(DataTest {
         program,
         mem: parse_mem(&sections.mem)?,
         expected,
         asm,
         has_raw,
+        prog_type,
+        packet,
     })
 }
 
@@ -507,6 +555,13 @@ pub fn parse_data_file(path: &Path) -> Result<DataTest, DataError> {
 /// represented in the format and will not read back the same.
 pub fn write_data(test: &DataTest) -> String {
     let mut out = String::new();
+    if test.prog_type != ProgType::Input {
+        let _ = writeln!(out, "-- prog-type\n{}", test.prog_type);
+    }
+    if let Some(packet) = &test.packet {
+        out.push_str("-- packet\n");
+        write_hex_lines(&mut out, packet);
+    }
     match conformance::disassemble(&test.program) {
         Ok(asm) => {
             out.push_str("-- asm\n");
@@ -521,11 +576,7 @@ pub fn write_data(test: &DataTest) -> String {
     }
     if !test.mem.is_empty() {
         out.push_str("-- mem\n");
-        for chunk in test.mem.chunks(8) {
-            let bytes: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
-            out.push_str(&bytes.join(" "));
-            out.push('\n');
-        }
+        write_hex_lines(&mut out, &test.mem);
     }
     match &test.expected {
         Expected::Result(value) => {
@@ -542,6 +593,15 @@ pub fn write_data(test: &DataTest) -> String {
     out
 }
 
+/// Hex bytes, 8 per line.
+fn write_hex_lines(out: &mut String, bytes: &[u8]) {
+    for chunk in bytes.chunks(8) {
+        let line: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+        out.push_str(&line.join(" "));
+        out.push('\n');
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,6 +614,30 @@ mod tests {
 
     fn parse_err(text: &str) -> DataError {
         parse_data(text).expect_err(text)
+    }
+
+    #[test]
+    fn prog_type_and_packet_sections_round_trip() {
+        let text =
+            "-- prog-type\ntc\n-- packet\n00 11 22\n-- asm\nmov %r0, 1\nexit\n-- result\n0x1\n";
+        let t = parse(text);
+        assert_eq!(t.prog_type, ProgType::SchedCls);
+        assert_eq!(t.packet, Some(vec![0x00, 0x11, 0x22]));
+        let again = parse(&write_data(&t));
+        assert_eq!(again.prog_type, ProgType::SchedCls);
+        assert_eq!(again.packet, t.packet);
+        assert_eq!(again.program, t.program);
+        // Without the sections: the input model, no packet.
+        let plain = parse("-- asm\nexit\n-- result\n0\n");
+        assert_eq!(
+            (plain.prog_type, plain.packet.clone()),
+            (ProgType::Input, None)
+        );
+        assert!(!write_data(&plain).contains("prog-type"));
+        match parse_err("-- prog-type\nkprobe\n-- asm\nexit\n-- result\n0\n") {
+            DataError::BadProgType { line: 2, .. } => {}
+            e => panic!("{e}"),
+        }
     }
 
     #[test]
@@ -750,6 +834,8 @@ mod tests {
             expected: Expected::Result(0x1),
             asm: None,
             has_raw: false,
+            prog_type: ProgType::Input,
+            packet: None,
         };
         assert_eq!(
             write_data(&t),
@@ -763,6 +849,8 @@ mod tests {
             expected: Expected::Error("unknown\nopcode".into()),
             asm: None,
             has_raw: true,
+            prog_type: ProgType::Input,
+            packet: None,
         };
         assert_eq!(
             write_data(&t),
@@ -801,7 +889,7 @@ mod tests {
             mem in proptest::collection::vec(any::<u8>(), 0..40),
             expected in arb_expected(),
         ) {
-            let test = DataTest { program, mem, expected, asm: None, has_raw: false };
+            let test = DataTest { program, mem, expected, asm: None, has_raw: false, prog_type: ProgType::Input, packet: None };
             let text = write_data(&test);
             let back = parse_data(&text).map_err(|e| format!("{e}\n{text}"));
             prop_assert!(back.is_ok(), "{:?}", back);

@@ -7,6 +7,7 @@
 //! - [`data`]: bpf_conformance `.data` test files.
 //! - [`interp`]: the checking interpreter, the project's reference semantics.
 //! - [`verifier`]: the kernel-modeled safety verifier.
+//! - [`prog_type`]: program types, their ctx and packet.
 #![deny(missing_docs)]
 
 pub mod asm;
@@ -18,6 +19,7 @@ pub mod insn;
 pub mod interp;
 pub mod jit;
 pub mod opcode;
+pub mod prog_type;
 pub mod program;
 #[cfg(test)]
 mod test_strategies;

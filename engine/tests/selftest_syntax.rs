@@ -343,8 +343,8 @@ fn what_cannot_be_assembled_is_named() {
     for (text, symbol) in [
         ("r0 = 0;\nr1 = %[map_hash_8b] ll;", "map_hash_8b"),
         (
-            "r0 = 0;\nr2 = *(u32 *)(r1 + %[xdp_md_data]);",
-            "xdp_md_data",
+            "r0 = 0;\nr2 = *(u32 *)(r1 + %[some_struct_field]);",
+            "some_struct_field",
         ),
         ("r0 = 0;\nif r7 != %[test_len] goto +1;", "test_len"),
         ("r0 = 0;\n.8byte %[raw_insn];", "raw_insn"),
@@ -362,6 +362,11 @@ fn what_cannot_be_assembled_is_named() {
             "{text}"
         );
     }
+    // The selftests' ctx offsets are known: offsetof(struct xdp_md,
+    // data_end) = 4 (include/uapi/linux/bpf.h).
+    let p = bpfdiff_engine::asm::kernel::assemble("r2 = *(u32 *)(r1 + %[xdp_md_data_end]);\nexit;")
+        .expect("a ctx symbol assembles");
+    assert_eq!(p.insns[0].off, 4);
     for (text, what) in [
         ("may_goto l0_%=;\nl0_%=: exit;", "may_goto"),
         (".byte 0xBF;", ".byte"),

@@ -383,3 +383,20 @@ fn a_32_bit_comparison_of_a_pointer_is_not_decided_is_branch_taken() {
         "R7 !read_ok",
     );
 }
+
+#[test]
+fn stack_pointer_compared_with_zero_is_not_decided_reg_not_null() {
+    // is_branch_taken: a pointer vs 0 is decided only when reg_not_null,
+    // which excludes PTR_TO_STACK (and PTR_TO_CTX, PTR_TO_PACKET): both
+    // branches are explored (measured on 6.18,
+    // corpus/prog-types-verifier/socket_fp_null_compare.s).
+    refused(
+        "if r10 == 0 goto +2\nr0 = 0\nexit\nr0 = r5\nexit\n",
+        8,
+        3,
+        RejectClass::RegisterNotReadable,
+        "R5 !read_ok",
+    );
+    // A map value is never null: the branch is decided.
+    accepted("if r1 == 0 goto +2\nr0 = 0\nexit\nr0 = r5\nexit\n", 8);
+}

@@ -36,6 +36,10 @@ pub struct DiffArgs {
     /// concrete run; a value outside them is a divergence.
     #[arg(long)]
     pub kernel_states: bool,
+    /// A native program type (docs/program-types.md): compared on the
+    /// engine and the kernel only.
+    #[command(flatten)]
+    pub prog_type: super::prog_type_args::ProgTypeArgs,
 }
 
 fn table(outcomes: &[Outcome]) -> String {
@@ -125,8 +129,12 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     if let Some(why) = &undecodable {
         eprintln!("bpfdiff: note: {why}; comparing how each backend handles it");
     }
-    let mem = args.memory.resolve(input.mem)?;
+    let resolved = args.prog_type.resolve(&input, &args.memory)?;
     let names = registry::select(args.backends.as_deref())?;
+    if resolved.prog_type != bpfdiff_engine::prog_type::ProgType::Input {
+        return super::diff_prog_type::execute(&input.program, &resolved.env, &names);
+    }
+    let mem = resolved.env.mem;
     let mut backends = names
         .iter()
         .map(|n| registry::create(n))

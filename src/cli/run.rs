@@ -2,13 +2,16 @@
 
 use super::mem::MemArgs;
 use super::output;
+use super::prog_type_args::ProgTypeArgs;
 use super::{Budget, FormatArg};
 use anyhow::anyhow;
 use bpfdiff::input::read_program;
 use bpfdiff::run_report::{render_text, RunReport};
 use bpfdiff_engine::interp::Interpreter;
+use bpfdiff_engine::interp::{ExecResult, Execution};
 use bpfdiff_engine::jit::{JitProgram, Mode};
-use bpfdiff_engine::verifier::{verify, RejectClass, Verdict, VerifyOptions};
+use bpfdiff_engine::prog_type::{env::RunEnv, ProgType};
+use bpfdiff_engine::verifier::{verify_as, RejectClass, Verdict, VerifyOptions};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +42,11 @@ pub struct RunArgs {
     /// input (exit 2).
     #[arg(long)]
     pub verify: bool,
+    /// The program type and its packet/ctx (docs/program-types.md). A
+    /// native type runs on the interpreter only and prints the return
+    /// value as BPF_PROG_TEST_RUN reports it: the low 32 bits of r0.
+    #[command(flatten)]
+    pub prog_type: ProgTypeArgs,
 }
 
 /// The engine's executors.
@@ -53,14 +61,16 @@ pub enum Executor {
 /// Runs the program; exit 0 whenever it ran, whatever it returned.
 pub fn execute(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let input = read_program(&args.file, args.format.map(Into::into))?;
-    let mut mem = args.memory.resolve(input.mem)?;
+    let resolved = args.prog_type.resolve(&input, &args.memory)?;
+    let prog_type = resolved.prog_type;
+    let mut env = resolved.env;
     if args.verify {
         let opts = VerifyOptions {
             privileged: true,
-            input_len: Some(mem.len()),
+            input_len: Some(env.mem.len()),
             log_level: 0,
         };
-        match verify(&input.program, &opts).verdict {
+        match verify_as(&input.program, &opts, prog_type).verdict {
             Verdict::Accepted => {}
             Verdict::Rejected {
                 pc,
@@ -82,6 +92,18 @@ pub fn execute(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let budget = args.budget.budget;
     let place = |e| anyhow!("{}: {e}", args.file.display());
+    if prog_type != ProgType::Input {
+        if args.backend != Executor::Interp {
+            return Err(anyhow!(
+                "--backend jit: the JIT runs only the input model; a {prog_type} program runs on the interpreter"
+            ));
+        }
+        let execution = Interpreter::new(&input.program)
+            .map_err(place)?
+            .run_env(&mut env, budget);
+        return print_native(args, prog_type, &execution, &env);
+    }
+    let mut mem = env.mem;
     let execution = match args.backend {
         Executor::Interp => Interpreter::new(&input.program)
             .map_err(place)?
@@ -94,6 +116,41 @@ pub fn execute(args: &RunArgs) -> anyhow::Result<ExitCode> {
         output::println(&RunReport::new(&execution, &mem).to_json())?;
     } else {
         output::println(&render_text(&execution))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The return value of a native-type run as BPF_PROG_TEST_RUN reports it
+/// (`retval`: the low 32 bits of r0); text, or JSON with the full r0, the
+/// packet after the run and the ctx after the run.
+fn print_native(
+    args: &RunArgs,
+    prog_type: ProgType,
+    execution: &Execution,
+    env: &RunEnv,
+) -> anyhow::Result<ExitCode> {
+    let mut shown = execution.clone();
+    if let ExecResult::Returned { r0, .. } = &mut shown.result {
+        *r0 = *r0 as u32 as u64;
+    }
+    if args.json {
+        let mem = env.packet_after().unwrap_or_else(|| env.mem.clone());
+        let mut v: serde_json::Value =
+            serde_json::from_str(&RunReport::new(execution, &mem).to_json())?;
+        if let (Some(obj), ExecResult::Returned { r0, .. }) = (v.as_object_mut(), &execution.result)
+        {
+            obj.insert("retval".into(), format!("{:#x}", *r0 as u32).into());
+        }
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("prog_type".into(), prog_type.name().into());
+            if let Some(ctx) = &env.ctx {
+                let hex: String = ctx.bytes.iter().map(|b| format!("{b:02x}")).collect();
+                obj.insert("ctx_after".into(), hex.into());
+            }
+        }
+        output::println(&v.to_string())?;
+    } else {
+        output::println(&render_text(&shown))?;
     }
     Ok(ExitCode::SUCCESS)
 }

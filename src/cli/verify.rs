@@ -3,10 +3,11 @@
 
 use super::mem::MemArgs;
 use super::output;
+use super::prog_type_args::ProgTypeArgs;
 use super::FormatArg;
 use anyhow::anyhow;
 use bpfdiff::input::read_program;
-use bpfdiff_engine::verifier::{verify, RejectClass, Verdict, VerifyOptions};
+use bpfdiff_engine::verifier::{verify_as, RejectClass, Verdict, VerifyOptions};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,18 +33,22 @@ pub struct VerifyArgs {
     /// The input format, when the extension does not say it.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// The program type (verified as the kernel loads a program of that
+    /// type, r1 = its ctx) and its packet/ctx.
+    #[command(flatten)]
+    pub prog_type: ProgTypeArgs,
 }
 
 /// Exit 0 accepted, 1 refused, 2 bad input or unsupported.
 pub fn execute(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let input = read_program(&args.file, args.format.map(Into::into))?;
-    let mem = args.memory.resolve(input.mem)?;
+    let resolved = args.prog_type.resolve(&input, &args.memory)?;
     let opts = VerifyOptions {
         privileged: true,
-        input_len: Some(mem.len()),
+        input_len: Some(resolved.env.mem.len()),
         log_level: args.log.unwrap_or(0),
     };
-    let result = verify(&input.program, &opts);
+    let result = verify_as(&input.program, &opts, resolved.prog_type);
     if !result.log.is_empty() {
         eprint!("{}", result.log);
     }

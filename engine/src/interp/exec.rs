@@ -18,7 +18,9 @@
 use super::memory::Memory;
 use super::prepared::{Op, PreparedCode};
 use super::trace::TraceStep;
-use super::{ExecResult, Execution, Fault, FaultKind, MAX_FRAMES, MEM_BASE, STACK_SIZE, STACK_TOP};
+use super::{
+    ExecResult, Execution, Fault, FaultKind, CTX_BASE, MAX_FRAMES, MEM_BASE, STACK_SIZE, STACK_TOP,
+};
 
 /// Executes one op: `(state, the op, instructions executed before it)`.
 pub(super) type Handler = fn(&mut Vm<'_>, &Op, u64) -> Step;
@@ -238,7 +240,34 @@ pub(super) fn transfer(vm: &mut Vm<'_>, from: &Op, to: usize, executed: u64) -> 
 
 /// Runs prepared code on `input` with at most `budget` instructions.
 pub(super) fn execute(code: &PreparedCode, input: &mut [u8], budget: u64) -> Execution {
-    run(code, input, budget, std::ptr::null_mut())
+    run(
+        code,
+        Memory::new(input),
+        Entry::Input,
+        budget,
+        std::ptr::null_mut(),
+    )
+}
+
+/// What r1 (and r2) hold when the program starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Entry {
+    /// The harness's model: r1 = the input region (0 when empty), r2 = its length.
+    Input,
+    /// A native type whose ctx is the input region (`syscall`): r1 = it.
+    CtxInMem,
+    /// A packet type: r1 = the ctx at `CTX_BASE`.
+    Ctx,
+}
+
+/// Runs `code` on the memory of a program-type run.
+pub(super) fn execute_env(
+    code: &PreparedCode,
+    mem: Memory<'_>,
+    entry: Entry,
+    budget: u64,
+) -> Execution {
+    run(code, mem, entry, budget, std::ptr::null_mut())
 }
 
 /// Runs code prepared by [`PreparedCode::new_traced`], recording each step
@@ -249,11 +278,16 @@ pub(super) fn execute_traced(
     budget: u64,
     tracer: &mut Tracer,
 ) -> Execution {
-    run(code, input, budget, tracer)
+    run(code, Memory::new(input), Entry::Input, budget, tracer)
 }
 
-fn run(code: &PreparedCode, input: &mut [u8], budget: u64, trace: *mut Tracer) -> Execution {
-    let mem = Memory::new(input);
+fn run(
+    code: &PreparedCode,
+    mem: Memory<'_>,
+    entry: Entry,
+    budget: u64,
+    trace: *mut Tracer,
+) -> Execution {
     let input_len = mem.input_len() as u64;
     let mut vm = Vm {
         regs: [0; 16],
@@ -269,10 +303,21 @@ fn run(code: &PreparedCode, input: &mut [u8], budget: u64, trace: *mut Tracer) -
     };
     vm.regs[10] = STACK_TOP;
     vm.derived[10] = 1;
-    if input_len > 0 {
-        vm.regs[1] = MEM_BASE;
-        vm.regs[2] = input_len;
-        vm.derived[1] = 1;
+    match entry {
+        Entry::Input if input_len > 0 => {
+            vm.regs[1] = MEM_BASE;
+            vm.regs[2] = input_len;
+            vm.derived[1] = 1;
+        }
+        Entry::Input => {}
+        Entry::CtxInMem => {
+            vm.regs[1] = MEM_BASE;
+            vm.derived[1] = 1;
+        }
+        Entry::Ctx => {
+            vm.regs[1] = CTX_BASE;
+            vm.derived[1] = 1;
+        }
     }
     let mut step = Step {
         executed: 0,

@@ -18,7 +18,8 @@
 //! a general path for everything else.
 
 use super::byte_bits::{ByteBits, WordMask, BYTES as STACK_BYTES};
-use super::{MEM_BASE, STACK_SIZE, STACK_TOP};
+use super::{CTX_BASE, MEM_BASE, STACK_SIZE, STACK_TOP};
+use crate::prog_type::env::{CtxModel, PacketPlace};
 use std::cell::RefCell;
 
 const STACK_BASE: u64 = STACK_TOP - STACK_BYTES as u64;
@@ -36,6 +37,7 @@ thread_local! {
 enum Place {
     Input(usize),
     Stack(usize),
+    Ctx(usize),
 }
 
 /// The memory of one run.
@@ -55,6 +57,10 @@ pub(super) struct Memory<'a> {
     stack_low: u64,
     /// `STACK_TOP - stack_low`: the addressable stack bytes.
     stack_span: u64,
+    /// The ctx of a packet program type, at [`CTX_BASE`].
+    ctx: Option<&'a mut CtxModel>,
+    /// Per ctx byte: pointer-derived (empty while no byte is).
+    ctx_shadow: Vec<bool>,
 }
 
 /// The `N` bytes of `bytes` at `i`, as an array (bounds-checked).
@@ -110,7 +116,16 @@ impl<'a> Memory<'a> {
             uninit_read_pc: None,
             stack_low: STACK_TOP - STACK_SIZE as u64,
             stack_span: STACK_SIZE as u64,
+            ctx: None,
+            ctx_shadow: Vec::new(),
         }
+    }
+
+    /// Memory for a run on `input` (the packet) with `ctx` at [`CTX_BASE`].
+    pub fn with_ctx(input: &'a mut [u8], ctx: &'a mut CtxModel) -> Memory<'a> {
+        let mut m = Memory::new(input);
+        m.ctx = Some(ctx);
+        m
     }
 
     /// Length of the input region in bytes.
@@ -160,10 +175,56 @@ impl<'a> Memory<'a> {
         }
     }
 
+    /// The ctx index of `addr` when `size` bytes there are in the ctx.
+    fn ctx_index(&self, addr: u64, size: usize) -> Option<usize> {
+        let len = self.ctx.as_ref()?.bytes.len() as u64;
+        let off = addr.wrapping_sub(CTX_BASE);
+        (off < len && off + size as u64 <= len).then_some(off as usize)
+    }
+
     fn resolve(&self, addr: u64, size: usize) -> Option<Place> {
         match self.stack_index(addr, size) {
             Some(i) => Some(Place::Stack(i)),
-            None => self.input_index(addr, size).map(Place::Input),
+            None => match self.input_index(addr, size) {
+                Some(i) => Some(Place::Input(i)),
+                None => self.ctx_index(addr, size).map(Place::Ctx),
+            },
+        }
+    }
+
+    /// A load from the ctx: pointer fields give packet addresses, opaque
+    /// fields marked values, others their bytes.
+    fn ctx_load(&self, i: usize, size: usize) -> (u64, bool) {
+        let input_len = self.input.len() as u64;
+        let ctx = self.ctx.as_ref().expect("a ctx place has a ctx");
+        if size == 4 {
+            if let Some(&(_, place)) = ctx.pointers.iter().find(|&&(o, _)| o == i) {
+                let at = match place {
+                    PacketPlace::Start => 0,
+                    PacketPlace::End => input_len,
+                };
+                return (MEM_BASE + at, true);
+            }
+        }
+        let shadow = &self.ctx_shadow;
+        let derived = ctx.is_opaque(i, size)
+            || (!shadow.is_empty() && shadow[i..i + size].iter().any(|&d| d));
+        (read_le(&ctx.bytes, i, size), derived)
+    }
+
+    /// A store into the ctx, through the field's width rules.
+    fn ctx_store(&mut self, i: usize, size: usize, value: u64, derived: bool) {
+        let ctx = self.ctx.as_mut().expect("a ctx place has a ctx");
+        if let Some(v) = ctx.stored_value(i, value) {
+            write_le(&mut ctx.bytes, i, size, v);
+            let len = ctx.bytes.len();
+            let shadow = &mut self.ctx_shadow;
+            if derived && shadow.is_empty() {
+                shadow.resize(len, false);
+            }
+            if !shadow.is_empty() {
+                shadow[i..i + size].fill(derived);
+            }
         }
     }
 
@@ -279,6 +340,7 @@ impl<'a> Memory<'a> {
                 let derived = !shadow.is_empty() && shadow[i..i + size].iter().any(|&d| d);
                 Some((read_le(self.input, i, size), derived))
             }
+            Place::Ctx(i) => Some(self.ctx_load(i, size)),
         }
     }
 
@@ -321,6 +383,7 @@ impl<'a> Memory<'a> {
                     shadow[i..i + size].fill(derived);
                 }
             }
+            Place::Ctx(i) => self.ctx_store(i, size, value, derived),
         }
         Some(())
     }

@@ -38,6 +38,7 @@ pub use outcome::{ExecResult, Execution, Fault, FaultKind};
 pub use trace::{trace_program, Trace, TraceStep};
 
 use crate::decode::DecodeError;
+use crate::prog_type::{env::RunEnv, ProgType};
 use crate::program::Program;
 
 /// Default instruction budget.
@@ -55,6 +56,9 @@ pub const STACK_TOP: u64 = 0x0000_0002_0000_0000;
 /// calls the subprogram at `slot`; on any other value it calls the helper
 /// with that id (bpf_conformance's and uBPF's reading of `callx`).
 pub const CODE_BASE: u64 = 0x0000_0003_0000_0000;
+/// Virtual address of the ctx of a packet program type (r1 at entry;
+/// docs/program-types.md). The packet itself is the region at [`MEM_BASE`].
+pub const CTX_BASE: u64 = 0x0000_0004_0000_0000;
 
 /// A program prepared for repeated execution.
 #[derive(Clone, Debug)]
@@ -73,6 +77,29 @@ impl Interpreter {
     /// Runs the program on `mem` (modified in place) with an instruction budget.
     pub fn run(&self, mem: &mut [u8], budget: u64) -> Execution {
         exec::execute(&self.code, mem, budget)
+    }
+
+    /// Runs the program as a program of `env.prog_type`: r1 = the ctx
+    /// (packet types: a ctx region whose `data`/`data_end` fields load as
+    /// pointers into `env.mem`, the packet; `syscall`: `env.mem`),
+    /// `LD_ABS`/`LD_IND` read `env.mem`. `env.mem` and the ctx bytes are
+    /// modified in place. `ProgType::Input` is [`Interpreter::run`].
+    pub fn run_env(&self, env: &mut RunEnv, budget: u64) -> Execution {
+        match (env.prog_type, env.ctx.as_mut()) {
+            (ProgType::Input, _) => exec::execute(&self.code, &mut env.mem, budget),
+            (_, Some(ctx)) => exec::execute_env(
+                &self.code,
+                memory::Memory::with_ctx(&mut env.mem, ctx),
+                exec::Entry::Ctx,
+                budget,
+            ),
+            (_, None) => exec::execute_env(
+                &self.code,
+                memory::Memory::new(&mut env.mem),
+                exec::Entry::CtxInMem,
+                budget,
+            ),
+        }
     }
 }
 

@@ -32,11 +32,13 @@ use super::transfer::call::{self, ExitResult};
 use super::transfer::jmp;
 use super::transfer::mem::{self, Access};
 use super::transfer::ptr;
+use super::transfer::{ld_abs, pkt};
 use super::verdict::{RejectClass, Rejection};
 use crate::asm::kernel::disassemble_instruction;
 use crate::decode::Instruction;
 use crate::insn::Insn;
 use crate::opcode::{Class, Operation, Size, Source};
+use crate::prog_type::ProgType;
 use std::fmt::Write;
 
 /// `BPF_COMPLEXITY_LIMIT_INSNS`.
@@ -94,6 +96,10 @@ pub struct Explorer<'a> {
     /// Counters.
     pub stats: Stats,
     jmps: u64,
+    /// The program type (`Input`: the harness's wrapper model).
+    prog_type: ProgType,
+    /// `env->id_gen`: the last packet pointer id handed out.
+    id_gen: u32,
     prev_jmps: u64,
     prev_insns: u64,
     notes: Vec<String>,
@@ -158,12 +164,20 @@ impl<'a> Explorer<'a> {
             prev_jmps: 0,
             prev_insns: 0,
             notes: Vec::new(),
+            prog_type: ProgType::Input,
+            id_gen: 0,
         }
+    }
+
+    /// Verifies the program as a program of `prog_type` loaded as itself
+    /// (docs/program-types.md) instead of the wrapper's subprogram.
+    pub fn set_prog_type(&mut self, prog_type: ProgType) {
+        self.prog_type = prog_type;
     }
 
     /// Explores every path; the first error ends it.
     pub fn run(&mut self) -> Result<(), Rejection> {
-        let entry = State::entry(self.input_len);
+        let entry = State::entry_for(self.prog_type, self.input_len);
         if self.log_level >= 2 {
             let _ = writeln!(self.log, "0: {}", log::state(&entry));
         }
@@ -392,6 +406,10 @@ impl<'a> Explorer<'a> {
                         },
                         ins.next_imm,
                     )),
+                    Operation::LdAbs | Operation::LdInd if self.prog_type.may_access_skb() => {
+                        ld_abs::check(st, pc, ins)?;
+                        return Ok(Step::Next(next));
+                    }
                     Operation::LdAbs | Operation::LdInd => {
                         return Err(Rejection::new(
                             pc,
@@ -470,6 +488,8 @@ impl<'a> Explorer<'a> {
                 }
             }
         };
+        let mut result = result;
+        pkt::assign_fresh_id(&mut result, &mut self.id_gen);
         st.cur_mut().regs[d as usize] = result;
         Ok(())
     }
@@ -630,7 +650,12 @@ impl<'a> Explorer<'a> {
                 Ok(Step::Next(pc + 1))
             }
             Operation::CallLocal => {
-                let t = call::local_call(st, &self.info.subprogs, pc, ins.imm)?;
+                let above = if self.prog_type == ProgType::Input {
+                    call::HARNESS_FRAMES
+                } else {
+                    0
+                };
+                let t = call::local_call_below(st, &self.info.subprogs, pc, ins.imm, above)?;
                 Ok(Step::Next(t))
             }
             Operation::CallKfunc | Operation::Callx => Err(Rejection::new(
@@ -641,6 +666,17 @@ impl<'a> Explorer<'a> {
                     row.mnemonic
                 ),
             )),
+            Operation::Exit if self.prog_type != ProgType::Input && st.frames.len() == 1 => {
+                // check_return_code: r0 readable; root may return pointers.
+                if st.cur().regs[0] == Reg::NotInit {
+                    return Err(Rejection::new(
+                        pc,
+                        RejectClass::R0NotReadableAtExit,
+                        "R0 !read_ok",
+                    ));
+                }
+                Ok(Step::Done)
+            }
             Operation::Exit => match call::exit(st, pc)? {
                 ExitResult::Return(n) => Ok(Step::Next(n)),
                 ExitResult::ProgramDone => Ok(Step::Done),
@@ -663,10 +699,13 @@ impl<'a> Explorer<'a> {
         let taken_pc = (pc as i64 + ins.off as i64 + 1) as usize;
         let pred = match (&a, &b) {
             (Reg::Scalar(x), Reg::Scalar(y)) => jmp::is_branch_taken(op, jmp32, x, y),
+            (Reg::Ptr(_), Reg::Ptr(_)) if !jmp32 => pkt::branch_taken(&a, &b, op),
             // A 32-bit comparison of a pointer is never decided: measured
             // on Linux 6.18, `if w1 != 0` with r1 a map value explores both
             // branches.
             (Reg::Ptr(_), Reg::Scalar(_)) | (Reg::Scalar(_), Reg::Ptr(_)) if jmp32 => None,
+            // reg_not_null: only a map value is known non-null here; stack,
+            // ctx and packet pointers compared with 0 explore both branches.
             (Reg::Ptr(p), Reg::Scalar(y)) | (Reg::Scalar(y), Reg::Ptr(p)) => {
                 let c = y.var_off.is_const().then_some(y.var_off.value);
                 ptr::pointer_branch_taken(op, p, c)
@@ -699,6 +738,9 @@ impl<'a> Explorer<'a> {
                     }
                 }
             }
+        }
+        if reg_src && !jmp32 && a.is_pointer() && b.is_pointer() {
+            pkt::try_match(op, ins.dst, ins.src, st, &mut other);
         }
         Ok(Step::Branch {
             fall: pc + 1,
@@ -735,12 +777,16 @@ fn regsafe(old: &Reg, cur: &Reg) -> bool {
     match (old, cur) {
         (Reg::NotInit, _) => true,
         (Reg::Scalar(o), Reg::Scalar(c)) => scalar_within(o, c),
+        (Reg::Ptr(o), Reg::Ptr(c)) if pkt::is_native_kind(o.kind) => {
+            pkt::regsafe(o, c, scalar_within_ptr(&o.var, &c.var))
+        }
         (Reg::Ptr(o), Reg::Ptr(c)) => {
             o.kind == c.kind
                 && o.off == c.off
                 && match o.kind {
                     PtrKind::Stack { .. } => o.var == c.var,
                     PtrKind::Mem { .. } => scalar_within_ptr(&o.var, &c.var),
+                    _ => true,
                 }
         }
         _ => false,

@@ -56,6 +56,22 @@ pub fn reg(r: &Reg) -> String {
                         p.off
                     )
                 }
+                PtrKind::Ctx(_) if var.is_empty() && p.off == 0 => "ctx()".to_string(),
+                PtrKind::Ctx(_) => format!("ctx(off={}{var})", p.off),
+                PtrKind::PacketEnd => "pkt_end()".to_string(),
+                PtrKind::Packet { id, range, .. } => {
+                    let id = if id != 0 {
+                        format!("id={id},")
+                    } else {
+                        String::new()
+                    };
+                    let off = if p.off != 0 {
+                        format!("off={},", p.off)
+                    } else {
+                        String::new()
+                    };
+                    format!("{}({id}{off}r={range}{var})", p.type_name())
+                }
             }
         }
     }

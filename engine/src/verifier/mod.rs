@@ -39,4 +39,4 @@ pub mod verify;
 
 pub use structural::StructureInfo;
 pub use verdict::{RejectClass, Rejection, Verdict};
-pub use verify::{verify, VerifyOptions, VerifyResult};
+pub use verify::{verify, verify_as, VerifyOptions, VerifyResult};

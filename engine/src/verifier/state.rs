@@ -11,6 +11,7 @@
 
 use super::scalar::ScalarBounds;
 use super::stack::Stack;
+use crate::prog_type::ProgType;
 
 /// What a pointer points into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,6 +26,23 @@ pub enum PtrKind {
         /// The map's `value_size` (the input length).
         size: u32,
     },
+    /// `PTR_TO_CTX` of a program of this type (docs/program-types.md).
+    Ctx(ProgType),
+    /// `PTR_TO_PACKET` (`meta`: `PTR_TO_PACKET_META`): packet data with
+    /// the kernel's `id` and checked `range` (negative: `AT_PKT_END` -1,
+    /// `BEYOND_PKT_END` -2). `writable`: the type may write packet data.
+    Packet {
+        /// Pointers with equal ids learn ranges together.
+        id: u32,
+        /// Bytes from the packet start known to be readable.
+        range: i32,
+        /// `PTR_TO_PACKET_META` rather than `PTR_TO_PACKET`.
+        meta: bool,
+        /// The program type may write packet data.
+        writable: bool,
+    },
+    /// `PTR_TO_PACKET_END`.
+    PacketEnd,
 }
 
 /// A pointer: a region plus a fixed offset (`reg->off`) and a variable
@@ -53,6 +71,10 @@ impl Pointer {
         match self.kind {
             PtrKind::Stack { .. } => "fp",
             PtrKind::Mem { .. } => "map_value",
+            PtrKind::Ctx(_) => "ctx",
+            PtrKind::Packet { meta: false, .. } => "pkt",
+            PtrKind::Packet { meta: true, .. } => "pkt_meta",
+            PtrKind::PacketEnd => "pkt_end",
         }
     }
 }
@@ -150,6 +172,18 @@ impl State {
         };
         // The wrapper's `r2 = len` is a 64-bit mov of a 32-bit imm.
         f.regs[2] = Reg::constant(len as i32 as i64 as u64);
+        State { frames: vec![f] }
+    }
+
+    /// The state at the first instruction of a program of `prog_type`
+    /// loaded as itself: r1 = ctx, r2–r9 not initialised. `Input` is
+    /// [`State::entry`] with `len`.
+    pub fn entry_for(prog_type: ProgType, len: usize) -> State {
+        if prog_type == ProgType::Input {
+            return State::entry(len);
+        }
+        let mut f = Frame::new(0, None, 0);
+        f.regs[1] = Reg::Ptr(Pointer::fixed(PtrKind::Ctx(prog_type), 0));
         State { frames: vec![f] }
     }
 

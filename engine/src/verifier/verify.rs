@@ -7,6 +7,7 @@
 use super::explore::{self, Explorer, Stats};
 use super::structural::{self, LdImm64Kind, LdImm64Ref};
 use super::verdict::{RejectClass, Rejection, Verdict};
+use crate::prog_type::ProgType;
 use crate::program::Program;
 use std::fmt::Write;
 
@@ -85,8 +86,16 @@ fn resolve(len: usize, r: &LdImm64Ref) -> Result<(), Rejection> {
     }
 }
 
-/// Verifies `program`.
+/// Verifies `program` as the kernel backend loads it (the `input` model).
 pub fn verify(program: &Program, opts: &VerifyOptions) -> VerifyResult {
+    verify_as(program, opts, ProgType::Input)
+}
+
+/// Verifies `program` as a program of `prog_type`: `Input` is the
+/// wrapper model ([`verify`]); every other type is loaded as itself, with
+/// r1 = its ctx (docs/program-types.md) and no input map (`opts.input_len`
+/// is ignored).
+pub fn verify_as(program: &Program, opts: &VerifyOptions, prog_type: ProgType) -> VerifyResult {
     let mut log = String::new();
     if !opts.privileged {
         let r = Rejection::new(
@@ -100,8 +109,13 @@ pub fn verify(program: &Program, opts: &VerifyOptions) -> VerifyResult {
             stats: Stats::default(),
         };
     }
-    let len = opts.input_len.unwrap_or(0);
-    let info = match structural::check_as(program, true, true, &mut |r| resolve(len, r)) {
+    let native = prog_type != ProgType::Input;
+    let len = if native {
+        0
+    } else {
+        opts.input_len.unwrap_or(0)
+    };
+    let info = match structural::check_as(program, true, !native, &mut |r| resolve(len, r)) {
         Ok(i) => i,
         Err(e) => {
             if opts.log_level > 0 {
@@ -115,6 +129,7 @@ pub fn verify(program: &Program, opts: &VerifyOptions) -> VerifyResult {
         }
     };
     let mut ex = Explorer::new(&program.insns, &info, len, opts.log_level);
+    ex.set_prog_type(prog_type);
     let mut result = ex.run();
     if result.is_ok() {
         result = explore::check_stack(&program.insns, &info, &ex.stack_depths);

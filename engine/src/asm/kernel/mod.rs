@@ -71,7 +71,9 @@
 //! with `;` is one), `/* */` and `//` comments, `(r10 + -8)`,
 //! `atomic_fetch_add((u64 *)...)`, `xchg_64(r10 - 8, r1)`,
 //! `cmpxchg_64(r10 - 8, r0, r1)` and their 32-bit forms, `.8byte N` (one
-//! slot) and `call %[helper]`. A `%[name]` whose value only the C source
+//! slot), `call %[helper]` and the selftests' ctx offsets
+//! (`%[__sk_buff_data]`, `%[xdp_md_data_end]`: `prog_type::symbols`). A
+//! `%[name]` whose value only the C source
 //! knows, `may_goto` and other directives are errors naming the line.
 
 mod labels;

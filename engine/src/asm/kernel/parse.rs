@@ -652,6 +652,13 @@ impl Parser<'_> {
         self.cur.skip_ws();
         if let Some(inner) = self.cur.rest().strip_prefix("%[") {
             let name = inner.split(']').next().unwrap_or_default();
+            // A selftest's ctx offset (`%[__sk_buff_data]`) is offsetof.
+            if let Some(off) = crate::prog_type::symbols::ctx_offset(name) {
+                let token = format!("%[{name}]");
+                self.cur.pos += token.len();
+                let v = i128::from(off);
+                return Ok((if negative { -v } else { v }, token));
+            }
             return Err(AsmErrorKind::UnresolvedSymbol {
                 symbol: name.to_string(),
             });

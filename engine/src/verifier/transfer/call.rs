@@ -56,7 +56,19 @@ pub fn local_call(
     pc: usize,
     imm: i32,
 ) -> Result<usize, Rejection> {
-    check_call_depth(pc, state.curframe() + HARNESS_FRAMES)?;
+    local_call_below(state, subprogs, pc, imm, HARNESS_FRAMES)
+}
+
+/// [`local_call`] under `frames_above` frames the program does not see
+/// (1: the harness's wrapper; 0: a program loaded as itself).
+pub fn local_call_below(
+    state: &mut State,
+    subprogs: &[Subprogram],
+    pc: usize,
+    imm: i32,
+    frames_above: usize,
+) -> Result<usize, Rejection> {
+    check_call_depth(pc, state.curframe() + frames_above)?;
     let target = (pc as i64 + imm as i64 + 1) as usize;
     let subprog = subprog_starting_at(subprogs, target).ok_or_else(|| {
         Rejection::new(

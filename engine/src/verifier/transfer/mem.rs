@@ -84,6 +84,9 @@ pub fn check_mem_access(
             ))
         }
     };
+    if super::pkt::is_native_kind(p.kind) {
+        return super::pkt::check_access(pc, regno, &p, off, size, access, strict, notes);
+    }
     check_alignment(pc, &p, off, size, strict)?;
     let off = off as i64 + p.off as i64;
     match p.kind {
@@ -93,6 +96,9 @@ pub fn check_mem_access(
                 loaded: matches!(access, Access::Read).then(Reg::unknown),
                 stack_depth: None,
             })
+        }
+        PtrKind::Ctx(_) | PtrKind::Packet { .. } | PtrKind::PacketEnd => {
+            unreachable!("handled by transfer::pkt")
         }
         PtrKind::Stack { frame } => {
             let (min_off, max_end) = stack_bounds(pc, regno, &p, off, size, access)?;
@@ -154,7 +160,7 @@ fn check_alignment(
     let (desc, class) = match p.kind {
         PtrKind::Stack { .. } => ("stack ", RejectClass::MisalignedStackAccess),
         PtrKind::Mem { .. } if strict => ("value ", RejectClass::MisalignedAccess),
-        PtrKind::Mem { .. } => return Ok(()),
+        _ => return Ok(()),
     };
     let t = p
         .var

@@ -11,5 +11,7 @@
 pub mod alu;
 pub mod call;
 pub mod jmp;
+pub mod ld_abs;
 pub mod mem;
+pub mod pkt;
 pub mod ptr;

@@ -81,6 +81,7 @@ pub fn pointer_alu(
             format!("R{dst_regno} 32-bit pointer arithmetic prohibited"),
         ));
     }
+    super::pkt::check_arithmetic(pc, dst_regno, &ptr)?;
     let tname = ptr.type_name();
     sane_offset_scalar(pc, &off_reg, tname)?;
     sane_offset_ptr(pc, &ptr, tname)?;
@@ -157,6 +158,8 @@ pub fn pointer_alu(
             ))
         }
     }
+    let constant_path = known && out.var == v;
+    super::pkt::after_arithmetic(&mut out, op, constant_path, smin_val);
     out.var.mark32_unbounded();
     sane_offset_ptr(pc, &out, tname)?;
     out.var.sync();

@@ -18,6 +18,7 @@
 
 pub mod loader;
 mod memory_maps;
+pub mod native;
 pub mod wrapper;
 
 pub use loader::{errno_name, reason_from_log};

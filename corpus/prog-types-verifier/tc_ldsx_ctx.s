@@ -1,0 +1,4 @@
+// prog-type: tc
+// sign-extending load from ctx
+r0 = *(s8 *)(r1 + 0)
+exit

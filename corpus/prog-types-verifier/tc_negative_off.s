@@ -1,0 +1,12 @@
+// prog-type: tc
+// check_packet_access: negative offset
+r2 = *(u32 *)(r1 + 76)
+r3 = *(u32 *)(r1 + 80)
+r4 = r2
+r4 += 14
+if r4 > r3 goto l_out
+r0 = *(u8 *)(r2 - 1)
+exit
+l_out:
+r0 = 1
+exit

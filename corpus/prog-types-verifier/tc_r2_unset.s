@@ -1,0 +1,4 @@
+// prog-type: tc
+// r2-r5 are NOT_INIT at entry
+r0 = r2
+exit

@@ -1,0 +1,13 @@
+// prog-type: xdp
+// find_good_pkt_pointers: pkt+14 > pkt_end false => r=14
+r2 = *(u32 *)(r1 + 0)
+r3 = *(u32 *)(r1 + 4)
+r4 = r2
+r4 += 14
+if r4 > r3 goto l_out
+r0 = *(u8 *)(r2 + 13)
+r0 += 2
+exit
+l_out:
+r0 = 1
+exit

@@ -1,0 +1,4 @@
+// prog-type: xdp
+// root may return a pointer (allow_ptr_leaks)
+r0 = r1
+exit

@@ -1,0 +1,184 @@
+//! The memory of one run of a program of a given type, as
+//! `BPF_PROG_TEST_RUN` builds it: the packet (`data_in`), the ctx
+//! (`ctx_in`, or the kernel's own for a packet) and what r1 points to.
+
+use super::{ctx::Loaded, skb, xdp, ProgType};
+
+/// The default packet of `run --prog-type` for packet types: 64 zero bytes.
+pub const DEFAULT_PACKET_LEN: usize = 64;
+
+/// Bad packet or ctx for a type (the kernel would refuse the test run).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    /// The packet is shorter than the type needs.
+    #[error(
+        "{prog_type}: the packet must have at least {min} bytes (BPF_PROG_TEST_RUN refuses {len})"
+    )]
+    PacketTooShort {
+        /// The type.
+        prog_type: ProgType,
+        /// The minimum.
+        min: usize,
+        /// The given length.
+        len: usize,
+    },
+    /// A type without a packet was given one.
+    #[error("{0}: this program type takes no packet (use --ctx or --mem)")]
+    NoPacket(ProgType),
+    /// `--ctx` where the harness does not model it.
+    #[error("{0}: --ctx is not modeled for this program type (docs/program-types.md)")]
+    CtxUnsupported(ProgType),
+}
+
+/// Where a ctx pointer field points in the packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacketPlace {
+    /// `data`: the first visible packet byte.
+    Start,
+    /// `data_end`: one past the last.
+    End,
+}
+
+/// The ctx of a packet type: its bytes, and the fields that load as
+/// packet pointers or as opaque values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CtxModel {
+    /// The ctx bytes (scalar fields as the test run sets them).
+    pub bytes: Vec<u8>,
+    /// 4-byte fields that load as a pointer into the packet.
+    pub pointers: Vec<(usize, PacketPlace)>,
+    /// `(offset, len)`: fields whose value the harness cannot know; loads
+    /// from them are marked and never compared.
+    pub opaque: Vec<(usize, usize)>,
+    /// The type (for the width of stored fields).
+    pub prog_type: ProgType,
+}
+
+impl CtxModel {
+    /// The value a field keeps after a store of `value` at `off`
+    /// (`None`: the store changes nothing).
+    pub fn stored_value(&self, off: usize, value: u64) -> Option<u64> {
+        match self.prog_type {
+            ProgType::SocketFilter | ProgType::SchedCls => skb::stored_value(off, value),
+            _ => Some(value),
+        }
+    }
+
+    /// True when `off..off + size` overlaps an opaque field.
+    pub fn is_opaque(&self, off: usize, size: usize) -> bool {
+        self.opaque
+            .iter()
+            .any(|&(o, n)| off < o + n && o < off + size)
+    }
+}
+
+/// Everything one run needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunEnv {
+    /// The type.
+    pub prog_type: ProgType,
+    /// The region at the engine's `MEM_BASE`: the input (`Input`), the ctx
+    /// memory (`Syscall`) or the packet from `data` on (packet types).
+    pub mem: Vec<u8>,
+    /// The packet bytes before `data` that the program cannot see (the
+    /// Ethernet header a socket filter's skb was pulled past).
+    pub hidden_head: Vec<u8>,
+    /// The ctx of a packet type.
+    pub ctx: Option<CtxModel>,
+}
+
+impl RunEnv {
+    /// The run of a `prog_type` program on `packet` (packet types) and
+    /// `ctx` (`syscall`: the ctx memory; `input`: the input memory).
+    pub fn new(prog_type: ProgType, packet: &[u8], ctx: Option<&[u8]>) -> Result<RunEnv, EnvError> {
+        let mut env = RunEnv {
+            prog_type,
+            mem: Vec::new(),
+            hidden_head: Vec::new(),
+            ctx: None,
+        };
+        match prog_type {
+            ProgType::Input | ProgType::Syscall => {
+                if !packet.is_empty() {
+                    return Err(EnvError::NoPacket(prog_type));
+                }
+                env.mem = ctx.unwrap_or_default().to_vec();
+            }
+            ProgType::SocketFilter | ProgType::SchedCls | ProgType::Xdp => {
+                if ctx.is_some() {
+                    return Err(EnvError::CtxUnsupported(prog_type));
+                }
+                // bpf_test_init: at least ETH_HLEN bytes for every packet type.
+                if packet.len() < skb::ETH_HLEN {
+                    return Err(EnvError::PacketTooShort {
+                        prog_type,
+                        min: skb::ETH_HLEN,
+                        len: packet.len(),
+                    });
+                }
+                let (bytes, pointers, opaque) = match prog_type {
+                    ProgType::Xdp => (
+                        xdp::test_run_ctx(),
+                        vec![
+                            (xdp::DATA, PacketPlace::Start),
+                            (xdp::DATA_END, PacketPlace::End),
+                            (xdp::DATA_META, PacketPlace::Start),
+                        ],
+                        Vec::new(),
+                    ),
+                    _ => {
+                        let tc = prog_type == ProgType::SchedCls;
+                        let pointers = if tc {
+                            vec![
+                                (skb::DATA, PacketPlace::Start),
+                                (skb::DATA_END, PacketPlace::End),
+                                (skb::DATA_META, PacketPlace::Start),
+                            ]
+                        } else {
+                            Vec::new()
+                        };
+                        (
+                            skb::test_run_ctx(packet, tc),
+                            pointers,
+                            skb::OPAQUE.to_vec(),
+                        )
+                    }
+                };
+                let skip = if prog_type == ProgType::SocketFilter {
+                    skb::ETH_HLEN
+                } else {
+                    0
+                };
+                env.hidden_head = packet[..skip].to_vec();
+                env.mem = packet[skip..].to_vec();
+                env.ctx = Some(CtxModel {
+                    bytes,
+                    pointers,
+                    opaque,
+                    prog_type,
+                });
+            }
+        }
+        Ok(env)
+    }
+
+    /// The packet as `data_out` returns it after the run (`None` for types
+    /// without a packet). A socket filter's Ethernet header comes back
+    /// zeroed (`bpf_prog_test_run_skb` clears what it pushes back).
+    pub fn packet_after(&self) -> Option<Vec<u8>> {
+        self.prog_type.has_packet().then(|| {
+            let mut out = vec![0u8; self.hidden_head.len()];
+            out.extend_from_slice(&self.mem);
+            out
+        })
+    }
+}
+
+/// What loading `loaded` gives, as a packet place (for the interpreter).
+pub fn place_of(loaded: Loaded) -> Option<PacketPlace> {
+    match loaded {
+        Loaded::PacketStart | Loaded::PacketMeta => Some(PacketPlace::Start),
+        Loaded::PacketEnd => Some(PacketPlace::End),
+        _ => None,
+    }
+}
