@@ -9,6 +9,9 @@
 #
 # Layout, per series (the name after `kernel@`):
 #   $BPFDIFF_KERNELS/<series>/vmlinuz         the kernel
+#   $BPFDIFF_KERNELS/<series>/vmlinux         the same, uncompressed (an ELF
+#                                             that qemu boots through PVH:
+#                                             no decompression under TCG)
 #   $BPFDIFF_KERNELS/<series>/modules/        its modules (lib/modules/<release>)
 #   $BPFDIFF_KERNELS/<series>/initramfs.cpio  busybox + /init (newc, uncompressed)
 #   $BPFDIFF_KERNELS/<series>/package         the Debian package it came from
@@ -73,6 +76,24 @@ EOF
     rm -rf "$root"
 }
 
+# The ELF inside a bzImage: the first zstd, xz or gzip stream that
+# decompresses to one. Empty when there is none (the guest then boots vmlinuz).
+extract_vmlinux() {
+    for kind in '\x28\xb5\x2f\xfd:zstd' '\xfd7zXZ\x00:xz' '\x1f\x8b\x08:gzip'; do
+        magic=${kind%%:*}
+        tool=${kind##*:}
+        command -v "$tool" >/dev/null || continue
+        for off in $(LC_ALL=C grep -obUaP "$magic" "$1" | cut -d: -f1); do
+            tail -c +$((off + 1)) "$1" | "$tool" -dqc 2>/dev/null >"$2.tmp" || true
+            if [ "$(head -c 4 "$2.tmp" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+                mv "$2.tmp" "$2"
+                return 0
+            fi
+        done
+    done
+    rm -f "$2.tmp"
+}
+
 mkdir -p "$CACHE"
 for s in $SERIES; do
     pkg=$(newest "$s")
@@ -97,6 +118,11 @@ for s in $SERIES; do
         echo "$pkg" >"$dir.new/package"
         rm -rf "$work" "$dir"
         mv "$dir.new" "$dir"
+    fi
+    if [ ! -f "$dir/vmlinux" ]; then
+        extract_vmlinux "$dir/vmlinuz" "$dir/vmlinux"
+        [ -f "$dir/vmlinux" ] && echo "kernel@$s: vmlinux extracted" \
+            || echo "kernel@$s: no vmlinux inside vmlinuz; the guest boots vmlinuz"
     fi
     if [ ! -f "$dir/initramfs.cpio" ] || [ "$0" -nt "$dir/initramfs.cpio" ]; then
         build_initramfs "$dir"

@@ -12,6 +12,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The serial line the agent serves (the second one; the first is the console).
 pub const AGENT_TTY: &str = "/dev/ttyS1";
@@ -112,15 +114,29 @@ pub fn serve() -> io::Result<()> {
         error,
     };
     let line = open_raw(AGENT_TTY)?;
-    let mut out = line.try_clone()?;
+    let out = Arc::new(Mutex::new(line.try_clone()?));
     let mut input = BufReader::new(line);
-    protocol::write_frame(
-        &mut out,
-        REPLY_MAGIC,
-        &serde_json::to_vec(&hello).expect("hello serialises"),
-    )?;
+    let send = |payload: &[u8]| -> io::Result<()> {
+        let mut w = out.lock().unwrap_or_else(|e| e.into_inner());
+        protocol::write_frame(&mut *w, REPLY_MAGIC, payload)
+    };
+    send(&serde_json::to_vec(&hello).expect("hello serialises"))?;
+    // Heartbeats while a request is being served, so that the host can
+    // tell a long verification from a guest that stopped.
+    let busy = Arc::new(AtomicBool::new(false));
+    {
+        let (busy, out) = (busy.clone(), out.clone());
+        std::thread::spawn(move || loop {
+            std::thread::sleep(protocol::HEARTBEAT_EVERY);
+            if busy.load(Ordering::SeqCst) {
+                let mut w = out.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = protocol::write_frame(&mut *w, REPLY_MAGIC, &[]);
+            }
+        });
+    }
     loop {
         let frame = protocol::read_frame(&mut input, REQUEST_MAGIC)?;
+        busy.store(true, Ordering::SeqCst);
         let reply = match Request::decode(&frame) {
             Some(req) => answer(&mut kernel, &req),
             None => serde_json::to_vec(&crate::outcome::Outcome::not_run(
@@ -129,7 +145,8 @@ pub fn serve() -> io::Result<()> {
             ))
             .expect("outcomes serialise"),
         };
-        protocol::write_frame(&mut out, REPLY_MAGIC, &reply)?;
+        busy.store(false, Ordering::SeqCst);
+        send(&reply)?;
     }
 }
 

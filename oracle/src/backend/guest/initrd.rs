@@ -109,7 +109,8 @@ pub fn overlay() -> Result<&'static [u8], String> {
 /// The files of one kernel series in the cache.
 #[derive(Clone, Debug)]
 pub struct KernelImage {
-    /// The compressed kernel.
+    /// The kernel to boot: `vmlinux` (uncompressed, booted through PVH,
+    /// no decompression under TCG) when the cache has it, else `vmlinuz`.
     pub vmlinuz: PathBuf,
     /// The base initramfs.
     pub initramfs: PathBuf,
@@ -119,8 +120,13 @@ impl KernelImage {
     /// The series' files, or why they are not there.
     pub fn find(series: &str) -> Result<KernelImage, String> {
         let dir = kernels_dir().join(series);
+        let vmlinux = dir.join("vmlinux");
         let image = KernelImage {
-            vmlinuz: dir.join("vmlinuz"),
+            vmlinuz: if vmlinux.is_file() {
+                vmlinux
+            } else {
+                dir.join("vmlinuz")
+            },
             initramfs: dir.join("initramfs.cpio"),
         };
         for f in [&image.vmlinuz, &image.initramfs] {

@@ -30,8 +30,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 use vm::{Vm, VmFailure};
 
-/// The environment variable for the per-program time limit in a guest (ms).
+/// The environment variable for the longest silence of a guest at work on
+/// a program (ms): neither an answer nor a heartbeat.
 pub const TIMEOUT_ENV: &str = "BPFDIFF_GUEST_TIMEOUT_MS";
+/// The environment variable for the per-program time limit in a guest (ms),
+/// heartbeats or not.
+pub const LIMIT_ENV: &str = "BPFDIFF_GUEST_LIMIT_MS";
 /// The environment variable for the boot time limit (ms).
 pub const BOOT_TIMEOUT_ENV: &str = "BPFDIFF_GUEST_BOOT_TIMEOUT_MS";
 
@@ -119,6 +123,7 @@ pub struct GuestBackend {
     failed_boots: u32,
     unavailable: Option<String>,
     timeout: Duration,
+    limit: Duration,
     boot_timeout: Duration,
     last_boot: Option<Duration>,
     release: Option<String>,
@@ -154,14 +159,15 @@ impl GuestBackend {
             failed_boots: 0,
             unavailable,
             timeout: env_ms(TIMEOUT_ENV, 30_000),
+            limit: env_ms(LIMIT_ENV, 900_000),
             boot_timeout: env_ms(BOOT_TIMEOUT_ENV, 180_000),
             last_boot: None,
             release: None,
         }
     }
 
-    /// Sets the per-program time limit (default 30 s, or
-    /// `BPFDIFF_GUEST_TIMEOUT_MS`).
+    /// Sets the longest silence of a guest at work (default 30 s, or
+    /// `BPFDIFF_GUEST_TIMEOUT_MS`): neither an answer nor a heartbeat.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
     }
@@ -222,7 +228,7 @@ impl GuestBackend {
             return Err(Box::new(Outcome::not_run(self.name, why)));
         }
         let vm = self.vm.as_mut().expect("booted");
-        match vm.call(request, self.timeout) {
+        match vm.call(request, self.timeout, self.limit) {
             Ok(frame) => Ok(frame),
             Err(failure) => {
                 self.vm = None; // the next program boots a fresh guest
@@ -230,6 +236,13 @@ impl GuestBackend {
                     VmFailure::Ended(text) => format!("the guest kernel crashed:\n{text}"),
                     VmFailure::Silent(ms, text) => {
                         format!("the guest stopped answering within {ms} ms; console:\n{text}")
+                    }
+                    VmFailure::Busy(after_ms) => {
+                        return Err(Box::new(Outcome {
+                            backend: self.name.to_string(),
+                            verdict: Verdict::Unknown,
+                            execution: Execution::TimedOut { after_ms },
+                        }))
                     }
                 };
                 Err(Box::new(Outcome {

@@ -9,7 +9,9 @@
 //!   bytecode (`u32` length + bytes), the input memory (`u32` length + bytes).
 //! - guest → host ([`REPLY_MAGIC`]): JSON. The first frame after boot is a
 //!   [`Hello`]; then one reply per request: an [`Outcome`](crate::outcome::Outcome)
-//!   for [`Op::Run`], a [`LogReply`] for [`Op::VerifierLog`].
+//!   for [`Op::Run`], a [`LogReply`] for [`Op::VerifierLog`]. While a
+//!   request is being served the agent also sends an empty frame, a
+//!   heartbeat, every [`HEARTBEAT_EVERY`].
 
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
@@ -18,6 +20,9 @@ use std::io::{self, Read, Write};
 pub const REQUEST_MAGIC: &[u8; 4] = b"BPFQ";
 /// Starts a reply frame.
 pub const REPLY_MAGIC: &[u8; 4] = b"BPFA";
+/// How often the agent says it is still at work on a request.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The largest frame either side accepts (a 1M-insn program is 8 MiB; a
 /// level-2 verifier log is up to 16 MiB).
 pub const MAX_FRAME: usize = 32 << 20;

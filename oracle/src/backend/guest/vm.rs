@@ -16,6 +16,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+/// The environment variable whose words are added to the guest kernel's
+/// command line (for experiments: `mitigations=on`, `nokaslr`, …).
+pub const APPEND_ENV: &str = "BPFDIFF_GUEST_APPEND";
+
 /// Console lines that mean the kernel misbehaved.
 const CRASH_MARKERS: &[&str] = &[
     "Kernel panic",
@@ -33,8 +37,12 @@ const CRASH_MARKERS: &[&str] = &[
 pub enum VmFailure {
     /// The guest ended (panic, oops, WARN, or qemu died).
     Ended(String),
-    /// The guest did not answer in time (it was killed).
+    /// The guest sent neither an answer nor a heartbeat for this many ms
+    /// (it was killed).
     Silent(u64, String),
+    /// The agent kept sending heartbeats but did not answer within this
+    /// many ms (it was killed): a long run, not a hang.
+    Busy(u64),
 }
 
 /// A booted guest.
@@ -67,6 +75,31 @@ pub fn crash_text(console: &str) -> Option<String> {
         text.push_str("\n[…]");
     }
     Some(text.trim_end().to_string())
+}
+
+/// Waits for the reply to the request just sent: heartbeats (empty
+/// frames) restart the `silence` clock; `limit` bounds the whole wait.
+fn wait_reply(
+    replies: &Receiver<io::Result<Vec<u8>>>,
+    silence: Duration,
+    limit: Duration,
+) -> Result<io::Result<Vec<u8>>, (RecvTimeoutError, u64)> {
+    let start = Instant::now();
+    loop {
+        let left = limit.saturating_sub(start.elapsed());
+        match replies.recv_timeout(silence.min(left)) {
+            Ok(Ok(frame)) if frame.is_empty() => {
+                if start.elapsed() >= limit {
+                    return Err((RecvTimeoutError::Timeout, limit.as_millis() as u64));
+                }
+            }
+            Ok(reply) => return Ok(reply),
+            Err(RecvTimeoutError::Timeout) if start.elapsed() >= limit => {
+                return Err((RecvTimeoutError::Timeout, limit.as_millis() as u64))
+            }
+            Err(e) => return Err((e, silence.as_millis() as u64)),
+        }
+    }
 }
 
 fn last_lines(text: &str, n: usize) -> String {
@@ -110,7 +143,8 @@ impl Vm {
             .arg(&initrd_path)
             .arg("-append")
             .arg(format!(
-                "console=ttyS0 loglevel=5 panic=-1 oops=panic panic_on_warn=1 {cmdline_extra}"
+                "console=ttyS0 loglevel=5 panic=-1 oops=panic panic_on_warn=1 {cmdline_extra} {}",
+                std::env::var(APPEND_ENV).unwrap_or_default()
             ))
             .arg("-serial")
             .arg(format!("file:{}", console.display()))
@@ -198,17 +232,25 @@ impl Vm {
         tail
     }
 
-    /// Sends `request` and waits up to `timeout` for the reply. A guest
-    /// that ends, prints a crash marker or stays silent is a failure (the
-    /// caller drops the `Vm` and boots another).
-    pub fn call(&mut self, request: &Request, timeout: Duration) -> Result<Vec<u8>, VmFailure> {
-        use std::io::Write;
+    /// Sends `request` and waits for the reply: up to `silence` without an
+    /// answer or a heartbeat, up to `limit` in all. A guest that ends,
+    /// prints a crash marker, stays silent or runs past `limit` is a
+    /// failure (the caller drops the `Vm` and boots another).
+    pub fn call(
+        &mut self,
+        request: &Request,
+        silence: Duration,
+        limit: Duration,
+    ) -> Result<Vec<u8>, VmFailure> {
+        // Heartbeats of an earlier request may still be queued.
+        while let Ok(Ok(frame)) = self.replies.try_recv() {
+            debug_assert!(frame.is_empty());
+        }
         let sent = protocol::write_frame(&mut self.stdin, REQUEST_MAGIC, &request.encode());
         let reply = match sent {
-            Err(_) => Err(RecvTimeoutError::Disconnected),
-            Ok(()) => self.replies.recv_timeout(timeout),
+            Err(_) => Err((RecvTimeoutError::Disconnected, 0)),
+            Ok(()) => wait_reply(&self.replies, silence, limit),
         };
-        let _ = self.stdin.flush();
         match reply {
             Ok(Ok(frame)) => {
                 let console = self.console_new();
@@ -217,7 +259,7 @@ impl Vm {
                     None => Ok(frame),
                 }
             }
-            Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => {
+            Ok(Err(_)) | Err((RecvTimeoutError::Disconnected, _)) => {
                 // Give qemu a moment to finish writing the console.
                 let deadline = Instant::now() + Duration::from_secs(2);
                 while Instant::now() < deadline {
@@ -232,12 +274,15 @@ impl Vm {
                 });
                 Err(VmFailure::Ended(text))
             }
-            Err(RecvTimeoutError::Timeout) => {
+            Err((RecvTimeoutError::Timeout, ms)) => {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 let console = self.console_new();
+                if ms == limit.as_millis() as u64 && crash_text(&console).is_none() {
+                    return Err(VmFailure::Busy(ms));
+                }
                 let text = crash_text(&console).unwrap_or_else(|| last_lines(&console, 30));
-                Err(VmFailure::Silent(timeout.as_millis() as u64, text))
+                Err(VmFailure::Silent(ms, text))
             }
         }
     }
@@ -254,6 +299,39 @@ impl Drop for Vm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heartbeats_extend_the_wait_up_to_the_limit() {
+        let ms = Duration::from_millis;
+        // Heartbeats every 20 ms, the answer after 150 ms: a 60 ms silence
+        // limit is never reached.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for _ in 0..7 {
+                std::thread::sleep(ms(20));
+                tx.send(Ok(Vec::new())).unwrap();
+            }
+            std::thread::sleep(ms(10));
+            tx.send(Ok(b"{}".to_vec())).unwrap();
+        });
+        assert_eq!(wait_reply(&rx, ms(60), ms(5000)).unwrap().unwrap(), b"{}");
+        // The same guest against a 100 ms limit: busy past the limit.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for _ in 0..20 {
+                std::thread::sleep(ms(20));
+                if tx.send(Ok(Vec::new())).is_err() {
+                    return;
+                }
+            }
+        });
+        let err = wait_reply(&rx, ms(60), ms(100)).unwrap_err();
+        assert_eq!(err, (RecvTimeoutError::Timeout, 100));
+        // No heartbeat at all: silent after 30 ms.
+        let (_tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>();
+        let err = wait_reply(&rx, ms(30), ms(5000)).unwrap_err();
+        assert_eq!(err, (RecvTimeoutError::Timeout, 30));
+    }
 
     #[test]
     fn crash_text_starts_at_the_first_marker_line() {
