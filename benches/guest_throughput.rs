@@ -129,7 +129,7 @@ fn main() -> ExitCode {
         let (rate, ok) = measure(&mut guest, &progs);
         println!("{name:<22} {boot:>10.1} {rate:>12.0} {ok:>9}");
     }
-    if let Some(series) = std::env::var("BPFDIFF_BENCH_ROUND_TRIP").ok() {
+    if let Ok(series) = std::env::var("BPFDIFF_BENCH_ROUND_TRIP") {
         round_trips(&series, n);
     }
     ExitCode::SUCCESS

@@ -198,10 +198,14 @@ pub fn read_program_for_comparison(
                     path: path.to_path_buf(),
                 })?;
             let input = parse_program(&bytes, format, path)?;
-            let why = input.program.decode().err().map(|source| InputError::Decode {
-                path: path.to_path_buf(),
-                source,
-            });
+            let why = input
+                .program
+                .decode()
+                .err()
+                .map(|source| InputError::Decode {
+                    path: path.to_path_buf(),
+                    source,
+                });
             Ok((input, why))
         }
         Err(e) => Err(e),
