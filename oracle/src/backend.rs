@@ -3,6 +3,7 @@
 use crate::outcome::Outcome;
 use bpfdiff_engine::Program;
 
+pub mod guest;
 pub mod interp;
 pub mod jit;
 pub mod kernel;

@@ -1,6 +1,7 @@
 //! Backends by name. The CLI's `--backends` and the `BPFDIFF_BACKENDS`
 //! environment variable select among them.
 
+use crate::backend::guest::{GuestBackend, GuestSpec};
 use crate::backend::interp::InterpBackend;
 use crate::backend::jit::JitBackend;
 use crate::backend::kernel::{KernelBackend, KernelOptions};
@@ -11,7 +12,9 @@ use crate::backend::Backend;
 use std::time::Duration;
 use thiserror::Error;
 
-/// Every backend name, reference first.
+/// Every backend name, reference first. Guest kernels
+/// (`kernel@<series>[-interp|-harden]`, [`GuestSpec`]) are accepted too, but
+/// only when named: they are not part of the default selection.
 pub const BACKEND_NAMES: &[&str] = &["interp", "jit", "rbpf", "rbpf-jit", "kernel", "verifier"];
 
 /// The environment variable that selects backends (comma-separated).
@@ -24,7 +27,7 @@ pub const WORKER_TIMEOUT_ENV: &str = "BPFDIFF_WORKER_TIMEOUT_MS";
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum RegistryError {
     /// A name that is not a backend.
-    #[error("unknown backend `{name}` (known: {})", BACKEND_NAMES.join(", "))]
+    #[error("unknown backend `{name}` (known: {}, kernel@<6.1|6.12>[-interp|-harden])", BACKEND_NAMES.join(", "))]
     Unknown {
         /// The name given.
         name: String,
@@ -51,6 +54,9 @@ pub fn create(name: &str) -> Result<Box<dyn Backend>, RegistryError> {
         "rbpf-jit" => Box::new(RbpfBackend::new(WorkerVm::RbpfJit, worker_timeout())),
         "kernel" => Box::new(KernelBackend::new(KernelOptions::default())),
         "verifier" => Box::new(VerifierBackend),
+        other if GuestSpec::parse(other).is_some() => {
+            Box::new(GuestBackend::new(GuestSpec::parse(other).expect("checked")))
+        }
         other => {
             return Err(RegistryError::Unknown {
                 name: other.to_string(),
@@ -71,7 +77,7 @@ pub fn parse_list(spec: &str) -> Result<Vec<String>, RegistryError> {
         return Err(RegistryError::Empty);
     }
     for n in &names {
-        if !BACKEND_NAMES.contains(&n.as_str()) {
+        if !BACKEND_NAMES.contains(&n.as_str()) && GuestSpec::parse(n).is_none() {
             return Err(RegistryError::Unknown { name: n.clone() });
         }
     }
@@ -101,5 +107,10 @@ mod tests {
             Err(RegistryError::Unknown { .. })
         ));
         assert_eq!(parse_list(" , "), Err(RegistryError::Empty));
+        assert_eq!(
+            parse_list("kernel,kernel@6.12-interp").unwrap(),
+            vec!["kernel", "kernel@6.12-interp"]
+        );
+        assert!(parse_list("kernel@6.12-fast").is_err());
     }
 }

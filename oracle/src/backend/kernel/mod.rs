@@ -51,6 +51,8 @@ pub struct KernelBackend {
     options: KernelOptions,
     maps: MemoryMaps,
     denied: Option<String>,
+    /// Run programs the engine saw fault (see [`KernelBackend::allow_unsafe_runs`]).
+    run_unsafe: bool,
 }
 
 static DENIED_NOTICE: Once = Once::new();
@@ -67,7 +69,15 @@ impl KernelBackend {
             options,
             maps,
             denied,
+            run_unsafe: false,
         }
+    }
+
+    /// Runs accepted programs even when the engine saw them fault: only
+    /// for a disposable kernel (a qemu guest, `backend::guest`), where a
+    /// crash harms nothing and is itself the finding.
+    pub fn allow_unsafe_runs(&mut self) {
+        self.run_unsafe = true;
     }
 
     /// Why the backend cannot run anything here, if it cannot.
@@ -232,6 +242,7 @@ impl Backend for KernelBackend {
             }
         };
         let withheld = match &engine_verdict {
+            _ if self.run_unsafe => None,
             Err(decode) => Some(format!("an undecodable program ({decode})")),
             Ok(ExecResult::Fault(f)) if unsafe_on_host(f.kind) => Some(f.to_string()),
             _ => None,
