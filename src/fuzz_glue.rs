@@ -269,7 +269,8 @@ impl DiffHarness {
     /// Runs `case` on every backend and compares, applying the rules.
     pub fn check(&mut self, case: &Case) -> DiffCheck {
         let mut check = self.check_without_rules(case);
-        self.rules.apply(&case.program, &mut check.comparison);
+        self.rules
+            .apply(&case.program, &case.input, &mut check.comparison);
         check
     }
 

@@ -108,7 +108,7 @@ fn classify(harness: &mut DiffHarness, rules: &mut KnownRules, text: &str) -> Cl
     let test = data::parse_data(text).expect("a valid .data file");
     let case = Case::new(test.program, test.mem);
     let mut check = harness.check_without_rules(&case);
-    rules.apply(&case.program, &mut check.comparison);
+    rules.apply(&case.program, &case.input, &mut check.comparison);
     let mut out: Classes = match check.comparison {
         Comparison::Diverge { differences } => differences
             .into_iter()
@@ -223,20 +223,22 @@ fn the_atomic_fetch_kernel_rule_matches_its_shape_only() {
         assert!(KnownRules::rule_matches(
             &rule,
             p,
+            &[],
             &kernel_r0("0x1 vs 0x2"),
             Some(&seen)
         ));
         assert!(
-            !KnownRules::rule_matches(&rule, p, &kernel_r0("0x1 vs 0x3"), Some(&seen)),
+            !KnownRules::rule_matches(&rule, p, &[], &kernel_r0("0x1 vs 0x3"), Some(&seen)),
             "another value is another divergence"
         );
         assert!(
-            !KnownRules::rule_matches(&rule, p, &kernel_r0("0x1 vs 0x2"), Some(&not_seen)),
+            !KnownRules::rule_matches(&rule, p, &[], &kernel_r0("0x1 vs 0x2"), Some(&not_seen)),
             "no rule on a kernel recorded without the bug"
         );
         assert!(!KnownRules::rule_matches(
             &rule,
             p,
+            &[],
             &kernel_r0("0x1 vs 0x2"),
             Some("6.19.0")
         ));
@@ -245,6 +247,7 @@ fn the_atomic_fetch_kernel_rule_matches_its_shape_only() {
     assert!(!KnownRules::rule_matches(
         &rule,
         &no_atomic,
+        &[],
         &kernel_r0("0x1 vs 0x2"),
         Some(&seen)
     ));

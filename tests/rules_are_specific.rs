@@ -222,7 +222,9 @@ fn classify(
                 let matching = rules
                     .rules()
                     .iter()
-                    .filter(|r| KnownRules::rule_matches(r, &case.program, &d, release))
+                    .filter(|r| {
+                        KnownRules::rule_matches(r, &case.program, &case.input, &d, release)
+                    })
                     .map(|r| r.name.clone())
                     .collect();
                 ((d.backend, d.aspect.name().to_string()), matching)

@@ -49,6 +49,12 @@ pub struct KnownRule {
     /// [`R0Relation`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub r0_relation: Vec<R0Relation>,
+    /// The rule applies only when this bug model, written into the program
+    /// and run by the engine's interpreter on the same input, reproduces
+    /// the difference exactly (aspect and detail); see
+    /// [`BugModel`](crate::bug_model::BugModel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulate: Option<crate::bug_model::BugModel>,
     /// The rule applies only when the backend's side of the detail names an
     /// instruction (a fault `at insn N`, an rbpf refusal `(insn #N)`) and
     /// slot N holds one of these rows: the instruction the bug is about,
@@ -530,9 +536,22 @@ impl KnownRules {
         &self.rules
     }
 
-    /// True when `rule` explains difference `d` of `program` on the kernel
-    /// `release` (for kernel rules; see [`KnownRule::applies_on_kernel`]).
+    /// True when `rule` explains difference `d` of `program`, run on
+    /// `input`, on the kernel `release` (for kernel rules; see
+    /// [`KnownRule::applies_on_kernel`]).
     pub fn rule_matches(
+        rule: &KnownRule,
+        program: &Program,
+        input: &[u8],
+        d: &Difference,
+        release: Option<&str>,
+    ) -> bool {
+        Self::rule_shape_matches(rule, program, d, release)
+            && rule.emulate.is_none_or(|m| m.reproduces(program, input, d))
+    }
+
+    /// Every condition of [`KnownRules::rule_matches`] but the bug model.
+    fn rule_shape_matches(
         rule: &KnownRule,
         program: &Program,
         d: &Difference,
@@ -601,14 +620,14 @@ impl KnownRules {
     /// Marks each difference that a rule explains, counting the match. When
     /// more than one rule matches, the first is used and the ambiguity is
     /// recorded for the summary.
-    pub fn apply(&mut self, program: &Program, comparison: &mut Comparison) {
+    pub fn apply(&mut self, program: &Program, input: &[u8], comparison: &mut Comparison) {
         let Comparison::Diverge { differences } = comparison else {
             return;
         };
         for d in differences.iter_mut() {
             let release = self.kernel_release.as_deref();
             let matching: Vec<usize> = (0..self.rules.len())
-                .filter(|&i| Self::rule_matches(&self.rules[i], program, d, release))
+                .filter(|&i| Self::rule_matches(&self.rules[i], program, input, d, release))
                 .collect();
             let Some(&first) = matching.first() else {
                 continue;
@@ -774,11 +793,11 @@ mod tests {
         let p = program(&MOV_EXIT);
         rules.set_kernel_release(Some("6.18.44-y".into()));
         let mut c = r0_difference("kernel", "0x1 vs 0x2");
-        rules.apply(&p, &mut c);
+        rules.apply(&p, &[], &mut c);
         assert_eq!(known_of(&c), None, "a fixed kernel's difference is new");
         rules.set_kernel_release(Some("6.18.1-x".into()));
         let mut c = r0_difference("kernel", "0x1 vs 0x2");
-        rules.apply(&p, &mut c);
+        rules.apply(&p, &[], &mut c);
         assert_eq!(known_of(&c).as_deref(), Some("k"));
     }
 
@@ -798,15 +817,15 @@ mod tests {
         let p = program(&MOV_EXIT);
         let mut rules = KnownRules::new(vec![r.clone()]);
         let mut c = r0_difference("rbpf", "0x1 vs 0x2");
-        rules.apply(&p, &mut c);
+        rules.apply(&p, &[], &mut c);
         assert_eq!(known_of(&c).as_deref(), Some("exact"));
         let mut c = r0_difference("rbpf", "0x1 vs 0x3");
-        rules.apply(&p, &mut c);
+        rules.apply(&p, &[], &mut c);
         assert_eq!(known_of(&c), None, "another value is another divergence");
         r.requires_all_of.push("add_imm".into());
         let mut rules = KnownRules::new(vec![r]);
         let mut c = r0_difference("rbpf", "0x1 vs 0x2");
-        rules.apply(&p, &mut c);
+        rules.apply(&p, &[], &mut c);
         assert_eq!(known_of(&c), None, "the program lacks add_imm");
     }
 
@@ -831,17 +850,19 @@ mod tests {
         assert!(KnownRules::rule_matches(
             rule,
             &negative,
+            &[],
             &d("0x0 vs 0x1"),
             None
         ));
         assert!(!KnownRules::rule_matches(
             rule,
             &positive,
+            &[],
             &d("0x0 vs 0x1"),
             None
         ));
         assert!(
-            !KnownRules::rule_matches(rule, &negative, &d("0x0 vs 0x7"), None),
+            !KnownRules::rule_matches(rule, &negative, &[], &d("0x0 vs 0x7"), None),
             "7 is no branch flag"
         );
         assert!(R0Relation::ReferenceIsLow32.holds(0x1234, 0xffff_ffff_0000_1234));
@@ -877,7 +898,7 @@ mod tests {
         let mut rules = KnownRules::new(vec![rule("first", "a"), rule("second", "b")]);
         let p = program(&MOV_EXIT);
         let mut c = r0_difference("rbpf", "0x1 vs 0x2");
-        rules.apply(&p, &mut c);
+        rules.apply(&p, &[], &mut c);
         assert_eq!(known_of(&c).as_deref(), Some("first"));
         assert_eq!(rules.ambiguous().len(), 1);
         assert_eq!(rules.ambiguous()[0].rules, ["first", "second"]);

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+pub mod bug_model;
 pub mod compare;
 pub mod hex_u64;
 pub mod kernel_log;
@@ -87,7 +88,7 @@ pub fn diff_where(
         .map(|(o, c)| (o, c.checking))
         .collect();
     let mut comparison = verdicts::merge(comparison, others.len(), &checking);
-    rules.apply(program, &mut comparison);
+    rules.apply(program, input, &mut comparison);
     DiffResult {
         outcomes,
         comparison,

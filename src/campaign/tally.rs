@@ -378,7 +378,7 @@ pub(crate) fn fold(
     }
     let mut comparison = r.comparison;
     if let Some(case) = &r.case {
-        rules.apply(&case.program, &mut comparison);
+        rules.apply(&case.program, &case.input, &mut comparison);
     }
     match &comparison {
         Comparison::Agree { .. } => s.agree += 1,

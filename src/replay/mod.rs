@@ -451,7 +451,7 @@ impl Replayer {
             .harness
             .check_without_rules(&Case::new(case.program.clone(), case.mem.clone()));
         let mut comparison = check.comparison;
-        self.rules.apply(&case.program, &mut comparison);
+        self.rules.apply(&case.program, &case.mem, &mut comparison);
         result.outcomes = check.outcomes;
         let (differences, skipped) = match &comparison {
             Comparison::Diverge { differences } => (differences.clone(), Vec::new()),
@@ -578,7 +578,7 @@ impl Replayer {
             .harness
             .check_without_rules(&Case::new(case.program.clone(), case.mem.clone()));
         let mut comparison = check.comparison;
-        self.rules.apply(&case.program, &mut comparison);
+        self.rules.apply(&case.program, &case.mem, &mut comparison);
         result.outcomes = check.outcomes;
         let differences = match &comparison {
             Comparison::Diverge { differences } => differences.clone(),

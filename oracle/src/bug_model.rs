@@ -1,0 +1,191 @@
+//! Bug models: a known bug of another implementation written as a rewrite
+//! of the program, so that a rule can check that the bug explains a
+//! difference exactly instead of guessing from the shape of the values.
+//!
+//! A rule with `"emulate": MODEL` matches a difference only when the
+//! engine's interpreter, running the program rewritten by MODEL on the same
+//! input, differs from the unmodified run in the same aspect with the same
+//! detail as the backend did: the bug reproduces the backend's outcome, not
+//! merely a value of a related shape. A different bug in a program that
+//! happens to use the same instructions gives another outcome, and stays a
+//! new divergence. The values may flow through any later instructions
+//! (`w1 = le16 w1; r0 += r1`), which a relation on r0 cannot follow.
+
+use crate::backend::interp::InterpBackend;
+use crate::backend::Backend;
+use crate::compare::{compare_pair, Aspect, Difference};
+use crate::outcome::Execution;
+use bpfdiff_engine::interp::{Interpreter, DEFAULT_BUDGET};
+use bpfdiff_engine::opcode::Operation;
+use bpfdiff_engine::opcode::Size;
+use bpfdiff_engine::{Insn, Program};
+use serde::{Deserialize, Serialize};
+
+/// A bug that a rewrite of the program reproduces on the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BugModel {
+    /// `le16`/`le32` leave the register as it is (RFC 9669 §4.2 says they
+    /// truncate to the width): each becomes `mov dst, dst`.
+    LeWithoutTruncation,
+    /// MOVSX (`off` 8/16/32, RFC 9669 §4.1) runs as a plain MOV: the offset
+    /// is cleared.
+    MovsxAsMov,
+    /// SDIV/SMOD (`off` 1, RFC 9669 §4.1) run as unsigned DIV/MOD: the
+    /// offset is cleared.
+    SdivSmodAsUnsigned,
+}
+
+impl BugModel {
+    /// The program with the bug written in, or `None` when the program does
+    /// not decode or has no instruction the bug touches.
+    pub fn rewrite(self, program: &Program) -> Option<Program> {
+        let decoded = program.decode().ok()?;
+        let mut out = program.clone();
+        let mut touched = false;
+        for (at, i) in decoded {
+            let op = i.row.operation;
+            let slot = &mut out.insns[at];
+            match self {
+                BugModel::LeWithoutTruncation
+                    if op == Operation::Le && matches!(i.row.size, Some(Size::H | Size::W)) =>
+                {
+                    *slot = Insn {
+                        opcode: 0xbf,
+                        dst: i.dst,
+                        src: i.dst,
+                        off: 0,
+                        imm: 0,
+                    };
+                }
+                BugModel::MovsxAsMov if op == Operation::MovSx => slot.off = 0,
+                BugModel::SdivSmodAsUnsigned if matches!(op, Operation::SDiv | Operation::SMod) => {
+                    slot.off = 0
+                }
+                _ => continue,
+            }
+            touched = true;
+        }
+        touched.then_some(out)
+    }
+
+    /// True when the rewritten program, run by the engine's interpreter on
+    /// `input`, differs from the unmodified run exactly as `d` says the
+    /// backend did (same aspect, same detail; a time-out of the backend
+    /// counts as the emulation running out of budget).
+    pub fn reproduces(self, program: &Program, input: &[u8], d: &Difference) -> bool {
+        let Some(rewritten) = self.rewrite(program) else {
+            return false;
+        };
+        let mut interp = InterpBackend::default();
+        let reference = interp.run(program, input);
+        let mut emulated = interp.run(&rewritten, input);
+        emulated.backend = d.backend.clone();
+        let uninit = Interpreter::new(program).ok().and_then(|vm| {
+            let mut mem = input.to_vec();
+            vm.run(&mut mem, DEFAULT_BUDGET).uninit_stack_read
+        });
+        let Ok(differences) = compare_pair(&reference, uninit, &emulated, &interp.capabilities())
+        else {
+            return false;
+        };
+        differences
+            .iter()
+            .any(|e| e.aspect == d.aspect && same_detail(&e.detail, &d.detail, &emulated.execution))
+    }
+}
+
+/// The emulated detail equals the observed one; for an ending, an emulation
+/// that ran out of the engine's budget stands for a backend that timed out
+/// (the bug turned a finite loop into an endless one).
+fn same_detail(emulated: &str, observed: &str, emulated_execution: &Execution) -> bool {
+    if emulated == observed {
+        return true;
+    }
+    let (Some((e_ref, _)), Some((o_ref, o_side))) =
+        (emulated.split_once(" vs "), observed.split_once(" vs "))
+    else {
+        return false;
+    };
+    e_ref == o_ref
+        && matches!(emulated_execution, Execution::OutOfBudget)
+        && o_side.starts_with("timed out")
+}
+
+/// True for the aspects a bug model can reproduce.
+pub fn models_aspect(aspect: Aspect) -> bool {
+    matches!(aspect, Aspect::R0 | Aspect::Memory | Aspect::Ending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfdiff_engine::asm::kernel::assemble;
+
+    fn program(text: &str) -> Program {
+        assemble(text).expect("assembles")
+    }
+
+    fn difference(backend: &str, aspect: Aspect, detail: &str) -> Difference {
+        Difference {
+            backend: backend.into(),
+            aspect,
+            detail: detail.into(),
+            known: None,
+        }
+    }
+
+    #[test]
+    fn le16_without_truncation_follows_the_value_through_later_arithmetic() {
+        // RFC 9669 §4.2: le16 truncates to 16 bits, so r0 = 1 + 0xffff.
+        // Without truncation r1 stays -1 and r0 = 0: exactly rbpf-jit's r0.
+        let p = program("r1 = -1\nr0 = 1\nr1 = le16 r1\nr0 += r1\nexit");
+        let m = BugModel::LeWithoutTruncation;
+        assert!(m.reproduces(
+            &p,
+            &[],
+            &difference("rbpf-jit", Aspect::R0, "0x10000 vs 0x0")
+        ));
+        // Another value is another bug.
+        assert!(!m.reproduces(
+            &p,
+            &[],
+            &difference("rbpf-jit", Aspect::R0, "0x10000 vs 0x1")
+        ));
+        // A program without le16/le32 is never explained by it.
+        let q = program("r0 = 1\nexit");
+        assert!(!m.reproduces(&q, &[], &difference("rbpf-jit", Aspect::R0, "0x1 vs 0x0")));
+    }
+
+    #[test]
+    fn movsx_as_mov_explains_a_xor_of_the_unextended_value() {
+        // RFC 9669 §4.1 MOVSX: w1 = (s16)w0 with w0 = 0x02000000 gives 0;
+        // as a plain MOV it gives 0x02000000, and r0 ^ r1 = 0.
+        let p = program("r0 = 0x2000000 ll\nw1 = (s16)w0\nr0 ^= r1\nexit");
+        let d = difference("rbpf", Aspect::R0, "0x2000000 vs 0x0");
+        assert!(BugModel::MovsxAsMov.reproduces(&p, &[], &d));
+        assert!(!BugModel::SdivSmodAsUnsigned.reproduces(&p, &[], &d));
+    }
+
+    #[test]
+    fn sdiv_as_div_that_never_ends_stands_for_a_time_out() {
+        // RFC 9669 §4.1 SDIV: 0xffffffff00000000 s/ -2 = 0x80000000; as an
+        // unsigned DIV it is 0, and `if w8 s<= w7` then loops for ever.
+        let p = program(
+            "r8 = 0xffffffff00000000 ll\nr7 = 0\nr8 s/= -2\nif w8 s<= w7 goto -2\nr0 = 0\nexit",
+        );
+        let m = BugModel::SdivSmodAsUnsigned;
+        let timed_out = difference(
+            "rbpf",
+            Aspect::Ending,
+            "r0 = 0x0 vs timed out after 2000 ms",
+        );
+        assert!(m.reproduces(&p, &[], &timed_out));
+        let crashed = difference(
+            "rbpf",
+            Aspect::Ending,
+            "r0 = 0x0 vs crashed: killed by signal 11",
+        );
+        assert!(!m.reproduces(&p, &[], &crashed));
+    }
+}
