@@ -153,11 +153,11 @@ else
         art="fuzz/artifacts/$t"
         mkdir -p "$art"
         ls -1 "$art" | sort >"$out/logs/fuzz-$t.before"
-        extra=()
-        if [ -d "corpus/fuzz/$t" ]; then
-            extra=("corpus/fuzz/$t")   # the persisted corpus, read only
-        fi
-        FUZZ_SANITIZER="${FUZZ_SANITIZER:-}" scripts/fuzz.sh "$t" "$slice" -- "${extra[@]}" \
+        # fuzz.sh reads the committed corpus (corpus/fuzz/$t) and writes new
+        # inputs to fuzz/corpus/$t only. Passing a corpus folder after `--`
+        # would put it before fuzz.sh's own, and libFuzzer writes new inputs
+        # to the first folder it is given.
+        FUZZ_SANITIZER="${FUZZ_SANITIZER:-}" scripts/fuzz.sh "$t" "$slice" \
             >"$out/logs/fuzz-$t.out" 2>&1
         rc=$?
         dt=$(($(now) - t0))
@@ -175,6 +175,14 @@ else
             record "fuzz $t" ok $rc $dt "$(grep -E '^#[0-9]+' "$out/logs/fuzz-$t.log" | tail -n 1)"
         fi
     done
+    # The committed corpora are read only: fuzzing that wrote into them
+    # would leave unminimized inputs for the next commit.
+    if git rev-parse --git-dir >/dev/null 2>&1; then
+        touched=$(git status --porcelain -- corpus/fuzz corpus/seeds | wc -l)
+        if [ "$touched" -ne 0 ]; then
+            record "fuzz corpus" error 0 0 "fuzzing changed $touched file(s) under corpus/fuzz or corpus/seeds (git status)"
+        fi
+    fi
 fi
 
 # --- 3. campaign ------------------------------------------------------------
