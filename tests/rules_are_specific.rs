@@ -300,7 +300,19 @@ fn rules_match_mutants_of_the_same_bug_and_only_those() {
         None => names.push("kernel".into()),
         Some(why) => eprintln!("SKIPPED (kernel part): bpf() is not usable here: {why}"),
     }
-    let files = replay::discover(&[root().join("corpus/regressions")]).unwrap();
+    // corpus/regressions/value-flows/ holds cases where the wrong value
+    // flows on through later instructions before it shows (rules with
+    // `emulate`). Their minimized signature names those later rows, not the
+    // buggy instruction, so a mutant of them (`add` to `add32`) gets another
+    // signature while the bug is the same: the signature cannot judge them.
+    // The emulation does, exactly (oracle/src/bug_model.rs tests), and
+    // tests/regressions.rs replays them.
+    let flows = root().join("corpus/regressions/value-flows");
+    let files: Vec<_> = replay::discover(&[root().join("corpus/regressions")])
+        .unwrap()
+        .into_iter()
+        .filter(|f| !f.starts_with(&flows))
+        .collect();
     let mut harness = DiffHarness::new(&names, KnownRules::default(), false).unwrap();
     let rules = bpfdiff::known_rules::builtin().unwrap();
     let mut n = Counts::default();

@@ -13,7 +13,7 @@
 
 use crate::backend::interp::InterpBackend;
 use crate::backend::Backend;
-use crate::compare::{compare_pair, Aspect, Difference};
+use crate::compare::{compare_pair, Difference};
 use crate::outcome::Execution;
 use bpfdiff_engine::interp::{Interpreter, DEFAULT_BUDGET};
 use bpfdiff_engine::opcode::Operation;
@@ -34,6 +34,66 @@ pub enum BugModel {
     /// SDIV/SMOD (`off` 1, RFC 9669 §4.1) run as unsigned DIV/MOD: the
     /// offset is cleared.
     SdivSmodAsUnsigned,
+    /// A 32-bit MOV from a register copies all 64 bits (RFC 9669 §4.1
+    /// zero-extends): `w0 = w1` becomes `r0 = r1`.
+    Mov32RegAsMov64,
+}
+
+/// The bug models of a rule, applied in order: the first is the rule's own
+/// bug and must change the program; the others are further bugs of the same
+/// implementation that the wrong value may pass through (rbpf's JIT runs a
+/// MOVSX as a 32-bit MOV, and its 32-bit MOV does not zero-extend).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "OneOrMany", into = "Vec<BugModel>")]
+pub struct Emulation(pub Vec<BugModel>);
+
+/// A bug model or a list of them, as a rules file writes `emulate`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(BugModel),
+    Many(Vec<BugModel>),
+}
+
+impl From<OneOrMany> for Emulation {
+    fn from(v: OneOrMany) -> Emulation {
+        match v {
+            OneOrMany::One(m) => Emulation(vec![m]),
+            OneOrMany::Many(ms) => Emulation(ms),
+        }
+    }
+}
+
+impl From<Emulation> for Vec<BugModel> {
+    fn from(e: Emulation) -> Vec<BugModel> {
+        e.0
+    }
+}
+
+impl Emulation {
+    /// True when no model is given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The program with every bug written in, or `None` when the program
+    /// does not decode or the first model changes nothing.
+    pub fn rewrite(&self, program: &Program) -> Option<Program> {
+        let (first, rest) = self.0.split_first()?;
+        let mut out = first.rewrite(program)?;
+        for m in rest {
+            if let Some(p) = m.rewrite(&out) {
+                out = p;
+            }
+        }
+        Some(out)
+    }
+
+    /// [`BugModel::reproduces`] for the models together.
+    pub fn reproduces(&self, program: &Program, input: &[u8], d: &Difference) -> bool {
+        self.rewrite(program)
+            .is_some_and(|rewritten| reproduces_with(program, &rewritten, input, d))
+    }
 }
 
 impl BugModel {
@@ -62,6 +122,9 @@ impl BugModel {
                 BugModel::SdivSmodAsUnsigned if matches!(op, Operation::SDiv | Operation::SMod) => {
                     slot.off = 0
                 }
+                BugModel::Mov32RegAsMov64 if slot.opcode == MOV32_REG && slot.off == 0 => {
+                    slot.opcode = MOV64_REG
+                }
                 _ => continue,
             }
             touched = true;
@@ -74,25 +137,33 @@ impl BugModel {
     /// backend did (same aspect, same detail; a time-out of the backend
     /// counts as the emulation running out of budget).
     pub fn reproduces(self, program: &Program, input: &[u8], d: &Difference) -> bool {
-        let Some(rewritten) = self.rewrite(program) else {
-            return false;
-        };
-        let mut interp = InterpBackend::default();
-        let reference = interp.run(program, input);
-        let mut emulated = interp.run(&rewritten, input);
-        emulated.backend = d.backend.clone();
-        let uninit = Interpreter::new(program).ok().and_then(|vm| {
-            let mut mem = input.to_vec();
-            vm.run(&mut mem, DEFAULT_BUDGET).uninit_stack_read
-        });
-        let Ok(differences) = compare_pair(&reference, uninit, &emulated, &interp.capabilities())
-        else {
-            return false;
-        };
-        differences
-            .iter()
-            .any(|e| e.aspect == d.aspect && same_detail(&e.detail, &d.detail, &emulated.execution))
+        self.rewrite(program)
+            .is_some_and(|rewritten| reproduces_with(program, &rewritten, input, d))
     }
+}
+
+/// `BPF_ALU | BPF_MOV | BPF_X` and `BPF_ALU64 | BPF_MOV | BPF_X` (RFC 9669
+/// §3, §4.1).
+const MOV32_REG: u8 = 0xbc;
+const MOV64_REG: u8 = 0xbf;
+
+/// True when `rewritten` run on `input` differs from `program` as `d` says.
+fn reproduces_with(program: &Program, rewritten: &Program, input: &[u8], d: &Difference) -> bool {
+    let mut interp = InterpBackend::default();
+    let reference = interp.run(program, input);
+    let mut emulated = interp.run(rewritten, input);
+    emulated.backend = d.backend.clone();
+    let uninit = Interpreter::new(program).ok().and_then(|vm| {
+        let mut mem = input.to_vec();
+        vm.run(&mut mem, DEFAULT_BUDGET).uninit_stack_read
+    });
+    let Ok(differences) = compare_pair(&reference, uninit, &emulated, &interp.capabilities())
+    else {
+        return false;
+    };
+    differences
+        .iter()
+        .any(|e| e.aspect == d.aspect && same_detail(&e.detail, &d.detail, &emulated.execution))
 }
 
 /// The emulated detail equals the observed one; for an ending, an emulation
@@ -112,14 +183,10 @@ fn same_detail(emulated: &str, observed: &str, emulated_execution: &Execution) -
         && o_side.starts_with("timed out")
 }
 
-/// True for the aspects a bug model can reproduce.
-pub fn models_aspect(aspect: Aspect) -> bool {
-    matches!(aspect, Aspect::R0 | Aspect::Memory | Aspect::Ending)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compare::Aspect;
     use bpfdiff_engine::asm::kernel::assemble;
 
     fn program(text: &str) -> Program {
@@ -165,6 +232,27 @@ mod tests {
         let d = difference("rbpf", Aspect::R0, "0x2000000 vs 0x0");
         assert!(BugModel::MovsxAsMov.reproduces(&p, &[], &d));
         assert!(!BugModel::SdivSmodAsUnsigned.reproduces(&p, &[], &d));
+    }
+
+    #[test]
+    fn models_compose_in_order_rbpf_jit_movsx_is_a_mov32_that_keeps_the_upper_half() {
+        // RFC 9669 §4.1: w0 = (s16)w1 of 0xffffffffffff7ffe is 0x7ffe. rbpf's
+        // JIT runs it as w0 = w1, and its 32-bit MOV copies all 64 bits.
+        let p = program("r1 = 0xffffffffffff7ffe ll\nw0 = (s16)w1\nexit");
+        let d = difference("rbpf-jit", Aspect::R0, "0x7ffe vs 0xffffffffffff7ffe");
+        assert!(!BugModel::MovsxAsMov.reproduces(&p, &[], &d));
+        let both = Emulation(vec![BugModel::MovsxAsMov, BugModel::Mov32RegAsMov64]);
+        assert!(both.reproduces(&p, &[], &d));
+        // The first model is the rule's bug: without a MOVSX nothing matches.
+        let q = program("r1 = 0xffffffffffff7ffe ll\nw0 = w1\nexit");
+        let e = difference("rbpf-jit", Aspect::R0, "0xffff7ffe vs 0xffffffffffff7ffe");
+        assert!(!both.reproduces(&q, &[], &e));
+        // A rules file may write one model or a list.
+        let one: Emulation = serde_json::from_str("\"movsx-as-mov\"").unwrap();
+        assert_eq!(one, Emulation(vec![BugModel::MovsxAsMov]));
+        let many: Emulation =
+            serde_json::from_str("[\"movsx-as-mov\", \"mov32-reg-as-mov64\"]").unwrap();
+        assert_eq!(many, both);
     }
 
     #[test]

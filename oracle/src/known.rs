@@ -49,12 +49,13 @@ pub struct KnownRule {
     /// [`R0Relation`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub r0_relation: Vec<R0Relation>,
-    /// The rule applies only when this bug model, written into the program
+    /// The rule applies only when these bug models (one, or a list applied
+    /// in order), written into the program
     /// and run by the engine's interpreter on the same input, reproduces
     /// the difference exactly (aspect and detail); see
     /// [`BugModel`](crate::bug_model::BugModel).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emulate: Option<crate::bug_model::BugModel>,
+    #[serde(default, skip_serializing_if = "crate::bug_model::Emulation::is_empty")]
+    pub emulate: crate::bug_model::Emulation,
     /// The rule applies only when the backend's side of the detail names an
     /// instruction (a fault `at insn N`, an rbpf refusal `(insn #N)`) and
     /// slot N holds one of these rows: the instruction the bug is about,
@@ -547,7 +548,7 @@ impl KnownRules {
         release: Option<&str>,
     ) -> bool {
         Self::rule_shape_matches(rule, program, d, release)
-            && rule.emulate.is_none_or(|m| m.reproduces(program, input, d))
+            && (rule.emulate.is_empty() || rule.emulate.reproduces(program, input, d))
     }
 
     /// Every condition of [`KnownRules::rule_matches`] but the bug model.
