@@ -80,10 +80,15 @@ pub fn compare_verdicts(ours: &Outcome, theirs: &Outcome) -> Result<Vec<Differen
     }
 }
 
-/// Adds the verdict comparisons of every verdict-only outcome with every
-/// safety-verifier outcome to `exec`, the comparison of the executing
+/// Adds the verdict comparisons of every verdict-only outcome with the
+/// host kernel's (`kernel`) to `exec`, the comparison of the executing
 /// backends (`exec_pairs` of them compared with the reference). `outcomes`
 /// pairs each outcome with its backend's checking.
+///
+/// Kernels in guests (`kernel@6.1`, ...) are not judges: the engine's
+/// verifier models one kernel version (Linux 6.18, the host's), and an older
+/// kernel refuses what it never learned (cpu v4 instructions on 6.1), which
+/// is a difference between kernel versions, not a verifier bug.
 pub fn merge(exec: Comparison, exec_pairs: usize, outcomes: &[(&Outcome, Checking)]) -> Comparison {
     let ours: Vec<&Outcome> = outcomes
         .iter()
@@ -95,7 +100,7 @@ pub fn merge(exec: Comparison, exec_pairs: usize, outcomes: &[(&Outcome, Checkin
     }
     let theirs: Vec<&Outcome> = outcomes
         .iter()
-        .filter(|(_, c)| *c == Checking::Safety)
+        .filter(|(o, c)| *c == Checking::Safety && o.backend == crate::known::KERNEL_BACKEND)
         .map(|(o, _)| *o)
         .collect();
     let mut differences = Vec::new();
@@ -104,7 +109,7 @@ pub fn merge(exec: Comparison, exec_pairs: usize, outcomes: &[(&Outcome, Checkin
     for o in &ours {
         if theirs.is_empty() {
             skipped.push(format!(
-                "{}: no safety verifier (kernel) selected to compare its verdict with",
+                "{}: no safety verifier (the host's kernel, whose version it models) selected to compare its verdict with",
                 o.backend
             ));
         }
@@ -212,5 +217,36 @@ mod tests {
             &[(&v, Checking::VerdictOnly), (&n, Checking::Safety)],
         );
         assert!(matches!(c, Comparison::Inconclusive { .. }));
+    }
+
+    #[test]
+    fn only_the_host_kernel_judges_the_verifier_not_older_guest_kernels() {
+        // Measured on the kernel matrix: Linux 6.1 refuses SDIV (cpu v4,
+        // RFC 9669 §4.1) as `BPF_ALU uses reserved fields`; 6.18, which the
+        // engine's verifier models, accepts it. A version difference, not a
+        // verifier difference.
+        let v = accepted("verifier");
+        let old = refused(
+            "kernel@6.1",
+            Some("reserved-fields"),
+            "BPF_ALU uses reserved fields",
+        );
+        let c = merge(
+            Comparison::Agree { skipped: vec![] },
+            1,
+            &[(&v, Checking::VerdictOnly), (&old, Checking::Safety)],
+        );
+        assert!(!matches!(c, Comparison::Diverge { .. }), "{c:?}");
+        let host = accepted("kernel");
+        let c = merge(
+            Comparison::Agree { skipped: vec![] },
+            1,
+            &[
+                (&v, Checking::VerdictOnly),
+                (&old, Checking::Safety),
+                (&host, Checking::Safety),
+            ],
+        );
+        assert_eq!(c, Comparison::Agree { skipped: vec![] });
     }
 }
