@@ -22,7 +22,7 @@ use bpfdiff_engine::{Insn, Program};
 use serde::{Deserialize, Serialize};
 
 /// A bug that a rewrite of the program reproduces on the engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BugModel {
     /// `le16`/`le32` leave the register as it is (RFC 9669 §4.2 says they
@@ -37,6 +37,11 @@ pub enum BugModel {
     /// A 32-bit MOV from a register copies all 64 bits (RFC 9669 §4.1
     /// zero-extends): `w0 = w1` becomes `r0 = r1`.
     Mov32RegAsMov64,
+    /// A 32-bit MOD by zero leaves the whole 64-bit register as it was
+    /// (RFC 9669 §4.1 keeps the low 32 bits, zero-extended): `w0 %= 0`
+    /// becomes `r0 = r0`, and `w0 %= w1` gets `if w1 == 0 goto +1` before
+    /// it, with every jump and call across it repaired.
+    Mod32ByZeroKeepsRegister,
 }
 
 /// The bug models of a rule, applied in order: the first is the rule's own
@@ -77,11 +82,18 @@ impl Emulation {
     }
 
     /// The program with every bug written in, or `None` when the program
-    /// does not decode or the first model changes nothing.
+    /// does not decode or the first model (the rule's own bug) changes
+    /// nothing. The models are applied in the order of [`BugModel`]'s
+    /// variants, whatever the list's order, since one bug can make the
+    /// instruction another acts on (SMOD run as MOD, then MOD by zero).
     pub fn rewrite(&self, program: &Program) -> Option<Program> {
-        let (first, rest) = self.0.split_first()?;
-        let mut out = first.rewrite(program)?;
-        for m in rest {
+        let first = self.0.first()?;
+        first.rewrite(program)?;
+        let mut models = self.0.clone();
+        models.sort();
+        models.dedup();
+        let mut out = program.clone();
+        for m in models {
             if let Some(p) = m.rewrite(&out) {
                 out = p;
             }
@@ -100,6 +112,9 @@ impl BugModel {
     /// The program with the bug written in, or `None` when the program does
     /// not decode or has no instruction the bug touches.
     pub fn rewrite(self, program: &Program) -> Option<Program> {
+        if self == BugModel::Mod32ByZeroKeepsRegister {
+            return guard_mod32_by_zero(program);
+        }
         let decoded = program.decode().ok()?;
         let mut out = program.clone();
         let mut touched = false;
@@ -141,6 +156,82 @@ impl BugModel {
             .is_some_and(|rewritten| reproduces_with(program, &rewritten, input, d))
     }
 }
+
+/// [`BugModel::Mod32ByZeroKeepsRegister`]: each 32-bit MOD by a register
+/// gets a guard that skips it when the divisor's low half is zero; a MOD
+/// by the immediate 0 becomes `r = r`. `None` when the program does not
+/// decode, has no 32-bit MOD, or a repaired offset no longer fits.
+fn guard_mod32_by_zero(program: &Program) -> Option<Program> {
+    use bpfdiff_engine::opcode::{Class, Source};
+    let decoded = program.decode().ok()?;
+    let is_mod32 = |i: &bpfdiff_engine::Instruction| {
+        i.row.class == Class::Alu && i.row.operation == Operation::Mod
+    };
+    if !decoded.iter().any(|(_, i)| is_mod32(i)) {
+        return None;
+    }
+    // Slots that get a guard in front: each original slot's new index, and
+    // where a jump to it lands (on its guard, so the guard runs too).
+    let guarded: Vec<usize> = decoded
+        .iter()
+        .filter(|(_, i)| is_mod32(i) && i.row.source == Source::Reg)
+        .map(|(at, _)| *at)
+        .collect();
+    let before = |slot: usize| guarded.iter().filter(|&&g| g < slot).count();
+    let moved = |slot: usize| slot + before(slot) + usize::from(guarded.contains(&slot));
+    let landing = |slot: i64| -> i64 {
+        if slot < 0 {
+            slot
+        } else {
+            slot + before(slot as usize) as i64
+        }
+    };
+    let mut out = Vec::with_capacity(program.insns.len() + guarded.len());
+    for (at, i) in &decoded {
+        let at = *at;
+        let here = moved(at);
+        let mut first = program.insns[at];
+        if let Some(target) = i.branch_target(at) {
+            // Offsets count from the next slot (RFC 9669 §4.3); `gotol`,
+            // local calls and function addresses keep theirs in `imm`.
+            let offset = landing(target) - here as i64 - 1;
+            let in_imm = (i.row.class == Class::Jmp32 && i.row.operation == Operation::Ja)
+                || matches!(i.row.operation, Operation::CallLocal | Operation::LdFunc);
+            if in_imm {
+                first.imm = i32::try_from(offset).ok()?;
+            } else {
+                first.off = i16::try_from(offset).ok()?;
+            }
+        }
+        if is_mod32(i) {
+            match i.row.source {
+                Source::Reg => out.push(Insn {
+                    opcode: JEQ32_IMM,
+                    dst: i.src,
+                    src: 0,
+                    off: 1,
+                    imm: 0,
+                }),
+                _ if i.imm == 0 => {
+                    first = Insn {
+                        opcode: MOV64_REG,
+                        dst: i.dst,
+                        src: i.dst,
+                        off: 0,
+                        imm: 0,
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(first);
+        out.extend_from_slice(&program.insns[at + 1..at + i.slots()]);
+    }
+    Some(Program::new(out))
+}
+
+/// `BPF_JMP32 | BPF_JEQ | BPF_K` (RFC 9669 §3, §4.3).
+const JEQ32_IMM: u8 = 0x16;
 
 /// `BPF_ALU | BPF_MOV | BPF_X` and `BPF_ALU64 | BPF_MOV | BPF_X` (RFC 9669
 /// §3, §4.1).
@@ -253,6 +344,34 @@ mod tests {
         let many: Emulation =
             serde_json::from_str("[\"movsx-as-mov\", \"mov32-reg-as-mov64\"]").unwrap();
         assert_eq!(many, both);
+    }
+
+    #[test]
+    fn mod32_by_a_zero_register_keeps_the_register_and_jumps_across_it_still_land() {
+        // RFC 9669 §4.1: w0 %= w1 with w1 = 0 leaves w0 zero-extended, so
+        // r0 = 0 and then 0 - 0xffffffff; rbpf keeps 0x100000000, and the
+        // subtraction gives 1.
+        let p = program("r0 = 0x100000000 ll\nw0 %= w1\nw1 -= 1\nr0 -= r1\nexit");
+        let d = difference("rbpf", Aspect::R0, "0xffffffff00000001 vs 0x1");
+        let m = BugModel::Mod32ByZeroKeepsRegister;
+        assert!(m.reproduces(&p, &[], &d));
+        // A jump over the MOD and one onto it: both still land where they
+        // did (the second on the guard, so that it runs).
+        let q = program(
+            "r1 = 0\nr0 = 5\nif r1 == 0 goto +1\nw0 %= w1\nif r1 != 1 goto +0\nw0 %= w1\nexit",
+        );
+        let rewritten = m.rewrite(&q).unwrap();
+        let text = bpfdiff_engine::asm::kernel::disassemble(&rewritten).unwrap();
+        assert!(text.contains("if r1 == 0x0 goto pc+2"), "{text}");
+        assert!(text.contains("if r1 != 0x1 goto pc+0"), "{text}");
+        assert_eq!(rewritten.len(), q.len() + 2, "{text}");
+        // The immediate form: `w0 %= 0` keeps r0.
+        let z = program("r0 = 0x100000000 ll\nw0 %= 0\nexit");
+        assert!(m.reproduces(
+            &z,
+            &[],
+            &difference("rbpf", Aspect::R0, "0x0 vs 0x100000000")
+        ));
     }
 
     #[test]
