@@ -468,6 +468,10 @@ impl<'a> Explorer<'a> {
                     (Operation::Neg, Reg::Scalar(s)) => {
                         Reg::Scalar(alu::adjust_scalar_min_max_vals(op, alu64, &s, &s))
                     }
+                    (_, Reg::Scalar(s)) => {
+                        let bits = row.size.map_or(64, Size::bits);
+                        Reg::Scalar(alu::endian(op, bits, &s))
+                    }
                     _ => Reg::unknown(),
                 }
             }
