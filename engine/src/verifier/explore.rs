@@ -846,7 +846,13 @@ pub fn subprog_of(info: &StructureInfo, pc: usize) -> usize {
     subprog_containing(&info.subprogs, pc).unwrap_or(0)
 }
 
-/// Runs `check_max_stack_depth` on the depths an exploration measured.
-pub fn check_stack(insns: &[Insn], info: &StructureInfo, depths: &[u32]) -> Result<(), Rejection> {
-    subprog::check_max_stack_depth(insns, &info.subprogs, depths)
+/// Runs `check_max_stack_depth` on the depths an exploration measured, for
+/// a program `frames_below` frames above the kernel's frame 0.
+pub fn check_stack(
+    insns: &[Insn],
+    info: &StructureInfo,
+    depths: &[u32],
+    frames_below: usize,
+) -> Result<(), Rejection> {
+    subprog::check_max_stack_depth_below(insns, &info.subprogs, depths, frames_below)
 }
