@@ -461,3 +461,41 @@ fn byte_swaps_keep_known_bits_scalar_byte_swap() {
         }
     }
 }
+
+#[test]
+fn a_conditional_jump_reads_dst_before_its_reserved_fields_check_cond_jmp_op() {
+    // check_cond_jmp_op: check_reg_arg(dst, SRC_OP), then the reserved
+    // fields (imm of the X form, src of the K form), then src. Measured on
+    // 6.18: with r3 unset, each is `R3 !read_ok`; with dst readable, the
+    // reserved field wins over an unset src.
+    let prog = |jmp: Insn| {
+        Program::new(vec![
+            Insn::new(0xb7, 0, 0, 0, 0),
+            jmp,
+            Insn::new(0x95, 0, 0, 0, 0),
+        ])
+    };
+    let r3_unset = Verdict::Rejected {
+        pc: 1,
+        class: RejectClass::RegisterNotReadable,
+        message: "R3 !read_ok".into(),
+    };
+    // if r3 > r1 (imm 5); if r3 > 5 (src 1); jmp32 and jset likewise.
+    for jmp in [
+        Insn::new(0x2d, 3, 1, 0, 5),
+        Insn::new(0x25, 3, 1, 0, 5),
+        Insn::new(0x26, 3, 1, 0, 5),
+        Insn::new(0x4d, 3, 1, 0, 5),
+    ] {
+        assert_eq!(run(&prog(jmp), 0), r3_unset, "{jmp:?}");
+    }
+    // if r1 > r3 (imm 5): r1 is readable, the reserved field comes first.
+    assert_eq!(
+        run(&prog(Insn::new(0x2d, 1, 3, 0, 5)), 0),
+        Verdict::Rejected {
+            pc: 1,
+            class: RejectClass::ReservedFields,
+            message: "BPF_JMP/JMP32 uses reserved fields".into(),
+        }
+    );
+}

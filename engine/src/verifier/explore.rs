@@ -355,7 +355,15 @@ impl<'a> Explorer<'a> {
     }
 
     fn step(&mut self, st: &mut State, pc: usize) -> Result<Step, Rejection> {
-        let ins = insn_rules::decode(self.insns, pc)?;
+        let ins = match insn_rules::decode(self.insns, pc) {
+            Ok(ins) => ins,
+            Err(e) => {
+                if let Some(d) = insn_rules::cond_jmp_dst(&self.insns[pc]) {
+                    self.read(st, pc, d)?;
+                }
+                return Err(e);
+            }
+        };
         self.line(pc, &ins);
         let r = self.exec(st, pc, &ins);
         if r.is_err() && self.log_level >= 1 {
