@@ -121,3 +121,50 @@ fn every_file_stays_readable_by_upstream() {
         }
     }
 }
+
+#[test]
+fn conformance_backend_verifier_checks_the_records_from_the_cli() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bpfdiff"))
+        .args([
+            "conformance",
+            corpus().to_str().unwrap(),
+            "--backend",
+            "verifier",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // 5 programs the engine's verifier does not model are skipped, with why.
+    assert!(
+        stdout.ends_with("251 passed, 0 failed, 5 skipped\n"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("skip ").count(), 5, "{stdout}");
+    // A stale record fails, naming both verdicts.
+    let dir = std::env::temp_dir().join(format!("bpfdiff-verdicts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("stale.data"),
+        "-- asm\nmov %r0, 1\nexit\n-- result\n0x1\n-- verdict\nrejected division-by-zero: div by zero\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bpfdiff"))
+        .args([
+            "conformance",
+            dir.to_str().unwrap(),
+            "--backend",
+            "verifier",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with(
+            "FAIL stale.data: expected verdict rejected division-by-zero: div by zero, got verdict accepted\n"
+        ),
+        "{stdout}"
+    );
+}
