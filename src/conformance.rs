@@ -312,7 +312,7 @@ pub fn list_tests(dir: &Path) -> Result<Vec<PathBuf>, ConformanceError> {
 }
 
 /// Why the entry at `path` is not a test file one can read, if it is not.
-fn not_a_test_file(path: &Path) -> Option<String> {
+pub(crate) fn not_a_test_file(path: &Path) -> Option<String> {
     let link = std::fs::symlink_metadata(path).ok()?;
     match std::fs::metadata(path) {
         Err(e) if link.file_type().is_symlink() => {
@@ -460,6 +460,7 @@ mod tests {
             has_raw: true,
             prog_type: bpfdiff_engine::prog_type::ProgType::Input,
             packet: None,
+            verdict: None,
         }
     }
 

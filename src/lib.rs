@@ -28,6 +28,7 @@ pub mod backend_run;
 pub mod campaign;
 pub mod campaign_page;
 pub mod conformance;
+pub mod conformance_verdicts;
 pub mod environment;
 pub mod fuzz_glue;
 pub mod gen;

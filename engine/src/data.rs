@@ -11,6 +11,15 @@
 //! (`00 11`, `0011`, `0x0011`; no `mem` means empty memory). A result is hex
 //! if it contains `0x`, else decimal.
 //!
+//! bpfdiff's extensions: `-- prog-type`, `-- packet` (docs/program-types.md)
+//! and `-- verdict`, the kernel verifier's verdict on the program as the
+//! kernel backend loads it: one line, `accepted` or `rejected CLASS` with
+//! an optional `: MESSAGE` (CLASS a [`RejectClass`] name, MESSAGE the
+//! kernel's last log line). No `-- verdict` means accepted. Upstream skips
+//! a file with a `--` line it does not know, but treats a header that
+//! contains ` c` as an ignored section, so [`write_data`] writes the
+//! header as [`VERDICT_HEADER`], which upstream ignores with its value.
+//!
 //! Where upstream would misread silently, this parser refuses with the line:
 //! blank (whitespace-only) lines are skipped in every section rather than
 //! clobbering a result; a section header that appears twice (`-- result`
@@ -23,6 +32,7 @@ use crate::hex::{parse_hex_bytes, HexErrorKind};
 use crate::insn::Insn;
 use crate::prog_type::{ProgType, UnknownProgType};
 use crate::program::Program;
+use crate::verifier::RejectClass;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -47,6 +57,45 @@ pub struct DataTest {
     /// The packet (`-- packet`, hex bytes like `-- mem`; a bpfdiff
     /// extension), `None` when absent.
     pub packet: Option<Vec<u8>>,
+    /// The kernel verifier's verdict (`-- verdict`), `None` when absent
+    /// (accepted).
+    pub verdict: Option<ExpectedVerdict>,
+}
+
+/// The header [`write_data`] gives a `-- verdict` section: it contains
+/// ` c`, so upstream's parser reads it as an ignored section (as it does
+/// `-- c`) instead of skipping the whole file as an unknown directive.
+pub const VERDICT_HEADER: &str = "-- verdict (kernel; bpf_conformance ignores it as a c section)";
+
+/// The kernel verifier's verdict a test records (`-- verdict`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ExpectedVerdict {
+    /// `accepted`.
+    Accepted,
+    /// `rejected CLASS` or `rejected CLASS: MESSAGE`.
+    Rejected {
+        /// The class of the kernel's message.
+        class: RejectClass,
+        /// The kernel's message (its last log line), when recorded.
+        message: Option<String>,
+    },
+}
+
+impl std::fmt::Display for ExpectedVerdict {
+    /// The value line of a `-- verdict` section.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExpectedVerdict::Accepted => f.write_str("accepted"),
+            ExpectedVerdict::Rejected {
+                class,
+                message: None,
+            } => write!(f, "rejected {class}"),
+            ExpectedVerdict::Rejected {
+                class,
+                message: Some(m),
+            } => write!(f, "rejected {class}: {m}"),
+        }
+    }
 }
 
 /// What a test expects of a run.
@@ -109,6 +158,18 @@ pub enum DataError {
         text: String,
         /// Why it was refused.
         reason: &'static str,
+    },
+    /// The `-- verdict` value is not `accepted` or `rejected CLASS[: MESSAGE]`.
+    #[error("{}invalid verdict `{text}`: {reason}", place(path, *line))]
+    BadVerdict {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The value's line.
+        line: usize,
+        /// The value as written.
+        text: String,
+        /// Why it was refused.
+        reason: String,
     },
     /// A `-- mem` line is not hex bytes.
     #[error("{}invalid memory: column {column}: {kind}", place(path, *line))]
@@ -205,6 +266,7 @@ impl DataError {
             | DataError::NoExpectation { line, .. }
             | DataError::NoInstructions { line, .. }
             | DataError::BadResult { line, .. }
+            | DataError::BadVerdict { line, .. }
             | DataError::BadMemory { line, .. }
             | DataError::BadProgType { line, .. }
             | DataError::DuplicateSection { line, .. }
@@ -222,6 +284,7 @@ impl DataError {
             | DataError::NoExpectation { path, .. }
             | DataError::NoInstructions { path, .. }
             | DataError::BadResult { path, .. }
+            | DataError::BadVerdict { path, .. }
             | DataError::BadMemory { path, .. }
             | DataError::BadProgType { path, .. }
             | DataError::DuplicateSection { path, .. }
@@ -240,6 +303,7 @@ impl DataError {
             | DataError::NoExpectation { path, .. }
             | DataError::NoInstructions { path, .. }
             | DataError::BadResult { path, .. }
+            | DataError::BadVerdict { path, .. }
             | DataError::BadMemory { path, .. }
             | DataError::BadProgType { path, .. }
             | DataError::DuplicateSection { path, .. }
@@ -262,6 +326,7 @@ enum Section {
     Error,
     ProgType,
     Packet,
+    Verdict,
 }
 
 /// The section a `--` line switches to, by upstream's keyword order.
@@ -271,6 +336,7 @@ fn directive(line: &str) -> Option<Section> {
         // upstream's.
         ("prog-type", Section::ProgType),
         ("packet", Section::Packet),
+        ("verdict", Section::Verdict),
         ("asm", Section::Asm),
         ("result", Section::Result),
         ("mem", Section::Mem),
@@ -298,6 +364,8 @@ struct Sections<'a> {
     result: Option<Numbered<'a>>,
     error: Option<Numbered<'a>>,
     prog_type: Option<Numbered<'a>>,
+    verdict: Option<Numbered<'a>>,
+    verdict_header: Option<usize>,
     packet: Vec<Numbered<'a>>,
     packet_header: Option<usize>,
     last_line: usize,
@@ -315,6 +383,7 @@ impl Section {
             Section::Error => Some("error"),
             Section::ProgType => Some("prog-type"),
             Section::Packet => Some("packet"),
+            Section::Verdict => Some("verdict"),
         }
     }
 }
@@ -367,6 +436,7 @@ fn split_sections(text: &str) -> Result<Sections<'_>, DataError> {
                 Section::Asm => sections.asm_header = Some(number),
                 Section::Raw => sections.raw_header = Some(number),
                 Section::Packet => sections.packet_header = Some(number),
+                Section::Verdict => sections.verdict_header = Some(number),
                 _ => {}
             }
             continue;
@@ -383,6 +453,7 @@ fn split_sections(text: &str) -> Result<Sections<'_>, DataError> {
             Section::Error => set_value(&mut sections.error, entry, "error")?,
             Section::ProgType => set_value(&mut sections.prog_type, entry, "prog-type")?,
             Section::Packet => sections.packet.push(entry),
+            Section::Verdict => set_value(&mut sections.verdict, entry, "verdict")?,
             Section::Ignore => {}
         }
     }
@@ -425,6 +496,39 @@ fn parse_result(line: usize, text: &str) -> Result<u64, DataError> {
         line,
         text: text.to_string(),
         reason,
+    })
+}
+
+fn parse_verdict(line: usize, text: &str) -> Result<ExpectedVerdict, DataError> {
+    let text = text.trim();
+    let bad = |reason: String| DataError::BadVerdict {
+        path: None,
+        line,
+        text: text.to_string(),
+        reason,
+    };
+    if text == "accepted" {
+        return Ok(ExpectedVerdict::Accepted);
+    }
+    let Some(rest) = text.strip_prefix("rejected ") else {
+        return Err(bad(
+            "expected `accepted` or `rejected CLASS[: MESSAGE]`".into()
+        ));
+    };
+    let (name, message) = match rest.split_once(':') {
+        Some((name, message)) => (name.trim(), Some(message.trim().to_string())),
+        None => (rest.trim(), None),
+    };
+    let class = RejectClass::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = RejectClass::ALL.iter().map(|c| c.as_str()).collect();
+        bad(format!(
+            "unknown class `{name}` (known: {})",
+            known.join(", ")
+        ))
+    })?;
+    Ok(ExpectedVerdict::Rejected {
+        class,
+        message: message.filter(|m| !m.is_empty()),
     })
 }
 
@@ -526,6 +630,18 @@ pub fn parse_data(text: &str) -> Result<DataTest, DataError> {
         Some(_) => Some(parse_mem(&sections.packet)?),
         None => None,
     };
+    let verdict = match (sections.verdict, sections.verdict_header) {
+        (Some((line, text)), _) => Some(parse_verdict(line, text)?),
+        (None, Some(line)) => {
+            return Err(DataError::BadVerdict {
+                path: None,
+                line,
+                text: String::new(),
+                reason: "the `-- verdict` section has no value".into(),
+            })
+        }
+        (None, None) => None,
+    };
     Ok(DataTest {
         program,
         mem: parse_mem(&sections.mem)?,
@@ -534,6 +650,7 @@ pub fn parse_data(text: &str) -> Result<DataTest, DataError> {
         has_raw,
         prog_type,
         packet,
+        verdict,
     })
 }
 
@@ -589,6 +706,23 @@ pub fn write_data(test: &DataTest) -> String {
                 .collect();
             let _ = writeln!(out, "-- error\n{}", one_line.trim());
         }
+    }
+    if let Some(verdict) = &test.verdict {
+        // A message this format cannot carry (`#` starts a comment, `--` a
+        // section) is left out: the class alone is recorded.
+        let verdict = match verdict {
+            ExpectedVerdict::Rejected {
+                class,
+                message: Some(m),
+            } if m.contains('#') || m.contains("--") || m.contains(['\n', '\r']) => {
+                ExpectedVerdict::Rejected {
+                    class: *class,
+                    message: None,
+                }
+            }
+            v => v.clone(),
+        };
+        let _ = writeln!(out, "{VERDICT_HEADER}\n{verdict}");
     }
     out
 }
@@ -739,6 +873,65 @@ mod tests {
     }
 
     #[test]
+    fn verdict_sections_read_write_and_refuse_bad_values() {
+        let t = parse("-- asm\nexit\n-- result\n0\n");
+        assert_eq!(t.verdict, None);
+        let t = parse(&format!(
+            "-- asm\nexit\n-- result\n0\n{VERDICT_HEADER}\nrejected division-by-zero: div by zero\n"
+        ));
+        let want = ExpectedVerdict::Rejected {
+            class: RejectClass::DivisionByZero,
+            message: Some("div by zero".into()),
+        };
+        assert_eq!(t.verdict, Some(want.clone()));
+        assert_eq!(parse(&write_data(&t)), t);
+        // A bare `-- verdict` header reads too; `accepted` and a class alone.
+        let t = parse("-- asm\nexit\n-- result\n0\n-- verdict\naccepted\n");
+        assert_eq!(t.verdict, Some(ExpectedVerdict::Accepted));
+        let t = parse("-- verdict\nrejected unreachable-insn\n-- asm\nexit\n-- result\n0\n");
+        assert!(matches!(
+            t.verdict,
+            Some(ExpectedVerdict::Rejected { message: None, .. })
+        ));
+        // A message the format cannot carry is written as the class alone.
+        let mut t = t;
+        t.verdict = Some(ExpectedVerdict::Rejected {
+            class: RejectClass::UnknownHelper,
+            message: Some("invalid func unknown#99".into()),
+        });
+        assert!(write_data(&t).ends_with("section)\nrejected unknown-helper\n"));
+        let e = parse_err("-- asm\nexit\n-- result\n0\n-- verdict\nrefused\n");
+        assert_eq!(e.line(), Some(6));
+        let e = parse_err("-- asm\nexit\n-- result\n0\n-- verdict\nrejected nope: x\n");
+        assert!(
+            e.to_string()
+                .starts_with("line 6: invalid verdict `rejected nope: x`: unknown class `nope`"),
+            "{e}"
+        );
+        let e = parse_err("-- asm\nexit\n-- result\n0\n-- verdict\n");
+        assert_eq!(e.line(), Some(5));
+    }
+
+    #[test]
+    fn the_verdict_header_is_an_ignored_section_upstream() {
+        // Upstream's bpf_test_parser.cc tries, in order, `asm`, `result`,
+        // `mem`, `raw`, `no register offset` and ` c` (ignored) before
+        // `error`; an unknown `--` line makes it skip the whole file.
+        let upstream = [
+            "asm",
+            "result",
+            "mem",
+            "raw",
+            "no register offset",
+            " c",
+            "error",
+        ];
+        let first = upstream.iter().find(|k| VERDICT_HEADER.contains(*k));
+        assert_eq!(first, Some(&" c"));
+        assert!(directive(VERDICT_HEADER) == Some(Section::Verdict));
+    }
+
+    #[test]
     fn mem_accepts_the_syntax_of_mem_and_mem_file() {
         // Spaced, packed and 0x-prefixed bytes, as `--mem` and `--mem-file` take them.
         let t = parse("-- asm\nexit\n-- mem\naabb\n0xccdd ee,ff\n-- result\n0\n");
@@ -836,6 +1029,7 @@ mod tests {
             has_raw: false,
             prog_type: ProgType::Input,
             packet: None,
+            verdict: None,
         };
         assert_eq!(
             write_data(&t),
@@ -851,6 +1045,7 @@ mod tests {
             has_raw: true,
             prog_type: ProgType::Input,
             packet: None,
+            verdict: None,
         };
         assert_eq!(
             write_data(&t),
@@ -889,7 +1084,7 @@ mod tests {
             mem in proptest::collection::vec(any::<u8>(), 0..40),
             expected in arb_expected(),
         ) {
-            let test = DataTest { program, mem, expected, asm: None, has_raw: false, prog_type: ProgType::Input, packet: None };
+            let test = DataTest { program, mem, expected, asm: None, has_raw: false, prog_type: ProgType::Input, packet: None, verdict: None };
             let text = write_data(&test);
             let back = parse_data(&text).map_err(|e| format!("{e}\n{text}"));
             prop_assert!(back.is_ok(), "{:?}", back);

@@ -250,7 +250,7 @@ proptest! {
 
     #[test]
     fn endian_is_sound(dst in abstract_input()) {
-        // models check_alu_op for BPF_END in 6.18 (destination marked unknown).
+        // models scalar_byte_swap (BPF_END in adjust_scalar_min_max_vals).
         for (op, alu64) in [(O::Le, false), (O::Be, false), (O::Bswap, true)] {
             for bits in [16u32, 32, 64] {
                 let r = alu::endian(op, bits, &dst.0);
@@ -284,6 +284,12 @@ proptest! {
         }
         for bits in [8u32, 16] {
             prop_assert_eq!(alu::movsx(false, bits, &ca), ScalarBounds::constant(sem::sign_extend(a, bits) as u32 as u64));
+        }
+        // scalar_byte_swap: tnum_bswap16/32/64 of a constant is a constant.
+        for bits in [16u32, 32, 64] {
+            prop_assert_eq!(alu::endian(O::Le, bits, &ca), ScalarBounds::constant(sem::to_le(a, bits)));
+            prop_assert_eq!(alu::endian(O::Be, bits, &ca), ScalarBounds::constant(sem::byte_swap(a, bits)));
+            prop_assert_eq!(alu::endian(O::Bswap, bits, &ca), ScalarBounds::constant(sem::byte_swap(a, bits)));
         }
     }
 

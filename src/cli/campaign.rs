@@ -28,6 +28,8 @@ pub enum TierArg {
     Raw,
     /// Valid programs that access memory at the edges of the stack and input.
     Boundary,
+    /// Verifier-tier programs with one or two instruction fields changed.
+    Mutated,
 }
 
 impl From<TierArg> for Tier {
@@ -37,6 +39,7 @@ impl From<TierArg> for Tier {
             TierArg::Grammar => Tier::Grammar,
             TierArg::Raw => Tier::Raw,
             TierArg::Boundary => Tier::Boundary,
+            TierArg::Mutated => Tier::Mutated,
             TierArg::Mix => Tier::Mix,
         }
     }

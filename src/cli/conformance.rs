@@ -3,6 +3,7 @@
 use super::{output, progress, Budget, EXIT_NOTHING_TESTED, EXIT_TESTS_FAILED};
 use bpfdiff::backend_run::conformance_backend;
 use bpfdiff::conformance::{engine_interpreter, list_tests, run_dir, DynBackend, Verdict};
+use bpfdiff::conformance_verdicts;
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ pub struct ConformanceArgs {
     /// The backend that runs the tests: `interp` (the engine, default),
     /// `jit`, `rbpf`, `rbpf-jit` or `kernel`. Tests a backend declines (the
     /// kernel verifier's refusals) are listed as skipped with the reason.
+    /// `verifier` checks the engine verifier's verdict on each test against
+    /// its `-- verdict` (accepted when absent) instead of running it.
     #[arg(long, default_value = "interp")]
     pub backend: String,
     /// Exit 0 even when every test was skipped (the backend could not run
@@ -37,23 +40,28 @@ pub struct ConformanceArgs {
 /// Runs the tests; prints failures and the closing `N passed, N failed`
 /// line, or with `--json` one JSON object.
 pub fn execute(args: &ConformanceArgs) -> anyhow::Result<ExitCode> {
-    let backend: Box<DynBackend> = if args.backend == "interp" {
-        Box::new(engine_interpreter(args.budget.budget))
-    } else {
-        Box::new(conformance_backend(&args.backend)?)
-    };
     // The bar counts tests done; it shows only on a terminal (stderr).
     let total = list_tests(&args.dir).map_or(0, |t| t.len() as u64);
     let bar = progress::bar(total, "{wide_bar} {pos}/{len} tests ({elapsed})");
     let mut write_error = None;
-    let summary = run_dir(&args.dir, backend.as_ref(), |result| {
+    let on_result = |result: &bpfdiff::conformance::TestResult| {
         bar.inc(1);
         let skipped = matches!(result.verdict, Verdict::Skipped { .. });
         let show = args.verbose || skipped || result.verdict.is_failure();
         if show && !args.json && write_error.is_none() {
             write_error = bar.suspend(|| output::println(&result.to_string())).err();
         }
-    });
+    };
+    let summary = if args.backend == "verifier" {
+        conformance_verdicts::run_dir(&args.dir, on_result)
+    } else {
+        let backend: Box<DynBackend> = if args.backend == "interp" {
+            Box::new(engine_interpreter(args.budget.budget))
+        } else {
+            Box::new(conformance_backend(&args.backend)?)
+        };
+        run_dir(&args.dir, backend.as_ref(), on_result)
+    };
     bar.finish_and_clear();
     let summary = summary?;
     if let Some(e) = write_error {

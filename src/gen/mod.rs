@@ -13,6 +13,8 @@
 //!   accepts at a high rate and the engine runs without faults.
 //! - [`Tier::Boundary`] ([`boundary_tier`]): valid programs whose memory
 //!   accesses sit at, just inside and just outside each region's edges.
+//! - [`Tier::Mutated`] ([`mutated`]): verifier-aware programs with one or
+//!   two instruction fields changed (not in the mix).
 //! - [`Tier::Mix`]: each case from one of the tiers above, in the
 //!   proportions of [`MIX`] (the campaign default).
 //!
@@ -32,6 +34,7 @@ pub mod case;
 pub mod grammar;
 pub mod knobs;
 pub mod layout;
+pub mod mutated;
 pub mod mutator;
 pub mod pointer_taint;
 #[cfg(feature = "proptest")]
@@ -60,6 +63,8 @@ pub enum Tier {
     Verifier,
     /// Valid programs that access memory at the edges of each region.
     Boundary,
+    /// Verifier-aware programs with one or two instruction fields changed.
+    Mutated,
     /// Each case from one of the other tiers, in the proportions of [`MIX`].
     Mix,
 }
@@ -84,6 +89,7 @@ impl Tier {
             Tier::Grammar => "grammar",
             Tier::Verifier => "verifier",
             Tier::Boundary => "boundary",
+            Tier::Mutated => "mutated",
             Tier::Mix => "mix",
         }
     }
@@ -97,7 +103,7 @@ impl fmt::Display for Tier {
 
 /// An unknown tier name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown tier `{0}` (known: raw, grammar, verifier, boundary, mix)")]
+#[error("unknown tier `{0}` (known: raw, grammar, verifier, boundary, mutated, mix)")]
 pub struct UnknownTier(pub String);
 
 impl FromStr for Tier {
@@ -106,7 +112,7 @@ impl FromStr for Tier {
     fn from_str(s: &str) -> Result<Tier, UnknownTier> {
         Tier::ALL
             .into_iter()
-            .chain([Tier::Mix])
+            .chain([Tier::Mutated, Tier::Mix])
             .find(|t| t.name() == s)
             .ok_or_else(|| UnknownTier(s.to_string()))
     }
@@ -119,6 +125,7 @@ pub fn generate(tier: Tier, knobs: &Knobs, u: &mut Unstructured) -> arbitrary::R
         Tier::Grammar => grammar::generate(knobs, u),
         Tier::Verifier => verifier_aware::generate(knobs, u),
         Tier::Boundary => boundary_tier::generate(knobs, u),
+        Tier::Mutated => mutated::generate(knobs, u),
         Tier::Mix => {
             let total: u32 = MIX.iter().map(|(_, w)| *w as u32).sum();
             let mut pick = u.int_in_range(0..=total - 1)?;
@@ -139,7 +146,7 @@ mod tests {
 
     #[test]
     fn tiers_parse_by_name() {
-        for t in Tier::ALL.into_iter().chain([Tier::Mix]) {
+        for t in Tier::ALL.into_iter().chain([Tier::Mutated, Tier::Mix]) {
             assert_eq!(t.name().parse::<Tier>(), Ok(t));
         }
         assert!("verifier-aware".parse::<Tier>().is_err());

@@ -355,7 +355,15 @@ impl<'a> Explorer<'a> {
     }
 
     fn step(&mut self, st: &mut State, pc: usize) -> Result<Step, Rejection> {
-        let ins = insn_rules::decode(self.insns, pc)?;
+        let ins = match insn_rules::decode(self.insns, pc) {
+            Ok(ins) => ins,
+            Err(e) => {
+                if let Some(d) = insn_rules::cond_jmp_dst(&self.insns[pc]) {
+                    self.read(st, pc, d)?;
+                }
+                return Err(e);
+            }
+        };
         self.line(pc, &ins);
         let r = self.exec(st, pc, &ins);
         if r.is_err() && self.log_level >= 1 {
@@ -467,6 +475,10 @@ impl<'a> Explorer<'a> {
                 match (op, v) {
                     (Operation::Neg, Reg::Scalar(s)) => {
                         Reg::Scalar(alu::adjust_scalar_min_max_vals(op, alu64, &s, &s))
+                    }
+                    (_, Reg::Scalar(s)) => {
+                        let bits = row.size.map_or(64, Size::bits);
+                        Reg::Scalar(alu::endian(op, bits, &s))
                     }
                     _ => Reg::unknown(),
                 }
@@ -842,7 +854,13 @@ pub fn subprog_of(info: &StructureInfo, pc: usize) -> usize {
     subprog_containing(&info.subprogs, pc).unwrap_or(0)
 }
 
-/// Runs `check_max_stack_depth` on the depths an exploration measured.
-pub fn check_stack(insns: &[Insn], info: &StructureInfo, depths: &[u32]) -> Result<(), Rejection> {
-    subprog::check_max_stack_depth(insns, &info.subprogs, depths)
+/// Runs `check_max_stack_depth` on the depths an exploration measured, for
+/// a program `frames_below` frames above the kernel's frame 0.
+pub fn check_stack(
+    insns: &[Insn],
+    info: &StructureInfo,
+    depths: &[u32],
+    frames_below: usize,
+) -> Result<(), Rejection> {
+    subprog::check_max_stack_depth_below(insns, &info.subprogs, depths, frames_below)
 }

@@ -47,6 +47,19 @@ pub fn decode(insns: &[Insn], pc: usize) -> Result<Instruction, Rejection> {
     })
 }
 
+/// The destination register of a conditional jump (JMP/JMP32 class, not
+/// `ja`, `call` or `exit`) whose register fields are valid: its reserved
+/// fields (`imm` of the X form, `src` of the K form) are checked only after
+/// `check_cond_jmp_op` has read `dst` (`check_reg_arg(.., SRC_OP)`), so an
+/// unwritten `dst` is `R%d !read_ok` first (measured on 6.18: `if r3 > r1`
+/// with imm 5 and r3 unset).
+pub fn cond_jmp_dst(ins: &Insn) -> Option<u8> {
+    let class = ins.opcode & 0x07;
+    let op = ins.opcode & 0xf0;
+    let cond = matches!(class, 0x05 | 0x06) && !matches!(op, 0x00 | 0x80 | 0x90);
+    (cond && ins.dst <= 10 && ins.src <= 10).then_some(ins.dst)
+}
+
 /// `R%d is invalid` (check_reg_arg, `EINVAL`).
 pub fn invalid_register(pc: usize, reg: u8) -> Rejection {
     Rejection::new(

@@ -188,6 +188,19 @@ impl Tnum {
         Tnum::new(self.value & keep, self.mask & keep)
     }
 
+    /// Reverses the byte order of the low `bits` (16, 32 or 64) bits of
+    /// value and mask alike, clearing the rest; models `tnum_bswap16`,
+    /// `tnum_bswap32` and `tnum_bswap64` (each bit's knowledge moves with
+    /// the bit).
+    pub fn bswap(self, bits: u32) -> Tnum {
+        let swap = |v: u64| match bits {
+            16 => (v as u16).swap_bytes() as u64,
+            32 => (v as u32).swap_bytes() as u64,
+            _ => v.swap_bytes(),
+        };
+        Tnum::new(swap(self.value), swap(self.mask))
+    }
+
     /// True when every value of `b` is a value of `self`; models `tnum_in`.
     pub fn includes(self, b: Tnum) -> bool {
         if b.mask & !self.mask != 0 {

@@ -132,7 +132,13 @@ pub fn verify_as(program: &Program, opts: &VerifyOptions, prog_type: ProgType) -
     ex.set_prog_type(prog_type);
     let mut result = ex.run();
     if result.is_ok() {
-        result = explore::check_stack(&program.insns, &info, &ex.stack_depths);
+        // The wrapper model's program is the harness wrapper's callee.
+        let below = if prog_type == ProgType::Input {
+            crate::verifier::transfer::call::HARNESS_FRAMES
+        } else {
+            0
+        };
+        result = explore::check_stack(&program.insns, &info, &ex.stack_depths, below);
         if let Err(e) = &result {
             if opts.log_level > 0 {
                 let _ = writeln!(ex.log, "{}", e.message);

@@ -10,8 +10,11 @@
 //!   compared, also for 32-bit ops); otherwise the result is unknown.
 //! - DIV, SDIV, MOD, SMOD: the result is completely unknown (bounds tracking
 //!   for division arrived after 6.18).
-//! - END (`le`, `be`, `bswap`): the result is completely unknown (byte-swap
-//!   tracking arrived after 6.18).
+//! - END (`le`, `be`, `bswap`): `scalar_byte_swap` (the 6.18 stable
+//!   series carries the upstream "bitwise tracking for BPF_END"; measured
+//!   on 6.18.44: `be64` of a constant stays a constant): the tnum's bytes
+//!   are swapped when the op swaps on a little-endian host, the bounds are
+//!   re-derived from it, and 16/32-bit widths truncate.
 //! - MOV copies; MOVSX sign-extends with `coerce_reg_to_size_sx` or
 //!   `coerce_subreg_to_size_sx`.
 //!
@@ -157,11 +160,24 @@ pub fn movsx(alu64: bool, bits: u32, src: &ScalarBounds) -> ScalarBounds {
     d
 }
 
-/// `le`/`be`/`bswap` of width `bits`: in 6.18 `check_alu_op` marks the
-/// destination unknown (`check_reg_arg(.., DST_OP)`), so every input gives
-/// the unknown scalar.
-pub fn endian(_op: Operation, _bits: u32, _dst: &ScalarBounds) -> ScalarBounds {
-    ScalarBounds::unknown()
+/// `le`/`be`/`bswap` of width `bits` (16, 32 or 64) on a scalar; models
+/// `scalar_byte_swap` as `adjust_scalar_min_max_vals` runs it on this
+/// little-endian host. `bswap` (ALU64) and `be` swap: the tnum's bytes
+/// are reversed (`tnum_bswap16/32/64`) and every bound reset
+/// (`__mark_reg_unbounded`); `le` does not swap. Widths 16 and 32 then
+/// truncate (`coerce_reg_to_size`); no 32-bit zero-extension follows (the
+/// kernel skips it for `BPF_END`), then `reg_bounds_sync`.
+pub fn endian(op: Operation, bits: u32, dst: &ScalarBounds) -> ScalarBounds {
+    let mut d = *dst;
+    if matches!(op, Operation::Be | Operation::Bswap) {
+        d.var_off = d.var_off.bswap(bits);
+        d.mark_unbounded();
+    }
+    if bits == 16 || bits == 32 {
+        d.coerce_to_size(bits / 8);
+    }
+    d.sync();
+    d
 }
 
 /// Models `scalar32_min_max_add`.
@@ -595,10 +611,53 @@ mod tests {
             movsx(false, 8, &ScalarBounds::constant(0x80)),
             ScalarBounds::constant(0xffff_ff80)
         );
-        // END is unknown in 6.18.
-        assert_eq!(
-            endian(O::Be, 16, &ScalarBounds::constant(1)),
-            ScalarBounds::unknown()
-        );
+    }
+
+    #[test]
+    fn endian_models_scalar_byte_swap() {
+        // scalar_byte_swap on a little-endian host: `be` (ALU) and `bswap`
+        // (ALU64) swap the tnum (tnum_bswap16/32/64), `le` does not; 16/32
+        // truncate (coerce_reg_to_size); a constant stays a constant.
+        let x = ScalarBounds::constant(0x0123_4567_89ab_cdef);
+        let cases: [(O, u32, u64); 9] = [
+            (O::Le, 16, 0xcdef),
+            (O::Le, 32, 0x89ab_cdef),
+            (O::Le, 64, 0x0123_4567_89ab_cdef),
+            (O::Be, 16, 0xefcd),
+            (O::Be, 32, 0xefcd_ab89),
+            (O::Be, 64, 0xefcd_ab89_6745_2301),
+            (O::Bswap, 16, 0xefcd),
+            (O::Bswap, 32, 0xefcd_ab89),
+            (O::Bswap, 64, 0xefcd_ab89_6745_2301),
+        ];
+        for (op, bits, want) in cases {
+            assert_eq!(
+                endian(op, bits, &x),
+                ScalarBounds::constant(want),
+                "{op:?}{bits}"
+            );
+        }
+        // A byte (var_off (0x0; 0xff)): the unknown bits move with the byte
+        // and the bounds are re-derived from the swapped tnum.
+        let byte = range(0, 0xff);
+        for (op, bits, mask) in [
+            (O::Le, 16, 0xff),
+            (O::Le, 64, 0xff),
+            (O::Be, 16, 0xff00),
+            (O::Be, 32, 0xff00_0000),
+            (O::Bswap, 64, 0xff00_0000_0000_0000),
+        ] {
+            let r = endian(op, bits, &byte);
+            assert_eq!(r.var_off, Tnum::new(0, mask), "{op:?}{bits}");
+            assert_eq!((r.umin, r.umax), (0, mask), "{op:?}{bits}");
+        }
+        // The old range does not survive a swap: [0x100, 0x1ff] has
+        // var_off (0x100; 0xff), which be16 turns into (0x1; 0xff00).
+        let r = endian(O::Be, 16, &range(0x100, 0x1ff));
+        assert_eq!(r.var_off, Tnum::new(1, 0xff00));
+        assert_eq!((r.umin, r.umax), (1, 0xff01));
+        // le16 keeps the range, truncated to 16 bits: [0x1_0000, 0x1_00ff] → [0, 0xff].
+        let r = endian(O::Le, 16, &range(0x1_0000, 0x1_00ff));
+        assert_eq!((r.umin, r.umax), (0, 0xff));
     }
 }

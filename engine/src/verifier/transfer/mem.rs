@@ -45,6 +45,20 @@ pub fn tnum_str(t: Tnum) -> String {
     format!("({:#x}; {:#x})", t.value, t.mask)
 }
 
+/// A `var_off` as the 6.18 alignment messages print it: a constant as one
+/// number (`0`, measured; `0x10`), else [`tnum_str`] (`(0x0; 0xf0)`,
+/// measured).
+fn var_off_str(t: Tnum) -> String {
+    if t.is_const() {
+        match t.value {
+            0 => "0".to_string(),
+            v => format!("{v:#x}"),
+        }
+    } else {
+        tnum_str(t)
+    }
+}
+
 fn reject(pc: usize, class: RejectClass, msg: String) -> Rejection {
     Rejection::new(pc, class, msg)
 }
@@ -172,7 +186,7 @@ fn check_alignment(
             class,
             format!(
                 "misaligned {desc}access off {}+{}+{} size {size}",
-                tnum_str(p.var.var_off),
+                var_off_str(p.var.var_off),
                 p.off,
                 off
             ),
@@ -195,14 +209,7 @@ fn check_scalar_alignment(
     if (t.value | t.mask) & (size as u64 - 1) == 0 {
         return Ok(());
     }
-    let var = if s.var_off.is_const() {
-        match s.var_off.value {
-            0 => "0".to_string(),
-            v => format!("{v:#x}"),
-        }
-    } else {
-        tnum_str(s.var_off)
-    };
+    let var = var_off_str(s.var_off);
     Err(reject(
         pc,
         RejectClass::MisalignedAccess,
