@@ -9,8 +9,12 @@
 //! writes r1 need one comparison with the input length, and every other
 //! access computes its offset into the region its base probably points
 //! into and compares it with that region's limit; only when the stack
-//! escapes (`frames`) can such a base point into the stack, and then the
-//! other region is checked out of line before faulting.
+//! escapes (`frames`) can such a base point into the stack. Only the
+//! regions the base may be derived from are checked (`provenance`, the
+//! interpreter's rule): an address computed from an input pointer never
+//! reaches the stack, nor one computed from r10 the input. A base that may
+//! come from either region has the other region checked out of line
+//! before faulting.
 
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
@@ -19,6 +23,7 @@ use super::compile::{x64, Compiler, RegionCheck, RegionHint, StubValue};
 use super::context::{off, SiteAddr, SiteOutcome};
 use super::regs::*;
 use crate::decode::Instruction;
+use crate::interp::provenance::{INPUT, STACK};
 use crate::interp::{FaultKind, CODE_BASE, STACK_SIZE};
 use crate::opcode::{Operation, Size};
 
@@ -93,10 +98,21 @@ impl Compiler<'_> {
             return Mem { base, disp };
         }
         // Any other base: its value minus the region's start must be below
-        // the region's limit for this size. When the stack does not escape
-        // (`frames`) no register but r10 can point into it, so only the
-        // input memory is checked; otherwise the region the base probably
-        // points into is checked inline and the other one out of line.
+        // the region's limit for this size, for a region the base may be
+        // derived from (`provenance`, as in the interpreter). A base derived
+        // from no region faults. When the stack does not escape (`frames`)
+        // no register but r10 can point into it, so only the input memory
+        // is checked; otherwise a base that may come from either region has
+        // the region it probably points into checked inline and the other
+        // one out of line.
+        let tag = self.a.regions[self.pc][usize::from(ebpf_base.min(10))];
+        let may_input = tag & INPUT != 0;
+        let may_stack = tag & STACK != 0;
+        if !may_input && !(may_stack && self.a.frames.stack_escapes) {
+            let l = fault_at(self, StubValue::Lea { base, disp });
+            x64!(self.ops ; jmp =>l);
+            return Mem { base, disp };
+        }
         let limit = 8 * size_index(size);
         let input = RegionCheck {
             low: off::MEM_PTR,
@@ -107,10 +123,11 @@ impl Compiler<'_> {
             lim: off::STACK_LIM + limit,
         };
         let stack_first = self.hints[usize::from(ebpf_base.min(10))] == RegionHint::Stack;
-        let (first, second) = match (self.a.frames.stack_escapes, stack_first) {
-            (false, _) => (input, None),
-            (true, false) => (input, Some(stack)),
-            (true, true) => (stack, Some(input)),
+        let (first, second) = match (self.a.frames.stack_escapes, may_input, may_stack) {
+            (false, _, _) | (true, true, false) => (input, None),
+            (true, false, _) => (stack, None),
+            (true, true, true) if stack_first => (stack, Some(input)),
+            (true, true, true) => (input, Some(stack)),
         };
         let fault = fault_at(self, StubValue::Lea { base, disp });
         let (miss, resume) = match second {

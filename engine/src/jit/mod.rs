@@ -74,6 +74,7 @@ mod dump;
 mod frames;
 mod helper;
 mod memory;
+mod provenance;
 mod regs;
 mod stack;
 
