@@ -108,7 +108,7 @@ impl Compiler<'_> {
         let tag = self.a.regions[self.pc][usize::from(ebpf_base.min(10))];
         let may_input = tag & INPUT != 0;
         let may_stack = tag & STACK != 0;
-        if !may_input && !(may_stack && self.a.frames.stack_escapes) {
+        if !(may_input || (may_stack && self.a.frames.stack_escapes)) {
             let l = fault_at(self, StubValue::Lea { base, disp });
             x64!(self.ops ; jmp =>l);
             return Mem { base, disp };
