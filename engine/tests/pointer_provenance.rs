@@ -57,12 +57,13 @@ fn assert_oob(e: &Execution, pc: usize, size: u8, who: &str) {
 }
 
 /// Runs `p` on both backends and asserts that both fault out of bounds at
-/// `pc` (`size` bytes).
+/// `pc` (`size` bytes), at the same (interpreter) address.
 fn assert_both_fault(p: &Program, input: &[u8], pc: usize, size: u8) -> Execution {
     let i = interp_run(p, input);
     assert_oob(&i, pc, size, "interpreter");
     let j = jit_run(p, &mut input.to_vec());
     assert_oob(&j, pc, size, "JIT");
+    assert_eq!(i.result, j.result, "the JIT maps the address back exactly");
     assert_eq!(i.insns_executed, j.insns_executed);
     i
 }
@@ -137,7 +138,12 @@ fn a_spilled_pointer_keeps_its_region() {
         Insn::new(0x0f, 5, 3, 0, 0), // r5 += r3
         Insn::new(0x71, 0, 5, 0, 0), // r0 = *(u8 *)(r5 + 0)
     ]);
-    assert_both_fault(&program(&insns), &[1, 2, 3, 4], 5, 1);
+    // (The JIT's fault address is not compared: it cannot tell when
+    // compiling whether the filled value is the input pointer or a number,
+    // so a host address far from every region is reported as is.)
+    let p = program(&insns);
+    assert_oob(&interp_run(&p, &[1, 2, 3, 4]), 5, 1, "interpreter");
+    assert_oob(&jit_run(&p, &mut [1, 2, 3, 4]), 5, 1, "JIT");
     // Through the same slot, the pointer still reaches its own region.
     insns[4] = Insn::new(0x07, 5, 0, 0, 2); // r5 += 2
     let p = program(&insns);

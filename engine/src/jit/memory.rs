@@ -21,6 +21,7 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 use super::analysis::Target;
 use super::compile::{x64, Compiler, RegionCheck, RegionHint, StubValue};
 use super::context::{off, SiteAddr, SiteOutcome};
+use super::provenance::{only, regions};
 use super::regs::*;
 use crate::decode::Instruction;
 use crate::interp::provenance::{INPUT, STACK};
@@ -54,20 +55,16 @@ impl Compiler<'_> {
         if !self.checked {
             return Mem { base, disp };
         }
-        let fault_at = |c: &mut Self, value| {
-            c.fault(
-                FaultKind::OutOfBounds,
-                SiteAddr::HostAddress,
-                bytes as u8,
-                value,
-            )
-        };
+        // The fault's address is mapped back to the interpreter's layout
+        // relative to the region the base comes from, when it is known.
+        let fault_at =
+            |c: &mut Self, addr, value| c.fault(FaultKind::OutOfBounds, addr, bytes as u8, value);
         let frame = STACK_SIZE as i32;
         if ebpf_base == 10 && self.a.never_written(10) && disp + bytes <= 0 {
             // r10 is the current frame's top: [-512, 0) is always live and
             // below it lie only frames that are not (and no input memory).
             if disp < -frame {
-                let l = fault_at(self, StubValue::Lea { base, disp });
+                let l = fault_at(self, SiteAddr::StackAddress, StubValue::Lea { base, disp });
                 x64!(self.ops ; jmp =>l);
             }
             return Mem { base, disp };
@@ -86,7 +83,7 @@ impl Compiler<'_> {
         if ebpf_base == 1 && self.a.never_written(1) {
             // r1 is the input pointer (or 0 without input, when the length
             // is 0 and every access faults).
-            let l = fault_at(self, StubValue::Lea { base, disp });
+            let l = fault_at(self, SiteAddr::InputAddress, StubValue::Lea { base, disp });
             if disp < 0 {
                 x64!(self.ops ; jmp =>l);
             } else {
@@ -105,11 +102,17 @@ impl Compiler<'_> {
         // is checked; otherwise a base that may come from either region has
         // the region it probably points into checked inline and the other
         // one out of line.
-        let tag = self.a.regions[self.pc][usize::from(ebpf_base.min(10))];
-        let may_input = tag & INPUT != 0;
-        let may_stack = tag & STACK != 0;
+        let tags = self.a.regions[self.pc][usize::from(ebpf_base.min(10))];
+        let may_input = regions(tags) & INPUT != 0;
+        let may_stack = regions(tags) & STACK != 0;
         if !(may_input || (may_stack && self.a.frames.stack_escapes)) {
-            let l = fault_at(self, StubValue::Lea { base, disp });
+            // A number on every path has the same value in the interpreter.
+            let addr = if tags == only(0) {
+                SiteAddr::Value
+            } else {
+                SiteAddr::HostAddress
+            };
+            let l = fault_at(self, addr, StubValue::Lea { base, disp });
             x64!(self.ops ; jmp =>l);
             return Mem { base, disp };
         }
@@ -129,7 +132,17 @@ impl Compiler<'_> {
             (true, true, true) if stack_first => (stack, Some(input)),
             (true, true, true) => (input, Some(stack)),
         };
-        let fault = fault_at(self, StubValue::Lea { base, disp });
+        // A base that is exactly an input (stack) pointer plus numbers on
+        // every path faults at the interpreter's address relative to that
+        // region; anything else is mapped back by nearness.
+        let site_addr = if tags == only(INPUT) {
+            SiteAddr::InputAddress
+        } else if tags == only(STACK) {
+            SiteAddr::StackAddress
+        } else {
+            SiteAddr::HostAddress
+        };
+        let fault = fault_at(self, site_addr, StubValue::Lea { base, disp });
         let (miss, resume) = match second {
             None => (fault, None),
             Some(region) => {

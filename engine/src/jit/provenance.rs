@@ -26,48 +26,96 @@
 
 use super::analysis::{falls_through, Target};
 use crate::decode::Instruction;
-use crate::interp::provenance::{Tag, INPUT, OPAQUE, STACK};
+use crate::interp::provenance::{Tag, CTX, INPUT, OPAQUE, STACK};
 use crate::opcode::{Class, Operation as O, Source};
 
-/// Any tag: a register the analysis knows nothing about.
-pub(super) const ANY: Tag = INPUT | STACK | OPAQUE;
+/// A set of tags (bit `k` set: the tag `k` is possible), so that "on every
+/// path exactly an input pointer" differs from "an input pointer or a
+/// number".
+pub(super) type TagSet = u16;
 
-/// Per register r0..r10: the union of the tags it may hold.
-pub(super) type Tags = [Tag; 11];
+/// The set holding only `tag`.
+pub(super) const fn only(tag: Tag) -> TagSet {
+    1 << tag
+}
 
-/// The registers at program entry: r1 the input (or 0 without input),
-/// r10 the stack, every other register a number.
+/// A number on every path.
+const NUMBER: TagSet = only(0);
+
+/// Every tag the JIT's programs can produce (no ctx): a register the
+/// analysis knows nothing about.
+pub(super) const ANY: TagSet = {
+    let mut set = 0;
+    let mut k = 0;
+    while k < 16 {
+        if k & CTX == 0 {
+            set |= 1 << k;
+        }
+        k += 1;
+    }
+    set
+};
+
+/// The tags of `a op b` for values with tags in `a` and `b` (the union of
+/// one tag of each).
+fn combine(a: TagSet, b: TagSet) -> TagSet {
+    let mut out = 0;
+    for x in 0..16 {
+        if a & (1 << x) != 0 {
+            for y in 0..16 {
+                if b & (1 << y) != 0 {
+                    out |= 1 << (x | y);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every region bit some tag of `set` has.
+pub(super) fn regions(set: TagSet) -> Tag {
+    (0..16u8)
+        .filter(|&k| set & (1 << k) != 0)
+        .fold(0, |r, k| r | k)
+}
+
+/// Per register r0..r10: the tags it may hold.
+pub(super) type Tags = [TagSet; 11];
+
+/// The registers at program entry: r1 the input (without input 0, which
+/// the JIT's input bounds and address mapping treat alike), r10 the stack,
+/// every other register a number.
 fn entry() -> Tags {
-    let mut t = [0; 11];
-    t[1] = INPUT;
-    t[10] = STACK;
+    let mut t = [NUMBER; 11];
+    t[1] = only(INPUT);
+    t[10] = only(STACK);
     t
 }
 
 /// The tags after `ins` runs on `t` and continues to the next instruction;
 /// a value read from memory may carry any tag in `memory`.
-fn step(ins: &Instruction, t: &Tags, memory: Tag) -> Tags {
+fn step(ins: &Instruction, t: &Tags, memory: TagSet) -> Tags {
     let mut out = *t;
     let (d, s) = (usize::from(ins.dst.min(10)), usize::from(ins.src.min(10)));
     let reg = ins.row.source == Source::Reg;
     match (ins.row.class, ins.row.operation) {
-        (Class::Alu | Class::Alu64, O::Mov | O::MovSx) => out[d] = if reg { t[s] } else { 0 },
+        (Class::Alu | Class::Alu64, O::Mov | O::MovSx) => out[d] = if reg { t[s] } else { NUMBER },
         (Class::Alu | Class::Alu64, O::Neg | O::Le | O::Be | O::Bswap) => {}
         (Class::Alu | Class::Alu64, _) => {
             if reg {
-                out[d] |= t[s];
+                out[d] = combine(t[d], t[s]);
             }
         }
-        (_, O::LdImm64) => out[d] = 0,
-        (_, O::LdMapValue) => out[d] = INPUT,
-        (_, O::LdFunc) => out[d] = OPAQUE,
-        (_, O::Call | O::Callx) => out[..6].fill(OPAQUE),
+        (_, O::LdImm64) => out[d] = NUMBER,
+        (_, O::LdMapValue) => out[d] = only(INPUT),
+        (_, O::LdFunc) => out[d] = only(OPAQUE),
+        (_, O::Call | O::Callx) => out[..6].fill(only(OPAQUE)),
         // A local call continues after the callee returns: r6..r10 are
         // restored, r0..r5 hold whatever the callee left.
         (_, O::CallLocal) => out[..6].fill(ANY),
         (_, O::Load | O::LoadSx | O::LoadAcquire) => out[d] = memory,
         (_, O::LdAbs) => out[0] = memory,
-        (_, O::LdInd) => out[0] = memory | t[s],
+        (_, O::LdInd) => out[0] = combine(memory, t[s]),
         (_, O::AtomicCmpxchg) => out[0] = memory,
         (
             _,
@@ -124,11 +172,11 @@ fn join(
 /// The tag a store (or atomic) `ins` can give the memory bytes it writes,
 /// given the registers `t` before it (0 for an instruction that writes no
 /// memory or writes a number).
-fn stored(ins: &Instruction, t: &Tags) -> Tag {
+fn stored(ins: &Instruction, t: &Tags) -> TagSet {
     let s = usize::from(ins.src.min(10));
     match (ins.row.class, ins.row.operation) {
         (Class::Stx, _) | (_, O::StoreRelease) => t[s],
-        _ => 0,
+        _ => NUMBER,
     }
 }
 
@@ -149,13 +197,22 @@ pub(super) fn analyse(
     if has_callx || insns.is_empty() {
         return vec![[ANY; 11]; slots];
     }
-    let mut memory: Tag = 0;
+    // Memory holds numbers (unwritten stack, the input) and what is
+    // stored; a load may combine bytes of several stores.
+    let mut memory: TagSet = NUMBER;
     loop {
         let before = flow(insns, targets, slots, memory);
-        let written = insns
+        let mut written = insns
             .iter()
             .filter_map(|(pc, ins)| before[*pc].map(|t| stored(ins, &t)))
             .fold(memory, |m, t| m | t);
+        loop {
+            let closed = combine(written, written);
+            if closed == written {
+                break;
+            }
+            written = closed;
+        }
         if written == memory {
             return before.into_iter().map(|t| t.unwrap_or([ANY; 11])).collect();
         }
@@ -169,7 +226,7 @@ fn flow(
     insns: &[(usize, Instruction)],
     targets: &[Target],
     slots: usize,
-    memory: Tag,
+    memory: TagSet,
 ) -> Vec<Option<Tags>> {
     let mut before: Vec<Option<Tags>> = vec![None; slots];
     let mut index_of = vec![usize::MAX; slots];
@@ -190,7 +247,7 @@ fn flow(
                     // The callee starts with the caller's registers and a
                     // new frame in r10.
                     let mut callee = t;
-                    callee[10] = STACK;
+                    callee[10] = only(STACK);
                     join(&mut before, &mut work, &index_of, target, callee);
                 }
                 O::LdFunc => {}
@@ -232,11 +289,11 @@ mod tests {
             Insn::new(0x85, 0, 0, 0, 5),  // call 5
             Insn::new(0x95, 0, 0, 0, 0),  // exit
         ]);
-        assert_eq!(t[3][4], INPUT);
-        assert_eq!(t[5][5], STACK);
-        assert_eq!(t[6][4], OPAQUE, "a helper call clobbers r1..r5");
-        assert_eq!(t[6][0], OPAQUE);
-        assert_eq!(t[6][1], OPAQUE);
+        assert_eq!(t[3][4], only(INPUT));
+        assert_eq!(t[5][5], only(STACK));
+        assert_eq!(t[6][4], only(OPAQUE), "a helper call clobbers r1..r5");
+        assert_eq!(t[6][0], only(OPAQUE));
+        assert_eq!(t[6][1], only(OPAQUE));
     }
 
     #[test]
@@ -248,8 +305,9 @@ mod tests {
             Insn::new(0x79, 5, 1, 0, 0),  // 3: r5 = *(u64 *)(r1 + 0)
             Insn::new(0x95, 0, 0, 0, 0),  // 4: exit
         ]);
-        assert_eq!(t[3][4], INPUT | STACK);
-        assert_eq!(t[4][5], 0, "nothing pointer-derived was stored");
+        assert_eq!(t[3][4], only(INPUT) | only(STACK));
+        assert_eq!(regions(t[3][4]), INPUT | STACK);
+        assert_eq!(t[4][5], NUMBER, "nothing pointer-derived was stored");
     }
 
     #[test]
@@ -260,7 +318,7 @@ mod tests {
             Insn::new(0x7b, 10, 1, -8, 0), // 2: *(u64 *)(r10 - 8) = r1
             Insn::new(0x95, 0, 0, 0, 0),   // 3: exit
         ]);
-        assert_eq!(t[1][5], INPUT);
+        assert_eq!(t[1][5], NUMBER | only(INPUT));
     }
 
     #[test]
@@ -272,9 +330,9 @@ mod tests {
             Insn::new(0xbf, 6, 10, 0, 0), // 3: r6 = r10
             Insn::new(0x95, 0, 0, 0, 0),  // 4: exit
         ]);
-        assert_eq!(t[2][6], INPUT);
+        assert_eq!(t[2][6], only(INPUT));
         assert_eq!(t[2][0], ANY);
-        assert_eq!(t[3][6], INPUT);
-        assert_eq!(t[4][6], STACK);
+        assert_eq!(t[3][6], only(INPUT));
+        assert_eq!(t[4][6], only(STACK));
     }
 }
