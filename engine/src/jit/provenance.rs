@@ -8,8 +8,8 @@
 //! computed from an input pointer that lands in the host stack (or the
 //! other way round) must fault, whatever the distance between the host
 //! buffers. This forward data-flow analysis computes, for every
-//! instruction, the union over all paths of the tag each register can
-//! hold, with the interpreter's tag rules (a move copies the source's tag,
+//! instruction, the set of tags each register can hold over all paths
+//! ([`TagSet`]), with the interpreter's tag rules (a move copies the source's tag,
 //! a binary ALU operation with a register source adds it, immediate and
 //! unary operations keep the destination's tag, a constant is a number,
 //! helper results are opaque). A value loaded from memory can carry any
@@ -23,6 +23,8 @@
 //! without a check (the interpreter faults there too). Only a base that
 //! may point into either region (on different paths, from a value loaded
 //! from memory, or computed from both) is checked against both, by address.
+//! A base that holds exactly an input (stack) pointer on every path faults
+//! at the interpreter's address, mapped back relative to that region.
 
 use super::analysis::{falls_through, Target};
 use crate::decode::Instruction;
