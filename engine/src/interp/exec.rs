@@ -17,6 +17,7 @@
 
 use super::memory::Memory;
 use super::prepared::{Op, PreparedCode};
+use super::provenance::{Tag, CTX, INPUT, STACK};
 use super::trace::TraceStep;
 use super::{
     ExecResult, Execution, Fault, FaultKind, CTX_BASE, MAX_FRAMES, MEM_BASE, STACK_SIZE, STACK_TOP,
@@ -39,7 +40,7 @@ pub(super) struct Step {
 pub(super) struct Frame {
     pub return_to: *const Op,
     pub saved: [u64; 5],
-    pub saved_derived: [u8; 5],
+    pub saved_derived: [Tag; 5],
 }
 
 impl Default for Frame {
@@ -57,8 +58,9 @@ pub(super) struct Vm<'m> {
     /// r0..r10 (indices 11..15 exist so that a masked register index never
     /// needs a bounds check).
     pub regs: [u64; 16],
-    /// `derived[i] != 0`: register i holds a pointer-derived value.
-    pub derived: [u8; 16],
+    /// Register i's provenance tag: non-zero when it holds a
+    /// pointer-derived value, whose bits name the regions it may address.
+    pub derived: [Tag; 16],
     pub mem: Memory<'m>,
     pub frames: [Frame; MAX_FRAMES],
     /// Number of live frames above frame 0.
@@ -143,7 +145,7 @@ impl Vm<'_> {
         frame.saved_derived.copy_from_slice(&self.derived[6..11]);
         self.depth += 1;
         self.regs[10] = STACK_TOP - (self.depth * STACK_SIZE) as u64;
-        self.derived[10] = 1;
+        self.derived[10] = STACK;
         self.mem.enter_frame(self.depth);
     }
 
@@ -302,21 +304,21 @@ fn run(
         trace,
     };
     vm.regs[10] = STACK_TOP;
-    vm.derived[10] = 1;
+    vm.derived[10] = STACK;
     match entry {
         Entry::Input if input_len > 0 => {
             vm.regs[1] = MEM_BASE;
             vm.regs[2] = input_len;
-            vm.derived[1] = 1;
+            vm.derived[1] = INPUT;
         }
         Entry::Input => {}
         Entry::CtxInMem => {
             vm.regs[1] = MEM_BASE;
-            vm.derived[1] = 1;
+            vm.derived[1] = INPUT;
         }
         Entry::Ctx => {
             vm.regs[1] = CTX_BASE;
-            vm.derived[1] = 1;
+            vm.derived[1] = CTX;
         }
     }
     let mut step = Step {

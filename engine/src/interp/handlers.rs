@@ -9,6 +9,7 @@
 use super::exec::{next, skip_next, transfer, Handler, Step, Vm};
 use super::helper_call;
 use super::prepared::{Kind, Op, PreparedCode};
+use super::provenance::{Tag, INPUT, OPAQUE};
 use super::semantics as sem;
 use super::{ExecResult, FaultKind, CODE_BASE, MAX_FRAMES, MEM_BASE};
 
@@ -225,7 +226,7 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
         Ok(r0) => {
             vm.regs[0] = r0;
             vm.regs[1..6].fill(0);
-            vm.derived[0..6].fill(1);
+            vm.derived[0..6].fill(OPAQUE);
             next(vm, op, n)
         }
         Err(kind) => vm.fault(op, kind, id, 0, n),
@@ -301,7 +302,7 @@ fn ld_imm64(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
 fn ld_map_value(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
     let d = reg(op.dst);
     vm.regs[d] = MEM_BASE.wrapping_add(op.imm);
-    vm.derived[d] = 1;
+    vm.derived[d] = INPUT;
     skip_next(vm, op, n + 1)
 }
 
@@ -316,7 +317,7 @@ fn ld_func(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
         vm.op_at(index).imm
     };
     vm.regs[d] = CODE_BASE.wrapping_add(slot.wrapping_mul(8));
-    vm.derived[d] = 1;
+    vm.derived[d] = OPAQUE;
     skip_next(vm, op, n + 1)
 }
 
@@ -324,12 +325,12 @@ fn ld_func(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
 /// pointer-derived when a byte read is, or when the offset is (`ld_ind`
 /// with a pointer-derived index): the same rule as [`load`].
 #[inline(always)]
-fn packet_load(vm: &mut Vm<'_>, op: &Op, n: u64, base: i64, base_derived: u8) -> Step {
+fn packet_load(vm: &mut Vm<'_>, op: &Op, n: u64, base: i64, base_derived: Tag) -> Step {
     let offset = base + op.imm as i64;
     match vm.mem.load_packet_be(offset, op.aux as usize) {
-        Some((v, derived)) => {
+        Some((v, tag)) => {
             vm.regs[0] = v;
-            vm.derived[0] = u8::from(derived) | base_derived;
+            vm.derived[0] = tag | base_derived;
             next(vm, op, n)
         }
         // SEMANTICS.md: out-of-bounds legacy packet loads exit with r0 = 0
@@ -359,20 +360,19 @@ fn ld_ind(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
 // Memory
 // ---------------------------------------------------------------------------
 
-/// `dst = *(size *)(src + off)`, sign-extended for `ldsx`. The base must be
-/// pointer-derived. Plain cases run here; the rest (pointer marks in the
+/// `dst = *(size *)(src + off)`, sign-extended for `ldsx`. The access must
+/// lie in a region the base is derived from (its provenance tag; a number
+/// has none). Plain cases run here; the rest (pointer marks in the
 /// region, unwritten stack, faults) in [`load_general`], reached by a tail
 /// call so that this handler needs no stack frame of its own.
 #[inline(always)]
 fn load(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, signed: bool) -> Step {
     let (d, base) = (reg(op.dst), reg(op.src));
     let addr = vm.regs[base].wrapping_add(op.off as i64 as u64);
-    if vm.derived[base] != 0 {
-        if let Some(v) = vm.mem.load_fast(addr, size) {
-            vm.regs[d] = extend(v, size, signed);
-            vm.derived[d] = 0;
-            return next(vm, op, n);
-        }
+    if let Some(v) = vm.mem.load_fast(addr, size, vm.derived[base]) {
+        vm.regs[d] = extend(v, size, signed);
+        vm.derived[d] = 0;
+        return next(vm, op, n);
     }
     load_general(vm, op, n, size, signed)
 }
@@ -396,34 +396,36 @@ fn load_general(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, signed: bool) -> 
         return vm.fault(op, FaultKind::OutOfBounds, addr, size, n);
     }
     let pc = vm.pc_of(op);
-    match vm.mem.load(addr, size, pc) {
-        Some((v, derived)) => {
+    match vm.mem.load(addr, size, pc, vm.derived[base]) {
+        Some((v, tag)) => {
             vm.regs[d] = extend(v, size, signed);
-            vm.derived[d] = u8::from(derived);
+            vm.derived[d] = tag;
             next(vm, op, n)
         }
         None => vm.fault(op, FaultKind::OutOfBounds, addr, size, n),
     }
 }
 
-/// `*(size *)(dst + off) = value`. The base must be pointer-derived. As
-/// with loads, the general case is a tail call to [`store_general`].
+/// `*(size *)(dst + off) = value` (whose provenance tag is `tag`). The
+/// access must lie in a region the base is derived from, as for [`load`].
+/// As with loads, the general case is a tail call to [`store_general`].
 #[inline(always)]
-fn store(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, derived: bool) -> Step {
+fn store(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, tag: Tag) -> Step {
     let base = reg(op.dst);
     let addr = vm.regs[base].wrapping_add(op.off as i64 as u64);
-    if vm.derived[base] != 0 && !derived && vm.mem.store_fast(addr, size, value) {
+    if tag == 0 && vm.mem.store_fast(addr, size, value, vm.derived[base]) {
         return next(vm, op, n);
     }
-    store_general(vm, op, n, size, value, derived)
+    store_general(vm, op, n, size, value, tag)
 }
 
 /// [`store`] for every case.
 #[inline(never)]
-fn store_general(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, derived: bool) -> Step {
+fn store_general(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, tag: Tag) -> Step {
     let base = reg(op.dst);
     let addr = vm.regs[base].wrapping_add(op.off as i64 as u64);
-    if vm.derived[base] == 0 || vm.mem.store(addr, size, value, derived).is_none() {
+    let regions = vm.derived[base];
+    if regions == 0 || vm.mem.store(addr, size, value, tag, regions).is_none() {
         return vm.fault(op, FaultKind::OutOfBounds, addr, size, n);
     }
     next(vm, op, n)
@@ -452,13 +454,13 @@ load_handlers! {
 macro_rules! store_handlers {
     ($($name:ident => $access:ident, $size:expr, $from_reg:expr;)*) => {$(
         fn $name(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
-            let (value, derived) = if $from_reg {
+            let (value, tag) = if $from_reg {
                 let s = reg(op.src);
-                (vm.regs[s], vm.derived[s] != 0)
+                (vm.regs[s], vm.derived[s])
             } else {
-                (op.imm, false)
+                (op.imm, 0)
             };
-            $access(vm, op, n + 1, $size, value, derived)
+            $access(vm, op, n + 1, $size, value, tag)
         }
     )*};
 }
@@ -492,11 +494,11 @@ fn frame_load(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, signed: bool) -> St
 /// `*(size *)(r10 + off) = value` for an op prepared as a frame-pointer
 /// access (`Kind::FpSt*`, `Kind::FpStx*`).
 #[inline(always)]
-fn frame_store(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, derived: bool) -> Step {
-    if !derived && vm.mem.frame_store_fast(op.off, size, value) {
+fn frame_store(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, tag: Tag) -> Step {
+    if tag == 0 && vm.mem.frame_store_fast(op.off, size, value) {
         return next(vm, op, n);
     }
-    store_general(vm, op, n, size, value, derived)
+    store_general(vm, op, n, size, value, tag)
 }
 
 load_handlers! {
@@ -526,8 +528,8 @@ fn load_acquire(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
 
 fn store_release(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
     let s = reg(op.src);
-    let (value, derived) = (vm.regs[s], vm.derived[s] != 0);
-    store(vm, op, n + 1, op.aux as usize, value, derived)
+    let (value, tag) = (vm.regs[s], vm.derived[s]);
+    store(vm, op, n + 1, op.aux as usize, value, tag)
 }
 
 /// Atomic read-modify-write of `aux` bytes at `dst + off`; `imm` selects
@@ -542,12 +544,13 @@ fn atomic(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
         return vm.fault(op, FaultKind::OutOfBounds, addr, size, n);
     }
     let pc = vm.pc_of(op);
-    let Some((old, old_derived)) = vm.mem.load(addr, size, pc) else {
+    let regions = vm.derived[d];
+    let Some((old, old_derived)) = vm.mem.load(addr, size, pc, regions) else {
         return vm.fault(op, FaultKind::OutOfBounds, addr, size, n);
     };
     let narrow = |v: u64| if size == 4 { v as u32 as u64 } else { v };
     let src_value = vm.regs[s];
-    let src_derived = vm.derived[s] != 0;
+    let src_derived = vm.derived[s];
     let fetch = op.imm & 0x01 != 0;
     let (new, new_derived) = match op.imm & !0x01 {
         0x00 => (old.wrapping_add(src_value), old_derived | src_derived),
@@ -563,13 +566,13 @@ fn atomic(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
             }
         }
     };
-    vm.mem.store(addr, size, narrow(new), new_derived);
+    vm.mem.store(addr, size, narrow(new), new_derived, regions);
     if op.imm == 0xf1 {
         vm.regs[0] = old;
-        vm.derived[0] = u8::from(old_derived);
+        vm.derived[0] = old_derived;
     } else if fetch {
         vm.regs[s] = old;
-        vm.derived[s] = u8::from(old_derived);
+        vm.derived[s] = old_derived;
     }
     next(vm, op, n)
 }

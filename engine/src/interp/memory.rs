@@ -16,20 +16,43 @@
 //! Loads and stores have inline fast paths for the common case (a number
 //! in written stack bytes without marks, or in an input without marks) and
 //! a general path for everything else.
+//!
+//! Every access names the regions its base may address (the base's
+//! provenance [`Tag`]); an address is resolved only within those, so an
+//! address computed from one region's pointer never reaches another. A
+//! marked byte keeps the tag of the value stored there (stack: one tag
+//! byte per stack byte, read only where the mark bit is set), so a pointer
+//! spilled and filled keeps its region.
 
 use super::byte_bits::{ByteBits, WordMask, BYTES as STACK_BYTES};
+use super::provenance::{Tag, CTX, INPUT, OPAQUE, STACK};
 use super::{CTX_BASE, MEM_BASE, STACK_SIZE, STACK_TOP};
 use crate::prog_type::env::{CtxModel, PacketPlace};
 use std::cell::RefCell;
 
 const STACK_BASE: u64 = STACK_TOP - STACK_BYTES as u64;
 
-type StackBuffer = Box<[u8; STACK_BYTES]>;
+/// The stack's bytes and, per byte, the provenance tag of a marked byte
+/// (meaningful only where both the written and the marked bit are set).
+struct StackCells {
+    bytes: Box<[u8; STACK_BYTES]>,
+    tags: Box<[Tag; STACK_BYTES]>,
+}
+
+impl StackCells {
+    /// Zeroed cells.
+    fn new() -> StackCells {
+        StackCells {
+            bytes: Box::new([0; STACK_BYTES]),
+            tags: Box::new([0; STACK_BYTES]),
+        }
+    }
+}
 
 thread_local! {
     /// A stack buffer kept between runs on this thread (its old contents
     /// are never visible: unwritten bytes read as zero).
-    static SPARE_STACK: RefCell<Option<StackBuffer>> = const { RefCell::new(None) };
+    static SPARE_STACK: RefCell<Option<StackCells>> = const { RefCell::new(None) };
 }
 
 /// Which region an address resolved to, and the byte index within it.
@@ -43,9 +66,10 @@ enum Place {
 /// The memory of one run.
 pub(super) struct Memory<'a> {
     input: &'a mut [u8],
-    /// Per input byte: pointer-derived (empty while no byte is).
-    input_shadow: Vec<bool>,
-    stack: Option<StackBuffer>,
+    /// Per input byte: its provenance tag, 0 when not pointer-derived
+    /// (empty while no byte is).
+    input_shadow: Vec<Tag>,
+    stack: Option<StackCells>,
     /// Stack bytes written since their frame was entered.
     stack_written: ByteBits,
     /// Stack bytes holding part of a pointer-derived value (meaningful only
@@ -59,8 +83,8 @@ pub(super) struct Memory<'a> {
     stack_span: u64,
     /// The ctx of a packet program type, at [`CTX_BASE`].
     ctx: Option<&'a mut CtxModel>,
-    /// Per ctx byte: pointer-derived (empty while no byte is).
-    ctx_shadow: Vec<bool>,
+    /// Per ctx byte: its provenance tag (empty while no byte is marked).
+    ctx_shadow: Vec<Tag>,
 }
 
 /// The `N` bytes of `bytes` at `i`, as an array (bounds-checked).
@@ -106,7 +130,7 @@ impl<'a> Memory<'a> {
     pub fn new(input: &'a mut [u8]) -> Memory<'a> {
         let stack = SPARE_STACK
             .with(|s| s.borrow_mut().take())
-            .unwrap_or_else(|| Box::new([0; STACK_BYTES]));
+            .unwrap_or_else(StackCells::new);
         Memory {
             input,
             input_shadow: Vec::new(),
@@ -182,19 +206,38 @@ impl<'a> Memory<'a> {
         (off < len && off + size as u64 <= len).then_some(off as usize)
     }
 
-    fn resolve(&self, addr: u64, size: usize) -> Option<Place> {
-        match self.stack_index(addr, size) {
-            Some(i) => Some(Place::Stack(i)),
-            None => match self.input_index(addr, size) {
-                Some(i) => Some(Place::Input(i)),
-                None => self.ctx_index(addr, size).map(Place::Ctx),
-            },
+    /// The place of `size` bytes at `addr` within one of the regions in
+    /// `regions` (a provenance tag): other regions are not looked at.
+    fn resolve(&self, addr: u64, size: usize, regions: Tag) -> Option<Place> {
+        if regions & STACK != 0 {
+            if let Some(i) = self.stack_index(addr, size) {
+                return Some(Place::Stack(i));
+            }
+        }
+        if regions & INPUT != 0 {
+            if let Some(i) = self.input_index(addr, size) {
+                return Some(Place::Input(i));
+            }
+        }
+        if regions & CTX != 0 {
+            return self.ctx_index(addr, size).map(Place::Ctx);
+        }
+        None
+    }
+
+    /// The union of the tags of `shadow[i..i + size]` (0 for an empty
+    /// shadow).
+    fn shadow_tag(shadow: &[Tag], i: usize, size: usize) -> Tag {
+        if shadow.is_empty() {
+            0
+        } else {
+            shadow[i..i + size].iter().fold(0, |t, &b| t | b)
         }
     }
 
     /// A load from the ctx: pointer fields give packet addresses, opaque
     /// fields marked values, others their bytes.
-    fn ctx_load(&self, i: usize, size: usize) -> (u64, bool) {
+    fn ctx_load(&self, i: usize, size: usize) -> (u64, Tag) {
         let input_len = self.input.len() as u64;
         let ctx = self.ctx.as_ref().expect("a ctx place has a ctx");
         if size == 4 {
@@ -203,34 +246,33 @@ impl<'a> Memory<'a> {
                     PacketPlace::Start => 0,
                     PacketPlace::End => input_len,
                 };
-                return (MEM_BASE + at, true);
+                return (MEM_BASE + at, INPUT);
             }
         }
-        let shadow = &self.ctx_shadow;
-        let derived = ctx.is_opaque(i, size)
-            || (!shadow.is_empty() && shadow[i..i + size].iter().any(|&d| d));
-        (read_le(&ctx.bytes, i, size), derived)
+        let opaque = if ctx.is_opaque(i, size) { OPAQUE } else { 0 };
+        let tag = opaque | Self::shadow_tag(&self.ctx_shadow, i, size);
+        (read_le(&ctx.bytes, i, size), tag)
     }
 
     /// A store into the ctx, through the field's width rules.
-    fn ctx_store(&mut self, i: usize, size: usize, value: u64, derived: bool) {
+    fn ctx_store(&mut self, i: usize, size: usize, value: u64, tag: Tag) {
         let ctx = self.ctx.as_mut().expect("a ctx place has a ctx");
         if let Some(v) = ctx.stored_value(i, value) {
             write_le(&mut ctx.bytes, i, size, v);
             let len = ctx.bytes.len();
             let shadow = &mut self.ctx_shadow;
-            if derived && shadow.is_empty() {
-                shadow.resize(len, false);
+            if tag != 0 && shadow.is_empty() {
+                shadow.resize(len, 0);
             }
             if !shadow.is_empty() {
-                shadow[i..i + size].fill(derived);
+                shadow[i..i + size].fill(tag);
             }
         }
     }
 
-    fn stack_bytes(&mut self) -> &mut [u8; STACK_BYTES] {
+    fn stack_cells(&mut self) -> &mut StackCells {
         self.stack
-            .as_deref_mut()
+            .as_mut()
             .expect("the stack lives until the run ends")
     }
 
@@ -238,7 +280,7 @@ impl<'a> Memory<'a> {
     #[cold]
     fn partly_written_value(&mut self, i: usize, size: usize) -> u64 {
         let written = self.stack_written.clone();
-        let stack = self.stack_bytes();
+        let stack = &self.stack_cells().bytes[..];
         (0..size).rev().fold(0u64, |acc, k| {
             let b = i + k;
             let byte = if written.has(b) { stack[b] } else { 0 };
@@ -246,9 +288,15 @@ impl<'a> Memory<'a> {
         })
     }
 
-    /// True when a written stack byte of `i..i + size` carries a pointer mark.
-    fn stack_marked(&self, i: usize, size: usize) -> bool {
-        (i..i + size).any(|b| self.stack_marked.has(b) && self.stack_written.has(b))
+    /// The union of the tags of the written, marked stack bytes of
+    /// `i..i + size` (0 when none is marked).
+    fn stack_tag(&self, i: usize, size: usize) -> Tag {
+        let Some(cells) = self.stack.as_ref() else {
+            return 0;
+        };
+        (i..i + size)
+            .filter(|&b| self.stack_marked.has(b) && self.stack_written.has(b))
+            .fold(0, |t, b| t | cells.tags[b])
     }
 
     // The fast paths avoid closures and combinators: in builds with debug
@@ -260,8 +308,8 @@ impl<'a> Memory<'a> {
     #[inline(always)]
     fn plain_stack_value(&self, i: usize, at: WordMask, size: usize) -> Option<u64> {
         if self.stack_written.all_in(at) && self.stack_marked.none_in(at) {
-            if let Some(stack) = self.stack.as_deref() {
-                return Some(read_le(stack, i, size));
+            if let Some(stack) = self.stack.as_ref() {
+                return Some(read_le(&stack.bytes[..], i, size));
             }
         }
         None
@@ -271,24 +319,29 @@ impl<'a> Memory<'a> {
     /// written, not marked.
     #[inline(always)]
     fn store_stack_number(&mut self, i: usize, at: WordMask, size: usize, value: u64) -> bool {
-        let Some(stack) = self.stack.as_deref_mut() else {
+        let Some(stack) = self.stack.as_mut() else {
             return false;
         };
-        write_le(stack, i, size, value);
+        write_le(&mut stack.bytes[..], i, size, value);
         self.stack_written.put(at, true);
         self.stack_marked.put(at, false);
         true
     }
 
-    /// The fast path of [`Memory::load`]: the value of `size` bytes at
-    /// `addr` when they are written stack bytes without pointer marks (and
-    /// within one bitmap word), or input bytes of an input without marks;
-    /// `None` otherwise (the caller then takes [`Memory::load`], which
-    /// handles every case).
+    /// The fast path of [`Memory::load`] through a base of tag `regions`:
+    /// the value of `size` bytes at `addr` when they are written stack bytes
+    /// without pointer marks (and within one bitmap word), or input bytes of
+    /// an input without marks; `None` otherwise (the caller then takes
+    /// [`Memory::load`], which handles every case).
     #[inline(always)]
-    pub fn load_fast(&self, addr: u64, size: usize) -> Option<u64> {
-        if let Some(i) = self.stack_index(addr, size) {
-            return self.plain_stack_value(i, WordMask::of(i, size)?, size);
+    pub fn load_fast(&self, addr: u64, size: usize, regions: Tag) -> Option<u64> {
+        if regions & STACK != 0 {
+            if let Some(i) = self.stack_index(addr, size) {
+                return self.plain_stack_value(i, WordMask::of(i, size)?, size);
+            }
+        }
+        if regions & INPUT == 0 {
+            return None;
         }
         let i = self.input_index(addr, size)?;
         if self.input_shadow.is_empty() {
@@ -321,39 +374,49 @@ impl<'a> Memory<'a> {
         self.store_stack_number(i, WordMask::within_word(i, size), size, value)
     }
 
-    /// Loads `size` bytes (1, 2, 4 or 8) little-endian, zero-extended.
-    /// Returns the value and whether any byte is pointer-derived. Stack bytes
-    /// never written read as zero, and the first such read is remembered
-    /// with the reading `pc`.
-    pub fn load(&mut self, addr: u64, size: usize, pc: usize) -> Option<(u64, bool)> {
-        match self.resolve(addr, size)? {
+    /// Loads `size` bytes (1, 2, 4 or 8) little-endian, zero-extended,
+    /// through a base of tag `regions` (the access faults, `None`, unless it
+    /// lies in one of them). Returns the value and the union of the tags of
+    /// its bytes (0: a number). Stack bytes never written read as zero, and
+    /// the first such read is remembered with the reading `pc`. Always
+    /// inlined: its result (no niche in a tag) would otherwise come back
+    /// through a stack slot, and the handlers calling it could no longer
+    /// tail-call (`exec`'s `threaded_code_runs_in_constant_stack`).
+    #[inline(always)]
+    pub fn load(&mut self, addr: u64, size: usize, pc: usize, regions: Tag) -> Option<(u64, Tag)> {
+        match self.resolve(addr, size, regions)? {
             Place::Stack(i) => {
-                let derived = self.stack_marked(i, size);
+                let tag = self.stack_tag(i, size);
                 if !self.stack_written.all_in_range(i, size) {
                     self.uninit_read_pc.get_or_insert(pc);
-                    return Some((self.partly_written_value(i, size), derived));
+                    return Some((self.partly_written_value(i, size), tag));
                 }
-                Some((read_le(self.stack_bytes(), i, size), derived))
+                Some((read_le(&self.stack_cells().bytes[..], i, size), tag))
             }
             Place::Input(i) => {
-                let shadow = &self.input_shadow;
-                let derived = !shadow.is_empty() && shadow[i..i + size].iter().any(|&d| d);
-                Some((read_le(self.input, i, size), derived))
+                let tag = Self::shadow_tag(&self.input_shadow, i, size);
+                Some((read_le(self.input, i, size), tag))
             }
             Place::Ctx(i) => Some(self.ctx_load(i, size)),
         }
     }
 
-    /// The fast path of [`Memory::store`]: stores a number (not
-    /// pointer-derived) into stack bytes within one bitmap word, or into an
-    /// input without marks. Returns false (having done nothing) otherwise.
+    /// The fast path of [`Memory::store`] through a base of tag `regions`:
+    /// stores a number (not pointer-derived) into stack bytes within one
+    /// bitmap word, or into an input without marks. Returns false (having
+    /// done nothing) otherwise.
     #[inline(always)]
-    pub fn store_fast(&mut self, addr: u64, size: usize, value: u64) -> bool {
-        if let Some(i) = self.stack_index(addr, size) {
-            return match WordMask::of(i, size) {
-                Some(at) => self.store_stack_number(i, at, size, value),
-                None => false,
-            };
+    pub fn store_fast(&mut self, addr: u64, size: usize, value: u64, regions: Tag) -> bool {
+        if regions & STACK != 0 {
+            if let Some(i) = self.stack_index(addr, size) {
+                return match WordMask::of(i, size) {
+                    Some(at) => self.store_stack_number(i, at, size, value),
+                    None => false,
+                };
+            }
+        }
+        if regions & INPUT == 0 {
+            return false;
         }
         match self.input_index(addr, size) {
             Some(i) if self.input_shadow.is_empty() => {
@@ -364,34 +427,44 @@ impl<'a> Memory<'a> {
         }
     }
 
-    /// Stores the low `size` bytes of `value` little-endian, marked
-    /// pointer-derived or not.
-    pub fn store(&mut self, addr: u64, size: usize, value: u64, derived: bool) -> Option<()> {
-        match self.resolve(addr, size)? {
+    /// Stores the low `size` bytes of `value` little-endian through a base
+    /// of tag `regions` (`None` unless the access lies in one of them); the
+    /// bytes take the value's tag `tag` (0: a number).
+    pub fn store(
+        &mut self,
+        addr: u64,
+        size: usize,
+        value: u64,
+        tag: Tag,
+        regions: Tag,
+    ) -> Option<()> {
+        match self.resolve(addr, size, regions)? {
             Place::Stack(i) => {
-                write_le(self.stack_bytes(), i, size, value);
+                let cells = self.stack_cells();
+                write_le(&mut cells.bytes[..], i, size, value);
+                cells.tags[i..i + size].fill(tag);
                 self.stack_written.put_range(i, size, true);
-                self.stack_marked.put_range(i, size, derived);
+                self.stack_marked.put_range(i, size, tag != 0);
             }
             Place::Input(i) => {
                 write_le(self.input, i, size, value);
                 let shadow = &mut self.input_shadow;
-                if derived && shadow.is_empty() {
-                    shadow.resize(self.input.len(), false);
+                if tag != 0 && shadow.is_empty() {
+                    shadow.resize(self.input.len(), 0);
                 }
                 if !shadow.is_empty() {
-                    shadow[i..i + size].fill(derived);
+                    shadow[i..i + size].fill(tag);
                 }
             }
-            Place::Ctx(i) => self.ctx_store(i, size, value, derived),
+            Place::Ctx(i) => self.ctx_store(i, size, value, tag),
         }
         Some(())
     }
 
     /// Big-endian load for the legacy packet instructions, from the input
-    /// region only. Returns the value and whether any byte read is
-    /// pointer-derived (as [`Memory::load`] does).
-    pub fn load_packet_be(&self, offset: i64, size: usize) -> Option<(u64, bool)> {
+    /// region only. Returns the value and the union of the tags of the
+    /// bytes read (as [`Memory::load`] does).
+    pub fn load_packet_be(&self, offset: i64, size: usize) -> Option<(u64, Tag)> {
         if offset < 0 {
             return None;
         }
@@ -399,9 +472,7 @@ impl<'a> Memory<'a> {
         let end = start.checked_add(size)?;
         let bytes = self.input.get(start..end)?;
         let value = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64);
-        let shadow = &self.input_shadow;
-        let derived = !shadow.is_empty() && shadow[start..end].iter().any(|&d| d);
-        Some((value, derived))
+        Some((value, Self::shadow_tag(&self.input_shadow, start, size)))
     }
 
     /// The first instruction that read never-written stack, if any.
@@ -413,8 +484,8 @@ impl<'a> Memory<'a> {
     /// no byte is marked).
     pub fn take_input_shadow(&mut self) -> Vec<bool> {
         let shadow = std::mem::take(&mut self.input_shadow);
-        if shadow.iter().any(|&d| d) {
-            shadow
+        if shadow.iter().any(|&t| t != 0) {
+            shadow.into_iter().map(|t| t != 0).collect()
         } else {
             Vec::new()
         }
@@ -433,34 +504,36 @@ impl Drop for Memory<'_> {
 mod tests {
     use super::*;
 
+    const ANY: Tag = INPUT | STACK | CTX;
+
     #[test]
     fn input_bounds_are_exact() {
         let mut buf = [1u8, 2, 3, 4];
         let mut m = Memory::new(&mut buf);
-        assert_eq!(m.load(MEM_BASE, 4, 0), Some((0x0403_0201, false)));
-        assert_eq!(m.load(MEM_BASE + 1, 4, 0), None);
-        assert_eq!(m.load(MEM_BASE - 1, 1, 0), None);
-        assert_eq!(m.load(MEM_BASE.wrapping_add(u64::MAX), 8, 0), None);
+        assert_eq!(m.load(MEM_BASE, 4, 0, ANY), Some((0x0403_0201, 0)));
+        assert_eq!(m.load(MEM_BASE + 1, 4, 0, ANY), None);
+        assert_eq!(m.load(MEM_BASE - 1, 1, 0, ANY), None);
+        assert_eq!(m.load(MEM_BASE.wrapping_add(u64::MAX), 8, 0, ANY), None);
     }
 
     #[test]
     fn only_live_frames_are_addressable() {
         let mut buf = [];
         let mut m = Memory::new(&mut buf);
-        assert!(m.store(STACK_TOP - 8, 8, 7, false).is_some());
-        assert!(m.store(STACK_TOP - 513, 1, 7, false).is_none());
-        assert!(m.load(STACK_TOP, 1, 0).is_none());
+        assert!(m.store(STACK_TOP - 8, 8, 7, 0, ANY).is_some());
+        assert!(m.store(STACK_TOP - 513, 1, 7, 0, ANY).is_none());
+        assert!(m.load(STACK_TOP, 1, 0, ANY).is_none());
         m.enter_frame(1);
-        assert!(m.store(STACK_TOP - 513, 1, 7, false).is_some());
+        assert!(m.store(STACK_TOP - 513, 1, 7, 0, ANY).is_some());
         m.set_depth(0);
         m.enter_frame(1);
         assert_eq!(
-            m.load(STACK_TOP - 513, 1, 9),
-            Some((0, false)),
+            m.load(STACK_TOP - 513, 1, 9, ANY),
+            Some((0, 0)),
             "a new frame starts zeroed"
         );
         assert_eq!(m.uninit_read_pc(), Some(9), "and unwritten");
-        assert!(m.store(STACK_TOP - 1025, 1, 7, false).is_none());
+        assert!(m.store(STACK_TOP - 1025, 1, 7, 0, ANY).is_none());
     }
 
     #[test]
@@ -468,20 +541,20 @@ mod tests {
         {
             let mut buf = [];
             let mut m = Memory::new(&mut buf);
-            m.store(STACK_TOP - 8, 8, u64::MAX, false).unwrap();
+            m.store(STACK_TOP - 8, 8, u64::MAX, 0, ANY).unwrap();
         }
         // The buffer is reused; its old bytes must not show.
         let mut buf = [];
         let mut m = Memory::new(&mut buf);
-        m.store(STACK_TOP - 6, 1, 0xab, false).unwrap();
-        assert_eq!(m.load(STACK_TOP - 8, 8, 3), Some((0xab_0000, false)));
+        m.store(STACK_TOP - 6, 1, 0xab, 0, ANY).unwrap();
+        assert_eq!(m.load(STACK_TOP - 8, 8, 3, ANY), Some((0xab_0000, 0)));
         assert_eq!(m.uninit_read_pc(), Some(3));
         // A word straddling two bitmap words.
         let mut buf = [];
         let mut m = Memory::new(&mut buf);
         let addr = STACK_TOP - 68;
-        m.store(addr, 8, 0x1122_3344_5566_7788, false).unwrap();
-        assert_eq!(m.load(addr, 8, 0), Some((0x1122_3344_5566_7788, false)));
+        m.store(addr, 8, 0x1122_3344_5566_7788, 0, ANY).unwrap();
+        assert_eq!(m.load(addr, 8, 0, ANY), Some((0x1122_3344_5566_7788, 0)));
         assert_eq!(m.uninit_read_pc(), None);
     }
 
@@ -489,10 +562,10 @@ mod tests {
     fn derived_marks_follow_stores() {
         let mut buf = [0u8; 16];
         let mut m = Memory::new(&mut buf);
-        m.store(MEM_BASE, 8, 1, true).unwrap();
-        assert_eq!(m.load(MEM_BASE + 4, 4, 0), Some((0, true)));
-        m.store(MEM_BASE, 8, 1, false).unwrap();
-        assert_eq!(m.load(MEM_BASE, 8, 0), Some((1, false)));
+        m.store(MEM_BASE, 8, 1, STACK, ANY).unwrap();
+        assert_eq!(m.load(MEM_BASE + 4, 4, 0, ANY), Some((0, STACK)));
+        m.store(MEM_BASE, 8, 1, 0, ANY).unwrap();
+        assert_eq!(m.load(MEM_BASE, 8, 0, ANY), Some((1, 0)));
         assert!(m.take_input_shadow().is_empty());
     }
 
@@ -501,34 +574,34 @@ mod tests {
         let mut buf = [];
         let mut m = Memory::new(&mut buf);
         let slot = STACK_TOP - 16;
-        m.store(slot, 8, 1, true).unwrap();
+        m.store(slot, 8, 1, STACK, ANY).unwrap();
         assert_eq!(
-            m.load_fast(slot, 8),
+            m.load_fast(slot, 8, ANY),
             None,
             "marked bytes take the general path"
         );
-        assert_eq!(m.load(slot + 4, 4, 0), Some((0, true)));
+        assert_eq!(m.load(slot + 4, 4, 0, ANY), Some((0, STACK)));
         // A number over half of the pointer: the other half stays marked.
-        assert!(m.store_fast(slot, 4, 2));
-        assert_eq!(m.load(slot, 4, 0), Some((2, false)));
-        assert_eq!(m.load(slot, 8, 0), Some((2, true)));
+        assert!(m.store_fast(slot, 4, 2, ANY));
+        assert_eq!(m.load(slot, 4, 0, ANY), Some((2, 0)));
+        assert_eq!(m.load(slot, 8, 0, ANY), Some((2, STACK)));
         // A new frame over bytes marked in an earlier one shows no marks.
         m.enter_frame(1);
         let callee = STACK_TOP - STACK_SIZE as u64 - 8;
-        m.store(callee, 8, 5, true).unwrap();
+        m.store(callee, 8, 5, STACK, ANY).unwrap();
         m.set_depth(0);
         m.enter_frame(1);
-        assert_eq!(m.load(callee, 8, 4), Some((0, false)));
-        m.store(callee, 2, 7, false).unwrap();
-        assert_eq!(m.load_fast(callee, 2), Some(7));
+        assert_eq!(m.load(callee, 8, 4, ANY), Some((0, 0)));
+        m.store(callee, 2, 7, 0, ANY).unwrap();
+        assert_eq!(m.load_fast(callee, 2, ANY), Some(7));
     }
 
     #[test]
     fn packet_loads_are_big_endian() {
         let mut buf = [0x12u8, 0x34, 0x56, 0x78];
         let m = Memory::new(&mut buf);
-        assert_eq!(m.load_packet_be(0, 2), Some((0x1234, false)));
-        assert_eq!(m.load_packet_be(0, 4), Some((0x1234_5678, false)));
+        assert_eq!(m.load_packet_be(0, 2), Some((0x1234, 0)));
+        assert_eq!(m.load_packet_be(0, 4), Some((0x1234_5678, 0)));
         assert_eq!(m.load_packet_be(3, 2), None);
         assert_eq!(m.load_packet_be(-1, 1), None);
     }
@@ -539,10 +612,10 @@ mod tests {
         // packet load; the value is pointer-derived like an ldx of it.
         let mut buf = [0u8; 12];
         let mut m = Memory::new(&mut buf);
-        m.store(MEM_BASE + 2, 8, MEM_BASE, true).unwrap();
-        assert_eq!(m.load_packet_be(0, 2), Some((0x0000, false)));
-        assert_eq!(m.load_packet_be(1, 2), Some((0x0000, true)));
-        assert_eq!(m.load_packet_be(9, 1), Some((0x00, true)));
-        assert_eq!(m.load_packet_be(10, 2), Some((0x0000, false)));
+        m.store(MEM_BASE + 2, 8, MEM_BASE, INPUT, ANY).unwrap();
+        assert_eq!(m.load_packet_be(0, 2), Some((0x0000, 0)));
+        assert_eq!(m.load_packet_be(1, 2), Some((0x0000, INPUT)));
+        assert_eq!(m.load_packet_be(9, 1), Some((0x00, INPUT)));
+        assert_eq!(m.load_packet_be(10, 2), Some((0x0000, 0)));
     }
 }

@@ -4,12 +4,13 @@
 //!   entered), up to [`MAX_FRAMES`] frames.
 //! - The input memory region: r1 points to it and r2 holds its length (both
 //!   0 when there is no input).
-//! - Every load, store and atomic is checked against the regions that exist
-//!   (input memory, live stack frames); a bad access is a [`Fault`]. The
-//!   base register must hold a value derived from a pointer: a number that
+//! - Every load, store and atomic is checked against the region its base
+//!   register's value was derived from (input memory, live stack frames,
+//!   ctx; see [`provenance`]); a bad access is a [`Fault`]. A number that
 //!   merely equals one of the engine's virtual addresses addresses nothing
 //!   (the kernel refuses such programs, and other runtimes' addresses
-//!   differ), so it faults out of bounds.
+//!   differ), and neither does an address computed from one region's
+//!   pointer that lands in another region: both fault out of bounds.
 //! - An instruction budget turns endless programs into
 //!   [`ExecResult::OutOfBudget`]. Every executed instruction counts; the
 //!   count is compared with the budget only where a program can repeat
@@ -30,6 +31,7 @@ pub(crate) mod helper_call;
 mod memory;
 mod outcome;
 mod prepared;
+pub(crate) mod provenance;
 pub mod semantics;
 mod trace;
 

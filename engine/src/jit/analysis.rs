@@ -1,10 +1,12 @@
 //! What the compiler needs to know about a program before emitting code:
 //! resolved jump and call targets (mirroring the interpreter's preparation,
 //! including the numbering of its bad-target sentinels), basic blocks for
-//! instruction counting, which registers the program ever writes, and
-//! what its stack frames need (`frames`).
+//! instruction counting, which registers the program ever writes, what
+//! its stack frames need (`frames`) and which regions each register may
+//! address (`provenance`).
 
 use super::frames::{self, FrameAnalysis};
+use super::provenance::{self, Tags};
 use crate::decode::{DecodeError, Instruction};
 use crate::interp::FaultKind;
 use crate::opcode::{Class, Operation};
@@ -56,6 +58,9 @@ pub(super) struct Analysis {
     pub has_local_calls: bool,
     /// What its stack frames need when entered.
     pub frames: FrameAnalysis,
+    /// Per slot: the provenance tags each register may hold before it
+    /// (`provenance`).
+    pub regions: Vec<Tags>,
 }
 
 /// True for instructions that end a basic block: every jump, call and exit.
@@ -142,8 +147,10 @@ impl Analysis {
             j = e;
         }
         let frames = frames::analyse(&insns, &targets);
+        let regions = provenance::analyse(&insns, &targets, slots, has_callx);
         Ok(Analysis {
             frames,
+            regions,
             insns,
             slots,
             targets,

@@ -112,6 +112,12 @@ pub(super) enum SiteAddr {
     /// The context's `fault_value` is a host address; it is mapped back to
     /// the interpreter's virtual layout when it lies near a region.
     HostAddress,
+    /// The context's `fault_value` is a host address computed from the
+    /// input memory's: mapped back by its offset from the input.
+    InputAddress,
+    /// The context's `fault_value` is a host address computed from the
+    /// stack's: mapped back by its offset from frame 0's top.
+    StackAddress,
 }
 
 /// One place where the generated code can leave the program early.
@@ -178,6 +184,12 @@ pub(super) fn execution(
                     SiteAddr::Fixed(v) => v,
                     SiteAddr::Value => fault_value,
                     SiteAddr::HostAddress => virtual_address(ctx, fault_value),
+                    SiteAddr::InputAddress => {
+                        MEM_BASE.wrapping_add(fault_value.wrapping_sub(ctx.mem_ptr))
+                    }
+                    SiteAddr::StackAddress => {
+                        STACK_TOP.wrapping_add(fault_value.wrapping_sub(ctx.stack_top))
+                    }
                 },
                 size: site.size,
             }),

@@ -9,16 +9,22 @@
 //! writes r1 need one comparison with the input length, and every other
 //! access computes its offset into the region its base probably points
 //! into and compares it with that region's limit; only when the stack
-//! escapes (`frames`) can such a base point into the stack, and then the
-//! other region is checked out of line before faulting.
+//! escapes (`frames`) can such a base point into the stack. Only the
+//! regions the base may be derived from are checked (`provenance`, the
+//! interpreter's rule): an address computed from an input pointer never
+//! reaches the stack, nor one computed from r10 the input. A base that may
+//! come from either region has the other region checked out of line
+//! before faulting.
 
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 use super::analysis::Target;
 use super::compile::{x64, Compiler, RegionCheck, RegionHint, StubValue};
 use super::context::{off, SiteAddr, SiteOutcome};
+use super::provenance::{only, regions};
 use super::regs::*;
 use crate::decode::Instruction;
+use crate::interp::provenance::{INPUT, STACK};
 use crate::interp::{FaultKind, CODE_BASE, STACK_SIZE};
 use crate::opcode::{Operation, Size};
 
@@ -49,20 +55,16 @@ impl Compiler<'_> {
         if !self.checked {
             return Mem { base, disp };
         }
-        let fault_at = |c: &mut Self, value| {
-            c.fault(
-                FaultKind::OutOfBounds,
-                SiteAddr::HostAddress,
-                bytes as u8,
-                value,
-            )
-        };
+        // The fault's address is mapped back to the interpreter's layout
+        // relative to the region the base comes from, when it is known.
+        let fault_at =
+            |c: &mut Self, addr, value| c.fault(FaultKind::OutOfBounds, addr, bytes as u8, value);
         let frame = STACK_SIZE as i32;
         if ebpf_base == 10 && self.a.never_written(10) && disp + bytes <= 0 {
             // r10 is the current frame's top: [-512, 0) is always live and
             // below it lie only frames that are not (and no input memory).
             if disp < -frame {
-                let l = fault_at(self, StubValue::Lea { base, disp });
+                let l = fault_at(self, SiteAddr::StackAddress, StubValue::Lea { base, disp });
                 x64!(self.ops ; jmp =>l);
             }
             return Mem { base, disp };
@@ -81,7 +83,7 @@ impl Compiler<'_> {
         if ebpf_base == 1 && self.a.never_written(1) {
             // r1 is the input pointer (or 0 without input, when the length
             // is 0 and every access faults).
-            let l = fault_at(self, StubValue::Lea { base, disp });
+            let l = fault_at(self, SiteAddr::InputAddress, StubValue::Lea { base, disp });
             if disp < 0 {
                 x64!(self.ops ; jmp =>l);
             } else {
@@ -93,10 +95,27 @@ impl Compiler<'_> {
             return Mem { base, disp };
         }
         // Any other base: its value minus the region's start must be below
-        // the region's limit for this size. When the stack does not escape
-        // (`frames`) no register but r10 can point into it, so only the
-        // input memory is checked; otherwise the region the base probably
-        // points into is checked inline and the other one out of line.
+        // the region's limit for this size, for a region the base may be
+        // derived from (`provenance`, as in the interpreter). A base derived
+        // from no region faults. When the stack does not escape (`frames`)
+        // no register but r10 can point into it, so only the input memory
+        // is checked; otherwise a base that may come from either region has
+        // the region it probably points into checked inline and the other
+        // one out of line.
+        let tags = self.a.regions[self.pc][usize::from(ebpf_base.min(10))];
+        let may_input = regions(tags) & INPUT != 0;
+        let may_stack = regions(tags) & STACK != 0;
+        if !(may_input || (may_stack && self.a.frames.stack_escapes)) {
+            // A number on every path has the same value in the interpreter.
+            let addr = if tags == only(0) {
+                SiteAddr::Value
+            } else {
+                SiteAddr::HostAddress
+            };
+            let l = fault_at(self, addr, StubValue::Lea { base, disp });
+            x64!(self.ops ; jmp =>l);
+            return Mem { base, disp };
+        }
         let limit = 8 * size_index(size);
         let input = RegionCheck {
             low: off::MEM_PTR,
@@ -107,12 +126,23 @@ impl Compiler<'_> {
             lim: off::STACK_LIM + limit,
         };
         let stack_first = self.hints[usize::from(ebpf_base.min(10))] == RegionHint::Stack;
-        let (first, second) = match (self.a.frames.stack_escapes, stack_first) {
-            (false, _) => (input, None),
-            (true, false) => (input, Some(stack)),
-            (true, true) => (stack, Some(input)),
+        let (first, second) = match (self.a.frames.stack_escapes, may_input, may_stack) {
+            (false, _, _) | (true, true, false) => (input, None),
+            (true, false, _) => (stack, None),
+            (true, true, true) if stack_first => (stack, Some(input)),
+            (true, true, true) => (input, Some(stack)),
         };
-        let fault = fault_at(self, StubValue::Lea { base, disp });
+        // A base that is exactly an input (stack) pointer plus numbers on
+        // every path faults at the interpreter's address relative to that
+        // region; anything else is mapped back by nearness.
+        let site_addr = if tags == only(INPUT) {
+            SiteAddr::InputAddress
+        } else if tags == only(STACK) {
+            SiteAddr::StackAddress
+        } else {
+            SiteAddr::HostAddress
+        };
+        let fault = fault_at(self, site_addr, StubValue::Lea { base, disp });
         let (miss, resume) = match second {
             None => (fault, None),
             Some(region) => {

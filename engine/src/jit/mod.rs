@@ -11,6 +11,8 @@
 //! - [`Mode::Checked`] (the default): every load, store and atomic is
 //!   checked against exactly the interpreter's regions (the input memory,
 //!   and the stack of the live frames: frame 0 down to the current depth),
+//!   and only against those its base register may be derived from
+//!   (`provenance`, computed when compiling; the interpreter's rule),
 //!   faults carry the interpreter's [`FaultKind`], pc and size, and the
 //!   instruction budget is checked where the interpreter checks it (taken
 //!   backward jumps and local calls). The generated code never touches
@@ -74,6 +76,7 @@ mod dump;
 mod frames;
 mod helper;
 mod memory;
+mod provenance;
 mod regs;
 mod stack;
 
