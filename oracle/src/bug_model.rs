@@ -42,6 +42,10 @@ pub enum BugModel {
     /// becomes `r0 = r0`, and `w0 %= w1` gets `if w1 == 0 goto +1` before
     /// it, with every jump and call across it repaired.
     Mod32ByZeroKeepsRegister,
+    /// LD_ABS/LD_IND return the packet bytes in host (little-endian) order
+    /// (the kernel converts from network order, SEMANTICS.md): `r0 = be16
+    /// r0` or `be32` is put after each 2- or 4-byte one.
+    LdAbsInHostOrder,
 }
 
 /// The bug models of a rule, applied in order: the first is the rule's own
@@ -112,8 +116,10 @@ impl BugModel {
     /// The program with the bug written in, or `None` when the program does
     /// not decode or has no instruction the bug touches.
     pub fn rewrite(self, program: &Program) -> Option<Program> {
-        if self == BugModel::Mod32ByZeroKeepsRegister {
-            return guard_mod32_by_zero(program);
+        match self {
+            BugModel::Mod32ByZeroKeepsRegister => return guard_mod32_by_zero(program),
+            BugModel::LdAbsInHostOrder => return ldabs_in_host_order(program),
+            _ => {}
         }
         let decoded = program.decode().ok()?;
         let mut out = program.clone();
@@ -157,40 +163,59 @@ impl BugModel {
     }
 }
 
-/// [`BugModel::Mod32ByZeroKeepsRegister`]: each 32-bit MOD by a register
-/// gets a guard that skips it when the divisor's low half is zero; a MOD
-/// by the immediate 0 becomes `r = r`. `None` when the program does not
-/// decode, has no 32-bit MOD, or a repaired offset no longer fits.
-fn guard_mod32_by_zero(program: &Program) -> Option<Program> {
-    use bpfdiff_engine::opcode::{Class, Source};
+/// How one instruction is rewritten: slots put before it (where jumps to it
+/// land), its own first slot, and slots put after it.
+struct Expansion {
+    before: Option<Insn>,
+    first: Insn,
+    after: Option<Insn>,
+}
+
+/// Rewrites each instruction with `f` (`None`: unchanged), inserting the
+/// slots it asks for and repairing every jump, local call and function
+/// address so that it still reaches the same instruction (a jump to an
+/// instruction with a slot before it lands on that slot, so that it runs
+/// too). `None` when `f` changes nothing, the program does not decode, or a
+/// repaired offset no longer fits its field.
+fn expand(
+    program: &Program,
+    f: impl Fn(&bpfdiff_engine::Instruction) -> Option<Expansion>,
+) -> Option<Program> {
+    use bpfdiff_engine::opcode::Class;
     let decoded = program.decode().ok()?;
-    let is_mod32 = |i: &bpfdiff_engine::Instruction| {
-        i.row.class == Class::Alu && i.row.operation == Operation::Mod
-    };
-    if !decoded.iter().any(|(_, i)| is_mod32(i)) {
+    let plans: Vec<Option<Expansion>> = decoded.iter().map(|(_, i)| f(i)).collect();
+    if plans.iter().all(Option::is_none) {
         return None;
     }
-    // Slots that get a guard in front: each original slot's new index, and
-    // where a jump to it lands (on its guard, so the guard runs too).
-    let guarded: Vec<usize> = decoded
-        .iter()
-        .filter(|(_, i)| is_mod32(i) && i.row.source == Source::Reg)
-        .map(|(at, _)| *at)
-        .collect();
-    let before = |slot: usize| guarded.iter().filter(|&&g| g < slot).count();
-    let moved = |slot: usize| slot + before(slot) + usize::from(guarded.contains(&slot));
+    // The new index of each original slot's first emitted slot.
+    let mut start = vec![0usize; program.insns.len() + 1];
+    let mut next = 0;
+    for ((at, i), plan) in decoded.iter().zip(&plans) {
+        start[*at] = next;
+        let before = plan.as_ref().is_some_and(|p| p.before.is_some());
+        let after = plan.as_ref().is_some_and(|p| p.after.is_some());
+        for k in 1..i.slots() {
+            start[at + k] = next + usize::from(before) + k;
+        }
+        next += usize::from(before) + i.slots() + usize::from(after);
+    }
+    let len = program.insns.len() as i64;
+    start[program.insns.len()] = next;
     let landing = |slot: i64| -> i64 {
-        if slot < 0 {
-            slot
-        } else {
-            slot + before(slot as usize) as i64
+        match slot {
+            s if s < 0 => s,
+            s if s <= len => start[s as usize] as i64,
+            s => s - len + next as i64,
         }
     };
-    let mut out = Vec::with_capacity(program.insns.len() + guarded.len());
-    for (at, i) in &decoded {
+    let mut out = Vec::with_capacity(next);
+    for ((at, i), plan) in decoded.iter().zip(plans) {
         let at = *at;
-        let here = moved(at);
-        let mut first = program.insns[at];
+        let (before, mut first, after) = match plan {
+            Some(p) => (p.before, p.first, p.after),
+            None => (None, program.insns[at], None),
+        };
+        let here = start[at] + usize::from(before.is_some());
         if let Some(target) = i.branch_target(at) {
             // Offsets count from the next slot (RFC 9669 §4.3); `gotol`,
             // local calls and function addresses keep theirs in `imm`.
@@ -203,32 +228,93 @@ fn guard_mod32_by_zero(program: &Program) -> Option<Program> {
                 first.off = i16::try_from(offset).ok()?;
             }
         }
-        if is_mod32(i) {
-            match i.row.source {
-                Source::Reg => out.push(Insn {
+        out.extend(before);
+        out.push(first);
+        out.extend_from_slice(&program.insns[at + 1..at + i.slots()]);
+        out.extend(after);
+    }
+    Some(Program::new(out))
+}
+
+/// [`BugModel::Mod32ByZeroKeepsRegister`]: each 32-bit MOD by a register
+/// gets a guard that skips it when the divisor's low half is zero; a MOD
+/// by the immediate 0 becomes `r = r`.
+fn guard_mod32_by_zero(program: &Program) -> Option<Program> {
+    use bpfdiff_engine::opcode::{Class, Source};
+    expand(program, |i| {
+        if i.row.class != Class::Alu || i.row.operation != Operation::Mod {
+            return None;
+        }
+        let same = |opcode| Insn {
+            opcode,
+            dst: i.dst,
+            src: i.src,
+            off: i.off,
+            imm: i.imm,
+        };
+        match i.row.source {
+            Source::Reg => Some(Expansion {
+                before: Some(Insn {
                     opcode: JEQ32_IMM,
                     dst: i.src,
                     src: 0,
                     off: 1,
                     imm: 0,
                 }),
-                _ if i.imm == 0 => {
-                    first = Insn {
-                        opcode: MOV64_REG,
-                        dst: i.dst,
-                        src: i.dst,
-                        off: 0,
-                        imm: 0,
-                    }
-                }
-                _ => {}
-            }
+                first: same(i.row.opcode),
+                after: None,
+            }),
+            _ if i.imm == 0 => Some(Expansion {
+                before: None,
+                first: Insn {
+                    opcode: MOV64_REG,
+                    dst: i.dst,
+                    src: i.dst,
+                    off: 0,
+                    imm: 0,
+                },
+                after: None,
+            }),
+            _ => None,
         }
-        out.push(first);
-        out.extend_from_slice(&program.insns[at + 1..at + i.slots()]);
-    }
-    Some(Program::new(out))
+    })
 }
+
+/// [`BugModel::LdAbsInHostOrder`]: each 2- and 4-byte LD_ABS/LD_IND gets a
+/// byte swap of r0 after it (`be16`/`be32`, which swap on this
+/// little-endian host), so that r0 holds the bytes in host order.
+fn ldabs_in_host_order(program: &Program) -> Option<Program> {
+    expand(program, |i| {
+        if !matches!(i.row.operation, Operation::LdAbs | Operation::LdInd) {
+            return None;
+        }
+        let width = match i.row.size {
+            Some(Size::H) => 16,
+            Some(Size::W) => 32,
+            _ => return None,
+        };
+        Some(Expansion {
+            before: None,
+            first: Insn {
+                opcode: i.row.opcode,
+                dst: i.dst,
+                src: i.src,
+                off: i.off,
+                imm: i.imm,
+            },
+            after: Some(Insn {
+                opcode: BE_SWAP,
+                dst: 0,
+                src: 0,
+                off: 0,
+                imm: width,
+            }),
+        })
+    })
+}
+
+/// `BPF_ALU | BPF_END | BPF_TO_BE` (RFC 9669 §4.2).
+const BE_SWAP: u8 = 0xdc;
 
 /// `BPF_JMP32 | BPF_JEQ | BPF_K` (RFC 9669 §3, §4.3).
 const JEQ32_IMM: u8 = 0x16;
@@ -372,6 +458,33 @@ mod tests {
             &[],
             &difference("rbpf", Aspect::R0, "0x0 vs 0x100000000")
         ));
+    }
+
+    #[test]
+    fn ldabs_in_host_order_swaps_r0_after_the_load_and_jumps_still_land() {
+        // SEMANTICS.md: legacy packet loads read big-endian, so ldabsh 1 of
+        // 11 22 33 .. is 0x2233 and r0 + 1 = 0x2234; in host order it is
+        // 0x3322, and r0 + 1 = 0x3323 (what rbpf returns).
+        let p = program("r0 = *(u16 *)skb[1]\nr0 += 1\nexit");
+        let input = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99];
+        let m = BugModel::LdAbsInHostOrder;
+        assert!(m.reproduces(
+            &p,
+            &input,
+            &difference("rbpf", Aspect::R0, "0x2234 vs 0x3323")
+        ));
+        assert!(!m.reproduces(
+            &p,
+            &input,
+            &difference("rbpf", Aspect::R0, "0x2234 vs 0x3324")
+        ));
+        // A jump past the load lands past the swap too.
+        let q =
+            program("r0 = 0\nif r0 == 0 goto +1\nr0 = *(u8 *)skb[0]\nr0 = *(u32 *)skb[0]\nexit");
+        let text = bpfdiff_engine::asm::kernel::disassemble(&m.rewrite(&q).unwrap()).unwrap();
+        assert!(text.contains("if r0 == 0x0 goto pc+1"), "{text}");
+        assert!(text.contains("r0 = be32 r0"), "{text}");
+        assert!(!text.contains("be16"), "a byte load has no swap: {text}");
     }
 
     #[test]
