@@ -463,6 +463,25 @@ fn byte_swaps_keep_known_bits_scalar_byte_swap() {
 }
 
 #[test]
+fn a_conditional_jump_with_dst_above_r10_is_an_invalid_register_before_reserved_fields() {
+    // check_cond_jmp_op: check_reg_arg(dst) comes before the reserved-field
+    // check. Measured on 6.18 (nightly campaign, 2026-12-04): `if w11 s> w3`
+    // (0x6e) with imm 0xffff is `R11 is invalid`.
+    let prog = Program::new(vec![
+        Insn::new(0x6e, 11, 3, 0, 0xffff),
+        Insn::new(0x95, 0, 0, 0, 0),
+    ]);
+    assert_eq!(
+        run(&prog, 0),
+        Verdict::Rejected {
+            pc: 0,
+            class: RejectClass::InvalidRegister,
+            message: "R11 is invalid".into(),
+        }
+    );
+}
+
+#[test]
 fn a_conditional_jump_reads_dst_before_its_reserved_fields_check_cond_jmp_op() {
     // check_cond_jmp_op: check_reg_arg(dst, SRC_OP), then the reserved
     // fields (imm of the X form, src of the K form), then src. Measured on

@@ -32,6 +32,15 @@ pub fn decode(insns: &[Insn], pc: usize) -> Result<Instruction, Rejection> {
             e
         });
     }
+    // check_cond_jmp_op reads dst (check_reg_arg) before it looks at the
+    // reserved fields: a dst above r10 is `R%d is invalid` first (measured
+    // on 6.18: `if w11 s> w3` with imm 0xffff).
+    let ins = insns[pc];
+    let class = ins.opcode & 0x07;
+    let op = ins.opcode & 0xf0;
+    if matches!(class, 0x05 | 0x06) && !matches!(op, 0x00 | 0x80 | 0x90) && ins.dst > 10 {
+        return Err(invalid_register(pc, ins.dst));
+    }
     decode::decode_at(insns, pc).map_err(|e| match e.kind {
         DecodeErrorKind::BadRegister { reg, .. } => invalid_register(pc, reg),
         DecodeErrorKind::ReservedField { .. } | DecodeErrorKind::BadSelector { .. } => {
