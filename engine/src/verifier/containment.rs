@@ -37,7 +37,7 @@ use super::explore::Explored;
 use super::log;
 use super::scalar::ScalarBounds;
 use super::stack::{ByteType, Slot};
-use super::state::{Pointer, PtrKind, Reg, State};
+use super::state::{PtrKind, Reg, State};
 use super::verify::{verify_recording, VerifyOptions};
 use crate::interp::{trace_program_sampling, ExecResult, Trace, MEM_BASE, STACK_SIZE, STACK_TOP};
 use crate::program::Program;
@@ -53,6 +53,9 @@ pub struct CheckLimits {
     /// States the verifier records at most; a program whose exploration
     /// needs more is not checked ([`Outcome::TooManyStates`]).
     pub max_states: usize,
+    /// Comparisons of a step with a state at most; the steps after the one
+    /// that reaches it are not checked (the run counts as truncated).
+    pub max_comparisons: u64,
 }
 
 impl Default for CheckLimits {
@@ -60,7 +63,8 @@ impl Default for CheckLimits {
         CheckLimits {
             budget: crate::interp::DEFAULT_BUDGET,
             max_steps: 100_000,
-            max_states: 200_000,
+            max_states: 50_000,
+            max_comparisons: 2_000_000,
         }
     }
 }
@@ -128,9 +132,17 @@ pub fn check_program(program: &Program, input: &[u8], limits: &CheckLimits) -> O
     else {
         return Outcome::NotRunnable;
     };
-    if let Err(v) = check_trace(&explored, &trace) {
-        return Outcome::Violation(v);
-    }
+    let steps = match check_trace(&explored, &trace, limits.max_comparisons) {
+        Ok(n) => n,
+        Err(Stop::Violation(v)) => return Outcome::Violation(v),
+        Err(Stop::TooCostly { steps }) => {
+            return Outcome::Sound {
+                steps,
+                truncated: true,
+                out_of_budget: trace.execution.result == ExecResult::OutOfBudget,
+            }
+        }
+    };
     match trace.execution.result {
         ExecResult::Fault(f) => Outcome::Violation(Violation {
             pc: f.pc,
@@ -138,7 +150,7 @@ pub fn check_program(program: &Program, input: &[u8], limits: &CheckLimits) -> O
             detail: format!("accepted, but the run faults: {f}"),
         }),
         r => Outcome::Sound {
-            steps: trace.steps.len(),
+            steps,
             truncated: trace.truncated,
             out_of_budget: r == ExecResult::OutOfBudget,
         },
@@ -236,10 +248,7 @@ fn outside(st: &State, c: &Concrete<'_>, callsites: &[usize]) -> Option<String> 
         let derived = c.derived & (1 << r) != 0;
         if let Some(why) = reg_outside(reg, v, derived) {
             let mark = if derived { " (pointer-derived)" } else { "" };
-            return Some(format!(
-                "R{r}={v:#x}{mark} is {why} R{r}={}",
-                log::reg(reg)
-            ));
+            return Some(format!("R{r}={v:#x}{mark} is {why} R{r}={}", log::reg(reg)));
         }
     }
     for &(spi, v) in &c.slots {
@@ -257,10 +266,28 @@ fn outside(st: &State, c: &Concrete<'_>, callsites: &[usize]) -> Option<String> 
     None
 }
 
+/// Why [`check_trace`] stopped before the trace's end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// A step outside every recorded state.
+    Violation(Violation),
+    /// The comparison limit was reached after `steps` sound steps.
+    TooCostly {
+        /// Steps checked (all inside a recorded state).
+        steps: usize,
+    },
+}
+
 /// Checks every step of `trace` against the states `explored` recorded
-/// at its instruction (see the module documentation). Returns the number
-/// of steps checked, or the first violation.
-pub fn check_trace(explored: &Explored, trace: &Trace) -> Result<usize, Violation> {
+/// at its instruction (see the module documentation), with at most
+/// `max_comparisons` comparisons of a step with a state. Returns the number
+/// of steps checked, or why it stopped.
+pub fn check_trace(
+    explored: &Explored,
+    trace: &Trace,
+    max_comparisons: u64,
+) -> Result<usize, Stop> {
+    let mut comparisons = 0u64;
     let mut callsites: Vec<usize> = Vec::new();
     let mut last_match = vec![0usize; explored.states.len()];
     let mut samples = trace.stack.iter().peekable();
@@ -292,9 +319,12 @@ pub fn check_trace(explored: &Explored, trace: &Trace) -> Result<usize, Violatio
             detail,
         };
         if states.is_empty() {
-            return Err(violation(
+            return Err(Stop::Violation(violation(
                 "the run reached an instruction the verifier never explored".into(),
-            ));
+            )));
+        }
+        if comparisons >= max_comparisons {
+            return Err(Stop::TooCostly { steps: i });
         }
         // Loops visit the states of an instruction in order: try the one
         // that matched last, then its successor, then all.
@@ -306,6 +336,7 @@ pub fn check_trace(explored: &Explored, trace: &Trace) -> Result<usize, Violatio
         let mut first_miss = None;
         let mut found = false;
         for k in order {
+            comparisons += 1;
             match outside(&states[k], &c, &callsites) {
                 None => {
                     last_match[step.pc] = k;
@@ -319,10 +350,10 @@ pub fn check_trace(explored: &Explored, trace: &Trace) -> Result<usize, Violatio
         }
         if !found {
             let (k, why) = first_miss.expect("states is not empty");
-            return Err(violation(format!(
+            return Err(Stop::Violation(violation(format!(
                 "outside all {} recorded states; e.g. state {k}: {why}",
                 states.len()
-            )));
+            ))));
         }
     }
     Ok(trace.steps.len())
@@ -332,7 +363,7 @@ pub fn check_trace(explored: &Explored, trace: &Trace) -> Result<usize, Violatio
 mod tests {
     use super::*;
     use crate::insn::Insn;
-    use crate::verifier::state::Frame;
+    use crate::verifier::state::{Frame, Pointer};
 
     fn limits() -> CheckLimits {
         CheckLimits::default()
@@ -401,9 +432,9 @@ mod tests {
         assert!(r.verdict.is_accepted());
         let mut explored = explored.unwrap();
         let mut mem = [200u8];
-        let trace = trace_program_sampling(&p, &mut mem, 1000, 100, stack_slots(&explored))
-            .unwrap();
-        assert_eq!(check_trace(&explored, &trace), Ok(3));
+        let trace =
+            trace_program_sampling(&p, &mut mem, 1000, 100, stack_slots(&explored)).unwrap();
+        assert_eq!(check_trace(&explored, &trace, u64::MAX), Ok(3));
         // At insn 1, r0 is a byte (umax 255); claim umax 100 instead.
         let st = &mut explored.states[1][0];
         let Reg::Scalar(s) = &mut st.cur_mut().regs[0] else {
@@ -411,7 +442,9 @@ mod tests {
         };
         assert_eq!(s.umax, 255);
         s.umax = 100;
-        let v = check_trace(&explored, &trace).unwrap_err();
+        let Err(Stop::Violation(v)) = check_trace(&explored, &trace, u64::MAX) else {
+            panic!("the narrowed state contains the run")
+        };
         assert_eq!((v.pc, v.step), (1, 1));
         assert!(v.detail.contains("R0=0xc8 is outside the scalar"), "{v}");
     }

@@ -111,6 +111,9 @@ pub struct Explorer<'a> {
 /// The states recorded per instruction, and how many in all.
 struct Recorder {
     at: Vec<Vec<State>>,
+    /// Per instruction: the indices into `at[pc]` of the states with a
+    /// given hash (so that a state is recorded once, in constant time).
+    seen: Vec<std::collections::HashMap<u64, Vec<u32>>>,
     total: usize,
     limit: usize,
     complete: bool,
@@ -133,8 +136,12 @@ impl Recorder {
     /// Records `st` at `pc` unless an equal state is there already.
     #[cold]
     fn add(&mut self, pc: usize, st: &State) {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash =
+            BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(st);
         let at = &mut self.at[pc];
-        if at.iter().rev().any(|s| s == st) {
+        let same = self.seen[pc].entry(hash).or_default();
+        if same.iter().any(|&k| at[k as usize] == *st) {
             return;
         }
         if self.total >= self.limit {
@@ -142,6 +149,7 @@ impl Recorder {
             return;
         }
         self.total += 1;
+        same.push(at.len() as u32);
         at.push(st.clone());
     }
 }
@@ -218,6 +226,7 @@ impl<'a> Explorer<'a> {
     pub fn record_states(&mut self, limit: usize) {
         self.record = Some(Recorder {
             at: vec![Vec::new(); self.insns.len()],
+            seen: vec![Default::default(); self.insns.len()],
             total: 0,
             limit,
             complete: true,
