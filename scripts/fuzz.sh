@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh TARGET SECONDS [-- libFuzzer args]
 #
-# TARGET is diff, interp_vs_jit, kernel or parsers (see docs/fuzzing.md).
+# TARGET is diff, interp_vs_jit, kernel, parsers or verifier_soundness (see docs/fuzzing.md).
 # New inputs go to fuzz/corpus/TARGET, crashes to fuzz/artifacts/TARGET,
 # the libFuzzer log to fuzz/logs/TARGET.log (all three are not committed);
 # corpus/fuzz/TARGET (the committed, minimized corpus) and corpus/seeds/TARGET
@@ -16,7 +16,7 @@ set -euo pipefail
 
 usage() {
     echo "usage: scripts/fuzz.sh TARGET SECONDS [-- libFuzzer args]" >&2
-    echo "targets: diff interp_vs_jit kernel parsers" >&2
+    echo "targets: diff interp_vs_jit kernel parsers verifier_soundness" >&2
     exit 2
 }
 
@@ -29,7 +29,7 @@ if [ $# -gt 0 ]; then
     shift
 fi
 case "$target" in
-    diff | interp_vs_jit | kernel | parsers) ;;
+    diff | interp_vs_jit | kernel | parsers | verifier_soundness) ;;
     *) echo "fuzz.sh: unknown target '$target'" >&2; usage ;;
 esac
 case "$seconds" in

@@ -21,6 +21,7 @@ pub mod checkpoint;
 pub mod findings;
 pub mod junit;
 pub mod report;
+pub mod soundness;
 pub mod tally;
 pub mod timeline;
 

@@ -701,6 +701,22 @@ pub fn fuzz_interp_vs_jit(data: &[u8]) {
     }
 }
 
+/// The `verifier_soundness` target: a case the engine's verifier accepts
+/// must run inside the states it explored, without a fault
+/// ([`bpfdiff_engine::verifier::containment`]); a violation is the finding.
+pub fn fuzz_verifier_soundness(data: &[u8]) {
+    use bpfdiff_engine::verifier::containment::{check_program, CheckLimits, Outcome};
+    let case = Case::from_fuzz_bytes(data, knobs());
+    if let Outcome::Violation(v) =
+        check_program(&case.program, &case.input, &CheckLimits::default())
+    {
+        panic!(
+            "verifier self-soundness violation: {v}\n{}",
+            program_text(&case.program)
+        );
+    }
+}
+
 /// The `parsers` target: every reader on any bytes. Errors are expected;
 /// a panic is the finding.
 pub fn check_parsers(data: &[u8]) {

@@ -4,7 +4,13 @@
 use bpfdiff_engine::opcode;
 use std::path::Path;
 
-const TARGETS: [&str; 4] = ["diff", "interp_vs_jit", "kernel", "parsers"];
+const TARGETS: [&str; 5] = [
+    "diff",
+    "interp_vs_jit",
+    "kernel",
+    "parsers",
+    "verifier_soundness",
+];
 
 /// The values of a libFuzzer dictionary: `[name=]"value"` lines with `\\`,
 /// `\"` and `\xAB` escapes, `#` comments and blank lines; anything else is
@@ -71,7 +77,7 @@ fn every_target_has_a_dictionary_libfuzzer_can_read() {
 /// row of the opcode table (the second half of `ld_imm64`, `*_hi`, is data).
 #[test]
 fn dictionary_slots_are_rows_of_the_opcode_table() {
-    for t in ["diff", "interp_vs_jit", "kernel"] {
+    for t in ["diff", "interp_vs_jit", "kernel", "verifier_soundness"] {
         let path = format!("fuzz/dict/{t}.dict");
         let text = std::fs::read_to_string(&path).expect("dictionary");
         let entries = dict_entries(&text).expect("readable");

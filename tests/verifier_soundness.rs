@@ -1,15 +1,24 @@
-//! Self-soundness of the engine's verifier: every program it accepts runs
-//! on the engine's checking interpreter without a fault (running out of
-//! budget is allowed). The interpreter checks every memory access, so an
-//! accepted program that faults is an unsound verdict. Programs: the
-//! grammar and verifier-aware tiers and single-field mutations of the
-//! latter (`BPFDIFF_VERIFIER_CASES`, default 3000 per source).
+//! Self-soundness of the engine's verifier (issue 10):
+//! - every program it accepts runs on the engine's checking interpreter
+//!   without a fault (running out of budget is allowed): the interpreter
+//!   checks every memory access, so an accepted program that faults is an
+//!   unsound verdict;
+//! - at every executed instruction, the concrete registers (and the
+//!   current frame's spilled scalars) lie inside a state the verifier
+//!   explored there ([`bpfdiff_engine::verifier::containment`]).
+//!
+//! Programs: the grammar and verifier-aware tiers and single-field
+//! mutations of the latter (`bpfdiff::campaign::soundness::case`;
+//! `BPFDIFF_VERIFIER_CASES`, default 3000 per source), and a proptest
+//! property over both tiers.
 
-use bpfdiff::campaign::case_seed;
-use bpfdiff::gen::{seeded, Knobs, Tier};
+use bpfdiff::campaign::soundness::{self, SoundnessConfig, SoundnessProgress, Source};
+use bpfdiff::campaign::{case_seed, Shard};
+use bpfdiff::gen::{Knobs, Tier};
 use bpfdiff_engine::interp::{ExecResult, Interpreter, DEFAULT_BUDGET};
+use bpfdiff_engine::verifier::containment::{check_program, CheckLimits, Outcome};
 use bpfdiff_engine::verifier::{verify, VerifyOptions};
-use bpfdiff_engine::Program;
+use proptest::prelude::*;
 
 fn cases() -> u64 {
     std::env::var("BPFDIFF_VERIFIER_CASES")
@@ -18,34 +27,14 @@ fn cases() -> u64 {
         .unwrap_or(3000)
 }
 
-/// One field of one or two instructions changed, deterministically.
-fn mutate(mut p: Program, i: u64) -> Program {
-    let mut x = case_seed(3, i) | 1;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    for _ in 0..1 + next() % 2 {
-        let slot = (next() % p.insns.len() as u64) as usize;
-        let ins = &mut p.insns[slot];
-        match next() % 5 {
-            0 => ins.dst = (next() % 11) as u8,
-            1 => ins.src = (next() % 11) as u8,
-            2 => ins.off = (ins.off as i64 + (next() % 17) as i64 - 8) as i16,
-            3 => ins.imm = ins.imm.wrapping_add((next() % 33) as i32 - 16),
-            _ => ins.off = -((next() % 520) as i16),
-        }
-    }
-    p
-}
-
-/// Runs every accepted program; returns (accepted, faults found).
-fn check(source: &str, programs: impl Iterator<Item = (Program, Vec<u8>)>) -> (usize, Vec<String>) {
-    let mut accepted = 0;
+#[test]
+fn every_accepted_program_runs_without_a_fault() {
+    let knobs = Knobs::default();
+    let n = cases();
     let mut bad = Vec::new();
-    for (n, (p, mut mem)) in programs.enumerate() {
+    let mut accepted = [0u64; 3];
+    for i in 0..3 * n {
+        let (source, p, mut mem) = soundness::case(&knobs, 4, i);
         let opts = VerifyOptions {
             privileged: true,
             input_len: Some(mem.len()),
@@ -54,7 +43,7 @@ fn check(source: &str, programs: impl Iterator<Item = (Program, Vec<u8>)>) -> (u
         if !verify(&p, &opts).verdict.is_accepted() {
             continue;
         }
-        accepted += 1;
+        accepted[(i % 3) as usize] += 1;
         // The interpreter's loader refuses some encodings the kernel (and
         // so the verifier) accepts in dead code or ignores (`exit` with a
         // nonzero off): nothing runs, nothing faults.
@@ -64,38 +53,62 @@ fn check(source: &str, programs: impl Iterator<Item = (Program, Vec<u8>)>) -> (u
         if let ExecResult::Fault(f) = interp.run(&mut mem, DEFAULT_BUDGET).result {
             let hex: String = p.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
             bad.push(format!(
-                "{source} #{n}: accepted but faults: {f}; prog {hex}"
+                "{} #{i}: accepted but faults: {f}; prog {hex}",
+                source.name()
             ));
         }
     }
-    (accepted, bad)
+    for s in Source::ALL {
+        eprintln!("{}: {} of {n} accepted", s.name(), accepted[s as usize]);
+    }
+    assert!(accepted.iter().all(|&a| a > 0), "{accepted:?}");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
 #[test]
-fn every_accepted_program_runs_without_a_fault() {
-    let knobs = Knobs::default();
-    let n = cases();
-    let mut all_bad = Vec::new();
-    for (source, tier, mutated) in [
-        ("grammar", Tier::Grammar, false),
-        ("verifier-aware", Tier::Verifier, false),
-        ("mutated", Tier::Verifier, true),
-    ] {
-        let programs = (0..n).map(|i| {
-            let c = seeded::case(tier, &knobs, case_seed(4, i));
-            let p = if mutated {
-                mutate(c.program, i)
-            } else {
-                c.program
-            };
-            (p, c.input)
-        });
-        let (accepted, bad) = check(source, programs);
-        eprintln!(
-            "{source}: {accepted} of {n} accepted, {} faulted",
-            bad.len()
-        );
-        all_bad.extend(bad);
+fn every_step_of_an_accepted_program_lies_inside_an_explored_state() {
+    let config = SoundnessConfig {
+        seed: 5,
+        programs: Some(3 * cases()),
+        duration: None,
+        shard: Shard::WHOLE,
+        jobs: 2,
+        knobs: Knobs::default(),
+        limits: CheckLimits::default(),
+    };
+    let summary = soundness::run(&config, &SoundnessProgress::default());
+    eprintln!("{summary}");
+    for row in &summary.sources {
+        assert!(row.counts.checked > 0, "{summary}");
     }
-    assert!(all_bad.is_empty(), "{}", all_bad.join("\n"));
+    assert_eq!(summary.total.violations, 0, "{summary}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Self-soundness as a property: any generated program the verifier
+    /// accepts runs inside the states it explored.
+    #[test]
+    fn accepted_programs_run_inside_their_explored_states(
+        case in prop_oneof![
+            bpfdiff::gen::proptest::case(Tier::Verifier, Knobs::default()),
+            bpfdiff::gen::proptest::case(Tier::Grammar, Knobs::default()),
+        ],
+        mutation in any::<u64>(),
+        mutated in any::<bool>(),
+    ) {
+        let program = if mutated {
+            soundness::mutate(case.program, case_seed(9, mutation))
+        } else {
+            case.program
+        };
+        let outcome = check_program(&program, &case.input, &CheckLimits::default());
+        prop_assert!(
+            !matches!(outcome, Outcome::Violation(_)),
+            "{outcome:?}; prog {:02x?} input {:02x?}",
+            program.to_bytes(),
+            case.input
+        );
+    }
 }

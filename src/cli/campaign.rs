@@ -99,6 +99,12 @@ pub struct CampaignArgs {
     /// Write a JUnit XML summary to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Check the engine's verifier instead of comparing backends: every
+    /// accepted program runs inside the states it explored
+    /// (docs/verifier.md, self-soundness). Takes --seed, --programs,
+    /// --duration, --shard, --jobs and --json.
+    #[arg(long, conflicts_with_all = ["tier", "backends", "save", "resume", "junit", "no_kernel_reasons", "allow_skip"])]
+    pub verifier_soundness: bool,
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -106,7 +112,7 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 }
 
 /// Set by the SIGINT/SIGTERM handler.
-static SIGNALLED: AtomicBool = AtomicBool::new(false);
+pub(super) static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
     // Only an atomic store: async-signal-safe.
@@ -115,7 +121,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// Makes SIGINT and SIGTERM stop the campaign cleanly (checkpoint written,
 /// summary printed) instead of killing it.
-fn stop_on_signals() {
+pub(super) fn stop_on_signals() {
     let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
     // SAFETY: the handler only stores to an atomic, which is
     // async-signal-safe; signal() has no other precondition.
@@ -132,7 +138,7 @@ const TICK: Duration = Duration::from_millis(100);
 /// terminal (`BPFDIFF_PROGRESS_MS` overrides it, for tests).
 const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
-fn plain_every() -> Duration {
+pub(super) fn plain_every() -> Duration {
     std::env::var("BPFDIFF_PROGRESS_MS")
         .ok()
         .and_then(|ms| ms.trim().parse().ok())
@@ -225,7 +231,7 @@ fn run_with_progress(
 
 /// Fails, naming `path`, when a file cannot be written there. The file is
 /// opened without truncation and removed again when it did not exist.
-fn check_writable_file(path: &Path, flag: &str) -> anyhow::Result<()> {
+pub(super) fn check_writable_file(path: &Path, flag: &str) -> anyhow::Result<()> {
     let existed = path.exists();
     if path.is_dir() {
         anyhow::bail!("{}: cannot write {flag}: is a folder", path.display());
@@ -369,6 +375,9 @@ fn checkpoint_every() -> anyhow::Result<Duration> {
 
 /// Runs the campaign and prints its summary; exit 1 on a new divergence.
 pub fn execute(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
+    if args.verifier_soundness {
+        return super::campaign_soundness::execute(args);
+    }
     // Errors first: every output path is checked before the run starts.
     let json = args.json.as_ref().filter(|p| p.as_os_str() != "-");
     let json_stdout = args.json.is_some() && json.is_none();

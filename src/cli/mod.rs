@@ -3,6 +3,7 @@
 
 mod asm;
 mod campaign;
+mod campaign_soundness;
 mod conformance;
 mod diff;
 mod diff_prog_type;

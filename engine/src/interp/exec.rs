@@ -18,7 +18,7 @@
 use super::memory::Memory;
 use super::prepared::{Op, PreparedCode};
 use super::provenance::{Tag, CTX, INPUT, STACK};
-use super::trace::TraceStep;
+use super::trace::{StackSample, TraceStep};
 use super::{
     ExecResult, Execution, Fault, FaultKind, CTX_BASE, MAX_FRAMES, MEM_BASE, STACK_SIZE, STACK_TOP,
 };
@@ -171,6 +171,11 @@ pub(super) struct Tracer {
     pub steps: Vec<TraceStep>,
     /// Steps to record at most; later steps run unrecorded.
     pub limit: usize,
+    /// Per slot: bit `spi` set: sample the current frame's stack slot
+    /// `spi` (`fp - 8*(spi+1)`) at that step (empty: sample nothing).
+    pub stack_slots: Vec<u64>,
+    /// The samples taken.
+    pub stack: Vec<StackSample>,
 }
 
 /// The handler of every op in a traced run: records the registers before
@@ -202,8 +207,32 @@ fn record_step(vm: &mut Vm<'_>, pc: usize) -> Handler {
             regs,
             derived,
         });
+        if let Some(&mask) = tracer.stack_slots.get(pc) {
+            if mask != 0 {
+                sample_stack(vm, tracer, mask);
+            }
+        }
     }
     tracer.own[pc]
+}
+
+/// Samples the current frame's stack slots in `mask` for the step just
+/// recorded: each slot's 8 bytes when all are written and none carries a
+/// pointer mark (`Memory::load_fast`, which has no side effects).
+#[cold]
+fn sample_stack(vm: &Vm<'_>, tracer: &mut Tracer, mask: u64) {
+    let step = tracer.steps.len() - 1;
+    let fp = STACK_TOP - (vm.depth * STACK_SIZE) as u64;
+    for spi in 0..64u8 {
+        if mask & (1 << spi) != 0 {
+            let addr = fp - 8 * (spi as u64 + 1);
+            tracer.stack.push(StackSample {
+                step,
+                spi,
+                value: vm.mem.load_fast(addr, 8, STACK),
+            });
+        }
+    }
 }
 
 /// Continues at the op after `op` (a tail call).

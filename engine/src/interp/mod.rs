@@ -37,7 +37,7 @@ mod trace;
 
 pub use helper_call::{HELPER_GET_PRANDOM_U32, HELPER_KTIME_GET_NS};
 pub use outcome::{ExecResult, Execution, Fault, FaultKind};
-pub use trace::{trace_program, Trace, TraceStep};
+pub use trace::{trace_program, trace_program_sampling, StackSample, Trace, TraceStep};
 
 use crate::decode::DecodeError;
 use crate::prog_type::{env::RunEnv, ProgType};

@@ -34,6 +34,19 @@ impl TraceStep {
     }
 }
 
+/// One 8-byte stack slot of the current frame, read before a recorded
+/// step ([`trace_program_sampling`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackSample {
+    /// Index into [`Trace::steps`].
+    pub step: usize,
+    /// The slot: bytes `fp - 8*(spi+1) .. fp - 8*spi` of the current frame.
+    pub spi: u8,
+    /// The slot's value, when all 8 bytes were written and none holds part
+    /// of a pointer-derived value; `None` otherwise.
+    pub value: Option<u64>,
+}
+
 /// A traced run's result: the execution and its first steps.
 #[derive(Clone, Debug)]
 pub struct Trace {
@@ -43,6 +56,9 @@ pub struct Trace {
     pub steps: Vec<TraceStep>,
     /// True when the run executed more instructions than were recorded.
     pub truncated: bool,
+    /// Stack samples, in step order (empty unless requested with
+    /// [`trace_program_sampling`]).
+    pub stack: Vec<StackSample>,
 }
 
 /// Runs `program` on `mem` like [`super::run_program`] and records the
@@ -53,11 +69,26 @@ pub fn trace_program(
     budget: u64,
     max_steps: usize,
 ) -> Result<Trace, DecodeError> {
+    trace_program_sampling(program, mem, budget, max_steps, Vec::new())
+}
+
+/// [`trace_program`], also sampling stack slots: before each recorded step
+/// at slot `pc`, the current frame's slots whose bits are set in
+/// `stack_slots[pc]` (bit `spi`: `fp - 8*(spi+1)`) go to [`Trace::stack`].
+pub fn trace_program_sampling(
+    program: &Program,
+    mem: &mut [u8],
+    budget: u64,
+    max_steps: usize,
+    stack_slots: Vec<u64>,
+) -> Result<Trace, DecodeError> {
     let (code, own) = PreparedCode::new_traced(program)?;
     let mut tracer = Tracer {
         own,
         steps: Vec::new(),
         limit: max_steps,
+        stack_slots,
+        stack: Vec::new(),
     };
     let execution = execute_traced(&code, mem, budget, &mut tracer);
     let truncated = execution.insns_executed > tracer.steps.len() as u64;
@@ -65,6 +96,7 @@ pub fn trace_program(
         execution,
         steps: tracer.steps,
         truncated,
+        stack: tracer.stack,
     })
 }
 

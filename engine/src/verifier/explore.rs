@@ -103,6 +103,55 @@ pub struct Explorer<'a> {
     prev_jmps: u64,
     prev_insns: u64,
     notes: Vec<String>,
+    /// When requested ([`Explorer::record_states`]): per instruction, the
+    /// states paths had on reaching it.
+    record: Option<Recorder>,
+}
+
+/// The states recorded per instruction, and how many in all.
+struct Recorder {
+    at: Vec<Vec<State>>,
+    /// Per instruction: the indices into `at[pc]` of the states with a
+    /// given hash (so that a state is recorded once, in constant time).
+    seen: Vec<std::collections::HashMap<u64, Vec<u32>>>,
+    total: usize,
+    limit: usize,
+    complete: bool,
+}
+
+/// The abstract states an exploration reached, per instruction
+/// ([`Explorer::record_states`]).
+#[derive(Clone, Debug, Default)]
+pub struct Explored {
+    /// `states[pc]`: every distinct state a path had on reaching `pc`
+    /// (before the pruning check, so a pruned path's own state is here,
+    /// and the state that pruned it was recorded when its path came by).
+    pub states: Vec<Vec<State>>,
+    /// False when the recording stopped at its limit (later states were
+    /// not recorded; a concrete run can then not be checked).
+    pub complete: bool,
+}
+
+impl Recorder {
+    /// Records `st` at `pc` unless an equal state is there already.
+    #[cold]
+    fn add(&mut self, pc: usize, st: &State) {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash =
+            BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(st);
+        let at = &mut self.at[pc];
+        let same = self.seen[pc].entry(hash).or_default();
+        if same.iter().any(|&k| at[k as usize] == *st) {
+            return;
+        }
+        if self.total >= self.limit {
+            self.complete = false;
+            return;
+        }
+        self.total += 1;
+        same.push(at.len() as u32);
+        at.push(st.clone());
+    }
 }
 
 enum Step {
@@ -166,7 +215,31 @@ impl<'a> Explorer<'a> {
             notes: Vec::new(),
             prog_type: ProgType::Input,
             id_gen: 0,
+            record: None,
         }
+    }
+
+    /// Records every state a path has on reaching an instruction, up to
+    /// `limit` states in all (see [`Explored`]). Off by default: an
+    /// exploration that records nothing only tests for it once per
+    /// processed instruction.
+    pub fn record_states(&mut self, limit: usize) {
+        self.record = Some(Recorder {
+            at: vec![Vec::new(); self.insns.len()],
+            seen: vec![Default::default(); self.insns.len()],
+            total: 0,
+            limit,
+            complete: true,
+        });
+    }
+
+    /// The states recorded so far (`None` unless [`Explorer::record_states`]
+    /// was called).
+    pub fn take_explored(&mut self) -> Option<Explored> {
+        self.record.take().map(|r| Explored {
+            states: r.at,
+            complete: r.complete,
+        })
     }
 
     /// Verifies the program as a program of `prog_type` loaded as itself
@@ -242,6 +315,9 @@ impl<'a> Explorer<'a> {
                         self.stats.processed
                     ),
                 ));
+            }
+            if let Some(rec) = &mut self.record {
+                rec.add(pc, &path.state);
             }
             if self.prune_point[pc] && self.visited(path)? {
                 self.stats.pruned += 1;

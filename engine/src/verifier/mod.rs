@@ -21,7 +21,10 @@
 //!   per-byte stack).
 //! - [`explore`]: `do_check` with state pruning; [`log`]: the kernel's log
 //!   format; [`verify`]: the entry point.
+//! - [`containment`]: self-soundness: a concrete run of an accepted
+//!   program checked against the states the exploration recorded.
 
+pub mod containment;
 pub mod explore;
 pub mod insn_rules;
 pub mod kernel_message;
@@ -39,4 +42,4 @@ pub mod verify;
 
 pub use structural::StructureInfo;
 pub use verdict::{RejectClass, Rejection, Verdict};
-pub use verify::{verify, verify_as, VerifyOptions, VerifyResult};
+pub use verify::{verify, verify_as, verify_recording, VerifyOptions, VerifyResult};

@@ -4,7 +4,7 @@
 //! `BPF_PROG_TYPE_SYSCALL` wrapper, input memory as a map value; see
 //! docs/oracles.md and `oracle/src/backend/kernel/wrapper.rs`).
 
-use super::explore::{self, Explorer, Stats};
+use super::explore::{self, Explored, Explorer, Stats};
 use super::structural::{self, LdImm64Kind, LdImm64Ref};
 use super::verdict::{RejectClass, Rejection, Verdict};
 use crate::prog_type::ProgType;
@@ -96,6 +96,27 @@ pub fn verify(program: &Program, opts: &VerifyOptions) -> VerifyResult {
 /// r1 = its ctx (docs/program-types.md) and no input map (`opts.input_len`
 /// is ignored).
 pub fn verify_as(program: &Program, opts: &VerifyOptions, prog_type: ProgType) -> VerifyResult {
+    verify_inner(program, opts, prog_type, None).0
+}
+
+/// [`verify`], recording the abstract states the exploration reached at
+/// each instruction (at most `limit` states; see [`Explored`]). The states
+/// are `None` when the structural pass refused the program (nothing was
+/// explored).
+pub fn verify_recording(
+    program: &Program,
+    opts: &VerifyOptions,
+    limit: usize,
+) -> (VerifyResult, Option<Explored>) {
+    verify_inner(program, opts, ProgType::Input, Some(limit))
+}
+
+fn verify_inner(
+    program: &Program,
+    opts: &VerifyOptions,
+    prog_type: ProgType,
+    record: Option<usize>,
+) -> (VerifyResult, Option<Explored>) {
     let mut log = String::new();
     if !opts.privileged {
         let r = Rejection::new(
@@ -103,11 +124,12 @@ pub fn verify_as(program: &Program, opts: &VerifyOptions, prog_type: ProgType) -
             RejectClass::Unsupported,
             "unprivileged verification is not modeled (the engine's verifier models CAP_BPF)",
         );
-        return VerifyResult {
+        let result = VerifyResult {
             verdict: r.into(),
             log,
             stats: Stats::default(),
         };
+        return (result, None);
     }
     let native = prog_type != ProgType::Input;
     let len = if native {
@@ -121,15 +143,19 @@ pub fn verify_as(program: &Program, opts: &VerifyOptions, prog_type: ProgType) -
             if opts.log_level > 0 {
                 let _ = writeln!(log, "{}", e.message);
             }
-            return VerifyResult {
+            let result = VerifyResult {
                 verdict: e.into(),
                 log,
                 stats: Stats::default(),
             };
+            return (result, None);
         }
     };
     let mut ex = Explorer::new(&program.insns, &info, len, opts.log_level);
     ex.set_prog_type(prog_type);
+    if let Some(limit) = record {
+        ex.record_states(limit);
+    }
     let mut result = ex.run();
     if result.is_ok() {
         // The wrapper model's program is the harness wrapper's callee.
@@ -153,9 +179,11 @@ pub fn verify_as(program: &Program, opts: &VerifyOptions, prog_type: ProgType) -
             stats.processed, stats.max_states_per_insn, stats.total_states, stats.total_states
         );
     }
-    VerifyResult {
+    let explored = ex.take_explored();
+    let result = VerifyResult {
         verdict: result.into(),
         log: ex.log,
         stats,
-    }
+    };
+    (result, explored)
 }
