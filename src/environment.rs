@@ -2,6 +2,7 @@
 //! version and the bpfdiff commit. Replays print it in their header and
 //! record it in their JSON; reports record it per finding.
 
+use bpfdiff_oracle::backend::guest::{initrd, GuestSpec};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -60,12 +61,24 @@ impl Environment {
     }
 
     /// The version string of `backend` in this environment: the kernel
-    /// release for `kernel`, `rbpf X` for rbpf's interpreter and JIT,
-    /// `bpfdiff C` for the engine's.
+    /// release for `kernel`, the cached image's release for a guest kernel
+    /// (`6.1.0-57-amd64 (qemu guest, JIT)`), `rbpf X` for rbpf's
+    /// interpreter and JIT, `bpfdiff C` for the engine's.
     pub fn backend_version(&self, backend: &str) -> String {
         match backend {
             "kernel" => self.kernel().to_string(),
             "rbpf" | "rbpf-jit" => format!("rbpf {}", self.rbpf_version),
+            guest if GuestSpec::parse(guest).is_some() => {
+                let spec = GuestSpec::parse(guest).expect("checked");
+                match initrd::cached_release(&spec.series) {
+                    Some(release) => format!("{release} (qemu guest, {})", spec.mode.describe()),
+                    None => format!(
+                        "Linux {} (qemu guest, {}; uname -r unknown: no cached image)",
+                        spec.series,
+                        spec.mode.describe()
+                    ),
+                }
+            }
             _ => format!("bpfdiff {}", self.bpfdiff_commit),
         }
     }
@@ -102,5 +115,26 @@ mod tests {
         assert!(header.contains(env.kernel()), "{header}");
         assert_eq!(env.backend_version("rbpf-jit"), "rbpf 0.4.1");
         assert_eq!(env.backend_version("kernel"), env.kernel());
+    }
+
+    #[test]
+    fn a_guest_kernel_is_named_by_its_own_release_not_bpfdiffs_commit() {
+        // Findings record where they were seen: a report about kernel@6.1
+        // must name that kernel, never the harness's commit.
+        let dir = std::env::temp_dir().join(format!("bpfdiff-env-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("6.1/modules/6.1.0-57-amd64")).unwrap();
+        std::env::set_var(bpfdiff_oracle::backend::guest::initrd::KERNELS_ENV, &dir);
+        let env = Environment::detect();
+        assert_eq!(
+            env.backend_version("kernel@6.1"),
+            "6.1.0-57-amd64 (qemu guest, JIT)"
+        );
+        let missing = env.backend_version("kernel@6.12-interp");
+        assert!(
+            missing.starts_with("Linux 6.12 (qemu guest, interpreter;"),
+            "{missing}"
+        );
+        assert!(!missing.contains("bpfdiff"), "{missing}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -151,3 +151,14 @@ impl KernelImage {
         std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }
+
+/// The `uname -r` of the cached kernel of `series` (`6.1`, `6.12`): the name
+/// of its one folder under `modules/`, as `scripts/kernels.sh` unpacks the
+/// Debian package. `None` when the cache has no such kernel.
+pub fn cached_release(series: &str) -> Option<String> {
+    let mut names = std::fs::read_dir(kernels_dir().join(series).join("modules"))
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok());
+    let first = names.next()?;
+    names.next().is_none().then_some(first)
+}

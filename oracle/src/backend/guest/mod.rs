@@ -51,6 +51,16 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// How the guest runs programs, in words: `JIT`, `interpreter`, `JIT,
+    /// bpf_jit_harden=2`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Mode::Jit => "JIT",
+            Mode::Interp => "interpreter",
+            Mode::Harden => "JIT, bpf_jit_harden=2",
+        }
+    }
+
     fn cmdline(self) -> &'static str {
         match self {
             Mode::Jit => "bpfdiff.jit_enable=1 bpfdiff.jit_harden=0",
