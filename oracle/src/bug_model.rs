@@ -11,7 +11,7 @@
 //! new divergence. The values may flow through any later instructions
 //! (`w1 = le16 w1; r0 += r1`), which a relation on r0 cannot follow.
 
-use crate::backend::interp::InterpBackend;
+use crate::backend::interp::{engine_outcome, InterpBackend};
 use crate::backend::Backend;
 use crate::compare::{compare_pair, Difference};
 use crate::outcome::Execution;
@@ -327,13 +327,14 @@ const MOV64_REG: u8 = 0xbf;
 /// True when `rewritten` run on `input` differs from `program` as `d` says.
 fn reproduces_with(program: &Program, rewritten: &Program, input: &[u8], d: &Difference) -> bool {
     let mut interp = InterpBackend::default();
-    let reference = interp.run(program, input);
+    // The reference run, once: its outcome and its first read of unwritten
+    // stack (which makes a comparison inconclusive, as in `diff`).
+    let mut mem = input.to_vec();
+    let run = Interpreter::new(program).map(|vm| vm.run(&mut mem, DEFAULT_BUDGET));
+    let uninit = run.as_ref().ok().and_then(|r| r.uninit_stack_read);
+    let reference = engine_outcome("interp", run, mem);
     let mut emulated = interp.run(rewritten, input);
     emulated.backend = d.backend.clone();
-    let uninit = Interpreter::new(program).ok().and_then(|vm| {
-        let mut mem = input.to_vec();
-        vm.run(&mut mem, DEFAULT_BUDGET).uninit_stack_read
-    });
     let Ok(differences) = compare_pair(&reference, uninit, &emulated, &interp.capabilities())
     else {
         return false;

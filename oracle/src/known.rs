@@ -400,7 +400,7 @@ pub struct KnownRules {
 
 /// A difference that more than one rule matched: the first rule was used,
 /// and the summary says so, so that no rule silently shadows another.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ambiguity {
     /// The backend of the difference.
     pub backend: String,
@@ -666,6 +666,12 @@ impl KnownRules {
     /// For summaries: every rule that matched, with its count and reason,
     /// then how many rules did not match.
     pub fn summary(&self) -> String {
+        self.summary_with(&self.hits, &self.ambiguous)
+    }
+
+    /// [`KnownRules::summary`] with other counts: `hits` per rule, in rule
+    /// order, and the ambiguous matches (a campaign's, over every session).
+    pub fn summary_with(&self, hits: &[u64], ambiguous: &[Ambiguity]) -> String {
         let from = if self.sources.is_empty() {
             String::new()
         } else {
@@ -677,7 +683,7 @@ impl KnownRules {
         let matched: Vec<String> = self
             .rules
             .iter()
-            .zip(&self.hits)
+            .zip(hits)
             .filter(|(_, &n)| n > 0)
             .map(|(r, n)| {
                 format!(
@@ -686,8 +692,7 @@ impl KnownRules {
                 )
             })
             .collect();
-        let ambiguous: Vec<String> = self
-            .ambiguous
+        let ambiguous: Vec<String> = ambiguous
             .iter()
             .map(|a| {
                 format!(

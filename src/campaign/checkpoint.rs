@@ -4,12 +4,12 @@
 //! campaign --resume DIR` reads it and continues exactly there.
 
 use super::tally::{
-    AmbiguityCount, CampaignSummary, Confusion, DivergenceGroup, Example, SignatureCount,
-    VerdictStats,
+    CampaignSummary, Confusion, DivergenceGroup, Example, SignatureCount, VerdictStats,
 };
 use super::timeline::Timeline;
 use super::{case_seed, CampaignConfig, Shard};
 use crate::gen::{seeded, Knobs, Tier};
+use bpfdiff_oracle::known::Ambiguity;
 use bpfdiff_oracle::{KnownRule, Outcome};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -139,7 +139,7 @@ struct SavedState {
     signatures_dropped: u64,
     coverage: Vec<u64>,
     rule_hits: Vec<u64>,
-    ambiguous: Vec<AmbiguityCount>,
+    ambiguous: Vec<Ambiguity>,
     timeline: Timeline,
     #[serde(default)]
     verdict_matrix: crate::verdict_matrix::VerdictMatrix,

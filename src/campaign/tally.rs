@@ -58,20 +58,6 @@ pub struct SignatureCount {
     pub rule: Option<String>,
 }
 
-/// A difference that more than one rule matched (see
-/// [`bpfdiff_oracle::known::Ambiguity`]), kept across a resume.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AmbiguityCount {
-    /// The backend of the difference.
-    pub backend: String,
-    /// Its aspect.
-    pub aspect: String,
-    /// Every matching rule, in rule order.
-    pub rules: Vec<String>,
-    /// How many differences matched exactly these rules.
-    pub count: u64,
-}
-
 /// One diverging case, kept as an example.
 #[derive(Clone, Debug)]
 pub struct Example {
@@ -151,7 +137,7 @@ pub struct CampaignSummary {
     /// Matches per rule, in rule order.
     pub rule_hits: Vec<u64>,
     /// Ambiguous matches of the sessions before a resume.
-    pub ambiguous_before: Vec<AmbiguityCount>,
+    pub ambiguous_before: Vec<Ambiguity>,
     /// Ambiguous matches of this session.
     pub ambiguous_session: Vec<Ambiguity>,
     /// Progress over time.
@@ -233,7 +219,7 @@ impl CampaignSummary {
     }
 
     /// Every ambiguous match, over every session.
-    pub fn ambiguous(&self) -> Vec<AmbiguityCount> {
+    pub fn ambiguous(&self) -> Vec<Ambiguity> {
         let mut all = self.ambiguous_before.clone();
         for a in &self.ambiguous_session {
             match all
@@ -241,7 +227,7 @@ impl CampaignSummary {
                 .find(|b| b.rules == a.rules && b.backend == a.backend && b.aspect == a.aspect)
             {
                 Some(b) => b.count += a.count,
-                None => all.push(AmbiguityCount {
+                None => all.push(Ambiguity {
                     backend: a.backend.clone(),
                     aspect: a.aspect.clone(),
                     rules: a.rules.clone(),
@@ -253,52 +239,10 @@ impl CampaignSummary {
     }
 
     /// For summaries: every rule that matched, with its count and reason,
-    /// then how many rules did not match (the form of
-    /// [`KnownRules::summary`], with this campaign's counts).
+    /// then how many rules did not match ([`KnownRules::summary`] with this
+    /// campaign's counts).
     pub fn rules_summary(&self) -> String {
-        let sources = self.rules.sources();
-        let from = if sources.is_empty() {
-            String::new()
-        } else {
-            format!(" from {}", sources.join(" + "))
-        };
-        let rules = self.rules.rules();
-        if rules.is_empty() {
-            return format!("known divergences: none defined{from}");
-        }
-        let matched: Vec<String> = rules
-            .iter()
-            .zip(&self.rule_hits)
-            .filter(|(_, &n)| n > 0)
-            .map(|(r, n)| {
-                format!(
-                    "\n  {} ({} on {}): {n} match(es) — {}",
-                    r.name, r.aspect, r.backend, r.reason
-                )
-            })
-            .collect();
-        let ambiguous: Vec<String> = self
-            .ambiguous()
-            .iter()
-            .map(|a| {
-                format!(
-                    "\n  AMBIGUOUS: {} difference(s) on {} ({}) matched {} rules: {}; the first was used, the others would shadow it",
-                    a.count,
-                    a.backend,
-                    a.aspect,
-                    a.rules.len(),
-                    a.rules.join(", ")
-                )
-            })
-            .collect();
-        format!(
-            "known divergences: {} rule(s){from}, {} matched{}\n  {} rule(s) without a match{}",
-            rules.len(),
-            matched.len(),
-            matched.concat(),
-            rules.len() - matched.len(),
-            ambiguous.concat()
-        )
+        self.rules.summary_with(&self.rule_hits, &self.ambiguous())
     }
 }
 

@@ -25,7 +25,7 @@ use bpfdiff_engine::data::{self, DataError, Expected};
 use bpfdiff_engine::hex::parse_hex_bytes;
 use bpfdiff_engine::{Insn, Program};
 use bpfdiff_oracle::registry::{self, RegistryError};
-use bpfdiff_oracle::{Comparison, Execution, KnownRules, Outcome, Verdict};
+use bpfdiff_oracle::{Comparison, Difference, Execution, KnownRules, Outcome, Verdict};
 use record::{CaseFile, Record, RecordedDifference, CASE_SCHEMA};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -447,12 +447,7 @@ impl Replayer {
                 .collect();
             self.named_by_records.push((forms, path.clone()));
         }
-        let check = self
-            .harness
-            .check_without_rules(&Case::new(case.program.clone(), case.mem.clone()));
-        let mut comparison = check.comparison;
-        self.rules.apply(&case.program, &case.mem, &mut comparison);
-        result.outcomes = check.outcomes;
+        let comparison = self.compare(case, &mut result);
         let (differences, skipped) = match &comparison {
             Comparison::Diverge { differences } => (differences.clone(), Vec::new()),
             Comparison::Agree { skipped } => (Vec::new(), skipped.clone()),
@@ -461,16 +456,7 @@ impl Replayer {
                 return result;
             }
         };
-        result.observed = differences
-            .iter()
-            .map(|d| Observed {
-                backend: d.backend.clone(),
-                aspect: d.aspect.name().to_string(),
-                detail: d.detail.clone(),
-                rule: d.known.clone(),
-                signature: Signature::of(&case.program, &result.outcomes, d).slug(),
-            })
-            .collect();
+        result.observed = observed(&case.program, &result.outcomes, &differences);
         let (mut changed, mut fixed, mut unchecked, mut fine) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         if let (Some(want), Some(engine)) = (&case.expected, result.outcomes.first()) {
@@ -570,16 +556,23 @@ impl Replayer {
         result
     }
 
-    /// Replays a fuzz artifact: `as-recorded` while some difference no
-    /// rule explains still occurs (the finding reproduces), `fixed` when
-    /// none does, `not-run` when the case is inconclusive.
-    fn replay_artifact(&mut self, case: &ReplayCase, mut result: CaseResult) -> CaseResult {
+    /// Runs `case` on every backend, keeps the outcomes in `result` and
+    /// returns the comparison with the rules applied.
+    fn compare(&mut self, case: &ReplayCase, result: &mut CaseResult) -> Comparison {
         let check = self
             .harness
             .check_without_rules(&Case::new(case.program.clone(), case.mem.clone()));
         let mut comparison = check.comparison;
         self.rules.apply(&case.program, &case.mem, &mut comparison);
         result.outcomes = check.outcomes;
+        comparison
+    }
+
+    /// Replays a fuzz artifact: `as-recorded` while some difference no
+    /// rule explains still occurs (the finding reproduces), `fixed` when
+    /// none does, `not-run` when the case is inconclusive.
+    fn replay_artifact(&mut self, case: &ReplayCase, mut result: CaseResult) -> CaseResult {
+        let comparison = self.compare(case, &mut result);
         let differences = match &comparison {
             Comparison::Diverge { differences } => differences.clone(),
             Comparison::Agree { .. } => Vec::new(),
@@ -591,16 +584,7 @@ impl Replayer {
                 return result;
             }
         };
-        result.observed = differences
-            .iter()
-            .map(|d| Observed {
-                backend: d.backend.clone(),
-                aspect: d.aspect.name().to_string(),
-                detail: d.detail.clone(),
-                rule: d.known.clone(),
-                signature: Signature::of(&case.program, &result.outcomes, d).slug(),
-            })
-            .collect();
+        result.observed = observed(&case.program, &result.outcomes, &differences);
         let new: Vec<String> = result
             .observed
             .iter()
@@ -707,4 +691,19 @@ pub fn summary_line(results: &[CaseResult]) -> String {
         count(Status::Changed),
         count(Status::NotRun)
     )
+}
+
+/// The differences of a replay as they are reported: with the rule that
+/// explains each and its signature.
+fn observed(program: &Program, outcomes: &[Outcome], differences: &[Difference]) -> Vec<Observed> {
+    differences
+        .iter()
+        .map(|d| Observed {
+            backend: d.backend.clone(),
+            aspect: d.aspect.name().to_string(),
+            detail: d.detail.clone(),
+            rule: d.known.clone(),
+            signature: Signature::of(program, outcomes, d).slug(),
+        })
+        .collect()
 }
