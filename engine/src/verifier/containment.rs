@@ -38,7 +38,7 @@ use super::log;
 use super::scalar::ScalarBounds;
 use super::stack::{ByteType, Slot};
 use super::state::{PtrKind, Reg, State};
-use super::verify::{verify_recording, VerifyOptions};
+use super::verify::{verify, verify_recording, VerifyOptions};
 use crate::interp::{trace_program_sampling, ExecResult, Trace, MEM_BASE, STACK_SIZE, STACK_TOP};
 use crate::program::Program;
 use std::fmt;
@@ -118,6 +118,12 @@ pub fn check_program(program: &Program, input: &[u8], limits: &CheckLimits) -> O
         input_len: Some(input.len()),
         log_level: 0,
     };
+    // Recording hashes the state at every processed instruction; a
+    // refused program (often one that ran to the complexity limit) needs
+    // none of that, so the plain verdict comes first.
+    if !verify(program, &opts).verdict.is_accepted() {
+        return Outcome::Rejected;
+    }
     let (result, explored) = verify_recording(program, &opts, limits.max_states);
     if !result.verdict.is_accepted() {
         return Outcome::Rejected;

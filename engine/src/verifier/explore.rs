@@ -113,7 +113,7 @@ struct Recorder {
     at: Vec<Vec<State>>,
     /// Per instruction: the indices into `at[pc]` of the states with a
     /// given hash (so that a state is recorded once, in constant time).
-    seen: Vec<std::collections::HashMap<u64, Vec<u32>>>,
+    seen: Vec<rustc_hash::FxHashMap<u64, Vec<u32>>>,
     total: usize,
     limit: usize,
     complete: bool,
@@ -136,9 +136,10 @@ impl Recorder {
     /// Records `st` at `pc` unless an equal state is there already.
     #[cold]
     fn add(&mut self, pc: usize, st: &State) {
-        use std::hash::{BuildHasher, BuildHasherDefault};
-        let hash =
-            BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(st);
+        use std::hash::BuildHasher;
+        // FxHash: the recorder hashes a whole state per processed
+        // instruction, and SipHash made that most of a recording run.
+        let hash = rustc_hash::FxBuildHasher.hash_one(st);
         let at = &mut self.at[pc];
         let same = self.seen[pc].entry(hash).or_default();
         if same.iter().any(|&k| at[k as usize] == *st) {
