@@ -20,6 +20,7 @@
 pub mod checkpoint;
 pub mod findings;
 pub mod junit;
+pub mod kernel_states;
 pub mod report;
 pub mod soundness;
 pub mod tally;
@@ -34,6 +35,7 @@ use crate::environment::Environment;
 use crate::fuzz_glue::DiffHarness;
 use crate::gen::{seeded, Case, Knobs, Tier};
 use bpfdiff_engine::opcode::{OpcodeRow, OPCODES};
+use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
 use bpfdiff_oracle::registry::RegistryError;
 use bpfdiff_oracle::{Comparison, KnownRules, Outcome};
 use checkpoint::Checkpoint;
@@ -145,6 +147,9 @@ pub struct CampaignConfig {
     pub save: Option<PathBuf>,
     /// How often to write the checkpoint (when saving).
     pub checkpoint_every: Duration,
+    /// The fraction of cases whose concrete run is also checked against
+    /// the kernel verifier's level-2 states (`None`: off).
+    pub kernel_states: Option<f64>,
 }
 
 impl CampaignConfig {
@@ -163,6 +168,7 @@ impl CampaignConfig {
             kernel_reasons: false,
             save: None,
             checkpoint_every: checkpoint::EVERY,
+            kernel_states: None,
         }
     }
 
@@ -326,6 +332,8 @@ pub(crate) struct CaseResult {
     pub(crate) reasons: Vec<Option<String>>,
     /// The opcode-table rows of the program's instructions.
     pub(crate) rows: Vec<u16>,
+    /// The kernel-states check, when this case was sampled for it.
+    pub(crate) kernel_states: Option<kernel_states::CaseCheck>,
 }
 
 /// The index of `row` in [`OPCODES`].
@@ -334,18 +342,38 @@ fn row_index(row: &'static OpcodeRow) -> u16 {
     (offset / std::mem::size_of::<OpcodeRow>()) as u16
 }
 
-fn run_one(harness: &mut DiffHarness, config: &CampaignConfig, position: u64) -> CaseResult {
+fn run_one(
+    harness: &mut DiffHarness,
+    states_kernel: Option<&mut KernelBackend>,
+    config: &CampaignConfig,
+    position: u64,
+) -> CaseResult {
     let index = config
         .shard
         .case_index(position)
         .expect("positions stop before the index space ends");
-    let case = seeded::case(config.tier, &config.knobs, case_seed(config.seed, index));
+    let seed = case_seed(config.seed, index);
+    let case = seeded::case(config.tier, &config.knobs, seed);
     let rows = case
         .program
         .decode()
         .map(|d| d.iter().map(|(_, i)| row_index(i.row)).collect())
         .unwrap_or_default();
-    let check = harness.check_without_rules(&case);
+    let mut check = harness.check_without_rules(&case);
+    let kernel_states = match (states_kernel, config.kernel_states) {
+        (Some(kernel), Some(fraction)) if kernel_states::sampled(seed, fraction) => Some(
+            match bpfdiff_oracle::kernel_log::kernel_states(kernel, &case.program, &case.input) {
+                Ok(states) => {
+                    if let Some(d) = states.difference() {
+                        check.comparison = with_difference(check.comparison, d);
+                    }
+                    kernel_states::CaseCheck::Checked(Box::new(states))
+                }
+                Err(e) => kernel_states::CaseCheck::Failed(e),
+            },
+        ),
+        _ => None,
+    };
     let reasons = check
         .outcomes
         .iter()
@@ -363,6 +391,21 @@ fn run_one(harness: &mut DiffHarness, config: &CampaignConfig, position: u64) ->
         outcomes: check.outcomes,
         reasons,
         rows,
+        kernel_states,
+    }
+}
+
+/// `comparison` with `d` added: a kernel-states finding makes an agreeing
+/// or inconclusive case diverge (the finding stands on its own).
+fn with_difference(comparison: Comparison, d: bpfdiff_oracle::Difference) -> Comparison {
+    match comparison {
+        Comparison::Diverge { mut differences } => {
+            differences.push(d);
+            Comparison::Diverge { differences }
+        }
+        Comparison::Agree { .. } | Comparison::Inconclusive { .. } => Comparison::Diverge {
+            differences: vec![d],
+        },
     }
 }
 
@@ -425,6 +468,9 @@ pub fn run_with_progress(
                             return;
                         }
                     };
+                    let mut states_kernel = config
+                        .kernel_states
+                        .map(|_| KernelBackend::new(KernelOptions::default()));
                     loop {
                         let position = next.fetch_add(1, Ordering::Relaxed);
                         if done(position) {
@@ -439,7 +485,9 @@ pub fn run_with_progress(
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        if tx.send(run_one(&mut harness, config, position)).is_err() {
+                        let result =
+                            run_one(&mut harness, states_kernel.as_mut(), config, position);
+                        if tx.send(result).is_err() {
                             return;
                         }
                     }
@@ -538,6 +586,42 @@ mod tests {
             ("0x12g and 12b stay", "0x12g and 12b stay"),
         ] {
             assert_eq!(normalize_reason(reason), grouped, "{reason}");
+        }
+    }
+
+    #[test]
+    fn a_kernel_states_finding_makes_any_case_diverge() {
+        use bpfdiff_oracle::{Aspect, Difference};
+        let finding = Difference {
+            backend: "kernel".into(),
+            aspect: Aspect::KernelState,
+            detail: "insn 3: r2 = 0x5 (5) is outside the kernel's R2=0".into(),
+            known: None,
+        };
+        let other = Difference {
+            aspect: Aspect::R0,
+            detail: "0x1 vs 0x2".into(),
+            ..finding.clone()
+        };
+        for (before, expected) in [
+            (Comparison::Agree { skipped: vec![] }, vec![finding.clone()]),
+            (
+                Comparison::Inconclusive {
+                    why: vec!["rbpf: not compared".into()],
+                },
+                vec![finding.clone()],
+            ),
+            (
+                Comparison::Diverge {
+                    differences: vec![other.clone()],
+                },
+                vec![other.clone(), finding.clone()],
+            ),
+        ] {
+            match with_difference(before, finding.clone()) {
+                Comparison::Diverge { differences } => assert_eq!(differences, expected),
+                c => panic!("{c:?}"),
+            }
         }
     }
 

@@ -35,3 +35,52 @@ fn diff_kernel_states_checks_every_instruction_of_the_run() {
         "{text}"
     );
 }
+
+/// `campaign --kernel-states F`: the sampled cases (chosen by case seed)
+/// are checked against the kernel's level-2 states, the counts are in the
+/// JSON summary, and where `bpf()` is denied the run says it checked
+/// nothing and exits 3 instead of passing.
+#[test]
+fn campaign_checks_a_sampled_fraction_against_the_kernels_states() {
+    let programs = 40u64;
+    let out = bpfdiff(&[
+        &"campaign",
+        &"--tier",
+        &"verifier",
+        &"--programs",
+        &programs.to_string(),
+        &"--backends",
+        &"interp",
+        &"--jobs",
+        &"2",
+        &"--kernel-states",
+        &"0.5",
+        &"--json",
+    ]);
+    let expected = (0..programs)
+        .filter(|&i| {
+            bpfdiff::campaign::kernel_states::sampled(bpfdiff::campaign::case_seed(0, i), 0.5)
+        })
+        .count() as u64;
+    assert!(expected > 5 && expected < 35, "{expected}");
+    let k = bpfdiff_oracle::backend::kernel::KernelBackend::new(Default::default());
+    if k.unavailable().is_some() {
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--kernel-states checked none"),
+            "{}",
+            stderr(&out)
+        );
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let t = &json["kernel_states"];
+    assert_eq!(t["sampled"], expected, "{t}");
+    // Verifier-tier programs decode and the kernel accepts them: every
+    // sampled case is checked, instruction by instruction.
+    assert_eq!(t["checked_programs"], expected, "{t}");
+    assert_eq!(t["kernel_refused"], 0, "{t}");
+    assert!(t["checked_insns"].as_u64().unwrap() > 10 * expected, "{t}");
+    assert_eq!(t["violations"], 0, "{t}");
+}

@@ -31,6 +31,12 @@ pub enum Aspect {
     UnsafeAccepted,
     /// The backend crashed.
     Crash,
+    /// A concrete value of the run lies outside the abstract state the
+    /// kernel's verifier printed for that instruction (its level-2 log), or
+    /// the run reaches an instruction the kernel explored no path to: a
+    /// kernel verifier soundness finding (`diff --kernel-states`, sampled
+    /// in campaigns).
+    KernelState,
 }
 
 impl Aspect {
@@ -46,6 +52,7 @@ impl Aspect {
             Aspect::FaultPc => "fault-pc",
             Aspect::UnsafeAccepted => "unsafe-accepted",
             Aspect::Crash => "crash",
+            Aspect::KernelState => "kernel-state",
         }
     }
 }

@@ -107,6 +107,10 @@ pub struct InsnPattern {
     /// The destination register the instruction must name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst: Option<u8>,
+    /// The instruction must name the same register as src and dst (a
+    /// register compared with itself, `if r7 > r7`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub src_is_dst: bool,
 }
 
 /// A condition on an operand field, written as a string in rules files:
@@ -180,6 +184,7 @@ impl InsnPattern {
             && self.imm.is_none_or(|c| c.holds(i64::from(i.imm)))
             && self.off.is_none_or(|c| c.holds(i64::from(i.off)))
             && self.dst.is_none_or(|r| r == i.dst)
+            && (!self.src_is_dst || i.src == i.dst)
     }
 }
 

@@ -76,6 +76,9 @@ pub struct SavedConfig {
     pub rule_sources: Vec<String>,
     /// Whether the kernel's refusal reasons were fetched.
     pub kernel_reasons: bool,
+    /// The fraction of cases checked against the kernel's level-2 states.
+    #[serde(default)]
+    pub kernel_states: Option<f64>,
 }
 
 impl SavedConfig {
@@ -92,6 +95,7 @@ impl SavedConfig {
             rules: config.rules.rules().to_vec(),
             rule_sources: config.rules.sources().to_vec(),
             kernel_reasons: config.kernel_reasons,
+            kernel_states: config.kernel_states,
         }
     }
 
@@ -143,6 +147,8 @@ struct SavedState {
     timeline: Timeline,
     #[serde(default)]
     verdict_matrix: crate::verdict_matrix::VerdictMatrix,
+    #[serde(default)]
+    kernel_states: super::kernel_states::KernelStatesTally,
 }
 
 /// A campaign checkpoint.
@@ -191,6 +197,7 @@ impl Checkpoint {
             ambiguous: s.ambiguous(),
             timeline: s.timeline.clone(),
             verdict_matrix: s.verdict_matrix,
+            kernel_states: s.kernel_states.clone(),
         };
         Checkpoint {
             format: FORMAT,
@@ -295,6 +302,9 @@ impl Checkpoint {
         s.ambiguous_before = st.ambiguous;
         s.timeline = st.timeline;
         s.verdict_matrix = st.verdict_matrix;
+        if st.kernel_states.is_on() {
+            s.kernel_states = st.kernel_states;
+        }
         s.resumed = true;
         s
     }

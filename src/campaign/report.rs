@@ -168,6 +168,9 @@ pub struct CampaignReport {
     /// refusal classes compared (absent unless both ran).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict_matrix: Option<crate::verdict_matrix::VerdictMatrix>,
+    /// The sampled kernel-states check (absent unless `--kernel-states`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_states: Option<super::kernel_states::KernelStatesTally>,
     /// Differences by signature (of the unminimized program), most frequent first.
     pub signatures: Vec<SignatureReport>,
     /// Differences whose signature was not kept (too many distinct ones).
@@ -378,6 +381,10 @@ impl CampaignSummary {
             accepted_by_all: self.accepted_by_all,
             verdict_confusion,
             verdict_matrix: (!self.verdict_matrix.is_empty()).then_some(self.verdict_matrix),
+            kernel_states: self
+                .kernel_states
+                .is_on()
+                .then(|| self.kernel_states.clone()),
             signatures,
             signatures_dropped: self.signatures_dropped,
             coverage,
@@ -442,6 +449,9 @@ impl fmt::Display for CampaignSummary {
         }
         if !self.verdict_matrix.is_empty() {
             writeln!(f, "  {}", self.verdict_matrix)?;
+        }
+        if self.kernel_states.is_on() {
+            writeln!(f, "  {}", self.kernel_states)?;
         }
         if !self.inconclusive_reasons.is_empty() {
             writeln!(f, "inconclusive, by reason:")?;

@@ -152,6 +152,8 @@ pub struct CampaignSummary {
     pub environment: Option<Environment>,
     /// The engine verifier's verdicts against the kernel's.
     pub verdict_matrix: crate::verdict_matrix::VerdictMatrix,
+    /// The sampled kernel-states check.
+    pub kernel_states: super::kernel_states::KernelStatesTally,
 }
 
 impl CampaignSummary {
@@ -187,6 +189,7 @@ impl CampaignSummary {
             ambiguous_session: Vec::new(),
             timeline: Timeline::default(),
             verdict_matrix: Default::default(),
+            kernel_states: super::kernel_states::KernelStatesTally::new(config.kernel_states),
             next_position: 0,
             resumed: false,
             saved: Vec::new(),
@@ -257,6 +260,9 @@ pub(crate) fn fold(
 ) -> Result<(), CampaignError> {
     s.programs += 1;
     s.verdict_matrix.record(&r.outcomes);
+    if let Some(check) = &r.kernel_states {
+        s.kernel_states.record(check);
+    }
     for &row in &r.rows {
         if let Some(n) = s.coverage.get_mut(row as usize) {
             *n += 1;

@@ -87,6 +87,14 @@ pub struct CampaignArgs {
     /// Do not fetch the kernel verifier's reason for each refusal (faster).
     #[arg(long)]
     pub no_kernel_reasons: bool,
+    /// Also check this fraction of the cases (0 < F <= 1, chosen by case
+    /// seed) against the kernel verifier's own abstract states: load with a
+    /// level-2 log, parse it, and check the engine's concrete run against
+    /// it (as `diff --kernel-states`). A value outside them is a new
+    /// divergence of aspect `kernel-state`. A level-2 load costs several
+    /// plain loads, so sample (e.g. 0.02).
+    #[arg(long, value_name = "F", value_parser = parse_fraction)]
+    pub kernel_states: Option<f64>,
     /// Exit 0 even when a backend ran none of the programs (could not run
     /// here) or no case was compared, instead of 3.
     #[arg(long)]
@@ -103,12 +111,21 @@ pub struct CampaignArgs {
     /// accepted program runs inside the states it explored
     /// (docs/verifier.md, self-soundness). Takes --seed, --programs,
     /// --duration, --shard, --jobs and --json.
-    #[arg(long, conflicts_with_all = ["tier", "backends", "save", "resume", "junit", "no_kernel_reasons", "allow_skip"])]
+    #[arg(long, conflicts_with_all = ["tier", "backends", "save", "resume", "junit", "no_kernel_reasons", "kernel_states", "allow_skip"])]
     pub verifier_soundness: bool,
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse()
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 1.0 => Ok(f),
+        _ => Err(format!(
+            "`{s}` is not a fraction in (0, 1] (e.g. 0.02 for 2 % of the cases)"
+        )),
+    }
 }
 
 /// Set by the SIGINT/SIGTERM handler.
@@ -332,6 +349,9 @@ fn resume_config(
             conflicts.push("--known: other rules than the checkpoint's".to_string());
         }
     }
+    if args.kernel_states.is_some() && args.kernel_states != saved.kernel_states {
+        conflicts.push("--kernel-states: another fraction than the checkpoint's".to_string());
+    }
     if args.no_kernel_reasons && saved.kernel_reasons {
         conflicts.push("--no-kernel-reasons (the checkpoint fetched them)".to_string());
     }
@@ -360,6 +380,7 @@ fn resume_config(
         kernel_reasons: saved.kernel_reasons,
         save: Some(dir.to_path_buf()),
         checkpoint_every: checkpoint_every()?,
+        kernel_states: saved.kernel_states,
     })
 }
 
@@ -422,6 +443,7 @@ pub fn execute(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
                 kernel_reasons: !args.no_kernel_reasons,
                 save: args.save.clone(),
                 checkpoint_every: checkpoint_every()?,
+                kernel_states: args.kernel_states,
             };
             (config, None)
         }
@@ -458,8 +480,11 @@ pub fn execute(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_TESTS_FAILED));
     }
     let idle = summary.backends_that_ran_nothing();
-    if (!idle.is_empty() || summary.compared_nothing()) && !args.allow_skip {
-        let why = if idle.is_empty() {
+    let states_idle = summary.kernel_states.checked_nothing();
+    if (!idle.is_empty() || summary.compared_nothing() || states_idle) && !args.allow_skip {
+        let why = if states_idle && idle.is_empty() {
+            "--kernel-states checked none of the sampled cases".to_string()
+        } else if idle.is_empty() {
             "no case was compared".to_string()
         } else {
             format!("backend {} ran none of the programs", idle.join(", "))

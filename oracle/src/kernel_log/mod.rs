@@ -20,6 +20,8 @@ pub use check::{check, CheckReport, Violation};
 pub use state::{parse_log, InsnState, KernelLog, KernelLogError};
 
 use crate::backend::kernel::{wrapper, KernelBackend};
+use crate::compare::{Aspect, Difference};
+use crate::known::KERNEL_BACKEND;
 use bpfdiff_engine::interp::{trace_program, DEFAULT_BUDGET};
 use bpfdiff_engine::Program;
 
@@ -55,6 +57,24 @@ impl KernelStates {
             s.push_str(" [the kernel refused the program]");
         }
         s
+    }
+
+    /// The check's finding as a difference of the `kernel` backend
+    /// (aspect `kernel-state`): the first failing step, with how many more
+    /// registers failed there. `None` when every checked step was inside.
+    pub fn difference(&self) -> Option<Difference> {
+        let first = self.report.violations.first()?;
+        let more = self.report.violations.len() - 1;
+        let mut detail = format!("concrete run vs the kernel verifier's states: {first}");
+        if more > 0 {
+            detail.push_str(&format!(" (and {more} more register(s) at that step)"));
+        }
+        Some(Difference {
+            backend: KERNEL_BACKEND.to_string(),
+            aspect: Aspect::KernelState,
+            detail,
+            known: None,
+        })
     }
 }
 
