@@ -84,3 +84,35 @@ fn campaign_checks_a_sampled_fraction_against_the_kernels_states() {
     assert!(t["checked_insns"].as_u64().unwrap() > 10 * expected, "{t}");
     assert_eq!(t["violations"], 0, "{t}");
 }
+
+/// A program the kernel refuses at its first instruction (`w10 = -3`:
+/// `frame pointer is read only`) has no kernel state past it; the engine
+/// runs on. The run past the refusal is not checked and is no finding
+/// (campaign sampling once reported such runs as "the kernel explored no
+/// path to" the next instruction).
+#[test]
+fn diff_kernel_states_does_not_judge_a_run_past_the_kernels_refusal() {
+    let s = Scratch::new("kernel-states-refused");
+    let f = s.write(
+        "p.s",
+        "w10 = -3\nif w0 != w4 goto -1\nw7 <<= w3\nr8 = le16 r8\nexit\n",
+    );
+    let out = bpfdiff(&[
+        &"diff",
+        &f,
+        &"--mem",
+        &"ffffffffffffffffffffffffffffffffffffffffff",
+        &"--backends",
+        &"interp",
+        &"--kernel-states",
+    ]);
+    let text = stdout(&out);
+    let k = bpfdiff_oracle::backend::kernel::KernelBackend::new(Default::default());
+    if k.unavailable().is_some() {
+        assert_eq!(out.status.code(), Some(2), "{text}{}", stderr(&out));
+        return;
+    }
+    assert!(text.contains("0 violations"), "{text}");
+    assert!(text.contains("[the kernel refused the program]"), "{text}");
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+}

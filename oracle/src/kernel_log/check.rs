@@ -144,7 +144,9 @@ pub fn check(log: &KernelLog, trace: &[TraceStep]) -> CheckReport {
                 report.checked += 1;
                 report.values += compared;
             }
-            Some(_) if passed_pruning => {
+            // A refused program's log covers the paths explored before
+            // the refusal only; the run may be on another one.
+            Some(_) if passed_pruning || !log.accepted => {
                 report.unchecked = trace.len() - i;
                 return report;
             }

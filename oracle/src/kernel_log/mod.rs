@@ -99,10 +99,15 @@ pub fn kernel_states(
     program: &Program,
     input: &[u8],
 ) -> Result<KernelStates, KernelStatesError> {
-    let (_, raw) = kernel
+    let (loaded, raw) = kernel
         .raw_verifier_log(program, input.len(), 2)
         .map_err(KernelStatesError::Unavailable)?;
-    let log = parse_log(&raw, &wrapper::layout(input.len()))?;
+    let mut log = parse_log(&raw, &wrapper::layout(input.len()))?;
+    // The load's own result is the verdict: a refusal whose message the
+    // parser reads as an ordinary line must not make the log "accepted"
+    // (the run would then be judged against a refused program's partial
+    // exploration).
+    log.accepted &= loaded;
     let mut mem = input.to_vec();
     let trace = trace_program(program, &mut mem, DEFAULT_BUDGET, MAX_TRACE_STEPS)
         .map_err(|e| KernelStatesError::Engine(e.to_string()))?;

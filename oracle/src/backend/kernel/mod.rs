@@ -16,6 +16,7 @@
 //! - Without permission for `bpf()` the backend says so once on stderr and
 //!   returns `NotRun` with the reason.
 
+mod harness_fds;
 pub mod loader;
 mod memory_maps;
 pub mod native;
@@ -216,6 +217,9 @@ impl Backend for KernelBackend {
             return Outcome::not_run(name, why.clone());
         }
         if let Some(why) = harness_exceeds_limit(program.len(), input.len()) {
+            return Outcome::not_run(name, why);
+        }
+        if let Some(why) = harness_fds::names_a_harness_map(program) {
             return Outcome::not_run(name, why);
         }
         // Host safety: the engine runs it first, on the same input.
