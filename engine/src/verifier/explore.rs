@@ -435,8 +435,8 @@ impl<'a> Explorer<'a> {
         let ins = match insn_rules::decode(self.insns, pc) {
             Ok(ins) => ins,
             Err(e) => {
-                if let Some(d) = insn_rules::cond_jmp_dst(&self.insns[pc]) {
-                    self.read(st, pc, d)?;
+                if let Some(r) = insn_rules::read_before(&self.insns[pc], &e) {
+                    self.read(st, pc, r)?;
                 }
                 return Err(e);
             }

@@ -42,6 +42,10 @@ pub fn decode(insns: &[Insn], pc: usize) -> Result<Instruction, Rejection> {
         return Err(invalid_register(pc, ins.dst));
     }
     decode::decode_at(insns, pc).map_err(|e| match e.kind {
+        // src is checked first where the kernel reads it first.
+        DecodeErrorKind::BadRegister { .. } if ins.src > 10 && reads_src_first(&ins) => {
+            invalid_register(pc, ins.src)
+        }
         DecodeErrorKind::BadRegister { reg, .. } => invalid_register(pc, reg),
         DecodeErrorKind::ReservedField { .. } | DecodeErrorKind::BadSelector { .. } => {
             Rejection::new(
@@ -56,17 +60,49 @@ pub fn decode(insns: &[Insn], pc: usize) -> Result<Instruction, Rejection> {
     })
 }
 
-/// The destination register of a conditional jump (JMP/JMP32 class, not
-/// `ja`, `call` or `exit`) whose register fields are valid: its reserved
-/// fields (`imm` of the X form, `src` of the K form) are checked only after
-/// `check_cond_jmp_op` has read `dst` (`check_reg_arg(.., SRC_OP)`), so an
-/// unwritten `dst` is `R%d !read_ok` first (measured on 6.18: `if r3 > r1`
-/// with imm 5 and r3 unset).
-pub fn cond_jmp_dst(ins: &Insn) -> Option<u8> {
+/// The register the kernel reads (`check_reg_arg(.., SRC_OP)`, so an
+/// unwritten one is `R%d !read_ok`) before it finds the error `e` that
+/// [`decode`] gave for `ins`:
+///
+/// - a conditional jump (JMP/JMP32 class, not `ja`, `call` or `exit`):
+///   `check_cond_jmp_op` reads `dst` before its reserved fields (`imm` of
+///   the X form, `src` of the K form) and before `src` (measured on 6.18:
+///   `if r3 > r1` with imm 5 and r3 unset is `R3 !read_ok`; `if r6 > r12`
+///   with r6 unset is `R6 !read_ok`, not `R12 is invalid`);
+/// - an instruction that reads `src` first (the X forms of ALU and MOV,
+///   LDX, STX and the atomics: `check_alu_op`, `check_load_mem`,
+///   `check_store_reg`, `check_atomic_rmw` check `src` before `dst`) whose
+///   `dst` is above r10: `src` is read first (measured on 6.18: `r12 += r6`,
+///   `*(u64 *)(r12 +0) = r6`, `r12 = *(u64 *)(r6 +0)` and `lock *(u64
+///   *)(r12 +0) += r6` with r6 unset are `R6 !read_ok`).
+pub fn read_before(ins: &Insn, e: &Rejection) -> Option<u8> {
+    if is_cond_jmp(ins) {
+        return (ins.dst <= 10).then_some(ins.dst);
+    }
+    let dst_invalid = e.class == RejectClass::InvalidRegister && ins.dst > 10;
+    (dst_invalid && ins.src <= 10 && reads_src_first(ins)).then_some(ins.src)
+}
+
+/// JMP/JMP32 class, not `ja`, `call` or `exit`.
+fn is_cond_jmp(ins: &Insn) -> bool {
     let class = ins.opcode & 0x07;
     let op = ins.opcode & 0xf0;
-    let cond = matches!(class, 0x05 | 0x06) && !matches!(op, 0x00 | 0x80 | 0x90);
-    (cond && ins.dst <= 10 && ins.src <= 10).then_some(ins.dst)
+    matches!(class, 0x05 | 0x06) && !matches!(op, 0x00 | 0x80 | 0x90)
+}
+
+/// The instructions whose kernel check reads `src` before `dst`: ALU/ALU64
+/// X forms other than `neg` and `end`, LDX (`MEM`, `MEMSX`), STX (`MEM`,
+/// `ATOMIC`).
+fn reads_src_first(ins: &Insn) -> bool {
+    let class = ins.opcode & 0x07;
+    let op = ins.opcode & 0xf0;
+    let mode = ins.opcode & 0xe0;
+    match class {
+        0x04 | 0x07 => ins.opcode & 0x08 != 0 && !matches!(op, 0x80 | 0xd0),
+        0x01 => matches!(mode, 0x60 | 0x80),
+        0x03 => matches!(mode, 0x60 | 0xc0),
+        _ => false,
+    }
 }
 
 /// `R%d is invalid` (check_reg_arg, `EINVAL`).
