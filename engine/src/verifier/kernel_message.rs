@@ -30,6 +30,9 @@ const PATTERNS: &[(&str, RejectClass)] = &[
     ("back-edge from insn", RejectClass::BackEdge),
     ("infinite loop detected", RejectClass::InfiniteLoop),
     ("BPF program is too large", RejectClass::ComplexityLimit),
+    // More than BPF_COMPLEXITY_LIMIT_JMP_SEQ branches waiting to be
+    // explored: another of the kernel's exploration limits.
+    ("jumps is too complex", RejectClass::ComplexityLimit),
     ("combined stack size", RejectClass::CombinedStackSize),
     ("div by zero", RejectClass::DivisionByZero),
     ("invalid shift", RejectClass::InvalidShift),
@@ -164,6 +167,10 @@ mod tests {
             (
                 "infinite loop detected at insn 2",
                 RejectClass::InfiniteLoop,
+            ),
+            (
+                "The sequence of 8193 jumps is too complex.",
+                RejectClass::ComplexityLimit,
             ),
             ("div by zero", RejectClass::DivisionByZero),
             ("invalid shift 64", RejectClass::InvalidShift),

@@ -182,6 +182,10 @@ pub fn reason_from_log(log: &str) -> String {
                 && !l.starts_with("verification time")
                 && !l.starts_with("stack depth")
                 && !l.starts_with("max_states_per_insn")
+                // `infinite loop detected at insn N` is followed by the
+                // two states it compared.
+                && !l.starts_with("cur state:")
+                && !l.starts_with("old state:")
         })
         .unwrap_or("")
         .to_string()
@@ -198,5 +202,26 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::EFAULT => "EFAULT",
         524 => "ENOTSUPP",
         _ => "errno",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason_from_log;
+
+    #[test]
+    fn the_reason_of_an_infinite_loop_is_not_the_state_dump_after_it() {
+        // Linux 6.18 prints the two states it compared after the message
+        // (measured: `if r7 s> r7 goto pc-1`, r7 = skb->len & 3).
+        let log = "2: (6d) if r7 s> r7 goto pc-1 ; R7=scalar(umin=1,umax=2)\n\
+                   infinite loop detected at insn 2\n\
+                   cur state: R1=ctx() R7=scalar(umin=1,umax=2) R10=fp0\n\
+                   old state: R1=ctx() R7=scalar(umin=1,umax=2) R10=fp0\n\
+                   processed 12 insns (limit 1000000) max_states_per_insn 0 total_states 1\n";
+        assert_eq!(reason_from_log(log), "infinite loop detected at insn 2");
+        assert_eq!(
+            reason_from_log("0: (bf) r0 = r5\nR5 !read_ok\nprocessed 1 insns\n"),
+            "R5 !read_ok"
+        );
     }
 }
