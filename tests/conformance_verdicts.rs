@@ -68,9 +68,20 @@ fn the_kernel_gives_every_recorded_verdict() {
         return;
     }
     let mut stale = Vec::new();
+    let mut not_loaded = Vec::new();
     for path in list_tests(corpus()).unwrap() {
         let test = parse_data_file(&path).unwrap();
-        let observed: Observed = match k.run(&test.program, &test.mem).verdict {
+        let outcome = k.run(&test.program, &test.mem);
+        // A test whose ld_imm64 names one of the harness's own maps by fd
+        // has no verdict of its own here (the backend does not load it,
+        // docs/verifier.md); any other missing verdict is a failure.
+        if let bpfdiff_oracle::Execution::NotRun { why } = &outcome.execution {
+            if why.contains("one of the harness's own maps") {
+                not_loaded.push(format!("{}: {why}", path.display()));
+                continue;
+            }
+        }
+        let observed: Observed = match outcome.verdict {
             KVerdict::Accepted => None,
             KVerdict::Rejected { reason, .. } => {
                 // A message of a kind the engine does not model (kfuncs,
@@ -94,6 +105,11 @@ fn the_kernel_gives_every_recorded_verdict() {
         }
     }
     assert!(stale.is_empty(), "{}", stale.join("\n"));
+    for n in &not_loaded {
+        eprintln!("not compared: {n}");
+    }
+    // Only tests that name a map by fd can hit this.
+    assert!(not_loaded.len() <= 1, "{}", not_loaded.join("\n"));
 }
 
 #[test]
