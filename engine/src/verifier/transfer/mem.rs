@@ -114,6 +114,11 @@ pub fn check_mem_access(
         PtrKind::Ctx(_) | PtrKind::Packet { .. } | PtrKind::PacketEnd => {
             unreachable!("handled by transfer::pkt")
         }
+        PtrKind::MapPtr { .. } | PtrKind::MapValueOrNull { .. } => Err(reject(
+            pc,
+            RejectClass::InvalidMemoryAccess,
+            format!("R{regno} invalid mem access '{}'", p.type_name()),
+        )),
         PtrKind::Stack { frame } => {
             let (min_off, max_end) = stack_bounds(pc, regno, &p, off, size, access)?;
             let f = &mut state.frames[frame as usize].stack;
