@@ -138,7 +138,8 @@ fn resolve_maps(maps: &[MapDef], r: &LdImm64Ref) -> Result<(), Rejection> {
                     "no direct value access support for this map type",
                 ));
             }
-            if off >= m.value_size {
+            // array_map_direct_value_addr: one element only, off inside it.
+            if off >= m.value_size || m.max_entries != 1 {
                 return Err(Rejection::new(
                     r.pc,
                     RejectClass::InvalidMemoryAccess,

@@ -20,11 +20,15 @@ fn reject(pc: usize, class: RejectClass, msg: String) -> Rejection {
 }
 
 /// `compatible_reg_types` names for a rejected argument, as
-/// `check_reg_type` prints them after `expected=`.
+/// `check_reg_type` prints them after `expected=` (measured on Linux
+/// 6.18: `map_key_value_types` ends with `trusted_ptr_`, the name of
+/// `PTR_TO_BTF_ID | PTR_TRUSTED` without a BTF type).
 fn expected_names(arg: ArgType) -> &'static str {
     match arg {
         ArgType::ConstMapPtr => "map_ptr",
-        ArgType::PtrToMapKey | ArgType::PtrToMapValue => "fp, pkt, pkt_meta, map_key, map_value",
+        ArgType::PtrToMapKey | ArgType::PtrToMapValue => {
+            "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
+        }
         ArgType::PtrToCtx => "ctx",
         _ => "scalar",
     }
@@ -65,7 +69,8 @@ fn check_mem(
                 return Err(reject(
                     pc,
                     RejectClass::StackOutOfRange,
-                    format!("invalid indirect access to stack R{regno} off={off} size={size}"),
+                    // check_stack_access_within_bounds for a helper's read.
+                    format!("invalid read from stack R{regno} off={off} size={size}"),
                 ));
             }
             let depth = (-off) as u32;
