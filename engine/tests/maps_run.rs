@@ -125,3 +125,18 @@ fn malformed_maps_name_their_line() {
     assert_eq!(e.line(), Some(2), "{e}");
     assert!(e.to_string().starts_with("line 2: invalid maps:"), "{e}");
 }
+
+#[test]
+fn without_maps_a_map_helper_is_an_unknown_helper_as_in_the_jit() {
+    use bpfdiff_engine::jit::{JitProgram, Mode};
+    let t = parse_data("-- asm\ncall 1\nexit\n-- result\n0\n").unwrap();
+    let interp = Interpreter::new(&t.program).unwrap().run(&mut [], DEFAULT_BUDGET);
+    let jit = JitProgram::compile(&t.program, Mode::Checked)
+        .unwrap()
+        .run(&mut [], DEFAULT_BUDGET);
+    match interp.result {
+        ExecResult::Fault(f) => assert_eq!(f.kind, FaultKind::UnknownHelper),
+        other => panic!("{other}"),
+    }
+    assert_eq!(interp.result, jit.result);
+}

@@ -223,7 +223,8 @@ fn ja(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
 /// opaque so that no comparison reads them).
 #[inline(always)]
 fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
-    if map_helpers::is_map_helper(id) {
+    // Without maps a map helper is an unknown helper, as in the JIT.
+    if map_helpers::is_map_helper(id) && vm.mem.has_maps() {
         if run_map_helper(vm, op, n, id) {
             return next(vm, op, n);
         }

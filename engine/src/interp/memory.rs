@@ -175,6 +175,12 @@ impl<'a> Memory<'a> {
         self
     }
 
+    /// True when the run has maps.
+    #[inline(always)]
+    pub fn has_maps(&self) -> bool {
+        self.maps.is_some()
+    }
+
     /// The maps of the run, if any.
     pub fn maps(&mut self) -> Option<&mut MapSet> {
         self.maps.as_deref_mut()
