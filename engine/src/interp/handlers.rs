@@ -335,7 +335,7 @@ fn ld_imm64(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
 fn ld_map_fd(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
     let d = reg(op.dst);
     if vm.mem.map_index(MAP_PTR_BASE + op.imm).is_none() {
-        return vm.fault(op, FaultKind::Unsupported, op.imm, 0, n + 1);
+        return vm.fault(op, FaultKind::Unsupported, 0, 0, n + 1);
     }
     vm.regs[d] = MAP_PTR_BASE + op.imm;
     vm.derived[d] = OPAQUE;
@@ -349,7 +349,7 @@ fn ld_map_value(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
         // kernel's `map_direct_value_addr`).
         let m = op.off as u32 as usize;
         if !maps.maps.get(m).is_some_and(|x| x.def.map_type.is_array()) {
-            return vm.fault(op, FaultKind::Unsupported, m as u64, 0, n + 1);
+            return vm.fault(op, FaultKind::Unsupported, 0, 0, n + 1);
         }
         vm.regs[d] = (MAP_VALUE_BASE + ((m as u64) << 32)).wrapping_add(op.imm);
         vm.derived[d] = MAP;
