@@ -130,7 +130,9 @@ fn malformed_maps_name_their_line() {
 fn without_maps_a_map_helper_is_an_unknown_helper_as_in_the_jit() {
     use bpfdiff_engine::jit::{JitProgram, Mode};
     let t = parse_data("-- asm\ncall 1\nexit\n-- result\n0\n").unwrap();
-    let interp = Interpreter::new(&t.program).unwrap().run(&mut [], DEFAULT_BUDGET);
+    let interp = Interpreter::new(&t.program)
+        .unwrap()
+        .run(&mut [], DEFAULT_BUDGET);
     let jit = JitProgram::compile(&t.program, Mode::Checked)
         .unwrap()
         .run(&mut [], DEFAULT_BUDGET);
