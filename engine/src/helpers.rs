@@ -398,7 +398,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         args: &[A::PtrToCtx, A::Anything, A::PtrToUninitMem, A::ConstSize],
         ret: RetType::Integer,
         allowed: Allowed::Skb,
-        runs: false,
+        runs: true,
     },
     HelperProto {
         id: 44,

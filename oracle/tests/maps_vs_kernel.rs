@@ -180,3 +180,46 @@ fn map_verifier_messages_match_the_kernel() {
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+// net/core/filter.c bpf_skb_load_bytes_proto (ARG_PTR_TO_CTX, ARG_ANYTHING,
+// ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE) through kernel/bpf/verifier.c
+// check_func_arg, check_ptr_off_reg, check_mem_size_reg and the helper's
+// program types (sk_filter_func_proto, tc_cls_act_func_proto).
+#[test]
+fn skb_load_bytes_verifier_messages_match_the_kernel() {
+    if !bpf_available() {
+        return;
+    }
+    let call = |setup: &str| format!("{setup}call 26\nmov %r0, 0\nexit\n");
+    let ok = "mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 8\n";
+    let programs = [
+        call(ok),
+        call(&format!("add %r1, 4\n{ok}")),
+        call(&format!("mov %r1, %r10\n{ok}")),
+        call("mov %r2, 0\nmov %r3, 0\nmov %r4, 8\n"),
+        call("mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 0\n"),
+        call("mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, -1\n"),
+        call("mov %r2, 0\nmov %r3, %r10\nadd %r3, -2\nmov %r4, 4\n"),
+        call("mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nldxw %r4, [%r1+0]\nadd %r4, 1\n"),
+        call("mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nldxw %r4, [%r1+0]\nand %r4, 7\nadd %r4, 1\n"),
+        call("mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 16\n"),
+        format!("{ok}call 26\nldxdw %r0, [%r10-8]\nexit\n"),
+    ];
+    let mut mismatches = Vec::new();
+    let mut checked = 0;
+    for t in [ProgType::SocketFilter, ProgType::SchedCls, ProgType::Xdp] {
+        for asm in &programs {
+            let test =
+                parse_data(&format!("-- prog-type\n{t}\n-- asm\n{asm}-- result\n0\n")).unwrap();
+            let (_maps, k) = kernel_load(&test);
+            let k = k.map(drop);
+            let e = engine_verdict(&test);
+            checked += 1;
+            if k != e {
+                mismatches.push(format!("{t}:\n{asm}kernel {k:?}\nengine {e:?}\n"));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    assert_eq!(checked, 33);
+}

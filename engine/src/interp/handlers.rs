@@ -12,6 +12,7 @@ use super::map_helpers;
 use super::prepared::{Kind, Op, PreparedCode};
 use super::provenance::{Tag, INPUT, MAP, OPAQUE};
 use super::semantics as sem;
+use super::skb_helpers;
 use super::{ExecResult, FaultKind, CODE_BASE, MAP_PTR_BASE, MAP_VALUE_BASE, MAX_FRAMES, MEM_BASE};
 
 /// The register index of a 4-bit field (always < 16, so array accesses
@@ -223,6 +224,16 @@ fn ja(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
 /// opaque so that no comparison reads them).
 #[inline(always)]
 fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
+    // An skb program's packet helper (elsewhere unknown, as in the JIT).
+    if id == skb_helpers::HELPER_SKB_LOAD_BYTES && vm.mem.has_skb_ctx() {
+        if run_skb_helper(vm, op, n) {
+            return next(vm, op, n);
+        }
+        return Step {
+            executed: n,
+            next: std::ptr::null(),
+        };
+    }
     // Without maps a map helper is an unknown helper, as in the JIT.
     if map_helpers::is_map_helper(id) && vm.mem.has_maps() {
         if run_map_helper(vm, op, n, id) {
@@ -241,6 +252,26 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
             next(vm, op, n)
         }
         Err(kind) => vm.fault(op, kind, id, 0, n),
+    }
+}
+
+/// Runs `bpf_skb_load_bytes` for the call `op`, as [`run_map_helper`].
+#[inline(never)]
+fn run_skb_helper(vm: &mut Vm<'_>, op: &Op, n: u64) -> bool {
+    let pc = vm.pc_of(op);
+    let (regs, derived) = (vm.regs, vm.derived);
+    match skb_helpers::skb_load_bytes(&mut vm.mem, pc, &regs[..5], &derived[..5]) {
+        Ok((r0, tag)) => {
+            vm.regs[0] = r0;
+            vm.regs[1..6].fill(0);
+            vm.derived[1..6].fill(OPAQUE);
+            vm.derived[0] = tag;
+            true
+        }
+        Err((kind, addr, size)) => {
+            vm.fault(op, kind, addr, size, n);
+            false
+        }
     }
 }
 

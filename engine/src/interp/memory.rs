@@ -181,6 +181,16 @@ impl<'a> Memory<'a> {
         self.maps.is_some()
     }
 
+    /// True when the ctx is a `struct __sk_buff` (socket filter, tc).
+    pub fn has_skb_ctx(&self) -> bool {
+        self.ctx.as_ref().is_some_and(|c| {
+            matches!(
+                c.prog_type,
+                crate::prog_type::ProgType::SocketFilter | crate::prog_type::ProgType::SchedCls
+            )
+        })
+    }
+
     /// The maps of the run, if any.
     pub fn maps(&mut self) -> Option<&mut MapSet> {
         self.maps.as_deref_mut()

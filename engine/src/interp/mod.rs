@@ -34,6 +34,7 @@ mod outcome;
 mod prepared;
 pub(crate) mod provenance;
 pub mod semantics;
+mod skb_helpers;
 mod trace;
 
 pub use helper_call::{HELPER_GET_PRANDOM_U32, HELPER_GET_SMP_PROCESSOR_ID, HELPER_KTIME_GET_NS};

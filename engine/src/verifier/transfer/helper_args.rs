@@ -26,7 +26,7 @@ fn reject(pc: usize, class: RejectClass, msg: String) -> Rejection {
 fn expected_names(arg: ArgType) -> &'static str {
     match arg {
         ArgType::ConstMapPtr => "map_ptr",
-        ArgType::PtrToMapKey | ArgType::PtrToMapValue => {
+        ArgType::PtrToMapKey | ArgType::PtrToMapValue | ArgType::PtrToUninitMem => {
             "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
         }
         ArgType::PtrToCtx => "ctx",
@@ -53,6 +53,7 @@ fn check_mem(
     p: &Pointer,
     size: u32,
     effect: &mut CallEffect,
+    write: Option<&mut State>,
 ) -> Result<(), Rejection> {
     let size = size as i64;
     if !p.var.var_off.is_const() {
@@ -66,12 +67,24 @@ fn check_mem(
     match p.kind {
         PtrKind::Stack { frame } => {
             if off < -STACK_SIZE || off + size > 0 || off >= 0 {
+                let what = if write.is_some() {
+                    "write to"
+                } else {
+                    "read from"
+                };
                 return Err(reject(
                     pc,
                     RejectClass::StackOutOfRange,
-                    // check_stack_access_within_bounds for a helper's read.
-                    format!("invalid read from stack R{regno} off={off} size={size}"),
+                    // check_stack_access_within_bounds for a helper's access.
+                    format!("invalid {what} stack R{regno} off={off} size={size}"),
                 ));
+            }
+            if let Some(state) = write {
+                // check_stack_range_initialized with clobber: the bytes
+                // become STACK_MISC, spilled registers there are lost.
+                state.frames[frame as usize]
+                    .stack
+                    .write_var(off, off + size, false);
             }
             let depth = (-off) as u32;
             effect.stack_depth = Some(match effect.stack_depth {
@@ -178,14 +191,71 @@ pub fn helper_call(
                 } else {
                     def.value_size
                 };
-                check_mem(pc, regno, &p, size, &mut effect)?;
+                check_mem(pc, regno, &p, size, &mut effect, None)?;
             }
-            _ => {
-                return Err(reject(
-                    pc,
-                    RejectClass::Unsupported,
-                    format!("{arg:?} arguments are not modeled by the engine's verifier"),
-                ))
+            ArgType::PtrToCtx => match reg {
+                Reg::Ptr(p) if matches!(p.kind, PtrKind::Ctx(_)) => {
+                    // check_ptr_off_reg: a helper takes the ctx unmodified.
+                    if p.off != 0 || !p.var.var_off.is_const() || p.var.var_off.value != 0 {
+                        return Err(reject(
+                            pc,
+                            RejectClass::InvalidHelperArgument,
+                            format!(
+                                "dereference of modified ctx ptr R{regno} off={} disallowed",
+                                p.off
+                            ),
+                        ));
+                    }
+                }
+                _ => return Err(mismatch()),
+            },
+            ArgType::PtrToUninitMem => {
+                if !matches!(reg, Reg::Ptr(p) if matches!(p.kind, PtrKind::Stack { .. } | PtrKind::Mem { .. } | PtrKind::Packet { .. }))
+                {
+                    return Err(mismatch());
+                }
+            }
+            ArgType::ConstSize | ArgType::ConstSizeOrZero => {
+                let Reg::Scalar(s) = reg else {
+                    return Err(reject(
+                        pc,
+                        RejectClass::InvalidHelperArgument,
+                        format!("R{regno} type={} expected=scalar", reg.type_name()),
+                    ));
+                };
+                // check_mem_size_reg.
+                if s.smin < 0 {
+                    return Err(reject(
+                        pc,
+                        RejectClass::InvalidHelperArgument,
+                        format!(
+                            "R{regno} min value is negative, either use unsigned or 'var &= const'"
+                        ),
+                    ));
+                }
+                if s.umin == 0 && arg == ArgType::ConstSize {
+                    return Err(reject(
+                        pc,
+                        RejectClass::InvalidHelperArgument,
+                        format!(
+                            "R{regno} invalid zero-sized read: u64=[{},{}]",
+                            s.umin, s.umax
+                        ),
+                    ));
+                }
+                if s.umax >= 1 << 29 {
+                    return Err(reject(
+                        pc,
+                        RejectClass::InvalidHelperArgument,
+                        format!("R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'"),
+                    ));
+                }
+                let Reg::Ptr(p) = regs[regno - 1] else {
+                    unreachable!("a size follows a memory argument")
+                };
+                if s.umax > 0 {
+                    check_mem(pc, regno - 1, &p, s.umax as u32, &mut effect, Some(state))?;
+                }
             }
         }
     }
