@@ -53,6 +53,12 @@ pub fn read_maps_file(path: &Path) -> anyhow::Result<Vec<MapDef>> {
 pub fn parse_maps_json(text: &str) -> anyhow::Result<Vec<MapDef>> {
     let maps: Vec<JsonMap> = serde_json::from_str(text)
         .map_err(|e| anyhow!("{}:{}: invalid maps: {e}", e.line(), e.column()))?;
+    if maps.len() > bpfdiff_engine::maps::def::MAX_MAPS {
+        return Err(anyhow!(
+            "more than {} maps (the kernel's MAX_USED_MAPS)",
+            bpfdiff_engine::maps::def::MAX_MAPS
+        ));
+    }
     let mut out = Vec::new();
     for (i, m) in maps.into_iter().enumerate() {
         let map_type = MapType::parse(&m.map_type).ok_or_else(|| {

@@ -70,6 +70,9 @@ impl fmt::Display for MapType {
 pub const MAX_VALUE_SIZE: u32 = 1 << 16;
 /// See [`MAX_VALUE_SIZE`].
 pub const MAX_ENTRIES: u32 = 1 << 16;
+/// The most maps a program may use (the kernel's `MAX_USED_MAPS`).
+pub const MAX_MAPS: usize = 64;
+
 /// The largest key size (the kernel's `MAX_BPF_STACK`-bounded keys are
 /// at most 512 bytes: a key must fit on the stack to be passed).
 pub const MAX_KEY_SIZE: u32 = 512;

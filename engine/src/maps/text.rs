@@ -108,6 +108,15 @@ pub fn parse_maps(lines: &[(usize, &str)]) -> Result<Vec<MapDef>, MapTextError> 
         map.elements.push((hex(k, "key")?, hex(v, "value")?));
         element_lines.last_mut().expect("a map").push(line);
     }
+    if maps.len() > super::def::MAX_MAPS {
+        return Err(err(
+            header_lines[super::def::MAX_MAPS],
+            format!(
+                "more than {} maps (the kernel's MAX_USED_MAPS)",
+                super::def::MAX_MAPS
+            ),
+        ));
+    }
     for (i, m) in maps.iter().enumerate() {
         if let Err(e) = m.validate() {
             let line = match e {
@@ -172,5 +181,8 @@ mod tests {
         assert!(e.reason.contains("key_size must be 4"), "{e}");
         let e = parse_maps(&numbered("hash key=4 value=4 entries=x\n")).unwrap_err();
         assert!(e.reason.contains("decimal"), "{e}");
+        let many = "hash key=4 value=4 entries=1\n".repeat(65);
+        let e = parse_maps(&numbered(&many)).unwrap_err();
+        assert_eq!(e.line, 74, "{e}");
     }
 }
