@@ -460,6 +460,7 @@ mod tests {
             has_raw: true,
             prog_type: bpfdiff_engine::prog_type::ProgType::Input,
             packet: None,
+            maps: Vec::new(),
             verdict: None,
         }
     }

@@ -500,6 +500,7 @@ pub fn regression_data(case: &Case) -> Option<String> {
         has_raw: false,
         prog_type: bpfdiff_engine::prog_type::ProgType::Input,
         packet: None,
+        maps: Vec::new(),
         verdict: None,
     }))
 }

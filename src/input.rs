@@ -75,6 +75,8 @@ pub struct ProgramInput {
     pub prog_type: Option<ProgType>,
     /// The packet a `.data` file gives (`-- packet`).
     pub packet: Option<Vec<u8>>,
+    /// The maps a `.data` file declares (`-- maps`).
+    pub maps: Vec<bpfdiff_engine::maps::MapDef>,
 }
 
 /// Why a program file could not be used. Every variant names the file and,
@@ -228,6 +230,7 @@ pub fn parse_program(
         expected: None,
         prog_type: None,
         packet: None,
+        maps: Vec::new(),
     };
     match format {
         InputFormat::Raw => Program::from_bytes(bytes)
@@ -258,6 +261,7 @@ pub fn parse_program(
                 expected: Some(test.expected),
                 prog_type: Some(test.prog_type),
                 packet: test.packet,
+                maps: test.maps,
             })
         }
     }

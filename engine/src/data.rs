@@ -30,6 +30,8 @@
 use crate::asm::{conformance, AsmErrorKind};
 use crate::hex::{parse_hex_bytes, HexErrorKind};
 use crate::insn::Insn;
+use crate::maps::text::{parse_maps, write_maps};
+use crate::maps::MapDef;
 use crate::prog_type::{ProgType, UnknownProgType};
 use crate::program::Program;
 use crate::verifier::RejectClass;
@@ -57,6 +59,9 @@ pub struct DataTest {
     /// The packet (`-- packet`, hex bytes like `-- mem`; a bpfdiff
     /// extension), `None` when absent.
     pub packet: Option<Vec<u8>>,
+    /// The maps (`-- maps`, a bpfdiff extension; docs/program-types.md):
+    /// map `i` is `ld_imm64 src=1 imm=i`.
+    pub maps: Vec<MapDef>,
     /// The kernel verifier's verdict (`-- verdict`), `None` when absent
     /// (accepted).
     pub verdict: Option<ExpectedVerdict>,
@@ -193,6 +198,16 @@ pub enum DataError {
         /// What is wrong.
         kind: UnknownProgType,
     },
+    /// A `-- maps` line is malformed, or a map definition is refused.
+    #[error("{}invalid maps: {reason}", place(path, *line))]
+    BadMaps {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// The line.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// A section header (`-- result`, `-- asm`, ...) appears a second time.
     #[error(
         "{}second `-- {section}` section (the first is at line {first}); \
@@ -269,6 +284,7 @@ impl DataError {
             | DataError::BadVerdict { line, .. }
             | DataError::BadMemory { line, .. }
             | DataError::BadProgType { line, .. }
+            | DataError::BadMaps { line, .. }
             | DataError::DuplicateSection { line, .. }
             | DataError::DuplicateValue { line, .. }
             | DataError::BadRaw { line, .. }
@@ -287,6 +303,7 @@ impl DataError {
             | DataError::BadVerdict { path, .. }
             | DataError::BadMemory { path, .. }
             | DataError::BadProgType { path, .. }
+            | DataError::BadMaps { path, .. }
             | DataError::DuplicateSection { path, .. }
             | DataError::DuplicateValue { path, .. }
             | DataError::BadRaw { path, .. }
@@ -306,6 +323,7 @@ impl DataError {
             | DataError::BadVerdict { path, .. }
             | DataError::BadMemory { path, .. }
             | DataError::BadProgType { path, .. }
+            | DataError::BadMaps { path, .. }
             | DataError::DuplicateSection { path, .. }
             | DataError::DuplicateValue { path, .. }
             | DataError::BadRaw { path, .. }
@@ -326,6 +344,7 @@ enum Section {
     Error,
     ProgType,
     Packet,
+    Maps,
     Verdict,
 }
 
@@ -336,6 +355,7 @@ fn directive(line: &str) -> Option<Section> {
         // upstream's.
         ("prog-type", Section::ProgType),
         ("packet", Section::Packet),
+        ("maps", Section::Maps),
         ("verdict", Section::Verdict),
         ("asm", Section::Asm),
         ("result", Section::Result),
@@ -368,6 +388,7 @@ struct Sections<'a> {
     verdict_header: Option<usize>,
     packet: Vec<Numbered<'a>>,
     packet_header: Option<usize>,
+    maps: Vec<Numbered<'a>>,
     last_line: usize,
 }
 
@@ -383,6 +404,7 @@ impl Section {
             Section::Error => Some("error"),
             Section::ProgType => Some("prog-type"),
             Section::Packet => Some("packet"),
+            Section::Maps => Some("maps"),
             Section::Verdict => Some("verdict"),
         }
     }
@@ -453,6 +475,7 @@ fn split_sections(text: &str) -> Result<Sections<'_>, DataError> {
             Section::Error => set_value(&mut sections.error, entry, "error")?,
             Section::ProgType => set_value(&mut sections.prog_type, entry, "prog-type")?,
             Section::Packet => sections.packet.push(entry),
+            Section::Maps => sections.maps.push(entry),
             Section::Verdict => set_value(&mut sections.verdict, entry, "verdict")?,
             Section::Ignore => {}
         }
@@ -642,7 +665,13 @@ pub fn parse_data(text: &str) -> Result<DataTest, DataError> {
         }
         (None, None) => None,
     };
+    let maps = parse_maps(&sections.maps).map_err(|e| DataError::BadMaps {
+        path: None,
+        line: e.line,
+        reason: e.reason,
+    })?;
     Ok(DataTest {
+        maps,
         program,
         mem: parse_mem(&sections.mem)?,
         expected,
@@ -678,6 +707,10 @@ pub fn write_data(test: &DataTest) -> String {
     if let Some(packet) = &test.packet {
         out.push_str("-- packet\n");
         write_hex_lines(&mut out, packet);
+    }
+    if !test.maps.is_empty() {
+        out.push_str("-- maps\n");
+        out.push_str(&write_maps(&test.maps));
     }
     match conformance::disassemble(&test.program) {
         Ok(asm) => {
@@ -1029,6 +1062,7 @@ mod tests {
             has_raw: false,
             prog_type: ProgType::Input,
             packet: None,
+            maps: Vec::new(),
             verdict: None,
         };
         assert_eq!(
@@ -1045,6 +1079,7 @@ mod tests {
             has_raw: true,
             prog_type: ProgType::Input,
             packet: None,
+            maps: Vec::new(),
             verdict: None,
         };
         assert_eq!(
@@ -1084,7 +1119,7 @@ mod tests {
             mem in proptest::collection::vec(any::<u8>(), 0..40),
             expected in arb_expected(),
         ) {
-            let test = DataTest { program, mem, expected, asm: None, has_raw: false, prog_type: ProgType::Input, packet: None, verdict: None };
+            let test = DataTest { program, mem, expected, asm: None, has_raw: false, prog_type: ProgType::Input, packet: None, maps: Vec::new(), verdict: None };
             let text = write_data(&test);
             let back = parse_data(&text).map_err(|e| format!("{e}\n{text}"));
             prop_assert!(back.is_ok(), "{:?}", back);

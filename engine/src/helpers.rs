@@ -1,4 +1,6 @@
-//! Kernel helper ids and the names the kernel prints for them.
+//! Kernel helper ids, the names the kernel prints for them, and the
+//! prototypes (argument and return types, program types) of the helpers
+//! the engine models: one table every component reads.
 //!
 //! The ids are the `BPF_FUNC_*` values of `enum bpf_func_id` in the kernel's
 //! `include/uapi/linux/bpf.h` (stable ABI: ids are only ever appended); the
@@ -242,6 +244,193 @@ pub fn helper_id(name: &str) -> Option<i32> {
         .and_then(|i| i32::try_from(i).ok())
 }
 
+/// A helper argument's kind: the kernel's `enum bpf_arg_type`
+/// (`include/linux/bpf.h`), for the kinds the engine's helpers take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgType {
+    /// `ARG_CONST_MAP_PTR`: a map pointer from `ld_imm64` src=1.
+    ConstMapPtr,
+    /// `ARG_PTR_TO_MAP_KEY`: initialised memory of the map's `key_size`.
+    PtrToMapKey,
+    /// `ARG_PTR_TO_MAP_VALUE`: initialised memory of the map's `value_size`.
+    PtrToMapValue,
+    /// `ARG_ANYTHING`: any initialised value.
+    Anything,
+    /// `ARG_PTR_TO_CTX`: the program's ctx, unmodified.
+    PtrToCtx,
+    /// `ARG_PTR_TO_UNINIT_MEM`: writable memory whose size is the next
+    /// argument.
+    PtrToUninitMem,
+    /// `ARG_CONST_SIZE`: a known, positive size of the previous argument.
+    ConstSize,
+    /// `ARG_CONST_SIZE_OR_ZERO`: a known size that may be 0.
+    ConstSizeOrZero,
+}
+
+/// A helper's return type: the kernel's `enum bpf_return_type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetType {
+    /// `RET_INTEGER`: a scalar.
+    Integer,
+    /// `RET_VOID`: nothing (r0 is not readable afterwards).
+    Void,
+    /// `RET_PTR_TO_MAP_VALUE_OR_NULL`: a map value of the map in r1, or 0.
+    PtrToMapValueOrNull,
+}
+
+/// Which program types may call a helper (the `*_func_proto` functions
+/// of the kernel that hand out its proto).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allowed {
+    /// Every type: `bpf_base_func_proto` (kernel/bpf/helpers.c) hands it
+    /// to every program type (to a privileged loader).
+    All,
+    /// `socket_filter` and `sched_cls` (`sk_filter_func_proto`,
+    /// `tc_cls_act_func_proto` in net/core/filter.c).
+    Skb,
+    /// `xdp` only (`xdp_func_proto`).
+    Xdp,
+}
+
+impl Allowed {
+    /// True when a program of `prog_type` may call the helper.
+    pub fn admits(self, prog_type: ProgType) -> bool {
+        match self {
+            Allowed::All => true,
+            Allowed::Skb => matches!(prog_type, ProgType::SocketFilter | ProgType::SchedCls),
+            Allowed::Xdp => prog_type == ProgType::Xdp,
+        }
+    }
+}
+
+/// One helper's kernel prototype (`struct bpf_func_proto`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HelperProto {
+    /// The `BPF_FUNC_*` id.
+    pub id: i32,
+    /// The kernel's name (as [`HELPER_NAMES`] has it).
+    pub name: &'static str,
+    /// The argument kinds, r1 first (unused arguments are absent).
+    pub args: &'static [ArgType],
+    /// The return type.
+    pub ret: RetType,
+    /// The program types that may call it.
+    pub allowed: Allowed,
+    /// True when the engine's interpreter runs it.
+    pub runs: bool,
+}
+
+use crate::prog_type::ProgType;
+use ArgType as A;
+
+/// The helpers the engine models, with their kernel prototypes
+/// (`bpf_map_lookup_elem_proto` etc. in kernel/bpf/helpers.c,
+/// `bpf_skb_load_bytes_proto`, `bpf_xdp_adjust_head_proto`,
+/// `bpf_xdp_adjust_tail_proto` in net/core/filter.c,
+/// `bpf_probe_read_kernel_proto` in kernel/trace/bpf_trace.c and
+/// `bpf_tail_call_proto` in kernel/bpf/core.c). The interpreter, the
+/// verifier and the disassembler read this table.
+pub static HELPER_PROTOS: &[HelperProto] = &[
+    HelperProto {
+        id: 1,
+        name: "bpf_map_lookup_elem",
+        args: &[A::ConstMapPtr, A::PtrToMapKey],
+        ret: RetType::PtrToMapValueOrNull,
+        allowed: Allowed::All,
+        runs: true,
+    },
+    HelperProto {
+        id: 2,
+        name: "bpf_map_update_elem",
+        args: &[
+            A::ConstMapPtr,
+            A::PtrToMapKey,
+            A::PtrToMapValue,
+            A::Anything,
+        ],
+        ret: RetType::Integer,
+        allowed: Allowed::All,
+        runs: true,
+    },
+    HelperProto {
+        id: 3,
+        name: "bpf_map_delete_elem",
+        args: &[A::ConstMapPtr, A::PtrToMapKey],
+        ret: RetType::Integer,
+        allowed: Allowed::All,
+        runs: true,
+    },
+    HelperProto {
+        id: 5,
+        name: "bpf_ktime_get_ns",
+        args: &[],
+        ret: RetType::Integer,
+        allowed: Allowed::All,
+        runs: true,
+    },
+    HelperProto {
+        id: 7,
+        name: "bpf_get_prandom_u32",
+        args: &[],
+        ret: RetType::Integer,
+        allowed: Allowed::All,
+        runs: true,
+    },
+    HelperProto {
+        id: 8,
+        name: "bpf_get_smp_processor_id",
+        args: &[],
+        ret: RetType::Integer,
+        allowed: Allowed::All,
+        runs: true,
+    },
+    HelperProto {
+        id: 12,
+        name: "bpf_tail_call",
+        args: &[A::PtrToCtx, A::ConstMapPtr, A::Anything],
+        ret: RetType::Void,
+        allowed: Allowed::All,
+        runs: false,
+    },
+    HelperProto {
+        id: 26,
+        name: "bpf_skb_load_bytes",
+        args: &[A::PtrToCtx, A::Anything, A::PtrToUninitMem, A::ConstSize],
+        ret: RetType::Integer,
+        allowed: Allowed::Skb,
+        runs: true,
+    },
+    HelperProto {
+        id: 44,
+        name: "bpf_xdp_adjust_head",
+        args: &[A::PtrToCtx, A::Anything],
+        ret: RetType::Integer,
+        allowed: Allowed::Xdp,
+        runs: false,
+    },
+    HelperProto {
+        id: 65,
+        name: "bpf_xdp_adjust_tail",
+        args: &[A::PtrToCtx, A::Anything],
+        ret: RetType::Integer,
+        allowed: Allowed::Xdp,
+        runs: false,
+    },
+    HelperProto {
+        id: 113,
+        name: "bpf_probe_read_kernel",
+        args: &[A::PtrToUninitMem, A::ConstSizeOrZero, A::Anything],
+        ret: RetType::Integer,
+        allowed: Allowed::All,
+        runs: false,
+    },
+];
+
+/// The prototype of helper `id`, when the engine models it.
+pub fn helper_proto(id: i32) -> Option<&'static HelperProto> {
+    HELPER_PROTOS.iter().find(|p| p.id == id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +458,24 @@ mod tests {
         assert_eq!(helper_id("ktime_get_ns"), Some(5));
         assert_eq!(helper_id("bpf_no_such_helper"), None);
         assert_eq!(helper_id(""), None);
+    }
+
+    #[test]
+    fn protos_agree_with_the_names_and_the_kernel() {
+        for p in HELPER_PROTOS {
+            assert_eq!(helper_name(p.id), Some(p.name), "{}", p.name);
+            assert!(p.args.len() <= 5, "{}", p.name);
+        }
+        // kernel/bpf/helpers.c: bpf_map_lookup_elem_proto.
+        let lookup = helper_proto(1).unwrap();
+        assert_eq!(lookup.args, &[ArgType::ConstMapPtr, ArgType::PtrToMapKey]);
+        assert_eq!(lookup.ret, RetType::PtrToMapValueOrNull);
+        // bpf_map_update_elem_proto: map, key, value, flags.
+        assert_eq!(helper_proto(2).unwrap().args.len(), 4);
+        // net/core/filter.c: xdp_func_proto alone hands out xdp_adjust_head.
+        let adjust = helper_proto(44).unwrap();
+        assert!(adjust.allowed.admits(ProgType::Xdp));
+        assert!(!adjust.allowed.admits(ProgType::SchedCls));
+        assert!(helper_proto(6).is_none());
     }
 }

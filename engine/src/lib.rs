@@ -18,6 +18,7 @@ pub mod hex;
 pub mod insn;
 pub mod interp;
 pub mod jit;
+pub mod maps;
 pub mod opcode;
 pub mod prog_type;
 pub mod program;

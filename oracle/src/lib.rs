@@ -11,6 +11,7 @@ pub mod compare;
 pub mod hex_u64;
 pub mod kernel_log;
 pub mod known;
+pub mod map_contents;
 pub mod outcome;
 pub mod registry;
 pub mod verdicts;

@@ -98,3 +98,21 @@ fn without_a_worker_the_backend_says_not_run() {
         Err(WorkerFailure::Spawn { .. })
     ));
 }
+
+#[test]
+fn rbpf_provides_the_engine_helper_get_smp_processor_id() {
+    // The engine provides helper 8 (bpf_get_smp_processor_id, an opaque
+    // result); the rbpf backends register it too, so a program calling it
+    // runs everywhere instead of faulting on rbpf alone.
+    setup();
+    for name in ["rbpf", "rbpf-jit"] {
+        let mut b = registry::create(name).unwrap();
+        let p = Program::new(vec![Insn::new(0x85, 0, 0, 0, 8), EXIT]);
+        let o = b.run(&p, &[0; 4]);
+        assert!(
+            matches!(o.execution, Execution::Returned { .. }),
+            "{name}: {:?}",
+            o.execution
+        );
+    }
+}

@@ -132,7 +132,20 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let resolved = args.prog_type.resolve(&input, &args.memory)?;
     let names = registry::select(args.backends.as_deref())?;
     if resolved.prog_type != bpfdiff_engine::prog_type::ProgType::Input {
-        return super::diff_prog_type::execute(&input.program, &resolved.env, &names);
+        return super::diff_prog_type::execute(
+            &input.program,
+            &resolved.env,
+            &resolved.maps,
+            &names,
+        );
+    }
+    if !resolved.maps.is_empty() {
+        return Err(anyhow::anyhow!(
+            "{}: maps are compared only for a native program type (--prog-type \
+             socket_filter|sched_cls|xdp|syscall): the input model's kernel wrapper \
+             does not patch map fds",
+            args.file.display()
+        ));
     }
     let mem = resolved.env.mem;
     let mut backends = names

@@ -2,14 +2,20 @@
 //! (docs/program-types.md) on the engine (verifier + interpreter) and on
 //! the kernel (loaded as its type, BPF_PROG_TEST_RUN on the same packet).
 //! Backends that run only the input model say so and are not compared.
+//! With maps (`-- maps`, `--maps`), the kernel gets real maps with the
+//! same initial contents, and the contents after the run are compared key
+//! by key (oracle::map_contents).
 
 use super::{output, EXIT_TESTS_FAILED};
 use bpfdiff_engine::interp::{ExecResult, Interpreter, DEFAULT_BUDGET};
+use bpfdiff_engine::maps::MapDef;
 use bpfdiff_engine::prog_type::env::RunEnv;
 use bpfdiff_engine::prog_type::ProgType;
-use bpfdiff_engine::verifier::{verify_as, RejectClass, Verdict, VerifyOptions};
+use bpfdiff_engine::verifier::{verify_with_maps, RejectClass, Verdict, VerifyOptions};
 use bpfdiff_engine::Program;
+use bpfdiff_oracle::backend::kernel::user_maps::{on_cpu0, UserMaps};
 use bpfdiff_oracle::backend::kernel::{native, reason_from_log};
+use bpfdiff_oracle::map_contents::{diff_maps, MapContents};
 use std::process::ExitCode;
 
 /// What one backend did.
@@ -20,14 +26,15 @@ enum Row {
         derived: bool,
         packet: Option<Vec<u8>>,
         ctx: Option<Vec<u8>>,
+        maps: Vec<MapContents>,
     },
     Other(String),
     NotRun(String),
 }
 
-fn engine(program: &Program, env: &RunEnv) -> Row {
+fn engine(program: &Program, env: &RunEnv, maps: &[MapDef]) -> Row {
     let t = env.prog_type;
-    match verify_as(program, &VerifyOptions::default(), t).verdict {
+    match verify_with_maps(program, &VerifyOptions::default(), t, maps).verdict {
         Verdict::Rejected {
             class: RejectClass::Unsupported,
             message,
@@ -49,15 +56,25 @@ fn engine(program: &Program, env: &RunEnv) -> Row {
             retval: r0 as u32,
             derived: r0_derived,
             packet: env.packet_after(),
-            ctx: (!t.has_packet()).then(|| env.mem.clone()),
+            // As the kernel backend reports it: no ctx_out for an empty ctx.
+            ctx: (!t.has_packet() && !env.mem.is_empty()).then(|| env.mem.clone()),
+            maps: MapContents::of_engine_set(&env.maps),
         },
         other => Row::Other(other.to_string()),
     }
 }
 
-fn kernel(program: &Program, env: &RunEnv) -> Row {
+fn kernel(program: &Program, env: &RunEnv, maps: &[MapDef]) -> Row {
     let t = env.prog_type;
-    let fd = match native::load(t, &program.insns, 1) {
+    let user_maps = match UserMaps::create(maps) {
+        Ok(m) => m,
+        Err(why) => return Row::NotRun(why),
+    };
+    let insns = match user_maps.patch(&program.insns) {
+        Ok(i) => i,
+        Err(why) => return Row::NotRun(why),
+    };
+    let fd = match native::load(t, &insns, 1) {
         Ok(fd) => fd,
         Err(e) if e.errno == libc::EPERM => return Row::NotRun("bpf() not permitted".to_string()),
         Err(e) => return Row::Refused(reason_from_log(e.log.as_deref().unwrap_or(""))),
@@ -71,12 +88,17 @@ fn kernel(program: &Program, env: &RunEnv) -> Row {
     } else {
         (Vec::new(), env.mem.clone())
     };
-    match native::test_run(&fd, t, &packet, &ctx) {
-        Ok(run) => Row::Returned {
-            retval: run.retval,
-            derived: false,
-            packet: run.data_out,
-            ctx: (!t.has_packet()).then_some(run.ctx_out).flatten(),
+    // Pinned to CPU 0: a per-CPU map's copy there is the one compared.
+    match on_cpu0(|| native::test_run(&fd, t, &packet, &ctx)) {
+        Ok(run) => match user_maps.read() {
+            Ok(maps) => Row::Returned {
+                retval: run.retval,
+                derived: false,
+                packet: run.data_out,
+                ctx: (!t.has_packet()).then_some(run.ctx_out).flatten(),
+                maps,
+            },
+            Err(why) => Row::Other(why),
         },
         Err(errno) => Row::Other(format!("BPF_PROG_TEST_RUN failed (errno {errno})")),
     }
@@ -86,10 +108,19 @@ fn summary(row: &Row) -> String {
     match row {
         Row::Refused(why) => format!("rejected: {why}"),
         Row::Returned {
-            retval, derived, ..
+            retval,
+            derived,
+            maps,
+            ..
         } => {
             let d = if *derived { " (pointer-derived)" } else { "" };
-            format!("retval {retval:#x}{d}")
+            let m = if maps.is_empty() {
+                String::new()
+            } else {
+                let n: usize = maps.iter().map(|m| m.elements.len()).sum();
+                format!(", {} maps with {n} elements after the run", maps.len())
+            };
+            format!("retval {retval:#x}{d}{m}")
         }
         Row::Other(what) => what.clone(),
         Row::NotRun(why) => format!("not run: {why}"),
@@ -98,14 +129,19 @@ fn summary(row: &Row) -> String {
 
 /// Runs `program` as `env.prog_type` on the backends `names`; exit 1 when
 /// the engine and the kernel differ.
-pub fn execute(program: &Program, env: &RunEnv, names: &[String]) -> anyhow::Result<ExitCode> {
+pub fn execute(
+    program: &Program,
+    env: &RunEnv,
+    maps: &[MapDef],
+    names: &[String],
+) -> anyhow::Result<ExitCode> {
     let t: ProgType = env.prog_type;
     let rows: Vec<(String, Row)> = names
         .iter()
         .map(|n| {
             let row = match n.as_str() {
-                "interp" => engine(program, env),
-                "kernel" => kernel(program, env),
+                "interp" => engine(program, env, maps),
+                "kernel" => kernel(program, env, maps),
                 _ => Row::NotRun(format!("program type {t} unsupported")),
             };
             (n.clone(), row)
@@ -131,12 +167,14 @@ pub fn execute(program: &Program, env: &RunEnv, names: &[String]) -> anyhow::Res
                         derived: da,
                         packet: pa,
                         ctx: ca,
+                        maps: ma,
                     },
                     Row::Returned {
                         retval: rb,
                         derived: db,
                         packet: pb,
                         ctx: cb,
+                        maps: mb,
                     },
                 ) => {
                     if !da && !db && ra != rb {
@@ -147,6 +185,9 @@ pub fn execute(program: &Program, env: &RunEnv, names: &[String]) -> anyhow::Res
                     }
                     if ca != cb {
                         differences.push("ctx after the run differs".to_string());
+                    }
+                    for d in diff_maps(ma, mb) {
+                        differences.push(format!("maps: {d}"));
                     }
                 }
                 _ => differences.push(format!("{} vs {}", summary(a), summary(b))),

@@ -12,6 +12,7 @@ mod duration;
 mod html;
 mod jit_dump;
 mod known;
+mod maps_arg;
 mod mem;
 mod minimize;
 mod output;

@@ -6,6 +6,7 @@ use super::mem::MemArgs;
 use anyhow::anyhow;
 use bpfdiff::hex::parse_hex_bytes;
 use bpfdiff::input::ProgramInput;
+use bpfdiff_engine::maps::{MapDef, MapSet};
 use bpfdiff_engine::prog_type::env::{RunEnv, DEFAULT_PACKET_LEN};
 use bpfdiff_engine::prog_type::ProgType;
 use clap::Args;
@@ -31,6 +32,10 @@ pub struct ProgTypeArgs {
     /// the input memory, `--mem` or `-- mem`).
     #[arg(long, value_name = "HEX")]
     pub ctx: Option<String>,
+    /// The program's maps, as JSON (docs/program-types.md, "Maps");
+    /// replaces a `.data` file's `-- maps`. `ld_imm64 src=1 imm=i` is map i.
+    #[arg(long, value_name = "FILE")]
+    pub maps: Option<PathBuf>,
 }
 
 fn parse_prog_type(s: &str) -> Result<ProgType, String> {
@@ -41,8 +46,11 @@ fn parse_prog_type(s: &str) -> Result<ProgType, String> {
 pub struct Resolved {
     /// The program type.
     pub prog_type: ProgType,
-    /// The run's memory (for `Input`: `mem` is the input memory).
+    /// The run's memory (for `Input`: `mem` is the input memory), with
+    /// the maps at their initial contents.
     pub env: RunEnv,
+    /// The map definitions (`--maps`, else the file's `-- maps`).
+    pub maps: Vec<MapDef>,
 }
 
 impl ProgTypeArgs {
@@ -70,7 +78,11 @@ impl ProgTypeArgs {
                 "--mem: a {prog_type} program has no input memory; give its packet with --packet"
             ));
         }
-        let env = match prog_type {
+        let maps = match &self.maps {
+            Some(file) => super::maps_arg::read_maps_file(file)?,
+            None => input.maps.clone(),
+        };
+        let mut env = match prog_type {
             ProgType::Input => {
                 RunEnv::new(prog_type, &[], Some(&memory.resolve(input.mem.clone())?))?
             }
@@ -101,6 +113,11 @@ impl ProgTypeArgs {
                 RunEnv::new(prog_type, &packet, None)?
             }
         };
-        Ok(Resolved { prog_type, env })
+        env.maps = MapSet::new(&maps);
+        Ok(Resolved {
+            prog_type,
+            env,
+            maps,
+        })
     }
 }

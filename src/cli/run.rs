@@ -7,11 +7,12 @@ use super::{Budget, FormatArg};
 use anyhow::anyhow;
 use bpfdiff::input::read_program;
 use bpfdiff::run_report::{render_text, RunReport};
+use bpfdiff_engine::hex::to_hex;
 use bpfdiff_engine::interp::Interpreter;
 use bpfdiff_engine::interp::{ExecResult, Execution};
 use bpfdiff_engine::jit::{JitProgram, Mode};
 use bpfdiff_engine::prog_type::{env::RunEnv, ProgType};
-use bpfdiff_engine::verifier::{verify_as, RejectClass, Verdict, VerifyOptions};
+use bpfdiff_engine::verifier::{verify_with_maps, RejectClass, Verdict, VerifyOptions};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,13 +65,14 @@ pub fn execute(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let resolved = args.prog_type.resolve(&input, &args.memory)?;
     let prog_type = resolved.prog_type;
     let mut env = resolved.env;
+    let maps = resolved.maps;
     if args.verify {
         let opts = VerifyOptions {
             privileged: true,
             input_len: Some(env.mem.len()),
             log_level: 0,
         };
-        match verify_as(&input.program, &opts, prog_type).verdict {
+        match verify_with_maps(&input.program, &opts, prog_type, &maps).verdict {
             Verdict::Accepted => {}
             Verdict::Rejected {
                 pc,
@@ -92,7 +94,12 @@ pub fn execute(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let budget = args.budget.budget;
     let place = |e| anyhow!("{}: {e}", args.file.display());
-    if prog_type != ProgType::Input {
+    if prog_type != ProgType::Input || !maps.is_empty() {
+        if args.backend != Executor::Interp && !maps.is_empty() {
+            return Err(anyhow!(
+                "--backend jit: the JIT does not run programs with maps (their helpers are not compiled); use --backend interp"
+            ));
+        }
         if args.backend != Executor::Interp {
             return Err(anyhow!(
                 "--backend jit: the JIT runs only the input model; a {prog_type} program runs on the interpreter"
@@ -120,6 +127,38 @@ pub fn execute(args: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The maps after a run as text: `map I key K: value V` per element
+/// (`(pointer-derived bytes)` where a value holds an address).
+fn maps_text(env: &RunEnv) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, m) in env.maps.maps.iter().enumerate() {
+        for (k, v, marks) in m.contents() {
+            let d = if marks.iter().any(|&t| t != 0) {
+                " (pointer-derived bytes)"
+            } else {
+                ""
+            };
+            out.push(format!("map {i} key {}: value {}{d}", to_hex(k), to_hex(v)));
+        }
+    }
+    out
+}
+
+/// The maps after a run as JSON: per map, a list of `{key, value}` hex.
+fn maps_json(env: &RunEnv) -> serde_json::Value {
+    env.maps
+        .maps
+        .iter()
+        .map(|m| {
+            m.contents()
+                .into_iter()
+                .map(|(k, v, _)| serde_json::json!({"key": to_hex(k), "value": to_hex(v)}))
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>()
+        .into()
+}
+
 /// The return value of a native-type run as BPF_PROG_TEST_RUN reports it
 /// (`retval`: the low 32 bits of r0); text, or JSON with the full r0, the
 /// packet after the run and the ctx after the run.
@@ -130,14 +169,19 @@ fn print_native(
     env: &RunEnv,
 ) -> anyhow::Result<ExitCode> {
     let mut shown = execution.clone();
+    // The input model (here only with maps) returns the full r0.
+    let native = prog_type != ProgType::Input;
     if let ExecResult::Returned { r0, .. } = &mut shown.result {
-        *r0 = *r0 as u32 as u64;
+        if native {
+            *r0 = *r0 as u32 as u64;
+        }
     }
     if args.json {
         let mem = env.packet_after().unwrap_or_else(|| env.mem.clone());
         let mut v: serde_json::Value =
             serde_json::from_str(&RunReport::new(execution, &mem).to_json())?;
-        if let (Some(obj), ExecResult::Returned { r0, .. }) = (v.as_object_mut(), &execution.result)
+        if let (Some(obj), ExecResult::Returned { r0, .. }, true) =
+            (v.as_object_mut(), &execution.result, native)
         {
             obj.insert("retval".into(), format!("{:#x}", *r0 as u32).into());
         }
@@ -147,10 +191,16 @@ fn print_native(
                 let hex: String = ctx.bytes.iter().map(|b| format!("{b:02x}")).collect();
                 obj.insert("ctx_after".into(), hex.into());
             }
+            if !env.maps.is_empty() {
+                obj.insert("maps_after".into(), maps_json(env));
+            }
         }
         output::println(&v.to_string())?;
     } else {
         output::println(&render_text(&shown))?;
+        for line in maps_text(env) {
+            output::println(&line)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use super::prog_type_args::ProgTypeArgs;
 use super::FormatArg;
 use anyhow::anyhow;
 use bpfdiff::input::read_program;
-use bpfdiff_engine::verifier::{verify_as, RejectClass, Verdict, VerifyOptions};
+use bpfdiff_engine::verifier::{verify_with_maps, RejectClass, Verdict, VerifyOptions};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,7 +48,7 @@ pub fn execute(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         input_len: Some(resolved.env.mem.len()),
         log_level: args.log.unwrap_or(0),
     };
-    let result = verify_as(&input.program, &opts, resolved.prog_type);
+    let result = verify_with_maps(&input.program, &opts, resolved.prog_type, &resolved.maps);
     if !result.log.is_empty() {
         eprint!("{}", result.log);
     }

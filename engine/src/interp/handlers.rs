@@ -8,10 +8,12 @@
 
 use super::exec::{next, skip_next, transfer, Handler, Step, Vm};
 use super::helper_call;
+use super::map_helpers;
 use super::prepared::{Kind, Op, PreparedCode};
-use super::provenance::{Tag, INPUT, OPAQUE};
+use super::provenance::{Tag, INPUT, MAP, OPAQUE};
 use super::semantics as sem;
-use super::{ExecResult, FaultKind, CODE_BASE, MAX_FRAMES, MEM_BASE};
+use super::skb_helpers;
+use super::{ExecResult, FaultKind, CODE_BASE, MAP_PTR_BASE, MAP_VALUE_BASE, MAX_FRAMES, MEM_BASE};
 
 /// The register index of a 4-bit field (always < 16, so array accesses
 /// need no bounds check).
@@ -222,6 +224,26 @@ fn ja(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
 /// opaque so that no comparison reads them).
 #[inline(always)]
 fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
+    // An skb program's packet helper (elsewhere unknown, as in the JIT).
+    if id == skb_helpers::HELPER_SKB_LOAD_BYTES && vm.mem.has_skb_ctx() {
+        if run_skb_helper(vm, op, n) {
+            return next(vm, op, n);
+        }
+        return Step {
+            executed: n,
+            next: std::ptr::null(),
+        };
+    }
+    // Without maps a map helper is an unknown helper, as in the JIT.
+    if map_helpers::is_map_helper(id) && vm.mem.has_maps() {
+        if run_map_helper(vm, op, n, id) {
+            return next(vm, op, n);
+        }
+        return Step {
+            executed: n,
+            next: std::ptr::null(),
+        };
+    }
     match helper_call::call(id, n) {
         Ok(r0) => {
             vm.regs[0] = r0;
@@ -230,6 +252,48 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
             next(vm, op, n)
         }
         Err(kind) => vm.fault(op, kind, id, 0, n),
+    }
+}
+
+/// Runs `bpf_skb_load_bytes` for the call `op`, as [`run_map_helper`].
+#[inline(never)]
+fn run_skb_helper(vm: &mut Vm<'_>, op: &Op, n: u64) -> bool {
+    let pc = vm.pc_of(op);
+    let (regs, derived) = (vm.regs, vm.derived);
+    match skb_helpers::skb_load_bytes(&mut vm.mem, pc, &regs[..5], &derived[..5]) {
+        Ok((r0, tag)) => {
+            vm.regs[0] = r0;
+            vm.regs[1..6].fill(0);
+            vm.derived[1..6].fill(OPAQUE);
+            vm.derived[0] = tag;
+            true
+        }
+        Err((kind, addr, size)) => {
+            vm.fault(op, kind, addr, size, n);
+            false
+        }
+    }
+}
+
+/// Runs map helper `id` for the call `op`: true when it returned (r0 set,
+/// r1..r5 clobbered), false when it faulted (the run has stopped). Out of
+/// line, so that the helper-call handlers keep tail-calling.
+#[inline(never)]
+fn run_map_helper(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> bool {
+    let pc = vm.pc_of(op);
+    let (regs, derived) = (vm.regs, vm.derived);
+    match map_helpers::call(&mut vm.mem, pc, id, &regs[..5], &derived[..5]) {
+        Ok((r0, tag)) => {
+            vm.regs[0] = r0;
+            vm.regs[1..6].fill(0);
+            vm.derived[1..6].fill(OPAQUE);
+            vm.derived[0] = tag;
+            true
+        }
+        Err((kind, addr, size)) => {
+            vm.fault(op, kind, addr, size, n);
+            false
+        }
     }
 }
 
@@ -299,8 +363,29 @@ fn ld_imm64(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
     skip_next(vm, op, n + 1)
 }
 
+fn ld_map_fd(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
+    let d = reg(op.dst);
+    if vm.mem.map_index(MAP_PTR_BASE + op.imm).is_none() {
+        return vm.fault(op, FaultKind::Unsupported, 0, 0, n + 1);
+    }
+    vm.regs[d] = MAP_PTR_BASE + op.imm;
+    vm.derived[d] = OPAQUE;
+    skip_next(vm, op, n + 1)
+}
+
 fn ld_map_value(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
     let d = reg(op.dst);
+    if let Some(maps) = vm.mem.maps() {
+        // With maps: map `off`'s element 0 (array maps only, as the
+        // kernel's `map_direct_value_addr`).
+        let m = op.off as u32 as usize;
+        if !maps.maps.get(m).is_some_and(|x| x.def.map_type.is_array()) {
+            return vm.fault(op, FaultKind::Unsupported, 0, 0, n + 1);
+        }
+        vm.regs[d] = (MAP_VALUE_BASE + ((m as u64) << 32)).wrapping_add(op.imm);
+        vm.derived[d] = MAP;
+        return skip_next(vm, op, n + 1);
+    }
     vm.regs[d] = MEM_BASE.wrapping_add(op.imm);
     vm.derived[d] = INPUT;
     skip_next(vm, op, n + 1)
@@ -782,6 +867,7 @@ pub(super) fn handler_of(kind: Kind) -> Handler {
         K::Exit => exit,
         K::LdImm64 => ld_imm64,
         K::LdMapValue => ld_map_value,
+        K::LdMapFd => ld_map_fd,
         K::LdFunc => ld_func,
         K::LdAbs => ld_abs,
         K::LdInd => ld_ind,

@@ -25,8 +25,9 @@
 //! spilled and filled keeps its region.
 
 use super::byte_bits::{ByteBits, WordMask, BYTES as STACK_BYTES};
-use super::provenance::{Tag, CTX, INPUT, OPAQUE, STACK};
-use super::{CTX_BASE, MEM_BASE, STACK_SIZE, STACK_TOP};
+use super::provenance::{Tag, CTX, INPUT, MAP, OPAQUE, STACK};
+use super::{CTX_BASE, MAP_PTR_BASE, MAP_VALUE_BASE, MEM_BASE, STACK_SIZE, STACK_TOP};
+use crate::maps::MapSet;
 use crate::prog_type::env::{CtxModel, PacketPlace};
 use std::cell::RefCell;
 
@@ -61,6 +62,10 @@ enum Place {
     Input(usize),
     Stack(usize),
     Ctx(usize),
+    /// A map value byte, by its offset from `MAP_VALUE_BASE` (map, slot
+    /// and byte are decoded by [`split_map_offset`]; one word keeps a
+    /// place small enough to come back in registers).
+    Map(u64),
 }
 
 /// The memory of one run.
@@ -85,6 +90,8 @@ pub(super) struct Memory<'a> {
     ctx: Option<&'a mut CtxModel>,
     /// Per ctx byte: its provenance tag (empty while no byte is marked).
     ctx_shadow: Vec<Tag>,
+    /// The maps of the run (map values are a region, [`MAP`]).
+    maps: Option<&'a mut MapSet>,
 }
 
 /// The `N` bytes of `bytes` at `i`, as an array (bounds-checked).
@@ -125,6 +132,15 @@ fn write_le(bytes: &mut [u8], i: usize, size: usize, value: u64) {
     }
 }
 
+/// Map, element slot and value byte of an offset from `MAP_VALUE_BASE`.
+fn split_map_offset(rel: u64) -> (usize, usize, usize) {
+    (
+        (rel >> 32) as usize,
+        ((rel >> 16) & 0xffff) as usize,
+        (rel & 0xffff) as usize,
+    )
+}
+
 impl<'a> Memory<'a> {
     /// Memory for a run on `input`, with frame 0 live and nothing written.
     pub fn new(input: &'a mut [u8]) -> Memory<'a> {
@@ -142,6 +158,7 @@ impl<'a> Memory<'a> {
             stack_span: STACK_SIZE as u64,
             ctx: None,
             ctx_shadow: Vec::new(),
+            maps: None,
         }
     }
 
@@ -150,6 +167,74 @@ impl<'a> Memory<'a> {
         let mut m = Memory::new(input);
         m.ctx = Some(ctx);
         m
+    }
+
+    /// The same memory with `maps` (if any) reachable.
+    pub fn with_maps(mut self, maps: Option<&'a mut MapSet>) -> Memory<'a> {
+        self.maps = maps;
+        self
+    }
+
+    /// True when the run has maps.
+    #[inline(always)]
+    pub fn has_maps(&self) -> bool {
+        self.maps.is_some()
+    }
+
+    /// True when the ctx is a `struct __sk_buff` (socket filter, tc).
+    pub fn has_skb_ctx(&self) -> bool {
+        self.ctx.as_ref().is_some_and(|c| {
+            matches!(
+                c.prog_type,
+                crate::prog_type::ProgType::SocketFilter | crate::prog_type::ProgType::SchedCls
+            )
+        })
+    }
+
+    /// The maps of the run, if any.
+    pub fn maps(&mut self) -> Option<&mut MapSet> {
+        self.maps.as_deref_mut()
+    }
+
+    /// The map whose pointer is `value` (`MAP_PTR_BASE + i`).
+    pub fn map_index(&self, value: u64) -> Option<usize> {
+        let i = usize::try_from(value.checked_sub(MAP_PTR_BASE)?).ok()?;
+        (i < self.maps.as_ref()?.maps.len()).then_some(i)
+    }
+
+    /// The place of `size` bytes at `addr` within one live-or-dead map
+    /// element's value (a deleted hash element's value stays addressable,
+    /// as the kernel's preallocated element does).
+    #[cold]
+    #[inline(never)]
+    fn map_place(&self, addr: u64, size: usize) -> Option<Place> {
+        let rel = addr.checked_sub(MAP_VALUE_BASE)?;
+        let (m, s, off) = split_map_offset(rel);
+        let map = self.maps.as_ref()?.maps.get(m)?;
+        let slot = map.slots.get(s)?;
+        (off + size <= slot.value.len()).then_some(Place::Map(rel))
+    }
+
+    /// A load from a resolved map value place.
+    #[cold]
+    #[inline(never)]
+    fn map_load(&self, rel: u64, size: usize) -> (u64, Tag) {
+        let (m, s, off) = split_map_offset(rel);
+        let maps = self.maps.as_ref().expect("a map place has maps");
+        let slot = &maps.maps[m].slots[s];
+        let tag = slot.marks[off..off + size].iter().fold(0, |t, &b| t | b);
+        (read_le(&slot.value, off, size), tag)
+    }
+
+    /// A store into a resolved map value place.
+    #[cold]
+    #[inline(never)]
+    fn map_store(&mut self, rel: u64, size: usize, value: u64, tag: Tag) {
+        let (m, s, off) = split_map_offset(rel);
+        let maps = self.maps.as_mut().expect("a map place has maps");
+        let slot = &mut maps.maps[m].slots[s];
+        write_le(&mut slot.value, off, size, value);
+        slot.marks[off..off + size].fill(tag);
     }
 
     /// Length of the input region in bytes.
@@ -220,7 +305,12 @@ impl<'a> Memory<'a> {
             }
         }
         if regions & CTX != 0 {
-            return self.ctx_index(addr, size).map(Place::Ctx);
+            if let Some(i) = self.ctx_index(addr, size) {
+                return Some(Place::Ctx(i));
+            }
+        }
+        if regions & MAP != 0 {
+            return self.map_place(addr, size);
         }
         None
     }
@@ -398,6 +488,7 @@ impl<'a> Memory<'a> {
                 Some((read_le(self.input, i, size), tag))
             }
             Place::Ctx(i) => Some(self.ctx_load(i, size)),
+            Place::Map(rel) => Some(self.map_load(rel, size)),
         }
     }
 
@@ -457,6 +548,7 @@ impl<'a> Memory<'a> {
                 }
             }
             Place::Ctx(i) => self.ctx_store(i, size, value, tag),
+            Place::Map(rel) => self.map_store(rel, size, value, tag),
         }
         Some(())
     }

@@ -28,14 +28,16 @@ mod byte_bits;
 mod exec;
 mod handlers;
 pub(crate) mod helper_call;
+mod map_helpers;
 mod memory;
 mod outcome;
 mod prepared;
 pub(crate) mod provenance;
 pub mod semantics;
+mod skb_helpers;
 mod trace;
 
-pub use helper_call::{HELPER_GET_PRANDOM_U32, HELPER_KTIME_GET_NS};
+pub use helper_call::{HELPER_GET_PRANDOM_U32, HELPER_GET_SMP_PROCESSOR_ID, HELPER_KTIME_GET_NS};
 pub use outcome::{ExecResult, Execution, Fault, FaultKind};
 pub use trace::{trace_program, trace_program_sampling, StackSample, Trace, TraceStep};
 
@@ -61,6 +63,13 @@ pub const CODE_BASE: u64 = 0x0000_0003_0000_0000;
 /// Virtual address of the ctx of a packet program type (r1 at entry;
 /// docs/program-types.md). The packet itself is the region at [`MEM_BASE`].
 pub const CTX_BASE: u64 = 0x0000_0004_0000_0000;
+/// Virtual value of the map pointer of map `i` (`ld_imm64` src 1 imm i):
+/// `MAP_PTR_BASE + i`. It addresses nothing; the map helpers take it.
+pub const MAP_PTR_BASE: u64 = 0x0000_0005_0000_0000;
+/// Virtual address of map values: element slot `s` of map `i` is at
+/// `MAP_VALUE_BASE + (i << 32) + (s << 16)`, and only its `value_size`
+/// bytes are addressable (docs/program-types.md, "Maps").
+pub const MAP_VALUE_BASE: u64 = 0x0000_0100_0000_0000;
 
 /// A program prepared for repeated execution.
 #[derive(Clone, Debug)]
@@ -87,17 +96,26 @@ impl Interpreter {
     /// `LD_ABS`/`LD_IND` read `env.mem`. `env.mem` and the ctx bytes are
     /// modified in place. `ProgType::Input` is [`Interpreter::run`].
     pub fn run_env(&self, env: &mut RunEnv, budget: u64) -> Execution {
+        let maps = (!env.maps.is_empty()).then_some(&mut env.maps);
         match (env.prog_type, env.ctx.as_mut()) {
-            (ProgType::Input, _) => exec::execute(&self.code, &mut env.mem, budget),
+            (ProgType::Input, _) if maps.is_none() => {
+                exec::execute(&self.code, &mut env.mem, budget)
+            }
+            (ProgType::Input, _) => exec::execute_env(
+                &self.code,
+                memory::Memory::new(&mut env.mem).with_maps(maps),
+                exec::Entry::Input,
+                budget,
+            ),
             (_, Some(ctx)) => exec::execute_env(
                 &self.code,
-                memory::Memory::with_ctx(&mut env.mem, ctx),
+                memory::Memory::with_ctx(&mut env.mem, ctx).with_maps(maps),
                 exec::Entry::Ctx,
                 budget,
             ),
             (_, None) => exec::execute_env(
                 &self.code,
-                memory::Memory::new(&mut env.mem),
+                memory::Memory::new(&mut env.mem).with_maps(maps),
                 exec::Entry::CtxInMem,
                 budget,
             ),

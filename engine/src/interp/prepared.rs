@@ -139,8 +139,11 @@ pub(super) enum Kind {
     Exit,
     /// `dst = imm` (the full 64-bit value).
     LdImm64,
-    /// `dst = MEM_BASE + imm` (pointer-derived).
+    /// `dst = MEM_BASE + imm` (pointer-derived); with maps, the address
+    /// of map `off`'s element 0 plus `imm`.
     LdMapValue,
+    /// `dst = MAP_PTR_BASE + imm`: the pointer of map `imm`.
+    LdMapFd,
     /// `dst = CODE_BASE + 8 * target` (pointer-derived).
     LdFunc,
     /// Legacy packet load of `aux` bytes at `imm`.
@@ -351,6 +354,7 @@ fn prepare_one(ins: &Instruction) -> Op {
         Class::Ld => match row.operation {
             O::LdImm64 => Kind::LdImm64,
             O::LdMapValue => Kind::LdMapValue,
+            O::LdMapFd => Kind::LdMapFd,
             O::LdFunc => Kind::LdFunc,
             O::LdAbs => Kind::LdAbs,
             O::LdInd => Kind::LdInd,
@@ -384,6 +388,7 @@ fn prepare_one(ins: &Instruction) -> Op {
     let imm = match row.operation {
         O::LdImm64 => ins.imm64(),
         O::LdMapValue => ins.next_imm as u32 as u64,
+        O::LdMapFd => ins.imm as u32 as u64,
         _ if row.class.is_32bit() => ins.imm as u32 as u64,
         _ => ins.imm as i64 as u64,
     };
@@ -396,7 +401,11 @@ fn prepare_one(ins: &Instruction) -> Op {
         dst: ins.dst,
         src: ins.src,
         aux,
-        off: ins.off as i32,
+        off: if row.operation == O::LdMapValue {
+            ins.imm
+        } else {
+            ins.off as i32
+        },
         imm,
         ..Op::new(kind)
     }

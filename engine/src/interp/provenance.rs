@@ -29,3 +29,6 @@ pub const CTX: Tag = 4;
 /// Pointer-derived but addressing no region (helper results, code
 /// addresses, opaque ctx fields).
 pub const OPAQUE: Tag = 8;
+/// Derived from the address of a map value (`ld_imm64` src 2 with maps,
+/// `bpf_map_lookup_elem`'s result): it addresses that value's bytes only.
+pub const MAP: Tag = 16;

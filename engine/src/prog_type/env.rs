@@ -3,6 +3,7 @@
 //! (`ctx_in`, or the kernel's own for a packet) and what r1 points to.
 
 use super::{ctx::Loaded, skb, xdp, ProgType};
+use crate::maps::MapSet;
 
 /// The default packet of `run --prog-type` for packet types: 64 zero bytes.
 pub const DEFAULT_PACKET_LEN: usize = 64;
@@ -85,6 +86,9 @@ pub struct RunEnv {
     pub hidden_head: Vec<u8>,
     /// The ctx of a packet type.
     pub ctx: Option<CtxModel>,
+    /// The maps the program reaches by index (`ld_imm64` src 1 and 2);
+    /// changed in place by the run.
+    pub maps: MapSet,
 }
 
 impl RunEnv {
@@ -96,6 +100,7 @@ impl RunEnv {
             mem: Vec::new(),
             hidden_head: Vec::new(),
             ctx: None,
+            maps: MapSet::default(),
         };
         match prog_type {
             ProgType::Input | ProgType::Syscall => {

@@ -29,6 +29,7 @@ use super::structural::StructureInfo;
 use super::subprog::{self, subprog_containing};
 use super::transfer::alu;
 use super::transfer::call::{self, ExitResult};
+use super::transfer::helper_args;
 use super::transfer::jmp;
 use super::transfer::mem::{self, Access};
 use super::transfer::ptr;
@@ -37,6 +38,7 @@ use super::verdict::{RejectClass, Rejection};
 use crate::asm::kernel::disassemble_instruction;
 use crate::decode::Instruction;
 use crate::insn::Insn;
+use crate::maps::MapDef;
 use crate::opcode::{Class, Operation, Size, Source};
 use crate::prog_type::ProgType;
 use std::fmt::Write;
@@ -98,8 +100,10 @@ pub struct Explorer<'a> {
     jmps: u64,
     /// The program type (`Input`: the harness's wrapper model).
     prog_type: ProgType,
-    /// `env->id_gen`: the last packet pointer id handed out.
+    /// `env->id_gen`: the last packet pointer or maybe-null id handed out.
     id_gen: u32,
+    /// The program's maps (`ld_imm64` src 1/2 index them).
+    maps: Vec<MapDef>,
     prev_jmps: u64,
     prev_insns: u64,
     notes: Vec<String>,
@@ -216,6 +220,7 @@ impl<'a> Explorer<'a> {
             notes: Vec::new(),
             prog_type: ProgType::Input,
             id_gen: 0,
+            maps: Vec::new(),
             record: None,
         }
     }
@@ -247,6 +252,12 @@ impl<'a> Explorer<'a> {
     /// (docs/program-types.md) instead of the wrapper's subprogram.
     pub fn set_prog_type(&mut self, prog_type: ProgType) {
         self.prog_type = prog_type;
+    }
+
+    /// The program's maps: `ld_imm64` src 1 imm i is map i (the caller
+    /// has checked the indices, see `verify::resolve`).
+    pub fn set_maps(&mut self, maps: &[MapDef]) {
+        self.maps = maps.to_vec();
     }
 
     /// Explores every path; the first error ends it.
@@ -485,6 +496,15 @@ impl<'a> Explorer<'a> {
                     Operation::LdImm64 => Reg::constant(
                         (ins.imm as u32 as u64) | ((ins.next_imm as u32 as u64) << 32),
                     ),
+                    Operation::LdMapFd => {
+                        Reg::Ptr(Pointer::fixed(PtrKind::MapPtr { map: ins.imm as u8 }, 0))
+                    }
+                    Operation::LdMapValue if !self.maps.is_empty() => Reg::Ptr(Pointer::fixed(
+                        PtrKind::Mem {
+                            size: self.maps[ins.imm as usize].value_size,
+                        },
+                        ins.next_imm,
+                    )),
                     Operation::LdMapValue => Reg::Ptr(Pointer::fixed(
                         PtrKind::Mem {
                             size: self.input_len as u32,
@@ -735,7 +755,15 @@ impl<'a> Explorer<'a> {
                 Ok(Step::Next((pc as i64 + off + 1) as usize))
             }
             Operation::Call => {
-                call::helper_call(st, pc, ins.imm)?;
+                let effect = helper_args::helper_call(
+                    st,
+                    pc,
+                    ins.imm,
+                    self.prog_type,
+                    &self.maps,
+                    &mut self.id_gen,
+                )?;
+                self.depth(st, effect.stack_depth);
                 Ok(Step::Next(pc + 1))
             }
             Operation::CallLocal => {
@@ -786,6 +814,26 @@ impl<'a> Explorer<'a> {
             Reg::Scalar(alu::imm_operand(ins.imm))
         };
         let taken_pc = (pc as i64 + ins.off as i64 + 1) as usize;
+        // check_cond_jmp_op: `if rX ==/!= 0` on a maybe-null pointer
+        // resolves it in both branches (mark_ptr_or_null_regs).
+        if let Reg::Ptr(Pointer {
+            kind: PtrKind::MapValueOrNull { id, .. },
+            ..
+        }) = a
+        {
+            if !jmp32 && !reg_src && ins.imm == 0 && matches!(op, Operation::Jeq | Operation::Jne) {
+                self.jmps += 1;
+                let mut other = st.clone();
+                let taken_is_null = op == Operation::Jeq;
+                helper_args::mark_ptr_or_null(&mut other, id, taken_is_null);
+                helper_args::mark_ptr_or_null(st, id, !taken_is_null);
+                return Ok(Step::Branch {
+                    fall: pc + 1,
+                    taken: taken_pc,
+                    other,
+                });
+            }
+        }
         let pred = match (&a, &b) {
             (Reg::Scalar(x), Reg::Scalar(y)) => jmp::is_branch_taken(op, jmp32, x, y),
             (Reg::Ptr(_), Reg::Ptr(_)) if !jmp32 => pkt::branch_taken(&a, &b, op),

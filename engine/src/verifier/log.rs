@@ -59,6 +59,10 @@ pub fn reg(r: &Reg) -> String {
                 PtrKind::Ctx(_) if var.is_empty() && p.off == 0 => "ctx()".to_string(),
                 PtrKind::Ctx(_) => format!("ctx(off={}{var})", p.off),
                 PtrKind::PacketEnd => "pkt_end()".to_string(),
+                PtrKind::MapPtr { map } => format!("map_ptr(map=map{map})"),
+                PtrKind::MapValueOrNull { size, id } => {
+                    format!("map_value_or_null(id={id},vs={size},off={}{var})", p.off)
+                }
                 PtrKind::Packet { id, range, .. } => {
                     let id = if id != 0 {
                         format!("id={id},")

@@ -42,4 +42,6 @@ pub mod verify;
 
 pub use structural::StructureInfo;
 pub use verdict::{RejectClass, Rejection, Verdict};
-pub use verify::{verify, verify_as, verify_recording, VerifyOptions, VerifyResult};
+pub use verify::{
+    verify, verify_as, verify_recording, verify_with_maps, VerifyOptions, VerifyResult,
+};

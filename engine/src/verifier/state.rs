@@ -43,6 +43,19 @@ pub enum PtrKind {
     },
     /// `PTR_TO_PACKET_END`.
     PacketEnd,
+    /// `CONST_PTR_TO_MAP`: map `map` (`ld_imm64` src 1).
+    MapPtr {
+        /// The map's index in the program's maps.
+        map: u8,
+    },
+    /// `PTR_TO_MAP_VALUE | PTR_MAYBE_NULL`: a lookup's result before its
+    /// null check; a check resolves every copy with the same `id`.
+    MapValueOrNull {
+        /// The map's `value_size`.
+        size: u32,
+        /// The id shared by its copies.
+        id: u32,
+    },
 }
 
 /// A pointer: a region plus a fixed offset (`reg->off`) and a variable
@@ -75,6 +88,8 @@ impl Pointer {
             PtrKind::Packet { meta: false, .. } => "pkt",
             PtrKind::Packet { meta: true, .. } => "pkt_meta",
             PtrKind::PacketEnd => "pkt_end",
+            PtrKind::MapPtr { .. } => "map_ptr",
+            PtrKind::MapValueOrNull { .. } => "map_value_or_null",
         }
     }
 }

@@ -7,6 +7,7 @@
 use super::explore::{self, Explored, Explorer, Stats};
 use super::structural::{self, LdImm64Kind, LdImm64Ref};
 use super::verdict::{RejectClass, Rejection, Verdict};
+use crate::maps::MapDef;
 use crate::prog_type::ProgType;
 use crate::program::Program;
 use std::fmt::Write;
@@ -96,7 +97,62 @@ pub fn verify(program: &Program, opts: &VerifyOptions) -> VerifyResult {
 /// r1 = its ctx (docs/program-types.md) and no input map (`opts.input_len`
 /// is ignored).
 pub fn verify_as(program: &Program, opts: &VerifyOptions, prog_type: ProgType) -> VerifyResult {
-    verify_inner(program, opts, prog_type, None).0
+    verify_inner(program, opts, prog_type, &[], None).0
+}
+
+/// [`verify_as`] for a program with `maps` (docs/program-types.md,
+/// "Maps"): `ld_imm64` src 1 imm i is a pointer to map i, src 2 imm i the
+/// value of array map i's element 0 plus the next imm. Without maps this
+/// is [`verify_as`].
+pub fn verify_with_maps(
+    program: &Program,
+    opts: &VerifyOptions,
+    prog_type: ProgType,
+    maps: &[MapDef],
+) -> VerifyResult {
+    verify_inner(program, opts, prog_type, maps, None).0
+}
+
+/// How the kernel resolves `ld_imm64` map references to `maps`
+/// (`check_ld_imm` / `resolve_pseudo_ldimm64`).
+fn resolve_maps(maps: &[MapDef], r: &LdImm64Ref) -> Result<(), Rejection> {
+    let bad_fd = || {
+        Rejection::new(
+            r.pc,
+            RejectClass::InvalidMapFd,
+            format!("fd {} is not pointing to valid bpf_map", r.imm),
+        )
+    };
+    match r.kind {
+        LdImm64Kind::MapFd => maps
+            .get(r.imm as u32 as usize)
+            .map(|_| ())
+            .ok_or_else(bad_fd),
+        LdImm64Kind::MapValue => {
+            let m = maps.get(r.imm as u32 as usize).ok_or_else(bad_fd)?;
+            let off = r.next_imm as u32;
+            if !m.map_type.is_array() {
+                return Err(Rejection::new(
+                    r.pc,
+                    RejectClass::InvalidMemoryAccess,
+                    "no direct value access support for this map type",
+                ));
+            }
+            // array_map_direct_value_addr: one element only, off inside it.
+            if off >= m.value_size || m.max_entries != 1 {
+                return Err(Rejection::new(
+                    r.pc,
+                    RejectClass::InvalidMemoryAccess,
+                    format!(
+                        "invalid access to map value pointer, value_size={} off={off}",
+                        m.value_size
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        _ => resolve(0, r),
+    }
 }
 
 /// [`verify`], recording the abstract states the exploration reached at
@@ -108,13 +164,14 @@ pub fn verify_recording(
     opts: &VerifyOptions,
     limit: usize,
 ) -> (VerifyResult, Option<Explored>) {
-    verify_inner(program, opts, ProgType::Input, Some(limit))
+    verify_inner(program, opts, ProgType::Input, &[], Some(limit))
 }
 
 fn verify_inner(
     program: &Program,
     opts: &VerifyOptions,
     prog_type: ProgType,
+    maps: &[MapDef],
     record: Option<usize>,
 ) -> (VerifyResult, Option<Explored>) {
     let mut log = String::new();
@@ -137,7 +194,13 @@ fn verify_inner(
     } else {
         opts.input_len.unwrap_or(0)
     };
-    let info = match structural::check_as(program, true, !native, &mut |r| resolve(len, r)) {
+    let info = match structural::check_as(program, true, !native, &mut |r| {
+        if maps.is_empty() {
+            resolve(len, r)
+        } else {
+            resolve_maps(maps, r)
+        }
+    }) {
         Ok(i) => i,
         Err(e) => {
             if opts.log_level > 0 {
@@ -153,6 +216,7 @@ fn verify_inner(
     };
     let mut ex = Explorer::new(&program.insns, &info, len, opts.log_level);
     ex.set_prog_type(prog_type);
+    ex.set_maps(maps);
     if let Some(limit) = record {
         ex.record_states(limit);
     }

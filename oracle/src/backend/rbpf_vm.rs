@@ -26,7 +26,9 @@ mod guarded_input;
 use super::slots::{rewrite_numbers, SlotLayout};
 use super::worker::{WorkerClient, WorkerFailure, WorkerReply, WorkerVm};
 use crate::outcome::{Execution, Outcome, Value, Verdict};
-use bpfdiff_engine::interp::{HELPER_GET_PRANDOM_U32, HELPER_KTIME_GET_NS};
+use bpfdiff_engine::interp::{
+    HELPER_GET_PRANDOM_U32, HELPER_GET_SMP_PROCESSOR_ID, HELPER_KTIME_GET_NS,
+};
 use bpfdiff_engine::{Insn, Program};
 use guarded_input::GuardedInput;
 use std::cell::RefCell;
@@ -94,6 +96,10 @@ fn helper_prandom(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     4
 }
 
+fn helper_cpu(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    0
+}
+
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -129,6 +135,7 @@ fn run_on(vm: WorkerVm, program: &[u8], mem: &mut [u8]) -> WorkerReply {
         for (id, f) in [
             (HELPER_KTIME_GET_NS, helper_ktime as rbpf::Helper),
             (HELPER_GET_PRANDOM_U32, helper_prandom as rbpf::Helper),
+            (HELPER_GET_SMP_PROCESSOR_ID, helper_cpu as rbpf::Helper),
         ] {
             if let Err(e) = rbpf_vm.register_helper(id as u32, f) {
                 return WorkerReply::Rejected {

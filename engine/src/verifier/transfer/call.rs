@@ -1,12 +1,10 @@
-//! Calls and returns: helper calls (the helpers the engine runs, with the
-//! argument and return types of their kernel `bpf_func_proto`), local
+//! Calls and returns (helper calls are `helper_args`, over the one helper
+//! table): local
 //! bpf-to-bpf calls (a new frame, r1–r5 passed, r0–r5 of the caller
 //! cleared) and the exit of a frame. Models `check_helper_call`,
 //! `check_func_call` / `setup_func_entry` / `set_callee_state` and
 //! `prepare_func_exit` of Linux 6.18 `kernel/bpf/verifier.c`.
 
-use crate::helpers::HELPER_NAMES;
-use crate::interp::{HELPER_GET_PRANDOM_U32, HELPER_KTIME_GET_NS};
 use crate::verifier::state::{Frame, PtrKind, Reg, State};
 use crate::verifier::subprog::{check_call_depth, subprog_starting_at, Subprogram};
 use crate::verifier::verdict::{RejectClass, Rejection};
@@ -14,38 +12,6 @@ use crate::verifier::verdict::{RejectClass, Rejection};
 /// The frames the harness wrapper adds below the program (the program is
 /// the wrapper's callee, kernel frame 1).
 pub const HARNESS_FRAMES: usize = 1;
-
-/// `check_helper_call` for helper `id`: `bpf_ktime_get_ns` and
-/// `bpf_get_prandom_u32` take no arguments and return `RET_INTEGER` (an
-/// unknown scalar); r1–r5 become unreadable. An id outside the kernel's
-/// helper range is `invalid func unknown#%d`; a known helper the engine
-/// does not provide is [`RejectClass::Unsupported`].
-pub fn helper_call(state: &mut State, pc: usize, id: i32) -> Result<(), Rejection> {
-    let provided = id as u64 == HELPER_KTIME_GET_NS || id as u64 == HELPER_GET_PRANDOM_U32;
-    if !provided {
-        if id < 0 || id as usize >= HELPER_NAMES.len() {
-            return Err(Rejection::new(
-                pc,
-                RejectClass::UnknownHelper,
-                format!("invalid func unknown#{id}"),
-            ));
-        }
-        return Err(Rejection::new(
-            pc,
-            RejectClass::Unsupported,
-            format!(
-                "helper {}#{id} is not modeled by the engine's verifier",
-                HELPER_NAMES[id as usize]
-            ),
-        ));
-    }
-    let regs = &mut state.cur_mut().regs;
-    for r in regs.iter_mut().take(6).skip(1) {
-        *r = Reg::NotInit;
-    }
-    regs[0] = Reg::unknown();
-    Ok(())
-}
 
 /// `check_func_call` for `call pc+imm` at `pc`: pushes the callee's frame
 /// (r1–r5 copied, the rest not initialised) and clears the caller's r0–r5.

@@ -114,6 +114,18 @@ pub fn check_mem_access(
         PtrKind::Ctx(_) | PtrKind::Packet { .. } | PtrKind::PacketEnd => {
             unreachable!("handled by transfer::pkt")
         }
+        // Loads from a map pointer read `struct bpf_map` through its BTF
+        // (check_ptr_to_map_access), which the engine does not model.
+        PtrKind::MapPtr { .. } => Err(reject(
+            pc,
+            RejectClass::Unsupported,
+            format!("R{regno}: accesses through a map_ptr (struct bpf_map fields) are not modeled"),
+        )),
+        PtrKind::MapValueOrNull { .. } => Err(reject(
+            pc,
+            RejectClass::InvalidMemoryAccess,
+            format!("R{regno} invalid mem access '{}'", p.type_name()),
+        )),
         PtrKind::Stack { frame } => {
             let (min_off, max_end) = stack_bounds(pc, regno, &p, off, size, access)?;
             let f = &mut state.frames[frame as usize].stack;

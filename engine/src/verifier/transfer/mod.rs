@@ -10,6 +10,7 @@
 
 pub mod alu;
 pub mod call;
+pub mod helper_args;
 pub mod jmp;
 pub mod ld_abs;
 pub mod mem;

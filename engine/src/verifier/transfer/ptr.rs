@@ -64,6 +64,21 @@ pub fn pointer_alu(
         (Reg::Scalar(s), Reg::Ptr(p)) => (*p, *s, true),
         _ => unreachable!("pointer_alu needs a pointer"),
     };
+    // adjust_ptr_min_max_vals: a maybe-null pointer takes no arithmetic,
+    // a map pointer none but `+= 0` (checked after the 32-bit rule).
+    let map_rule = match ptr.kind {
+        PtrKind::MapValueOrNull { .. } => Some(format!(
+            "R{dst_regno} pointer arithmetic on map_value_or_null prohibited, null-check it first"
+        )),
+        PtrKind::MapPtr { .. }
+            if !(off_reg.var_off.is_const() && off_reg.smin == 0 && op == Operation::Add) =>
+        {
+            Some(format!(
+                "R{dst_regno} pointer arithmetic on map_ptr prohibited"
+            ))
+        }
+        _ => None,
+    };
     // Invalid bounds (from dead branches) taint dst.
     let known = off_reg.var_off.is_const();
     if (known && (off_reg.smin != off_reg.smax || off_reg.umin != off_reg.umax))
@@ -80,6 +95,9 @@ pub fn pointer_alu(
             pc,
             format!("R{dst_regno} 32-bit pointer arithmetic prohibited"),
         ));
+    }
+    if let Some(msg) = map_rule {
+        return Err(err(pc, msg));
     }
     super::pkt::check_arithmetic(pc, dst_regno, &ptr)?;
     let tname = ptr.type_name();

@@ -20,6 +20,7 @@ mod harness_fds;
 pub mod loader;
 mod memory_maps;
 pub mod native;
+pub mod user_maps;
 pub mod wrapper;
 
 pub use loader::{errno_name, reason_from_log};

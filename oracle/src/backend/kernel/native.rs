@@ -55,9 +55,12 @@ pub fn test_run(
         ..Default::default()
     };
     if prog_type == ProgType::Syscall {
-        // The syscall type writes ctx back in place: hand it the copy.
-        opts.ctx_in = ctx_out.as_ptr().cast();
-        opts.ctx_size_in = ctx_out.len() as u32;
+        // The syscall type writes ctx back in place: hand it the copy
+        // (none when empty: a non-null ctx_in of size 0 is -EINVAL).
+        if !ctx_out.is_empty() {
+            opts.ctx_in = ctx_out.as_ptr().cast();
+            opts.ctx_size_in = ctx_out.len() as u32;
+        }
         opts.repeat = 0;
     } else {
         if has_packet {

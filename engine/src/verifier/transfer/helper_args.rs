@@ -1,0 +1,310 @@
+//! `check_helper_call` for the helpers of the one helper table
+//! (crate::helpers::HELPER_PROTOS): whether the program type may call
+//! it, each argument against its `ARG_*` kind (`check_func_arg`,
+//! `check_reg_type`, `check_helper_mem_access` for map keys and values),
+//! and the return type (`RET_PTR_TO_MAP_VALUE_OR_NULL` gets a fresh id
+//! that a null check resolves, `mark_ptr_or_null_regs`). Models Linux
+//! 6.18 `kernel/bpf/verifier.c` for a privileged loader.
+
+use crate::helpers::{helper_proto, ArgType, RetType, HELPER_NAMES};
+use crate::maps::MapDef;
+use crate::prog_type::ProgType;
+use crate::verifier::state::{Pointer, PtrKind, Reg, State};
+use crate::verifier::verdict::{RejectClass, Rejection};
+
+/// `MAX_BPF_STACK`.
+const STACK_SIZE: i64 = 512;
+
+fn reject(pc: usize, class: RejectClass, msg: String) -> Rejection {
+    Rejection::new(pc, class, msg)
+}
+
+/// `compatible_reg_types` names for a rejected argument, as
+/// `check_reg_type` prints them after `expected=` (measured on Linux
+/// 6.18: `map_key_value_types` ends with `trusted_ptr_`, the name of
+/// `PTR_TO_BTF_ID | PTR_TRUSTED` without a BTF type).
+fn expected_names(arg: ArgType) -> &'static str {
+    match arg {
+        ArgType::ConstMapPtr => "map_ptr",
+        ArgType::PtrToMapKey | ArgType::PtrToMapValue | ArgType::PtrToUninitMem => {
+            "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
+        }
+        ArgType::PtrToCtx => "ctx",
+        _ => "scalar",
+    }
+}
+
+/// What a helper call leaves behind: the stack depth it reached (frame,
+/// bytes), if it read the stack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallEffect {
+    /// The deepest stack byte an argument reached, per frame.
+    pub stack_depth: Option<(usize, u32)>,
+}
+
+/// `check_helper_mem_access` for `size` bytes at `reg` (argument
+/// `regno`): a stack pointer with a constant offset inside the frame, or
+/// a map value with room for them. Uninitialised stack is allowed to a
+/// privileged loader (`allow_uninit_stack` in
+/// `check_stack_range_initialized`).
+fn check_mem(
+    pc: usize,
+    regno: usize,
+    p: &Pointer,
+    size: u32,
+    effect: &mut CallEffect,
+    write: Option<&mut State>,
+) -> Result<(), Rejection> {
+    let size = size as i64;
+    if !p.var.var_off.is_const() {
+        return Err(reject(
+            pc,
+            RejectClass::Unsupported,
+            format!("R{regno}: a helper memory argument with a variable offset is not modeled"),
+        ));
+    }
+    let off = p.off as i64 + p.var.var_off.value as i64;
+    match p.kind {
+        PtrKind::Stack { frame } => {
+            if off < -STACK_SIZE || off + size > 0 || off >= 0 {
+                let what = if write.is_some() {
+                    "write to"
+                } else {
+                    "read from"
+                };
+                return Err(reject(
+                    pc,
+                    RejectClass::StackOutOfRange,
+                    // check_stack_access_within_bounds for a helper's access.
+                    format!("invalid {what} stack R{regno} off={off} size={size}"),
+                ));
+            }
+            if let Some(state) = write {
+                // check_stack_range_initialized with clobber: the bytes
+                // become STACK_MISC, spilled registers there are lost.
+                state.frames[frame as usize]
+                    .stack
+                    .write_var(off, off + size, false);
+            }
+            let depth = (-off) as u32;
+            effect.stack_depth = Some(match effect.stack_depth {
+                Some((f, d)) if f == frame as usize => (f, d.max(depth)),
+                _ => (frame as usize, depth),
+            });
+            Ok(())
+        }
+        PtrKind::Mem { size: value_size } => {
+            if off < 0 || off + size > value_size as i64 {
+                return Err(reject(
+                    pc,
+                    RejectClass::InvalidMemoryAccess,
+                    format!(
+                        "invalid access to map value, value_size={value_size} off={off} size={size}"
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        _ => Err(reject(
+            pc,
+            RejectClass::Unsupported,
+            format!(
+                "R{regno}: a {} helper memory argument is not modeled",
+                p.type_name()
+            ),
+        )),
+    }
+}
+
+/// `check_helper_call` for helper `id` at `pc` in a program of
+/// `prog_type` with `maps`; `id_gen` is `env->id_gen`.
+pub fn helper_call(
+    state: &mut State,
+    pc: usize,
+    id: i32,
+    prog_type: ProgType,
+    maps: &[MapDef],
+    id_gen: &mut u32,
+) -> Result<CallEffect, Rejection> {
+    if id < 0 || id as usize >= HELPER_NAMES.len() {
+        return Err(reject(
+            pc,
+            RejectClass::UnknownHelper,
+            format!("invalid func unknown#{id}"),
+        ));
+    }
+    let name = HELPER_NAMES[id as usize];
+    let Some(proto) = helper_proto(id).filter(|p| p.runs) else {
+        return Err(reject(
+            pc,
+            RejectClass::Unsupported,
+            format!("helper {name}#{id} is not modeled by the engine's verifier"),
+        ));
+    };
+    if !proto.allowed.admits(prog_type) {
+        return Err(reject(
+            pc,
+            RejectClass::UnknownHelper,
+            format!("program of this type cannot use helper {name}#{id}"),
+        ));
+    }
+    let mut effect = CallEffect::default();
+    let mut map: Option<&MapDef> = None;
+    let regs = state.cur().regs;
+    for (i, &arg) in proto.args.iter().enumerate() {
+        let regno = i + 1;
+        let reg = regs[regno];
+        if reg == Reg::NotInit {
+            return Err(reject(
+                pc,
+                RejectClass::RegisterNotReadable,
+                format!("R{regno} !read_ok"),
+            ));
+        }
+        let mismatch = || {
+            reject(
+                pc,
+                RejectClass::InvalidHelperArgument,
+                format!(
+                    "R{regno} type={} expected={}",
+                    reg.type_name(),
+                    expected_names(arg)
+                ),
+            )
+        };
+        match arg {
+            ArgType::Anything => {}
+            ArgType::ConstMapPtr => match reg {
+                Reg::Ptr(Pointer {
+                    kind: PtrKind::MapPtr { map: m },
+                    ..
+                }) => map = maps.get(m as usize),
+                _ => return Err(mismatch()),
+            },
+            ArgType::PtrToMapKey | ArgType::PtrToMapValue => {
+                let Reg::Ptr(p) = reg else {
+                    return Err(mismatch());
+                };
+                let def = map.expect("a map argument precedes its key and value");
+                let size = if arg == ArgType::PtrToMapKey {
+                    def.key_size
+                } else {
+                    def.value_size
+                };
+                check_mem(pc, regno, &p, size, &mut effect, None)?;
+            }
+            ArgType::PtrToCtx => match reg {
+                Reg::Ptr(p) if matches!(p.kind, PtrKind::Ctx(_)) => {
+                    // check_ptr_off_reg: a helper takes the ctx unmodified.
+                    if p.off != 0 || !p.var.var_off.is_const() || p.var.var_off.value != 0 {
+                        return Err(reject(
+                            pc,
+                            RejectClass::InvalidHelperArgument,
+                            format!(
+                                "dereference of modified ctx ptr R{regno} off={} disallowed",
+                                p.off
+                            ),
+                        ));
+                    }
+                }
+                _ => return Err(mismatch()),
+            },
+            ArgType::PtrToUninitMem => {
+                if !matches!(reg, Reg::Ptr(p) if matches!(p.kind, PtrKind::Stack { .. } | PtrKind::Mem { .. } | PtrKind::Packet { .. }))
+                {
+                    return Err(mismatch());
+                }
+            }
+            ArgType::ConstSize | ArgType::ConstSizeOrZero => {
+                let Reg::Scalar(s) = reg else {
+                    return Err(reject(
+                        pc,
+                        RejectClass::InvalidHelperArgument,
+                        format!("R{regno} type={} expected=scalar", reg.type_name()),
+                    ));
+                };
+                // check_mem_size_reg.
+                if s.smin < 0 {
+                    return Err(reject(
+                        pc,
+                        RejectClass::InvalidHelperArgument,
+                        format!(
+                            "R{regno} min value is negative, either use unsigned or 'var &= const'"
+                        ),
+                    ));
+                }
+                if s.umin == 0 && arg == ArgType::ConstSize {
+                    return Err(reject(
+                        pc,
+                        RejectClass::InvalidHelperArgument,
+                        format!(
+                            "R{regno} invalid zero-sized read: u64=[{},{}]",
+                            s.umin, s.umax
+                        ),
+                    ));
+                }
+                if s.umax >= 1 << 29 {
+                    return Err(reject(
+                        pc,
+                        RejectClass::InvalidHelperArgument,
+                        format!("R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'"),
+                    ));
+                }
+                let Reg::Ptr(p) = regs[regno - 1] else {
+                    unreachable!("a size follows a memory argument")
+                };
+                if s.umax > 0 {
+                    check_mem(pc, regno - 1, &p, s.umax as u32, &mut effect, Some(state))?;
+                }
+            }
+        }
+    }
+    let regs = &mut state.cur_mut().regs;
+    for r in regs.iter_mut().take(6).skip(1) {
+        *r = Reg::NotInit;
+    }
+    regs[0] = match proto.ret {
+        RetType::Integer => Reg::unknown(),
+        RetType::Void => Reg::NotInit,
+        RetType::PtrToMapValueOrNull => {
+            let def = map.expect("a lookup has a map argument");
+            *id_gen += 1;
+            Reg::Ptr(Pointer::fixed(
+                PtrKind::MapValueOrNull {
+                    size: def.value_size,
+                    id: *id_gen,
+                },
+                0,
+            ))
+        }
+    };
+    Ok(effect)
+}
+
+/// `mark_ptr_or_null_regs`: every register (all frames) and spilled
+/// register holding the maybe-null pointer `id` becomes a map value
+/// (`is_null` false) or the scalar 0.
+pub fn mark_ptr_or_null(state: &mut State, id: u32, is_null: bool) {
+    let fix = |r: &mut Reg| {
+        if let Reg::Ptr(p) = r {
+            if let PtrKind::MapValueOrNull { size, id: i } = p.kind {
+                if i == id {
+                    *r = if is_null {
+                        Reg::constant(0)
+                    } else {
+                        Reg::Ptr(Pointer {
+                            kind: PtrKind::Mem { size },
+                            ..*p
+                        })
+                    };
+                }
+            }
+        }
+    };
+    for f in &mut state.frames {
+        f.regs.iter_mut().for_each(fix);
+        for s in &mut f.stack.slots {
+            fix(&mut s.spilled);
+        }
+    }
+}
