@@ -518,3 +518,78 @@ fn a_conditional_jump_reads_dst_before_its_reserved_fields_check_cond_jmp_op() {
         }
     );
 }
+
+#[test]
+fn a_u32_range_meeting_one_half_of_a_sign_crossing_s32_range_reg32_deduce_bounds() {
+    // __reg32_deduce_bounds (6.18): when the s32 range crosses the sign
+    // boundary and the u32 range meets only its negative half, s32_max
+    // becomes (s32)u32_max. Here u32 in [5, U32_MAX] and s32 in
+    // [S32_MIN, 2] leave only negative values: `w0 s< 0` always holds and
+    // the load through the uninitialised r9 is dead (the kernel accepts).
+    accepted(
+        "call 7
+         if w0 < 5 goto out
+         if w0 s> 2 goto out
+         if w0 s< 0 goto out
+         r0 = *(u64 *)(r9 + 0)
+         out:
+         r0 = 0
+         exit",
+        0,
+    );
+    // And the non-negative half: s32 in [-5, 20] crosses the sign
+    // boundary, u32 in [3, 0x90000000] lies below (u32)-5, so s32_min
+    // becomes 3 and `w0 s< 3` never holds.
+    accepted(
+        "call 7
+         if w0 s> 20 goto out
+         if w0 s< -5 goto out
+         if w0 < 3 goto out
+         if w0 > 0x90000000 goto out
+         if w0 s< 3 goto bad
+         goto out
+         bad:
+         r0 = *(u64 *)(r9 + 0)
+         out:
+         r0 = 0
+         exit",
+        0,
+    );
+}
+
+#[test]
+fn a_sign_extending_load_of_a_ctx_pointer_field_is_refused_is_valid_access() {
+    // bpf_skb_is_valid_access / xdp_is_valid_access (net/core/filter.c,
+    // 6.18) return false for `data`, `data_end`, `data_meta` when the load
+    // sign-extends (info->is_ldsx); a scalar field may be loaded so.
+    use bpfdiff_engine::prog_type::ProgType;
+    use bpfdiff_engine::verifier::verify_as;
+    let opts = VerifyOptions {
+        privileged: true,
+        input_len: None,
+        log_level: 0,
+    };
+    for (t, off, ok) in [
+        (ProgType::Xdp, 4, false),
+        (ProgType::Xdp, 12, true),
+        (ProgType::SchedCls, 76, false),
+        (ProgType::SchedCls, 140, false),
+        (ProgType::SchedCls, 8, true),
+    ] {
+        let p = assemble(&format!("r2 = *(s32 *)(r1 + {off})\nr0 = 0\nexit")).unwrap();
+        let v = verify_as(&p, &opts, t).verdict;
+        if ok {
+            assert_eq!(v, Verdict::Accepted, "{t} off {off}");
+        } else {
+            assert_eq!(
+                v,
+                Verdict::Rejected {
+                    pc: 0,
+                    class: RejectClass::InvalidMemoryAccess,
+                    message: format!("invalid bpf_context access off={off} size=4"),
+                },
+                "{t} off {off}"
+            );
+        }
+    }
+}

@@ -603,6 +603,9 @@ impl<'a> Explorer<'a> {
                     &mut self.notes,
                 )?;
                 self.depth(st, r.stack_depth);
+                if op == Operation::LoadSx {
+                    pkt::refuse_sign_extended_pointer_load(pc, &base, ins.off, size, &r.loaded)?;
+                }
                 let mut v = r.loaded.unwrap_or_else(Reg::unknown);
                 if let Reg::Scalar(s) = &mut v {
                     if size < 8 {

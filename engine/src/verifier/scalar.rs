@@ -156,7 +156,8 @@ impl ScalarBounds {
     }
 
     /// Models `__reg32_deduce_bounds`: learns 32-bit bounds from the 64-bit
-    /// ones and from each other.
+    /// ones and from each other (6.18, with the "s32 range crosses the sign
+    /// boundary" cases).
     pub fn reg32_deduce_bounds(&mut self) {
         // Same high 32 bits across the u64 range: the low halves form a range.
         if self.umin >> 32 == self.umax >> 32 {
@@ -202,6 +203,15 @@ impl ScalarBounds {
         if (self.s32_min as u32) <= (self.s32_max as u32) {
             self.u32_min = self.u32_min.max(self.s32_min as u32);
             self.u32_max = self.u32_max.min(self.s32_max as u32);
+        } else if self.u32_max < self.s32_min as u32 {
+            // The s32 range crosses the sign boundary (6.18): the u32 range
+            // meets only its non-negative part.
+            self.s32_min = self.u32_min as i32;
+            self.u32_max = self.u32_max.min(self.s32_max as u32);
+        } else if (self.s32_max as u32) < self.u32_min {
+            // ... or only its negative part.
+            self.s32_max = self.u32_max as i32;
+            self.u32_min = self.u32_min.max(self.s32_min as u32);
         }
     }
 
