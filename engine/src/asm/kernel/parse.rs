@@ -1178,7 +1178,24 @@ impl Parser<'_> {
     /// that does not fit the mov's immediate is an error, never an
     /// `ld_imm64` in its place.
     fn move_immediate(&mut self, dst: Reg) -> Parsed<Instruction> {
-        let (value, token) = self.number()?;
+        let (value, token) = match self.number() {
+            // `r1 = %[map_hash_8b] ll`: a selftest's map (or global
+            // variable) address, which only the loader knows.
+            Err(AsmErrorKind::UnresolvedSymbol { symbol })
+                if self
+                    .cur
+                    .rest()
+                    .strip_prefix(&format!("%[{symbol}]"))
+                    .is_some_and(|r| r.trim_start().starts_with("ll")) =>
+            {
+                return Err(AsmErrorKind::Unsupported {
+                    what: format!("%[{symbol}] ll"),
+                    reason: "unsupported: maps (the ld_imm64 of an inline-asm operand loads \
+                             a map or global variable address)",
+                });
+            }
+            other => other?,
+        };
         let ld_imm64 = self.row(Class::Ld, Operation::LdImm64, None, Some(Size::DW))?;
         let wide = self.cur.eat_keyword("ll") || self.prefix == Some(ld_imm64.opcode);
         if !wide {
