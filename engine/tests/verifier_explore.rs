@@ -593,3 +593,70 @@ fn a_sign_extending_load_of_a_ctx_pointer_field_is_refused_is_valid_access() {
         }
     }
 }
+
+#[test]
+fn what_a_branch_learns_holds_for_linked_scalars_sync_linked_regs() {
+    // check_alu_op / check_stack_write_fixed_off give a moved or spilled
+    // scalar the source's id (assign_scalar_id_before_mov), and
+    // check_cond_jmp_op copies what a branch learns to every register and
+    // spilled slot with that id (sync_linked_regs). The load through the
+    // uninitialised r9 is then dead code, and the kernel accepts.
+    let dead = |body: &str| {
+        format!(
+            "call 7
+             {body}
+             goto out
+             bad:
+             r0 = *(u64 *)(r9 + 0)
+             out:
+             r0 = 0
+             exit"
+        )
+    };
+    // A 64-bit mov.
+    accepted(
+        &dead("r1 = r0\nif r0 > 10 goto out\nif r1 > 10 goto bad"),
+        0,
+    );
+    // The link works both ways, through a register comparison too.
+    accepted(
+        &dead("r6 = 10\nr1 = r0\nif r1 > r6 goto out\nif r0 > 10 goto bad"),
+        0,
+    );
+    // A 64-bit spill and fill.
+    accepted(
+        &dead(
+            "*(u64 *)(r10 - 8) = r0
+             if r0 > 10 goto out
+             r1 = *(u64 *)(r10 - 8)
+             if r1 > 10 goto bad",
+        ),
+        0,
+    );
+    // A 32-bit mov of a value that fits 32 bits, and a 32-bit spill of it.
+    accepted(
+        &dead(
+            "r0 &= 0xffff
+             w1 = w0
+             *(u32 *)(r10 - 8) = r0
+             if w1 > 10 goto out
+             r2 = *(u32 *)(r10 - 8)
+             if r2 > 10 goto bad
+             if r0 > 10 goto bad",
+        ),
+        0,
+    );
+    // Other ALU operations and narrowing spills break the link: the
+    // kernel refuses these (the load is reachable).
+    for body in [
+        "r1 = r0\nr1 |= 0\nif r0 > 10 goto out\nif r1 > 10 goto bad",
+        "*(u32 *)(r10 - 8) = r0\nif r0 > 10 goto out\nr1 = *(u32 *)(r10 - 8)\nif r1 > 10 goto bad",
+        "w1 = w0\nif r0 > 10 goto out\nif r1 > 10 goto bad",
+    ] {
+        let v = check(&dead(body), 0);
+        assert!(
+            matches!(&v, Verdict::Rejected { message, .. } if message == "R9 !read_ok"),
+            "{body}: {v:?}"
+        );
+    }
+}

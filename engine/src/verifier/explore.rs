@@ -577,9 +577,57 @@ impl<'a> Explorer<'a> {
             }
         };
         let mut result = result;
+        if let Reg::Scalar(r) = &mut result {
+            r.id = 0;
+            if reg_src && matches!(op, Operation::Mov | Operation::MovSx) {
+                r.id = self.link_mov(st, ins, alu64)?;
+            }
+        }
         pkt::assign_fresh_id(&mut result, &mut self.id_gen);
         st.cur_mut().regs[d as usize] = result;
         Ok(())
+    }
+
+    /// The id a register move gives its destination (`check_alu_op`, 6.18):
+    /// a 64-bit `mov` always links the two registers, a 32-bit one when
+    /// the source fits 32 bits (`get_reg_width`), a sign-extending one when
+    /// the source is below the sign bit of the narrow width. A linked
+    /// source without an id gets a fresh one unless it is a constant
+    /// (`assign_scalar_id_before_mov`). 0: not linked.
+    fn link_mov(
+        &mut self,
+        st: &mut State,
+        ins: &Instruction,
+        alu64: bool,
+    ) -> Result<u32, Rejection> {
+        let Reg::Scalar(src) = st.cur().regs[ins.src as usize] else {
+            return Ok(0);
+        };
+        let link = match ins.row.operation {
+            Operation::Mov if alu64 => true,
+            Operation::Mov => src.width() <= 32,
+            _ => {
+                let bits = ins.row.size.map_or(64, Size::bits);
+                bits < 64 && src.umax < 1u64 << (bits - 1)
+            }
+        };
+        if !link {
+            return Ok(0);
+        }
+        Ok(self.assign_scalar_id(st, ins.src))
+    }
+
+    /// `assign_scalar_id_before_mov` on register `r` of the current frame:
+    /// its id, a fresh one when it has none and is not a constant.
+    fn assign_scalar_id(&mut self, st: &mut State, r: u8) -> u32 {
+        let Reg::Scalar(s) = &mut st.cur_mut().regs[r as usize] else {
+            return 0;
+        };
+        if s.id == 0 && !s.var_off.is_const() {
+            self.id_gen += 1;
+            s.id = self.id_gen;
+        }
+        s.id
     }
 
     fn memory(&mut self, st: &mut State, pc: usize, ins: &Instruction) -> Result<(), Rejection> {
@@ -634,8 +682,23 @@ impl<'a> Explorer<'a> {
                 self.depth(st, r.stack_depth);
             }
             Operation::StoreReg | Operation::StoreRelease => {
-                let v = self.read(st, pc, ins.src)?;
+                let mut v = self.read(st, pc, ins.src)?;
                 let base = self.read(st, pc, ins.dst)?;
+                // check_stack_write_fixed_off: a scalar spilled to a slot
+                // boundary whose value fits the store links register and
+                // slot (the slot gets the register's id).
+                if let (Reg::Scalar(s), Reg::Ptr(p)) = (&v, &base) {
+                    let fixed = p.var.var_off.is_const() && p.var.var_off.value == 0;
+                    let slot_aligned = (p.off as i64 + ins.off as i64) % 8 == 0;
+                    if matches!(p.kind, PtrKind::Stack { .. })
+                        && fixed
+                        && slot_aligned
+                        && s.width() as usize <= 8 * size
+                    {
+                        self.assign_scalar_id(st, ins.src);
+                        v = st.cur().regs[ins.src as usize];
+                    }
+                }
                 let strict = op == Operation::StoreRelease;
                 let r = mem::check_mem_access(
                     st,
@@ -821,11 +884,25 @@ impl<'a> Explorer<'a> {
                             s
                         }
                     };
-                    other.cur_mut().regs[ins.dst as usize] = Reg::Scalar(fix(b.taken.0));
-                    st.cur_mut().regs[ins.dst as usize] = Reg::Scalar(fix(b.fallthrough.0));
+                    let keep = |mut s: ScalarBounds, id: u32| {
+                        s = fix(s);
+                        s.id = id;
+                        s
+                    };
+                    other.cur_mut().regs[ins.dst as usize] = Reg::Scalar(keep(b.taken.0, x.id));
+                    st.cur_mut().regs[ins.dst as usize] = Reg::Scalar(keep(b.fallthrough.0, x.id));
                     if reg_src {
-                        other.cur_mut().regs[ins.src as usize] = Reg::Scalar(fix(b.taken.1));
-                        st.cur_mut().regs[ins.src as usize] = Reg::Scalar(fix(b.fallthrough.1));
+                        other.cur_mut().regs[ins.src as usize] = Reg::Scalar(keep(b.taken.1, y.id));
+                        st.cur_mut().regs[ins.src as usize] =
+                            Reg::Scalar(keep(b.fallthrough.1, y.id));
+                    }
+                    // sync_linked_regs: the source's links, then the
+                    // destination's, in both branches.
+                    for branch in [&mut *st, &mut other] {
+                        if reg_src {
+                            sync_linked_regs(branch, ins.src);
+                        }
+                        sync_linked_regs(branch, ins.dst);
                     }
                 }
             }
@@ -838,6 +915,60 @@ impl<'a> Explorer<'a> {
             taken: taken_pc,
             other,
         })
+    }
+}
+
+/// `sync_linked_regs`: every scalar of every frame (registers and spilled
+/// slots) with the id of register `r` of the current frame takes its
+/// state (the id stays the same).
+fn sync_linked_regs(st: &mut State, r: u8) {
+    let Reg::Scalar(known) = st.cur().regs[r as usize] else {
+        return;
+    };
+    if known.id == 0 {
+        return;
+    }
+    for frame in st.frames.iter_mut() {
+        for reg in frame.regs.iter_mut() {
+            if matches!(reg, Reg::Scalar(s) if s.id == known.id) {
+                *reg = Reg::Scalar(known);
+            }
+        }
+        for slot in frame.stack.slots.iter_mut() {
+            if slot.is_spill() && matches!(slot.spilled, Reg::Scalar(s) if s.id == known.id) {
+                slot.spilled = Reg::Scalar(known);
+            }
+        }
+    }
+}
+
+/// `struct bpf_idmap` for `check_scalar_ids`: old ids mapped one-to-one to
+/// current ids; a 0 id is a fresh temporary one on either side.
+#[derive(Default)]
+struct IdMap {
+    pairs: Vec<(u64, u64)>,
+    tmp: u64,
+}
+
+impl IdMap {
+    /// `check_scalar_ids`.
+    fn check(&mut self, old: u32, cur: u32) -> bool {
+        let mut fresh = || {
+            self.tmp += 1;
+            (1u64 << 32) + self.tmp
+        };
+        let old = if old == 0 { fresh() } else { old as u64 };
+        let cur = if cur == 0 { fresh() } else { cur as u64 };
+        for &(o, c) in &self.pairs {
+            if o == old {
+                return c == cur;
+            }
+            if c == cur {
+                return false;
+            }
+        }
+        self.pairs.push((old, cur));
+        true
     }
 }
 
@@ -863,11 +994,11 @@ fn scalar_within(old: &ScalarBounds, cur: &ScalarBounds) -> bool {
         && old.var_off.includes(cur.var_off)
 }
 
-/// `regsafe` with every scalar precise.
-fn regsafe(old: &Reg, cur: &Reg) -> bool {
+/// `regsafe` with every scalar precise (so its id is checked too).
+fn regsafe(old: &Reg, cur: &Reg, ids: &mut IdMap) -> bool {
     match (old, cur) {
         (Reg::NotInit, _) => true,
-        (Reg::Scalar(o), Reg::Scalar(c)) => scalar_within(o, c),
+        (Reg::Scalar(o), Reg::Scalar(c)) => scalar_within(o, c) && ids.check(o.id, c.id),
         (Reg::Ptr(o), Reg::Ptr(c)) if pkt::is_native_kind(o.kind) => {
             pkt::regsafe(o, c, scalar_within_ptr(&o.var, &c.var))
         }
@@ -895,7 +1026,7 @@ fn scalar_within_ptr(old: &ScalarBounds, cur: &ScalarBounds) -> bool {
 }
 
 /// `stacksafe` for a privileged loader.
-fn stacksafe(old: &[Slot], cur: &[Slot]) -> bool {
+fn stacksafe(old: &[Slot], cur: &[Slot], ids: &mut IdMap) -> bool {
     for (spi, o) in old.iter().enumerate() {
         let c = cur.get(spi);
         for i in 0..8 {
@@ -910,7 +1041,7 @@ fn stacksafe(old: &[Slot], cur: &[Slot]) -> bool {
         }
         if o.is_spill() {
             let Some(c) = c else { return false };
-            if !regsafe(&o.spilled, &c.spilled) {
+            if !regsafe(&o.spilled, &c.spilled, ids) {
                 return false;
             }
         }
@@ -920,10 +1051,14 @@ fn stacksafe(old: &[Slot], cur: &[Slot]) -> bool {
 
 /// `states_equal` (not exact): `old` contains `cur`.
 fn states_contain(old: &State, cur: &State) -> bool {
+    let mut ids = IdMap::default();
     old.frames.len() == cur.frames.len()
         && old.frames.iter().zip(&cur.frames).all(|(o, c)| {
-            o.regs.iter().zip(&c.regs).all(|(a, b)| regsafe(a, b))
-                && stacksafe(&o.stack.slots, &c.stack.slots)
+            o.regs
+                .iter()
+                .zip(&c.regs)
+                .all(|(a, b)| regsafe(a, b, &mut ids))
+                && stacksafe(&o.stack.slots, &c.stack.slots, &mut ids)
         })
 }
 

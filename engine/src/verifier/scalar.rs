@@ -30,6 +30,12 @@ pub struct ScalarBounds {
     pub s32_min: i32,
     /// Signed maximum of the low 32 bits.
     pub s32_max: i32,
+    /// The kernel's scalar `id` (0: none): registers and spilled slots with
+    /// the same id hold the same value, so what a conditional jump learns
+    /// about one holds for all (`sync_linked_regs`). Set by moves and
+    /// spills (`assign_scalar_id_before_mov`), cleared by every other ALU
+    /// operation; never part of the value's bounds.
+    pub id: u32,
 }
 
 impl ScalarBounds {
@@ -45,6 +51,7 @@ impl ScalarBounds {
             u32_max: 0,
             s32_min: 0,
             s32_max: 0,
+            id: 0,
         };
         r.mark_unbounded();
         r
@@ -62,7 +69,13 @@ impl ScalarBounds {
             u32_max: v as u32,
             s32_min: v as i32,
             s32_max: v as i32,
+            id: 0,
         }
+    }
+
+    /// `get_reg_width`: the bits the value may use (`fls64(umax)`).
+    pub fn width(&self) -> u32 {
+        64 - self.umax.leading_zeros()
     }
 
     /// True when `v` lies in the tnum and within all eight bounds.
