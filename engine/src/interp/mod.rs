@@ -91,7 +91,7 @@ impl Interpreter {
             (ProgType::Input, _) => exec::execute(&self.code, &mut env.mem, budget),
             (_, Some(ctx)) => exec::execute_env(
                 &self.code,
-                memory::Memory::with_ctx(&mut env.mem, ctx),
+                memory::Memory::with_ctx(&mut env.mem, ctx, &env.hidden_head),
                 exec::Entry::Ctx,
                 budget,
             ),
