@@ -63,6 +63,7 @@ fn join(set: &[u64]) -> ScalarBounds {
         s32_min: set.iter().map(|&v| v as i32).min().unwrap(),
         s32_max: set.iter().map(|&v| v as i32).max().unwrap(),
         id: 0,
+        link_off: 0,
     };
     r.sync();
     r
@@ -315,6 +316,7 @@ proptest! {
             s32_min: (v as i32).saturating_sub(d(6) as i32 & i32::MAX),
             s32_max: (v as i32).saturating_add(d(7) as i32 & i32::MAX),
             id: 0,
+            link_off: 0,
         };
         prop_assert!(raw.contains(v));
         let mut s = raw;

@@ -660,3 +660,61 @@ fn what_a_branch_learns_holds_for_linked_scalars_sync_linked_regs() {
         );
     }
 }
+
+#[test]
+fn a_linked_copy_plus_a_constant_stays_linked_add_const() {
+    // adjust_reg_min_max_vals (6.18 with the stable backport of negative
+    // deltas, BPF_SUB and alu32): `r1 = r0; r1 += K` keeps r1 linked to r0
+    // with the delta K (BPF_ADD_CONST64/32), and sync_linked_regs gives
+    // r1 what a branch learns about r0 plus K (and r0 what it learns
+    // about r1 minus K). Measured on the kernel: it accepts these.
+    let dead = |ops: &str, test: &str| {
+        format!(
+            "call 7
+             r0 &= 0xff
+             r1 = r0
+             {ops}
+             {test}
+             goto out
+             bad:
+             r0 = *(u64 *)(r9 + 0)
+             out:
+             r0 = 0
+             exit"
+        )
+    };
+    for (ops, test) in [
+        ("r1 += 5", "if r0 > 10 goto out\nif r1 > 15 goto bad"),
+        ("r1 += -3", "if r0 > 10 goto out\nif r1 s> 7 goto bad"),
+        ("r1 -= 3", "if r0 > 10 goto out\nif r1 s> 7 goto bad"),
+        ("w1 += 3", "if r0 > 10 goto out\nif r1 > 13 goto bad"),
+        ("r1 += 5", "if r1 > 15 goto out\nif r0 > 10 goto bad"),
+    ] {
+        accepted(&dead(ops, test), 0);
+    }
+    // The kernel refuses these: the bound is one too tight, the delta does
+    // not fit s32, a second constant breaks the link, so does a copy of
+    // the copy, and a 32-bit subtraction may wrap.
+    for (ops, test) in [
+        ("r1 += 5", "if r0 > 10 goto out\nif r1 > 14 goto bad"),
+        (
+            "r1 += 0x7fffffff",
+            "if r0 > 10 goto out\nif r1 > 0x7fffffff goto bad",
+        ),
+        (
+            "r1 += 2\nr1 += 3",
+            "if r0 > 10 goto out\nif r1 > 15 goto bad",
+        ),
+        (
+            "r1 += 5\nr2 = r1",
+            "if r0 > 10 goto out\nif r2 > 15 goto bad",
+        ),
+        ("w1 -= 1", "if r0 > 10 goto out\nif r1 > 9 goto bad"),
+    ] {
+        let v = check(&dead(ops, test), 0);
+        assert!(
+            matches!(&v, Verdict::Rejected { message, .. } if message == "R9 !read_ok"),
+            "{ops} / {test}: {v:?}"
+        );
+    }
+}

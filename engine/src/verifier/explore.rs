@@ -22,7 +22,7 @@
 
 use super::insn_rules;
 use super::log;
-use super::scalar::ScalarBounds;
+use super::scalar::{ScalarBounds, ADD_CONST, ADD_CONST32, ADD_CONST64};
 use super::stack::{ByteType, Slot};
 use super::state::{Pointer, PtrKind, Reg, State};
 use super::structural::StructureInfo;
@@ -578,9 +578,17 @@ impl<'a> Explorer<'a> {
         };
         let mut result = result;
         if let Reg::Scalar(r) = &mut result {
-            r.id = 0;
+            let before = st.cur().regs[d as usize];
+            (r.id, r.link_off) = (0, 0);
             if reg_src && matches!(op, Operation::Mov | Operation::MovSx) {
-                r.id = self.link_mov(st, ins, alu64)?;
+                (r.id, r.link_off) = self.link_mov(st, ins, alu64)?;
+            } else if let Reg::Scalar(dst) = before {
+                let src = if reg_src {
+                    st.cur().regs[ins.src as usize]
+                } else {
+                    Reg::Scalar(alu::imm_operand(ins.imm))
+                };
+                (r.id, r.link_off) = add_const_link(op, alu64, &dst, &src, reg_src && ins.src == d);
             }
         }
         pkt::assign_fresh_id(&mut result, &mut self.id_gen);
@@ -599,9 +607,9 @@ impl<'a> Explorer<'a> {
         st: &mut State,
         ins: &Instruction,
         alu64: bool,
-    ) -> Result<u32, Rejection> {
+    ) -> Result<(u32, i32), Rejection> {
         let Reg::Scalar(src) = st.cur().regs[ins.src as usize] else {
-            return Ok(0);
+            return Ok((0, 0));
         };
         let link = match ins.row.operation {
             Operation::Mov if alu64 => true,
@@ -612,9 +620,10 @@ impl<'a> Explorer<'a> {
             }
         };
         if !link {
-            return Ok(0);
+            return Ok((0, 0));
         }
-        Ok(self.assign_scalar_id(st, ins.src))
+        let id = self.assign_scalar_id(st, ins.src);
+        Ok((id, 0))
     }
 
     /// `assign_scalar_id_before_mov` on register `r` of the current frame:
@@ -623,6 +632,10 @@ impl<'a> Explorer<'a> {
         let Reg::Scalar(s) = &mut st.cur_mut().regs[r as usize] else {
             return 0;
         };
+        // A copy of `rX += K` starts a new link (one delta per link).
+        if s.id & ADD_CONST != 0 {
+            (s.id, s.link_off) = (0, 0);
+        }
         if s.id == 0 && !s.var_off.is_const() {
             self.id_gen += 1;
             s.id = self.id_gen;
@@ -884,17 +897,16 @@ impl<'a> Explorer<'a> {
                             s
                         }
                     };
-                    let keep = |mut s: ScalarBounds, id: u32| {
+                    let keep = |mut s: ScalarBounds, from: &ScalarBounds| {
                         s = fix(s);
-                        s.id = id;
+                        (s.id, s.link_off) = (from.id, from.link_off);
                         s
                     };
-                    other.cur_mut().regs[ins.dst as usize] = Reg::Scalar(keep(b.taken.0, x.id));
-                    st.cur_mut().regs[ins.dst as usize] = Reg::Scalar(keep(b.fallthrough.0, x.id));
+                    other.cur_mut().regs[ins.dst as usize] = Reg::Scalar(keep(b.taken.0, x));
+                    st.cur_mut().regs[ins.dst as usize] = Reg::Scalar(keep(b.fallthrough.0, x));
                     if reg_src {
-                        other.cur_mut().regs[ins.src as usize] = Reg::Scalar(keep(b.taken.1, y.id));
-                        st.cur_mut().regs[ins.src as usize] =
-                            Reg::Scalar(keep(b.fallthrough.1, y.id));
+                        other.cur_mut().regs[ins.src as usize] = Reg::Scalar(keep(b.taken.1, y));
+                        st.cur_mut().regs[ins.src as usize] = Reg::Scalar(keep(b.fallthrough.1, y));
                     }
                     // sync_linked_regs: the source's links, then the
                     // destination's, in both branches.
@@ -918,9 +930,58 @@ impl<'a> Explorer<'a> {
     }
 }
 
+/// The link `dst op= src` leaves on the destination (`adjust_reg_min_max_vals`,
+/// 6.18 with the stable backport of negative, `BPF_SUB` and alu32 deltas):
+/// adding or subtracting a constant (|K| within s32; a 32-bit operation
+/// only on a value that fits 32 bits) to a linked scalar keeps the link
+/// with the delta, once; anything else breaks it. `(id, link_off)`.
+fn add_const_link(
+    op: Operation,
+    alu64: bool,
+    dst: &ScalarBounds,
+    src: &Reg,
+    same: bool,
+) -> (u32, i32) {
+    let Reg::Scalar(src) = src else {
+        return (0, 0);
+    };
+    if dst.id == 0 || same || !matches!(op, Operation::Add | Operation::Sub) {
+        return (0, 0);
+    }
+    let val = if alu64 {
+        if !src.var_off.is_const() {
+            return (0, 0);
+        }
+        let v = src.var_off.value as i64;
+        if v < i32::MIN as i64 || v > i32::MAX as i64 {
+            return (0, 0);
+        }
+        v as i32
+    } else {
+        if src.var_off.mask as u32 != 0 || dst.umax > u32::MAX as u64 {
+            return (0, 0);
+        }
+        src.var_off.value as u32 as i32
+    };
+    let off = if op == Operation::Sub {
+        if val == i32::MIN {
+            return (0, 0);
+        }
+        -val
+    } else {
+        val
+    };
+    if dst.id & ADD_CONST != 0 {
+        return (0, 0);
+    }
+    let flag = if alu64 { ADD_CONST64 } else { ADD_CONST32 };
+    (dst.id | flag, off)
+}
+
 /// `sync_linked_regs`: every scalar of every frame (registers and spilled
-/// slots) with the id of register `r` of the current frame takes its
-/// state (the id stays the same).
+/// slots) linked to register `r` of the current frame (same id without
+/// the `ADD_CONST` flags) takes its state, plus the difference of their
+/// deltas when they differ (then zero-extended for a 32-bit link).
 fn sync_linked_regs(st: &mut State, r: u8) {
     let Reg::Scalar(known) = st.cur().regs[r as usize] else {
         return;
@@ -928,15 +989,38 @@ fn sync_linked_regs(st: &mut State, r: u8) {
     if known.id == 0 {
         return;
     }
+    let base = known.id & !ADD_CONST;
+    let linked = |s: &ScalarBounds| s.id & !ADD_CONST == base;
+    let synced = |s: &ScalarBounds| -> ScalarBounds {
+        let plain = s.id & ADD_CONST == 0 && known.id & ADD_CONST == 0;
+        if plain || s.link_off == known.link_off {
+            return known;
+        }
+        let delta = ScalarBounds::constant((s.link_off as i64 - known.link_off as i64) as u64);
+        let mut out = alu::add_constant_for_link(&known, &delta);
+        if s.id & ADD_CONST32 != 0 {
+            out.zext_32_to_64();
+        }
+        out.sync();
+        out.id = s.id;
+        out.link_off = s.link_off;
+        out
+    };
     for frame in st.frames.iter_mut() {
         for reg in frame.regs.iter_mut() {
-            if matches!(reg, Reg::Scalar(s) if s.id == known.id) {
-                *reg = Reg::Scalar(known);
+            if let Reg::Scalar(s) = reg {
+                if linked(s) {
+                    *s = synced(s);
+                }
             }
         }
         for slot in frame.stack.slots.iter_mut() {
-            if slot.is_spill() && matches!(slot.spilled, Reg::Scalar(s) if s.id == known.id) {
-                slot.spilled = Reg::Scalar(known);
+            if slot.is_spill() {
+                if let Reg::Scalar(s) = &mut slot.spilled {
+                    if linked(s) {
+                        *s = synced(s);
+                    }
+                }
             }
         }
     }
@@ -998,7 +1082,12 @@ fn scalar_within(old: &ScalarBounds, cur: &ScalarBounds) -> bool {
 fn regsafe(old: &Reg, cur: &Reg, ids: &mut IdMap) -> bool {
     match (old, cur) {
         (Reg::NotInit, _) => true,
-        (Reg::Scalar(o), Reg::Scalar(c)) => scalar_within(o, c) && ids.check(o.id, c.id),
+        (Reg::Scalar(o), Reg::Scalar(c)) => {
+            o.id & ADD_CONST == c.id & ADD_CONST
+                && (o.id & ADD_CONST == 0 || o.link_off == c.link_off)
+                && ids.check(o.id, c.id)
+                && scalar_within(o, c)
+        }
         (Reg::Ptr(o), Reg::Ptr(c)) if pkt::is_native_kind(o.kind) => {
             pkt::regsafe(o, c, scalar_within_ptr(&o.var, &c.var))
         }

@@ -34,9 +34,21 @@ pub struct ScalarBounds {
     /// the same id hold the same value, so what a conditional jump learns
     /// about one holds for all (`sync_linked_regs`). Set by moves and
     /// spills (`assign_scalar_id_before_mov`), cleared by every other ALU
-    /// operation; never part of the value's bounds.
+    /// operation; never part of the value's bounds. `r1 = r0; r1 += K`
+    /// keeps the link with [`ADD_CONST64`] (`w1 += K`: [`ADD_CONST32`])
+    /// set and K in `link_off`.
     pub id: u32,
+    /// The constant a linked copy differs by from the id's base value
+    /// (`reg->off` of a scalar with `BPF_ADD_CONST`); 0 otherwise.
+    pub link_off: i32,
 }
+
+/// `BPF_ADD_CONST64`: the scalar is its id's value plus `link_off` (64-bit).
+pub const ADD_CONST64: u32 = 1 << 31;
+/// `BPF_ADD_CONST32`: the same, computed by a 32-bit addition.
+pub const ADD_CONST32: u32 = 1 << 30;
+/// Both flags.
+pub const ADD_CONST: u32 = ADD_CONST64 | ADD_CONST32;
 
 impl ScalarBounds {
     /// A completely unknown scalar; models `__mark_reg_unknown_imprecise`.
@@ -52,6 +64,7 @@ impl ScalarBounds {
             s32_min: 0,
             s32_max: 0,
             id: 0,
+            link_off: 0,
         };
         r.mark_unbounded();
         r
@@ -70,6 +83,7 @@ impl ScalarBounds {
             s32_min: v as i32,
             s32_max: v as i32,
             id: 0,
+            link_off: 0,
         }
     }
 

@@ -115,6 +115,7 @@ impl Stack {
                 let mut s = *s;
                 if s.width() as usize > 8 * size {
                     s.id = 0;
+                    s.link_off = 0;
                 }
                 self.save(spi, Reg::Scalar(s), size);
             }
@@ -216,6 +217,7 @@ impl Stack {
                 if let Reg::Scalar(s) = &mut r {
                     if s.width() as usize > 8 * size {
                         s.id = 0;
+                        s.link_off = 0;
                     }
                 }
                 return Ok(r);
@@ -264,5 +266,9 @@ impl Stack {
 
 /// True when an unknown scalar's state is the completely unknown one.
 pub fn is_unknown_scalar(s: &ScalarBounds) -> bool {
-    ScalarBounds { id: 0, ..*s } == ScalarBounds::unknown()
+    ScalarBounds {
+        id: 0,
+        link_off: 0,
+        ..*s
+    } == ScalarBounds::unknown()
 }
