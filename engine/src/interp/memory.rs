@@ -490,43 +490,50 @@ impl<'a> Memory<'a> {
     /// Other negative offsets, and every negative one in the input model,
     /// fail.
     pub fn load_packet_be(&self, offset: i64, size: usize) -> Option<(u64, Tag)> {
-        let start = if offset >= 0 {
-            offset
-        } else {
-            let head = self.link_head?;
-            let mac = -(head.len() as i64);
-            if offset >= SKF_NET_OFF {
-                mac + ETH_HLEN + (offset - SKF_NET_OFF)
-            } else if offset >= SKF_LL_OFF {
-                mac + (offset - SKF_LL_OFF)
-            } else {
-                return None;
-            }
-        };
-        if start < 0 {
-            let head = self.link_head?;
-            let first = usize::try_from(head.len() as i64 + start).ok()?;
-            let end = (head.len() as i64 + start).checked_add(size as i64)?;
-            if end > (head.len() + self.input.len()) as i64 {
-                return None;
-            }
-            let value = (0..size).fold(0u64, |acc, i| {
-                let j = first + i;
-                let b = if j < head.len() {
-                    head[j]
-                } else {
-                    self.input[j - head.len()]
-                };
-                (acc << 8) | b as u64
-            });
-            let in_input = (end - head.len() as i64).max(0) as usize;
-            return Some((value, Self::shadow_tag(&self.input_shadow, 0, in_input)));
+        if offset < 0 {
+            return self.load_packet_negative(offset, size);
         }
-        let start = usize::try_from(start).ok()?;
+        let start = usize::try_from(offset).ok()?;
         let end = start.checked_add(size)?;
         let bytes = self.input.get(start..end)?;
         let value = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64);
         Some((value, Self::shadow_tag(&self.input_shadow, start, size)))
+    }
+
+    /// [`Memory::load_packet_be`] at a negative offset (kept out of line:
+    /// the packet-load handlers must stay small enough to end in a jump).
+    #[inline(never)]
+    fn load_packet_negative(&self, offset: i64, size: usize) -> Option<(u64, Tag)> {
+        let head = self.link_head?;
+        let mac = -(head.len() as i64);
+        let start = if offset >= SKF_NET_OFF {
+            mac + ETH_HLEN + (offset - SKF_NET_OFF)
+        } else if offset >= SKF_LL_OFF {
+            mac + (offset - SKF_LL_OFF)
+        } else {
+            return None;
+        };
+        // In `head ++ input` coordinates.
+        let first = usize::try_from(head.len() as i64 + start).ok()?;
+        let end = first.checked_add(size)?;
+        if end > head.len() + self.input.len() {
+            return None;
+        }
+        let byte = |j: usize| {
+            if j < head.len() {
+                head[j]
+            } else {
+                self.input[j - head.len()]
+            }
+        };
+        let value = (first..end).fold(0u64, |acc, j| (acc << 8) | byte(j) as u64);
+        let tag = if end > head.len() {
+            let from = first.max(head.len()) - head.len();
+            Self::shadow_tag(&self.input_shadow, from, end - head.len() - from)
+        } else {
+            0
+        };
+        Some((value, tag))
     }
 
     /// The first instruction that read never-written stack, if any.
