@@ -131,3 +131,29 @@ fn diff_compares_a_native_program_with_the_kernel_only() {
     assert!(text.contains("kernel    retval 0x0"), "{text}");
     assert!(text.ends_with("comparison: agree\n"), "{text}");
 }
+
+#[test]
+fn diff_takes_the_kernel_verdict_from_a_load_without_a_log() {
+    // A level-1 verifier log prints every processed instruction; once it
+    // overflows its buffer BPF_PROG_LOAD fails with ENOSPC although the
+    // program verifies (the log is rotated and truncated). A 30000-round
+    // counting loop (90k instructions) is accepted and returns 30000.
+    let k = bpfdiff_oracle::backend::kernel::KernelBackend::new(Default::default());
+    if let Some(why) = k.unavailable() {
+        eprintln!("SKIPPED: {why}");
+        return;
+    }
+    let dir = Scratch::new("pt-diff-log");
+    let prog = dir.write("p.s", "r0 = 0\nl:\nr0 += 1\nif r0 < 30000 goto l\nexit\n");
+    let out = bpfdiff(&[
+        &"diff",
+        &prog,
+        &"--prog-type",
+        &"socket",
+        &"--backends",
+        &"interp,kernel",
+    ]);
+    let text = assert_success(&out);
+    assert!(text.contains("kernel    retval 0x7530"), "{text}");
+    assert!(text.ends_with("comparison: agree\n"), "{text}");
+}

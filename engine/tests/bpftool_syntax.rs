@@ -591,11 +591,13 @@ fn a_prefix_that_contradicts_the_text_is_an_error_naming_the_line() {
 fn sixty_four_bit_immediates_must_survive_sign_extension() {
     // The kernel sign-extends the 32-bit imm of ALU64 ops and 64-bit stores
     // (RFC 9669 §4.1 / §5.2): 4294967295 would become 0xffffffffffffffff.
+    // (Hexadecimal is read as the field's bits: see
+    // `llvm_hex_immediates_are_field_bits_and_c_suffixes_are_skipped`.)
     for (text, token) in [
         ("r0 = 4294967295", "4294967295"),
-        ("r0 = 0xffffffff", "0xffffffff"),
+        ("r0 = 0x100000000", "0x100000000"),
         ("r1 += 2147483648", "2147483648"),
-        ("r1 &= 0x80000000", "0x80000000"),
+        ("r1 &= 0xffffffff7fffffff", "0xffffffff7fffffff"),
         ("*(u64 *)(r10 -8) = 4294967295", "4294967295"),
         ("if r1 == 4294967295 goto pc+1", "4294967295"),
         ("if r1 s> 2147483648 goto pc+1", "2147483648"),
@@ -618,6 +620,55 @@ fn sixty_four_bit_immediates_must_survive_sign_extension() {
         ("if r1 == 0xffffffff goto pc+1", (0x15, 1, 0, 1, -1)),
         ("if r1 == -1 goto pc+1", (0x15, 1, 0, 1, -1)),
         ("r0 = -2147483648", (0xb7, 0, 0, 0, i32::MIN)),
+    ] {
+        let program = assemble(text).unwrap_or_else(|e| panic!("`{text}`: {e}"));
+        assert_eq!(program.insns, slots(&[slot]), "`{text}`");
+    }
+}
+
+#[test]
+fn llvm_hex_immediates_are_field_bits_and_c_suffixes_are_skipped() {
+    // BPF selftests' inline assembly, as the LLVM assembler encodes it: a
+    // hexadecimal immediate of a 64-bit operation up to 0xffffffff is the
+    // imm field's 32 bits (the machine then sign-extends them, RFC 9669
+    // §4.1), a 64-bit hexadecimal value that sign-extension gives back is
+    // that value, and C integer suffixes (`LL`, `ULL`, `u`) are skipped.
+    // The kernel's own verifier selftests write `r0 = 0xffffffff`,
+    // `r0 &= 0xFFFF1234`, `r0 = 0xffffffffffffff00` and
+    // `r1 = 0xffffffff00000000LL ll` this way.
+    for (text, slot) in [
+        ("r0 = 0xffffffff", (0xb7, 0, 0, 0, -1)),
+        ("r1 &= 0x80000000", (0x57, 1, 0, 0, i32::MIN)),
+        ("r0 &= 0xFFFF1234", (0x57, 0, 0, 0, 0xffff1234u32 as i32)),
+        ("r0 = 0xffffffffffffff00", (0xb7, 0, 0, 0, -256)),
+        ("*(u64 *)(r10 -8) = 0xffffffff", (0x7a, 10, 0, -8, -1)),
+        ("r1 += 16ULL", (0x07, 1, 0, 0, 16)),
+        ("w1 = 0xffffffffu", (0xb4, 1, 0, 0, -1)),
+    ] {
+        let program = assemble(text).unwrap_or_else(|e| panic!("`{text}`: {e}"));
+        assert_eq!(program.insns, slots(&[slot]), "`{text}`");
+    }
+    let wide = assemble("r1 = 0xffffffff00000000LL ll").unwrap();
+    assert_eq!(
+        wide.insns,
+        slots(&[(0x18, 1, 0, 0, 0), (0, 0, 0, 0, -1)]),
+        "ld_imm64 with a C suffix"
+    );
+    // A suffix is only a suffix: `0xffLx` is not a number.
+    assert!(matches!(
+        error("r1 = 0xffLx").1,
+        AsmErrorKind::BadNumber { .. } | AsmErrorKind::Syntax { .. }
+    ));
+}
+
+#[test]
+fn inline_asm_percent_escape_reads_as_one_percent() {
+    // In a C inline-asm template `%%` stands for `%` (selftests write
+    // `w2 %%= w1;` for BPF_MOD): the kernel assembler reads it as `%`.
+    for (text, slot) in [
+        ("w2 %%= w1", (0x9c, 2, 1, 0, 0)),
+        ("r1 s%%= r2", (0x9f, 1, 2, 1, 0)),
+        ("r0 %%= 3", (0x97, 0, 0, 0, 3)),
     ] {
         let program = assemble(text).unwrap_or_else(|e| panic!("`{text}`: {e}"));
         assert_eq!(program.insns, slots(&[slot]), "`{text}`");

@@ -62,6 +62,8 @@ fn join(set: &[u64]) -> ScalarBounds {
         u32_max: set.iter().map(|&v| v as u32).max().unwrap(),
         s32_min: set.iter().map(|&v| v as i32).min().unwrap(),
         s32_max: set.iter().map(|&v| v as i32).max().unwrap(),
+        id: 0,
+        link_off: 0,
     };
     r.sync();
     r
@@ -313,6 +315,8 @@ proptest! {
             u32_max: (v as u32).saturating_add(d(5) as u32),
             s32_min: (v as i32).saturating_sub(d(6) as i32 & i32::MAX),
             s32_max: (v as i32).saturating_add(d(7) as i32 & i32::MAX),
+            id: 0,
+            link_off: 0,
         };
         prop_assert!(raw.contains(v));
         let mut s = raw;

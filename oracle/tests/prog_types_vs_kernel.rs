@@ -48,9 +48,15 @@ fn bpf_available() -> bool {
     }
 }
 
-/// The kernel's verdict: `Ok(())` or the last line of its log.
+/// The kernel's verdict: `Ok(())` or the last line of its log. The
+/// verdict comes from a load without a log (a level-1 log that overflows
+/// its buffer is ENOSPC even for a program that verifies), the reason
+/// from a second load with one.
 fn kernel_verdict(t: ProgType, p: &Program) -> Result<std::os::fd::OwnedFd, String> {
-    native::load(t, &p.insns, 1).map_err(|e| reason_from_log(e.log.as_deref().unwrap_or("")))
+    native::load(t, &p.insns, 0).map_err(|_| {
+        let log = native::load(t, &p.insns, 1).err().and_then(|e| e.log);
+        reason_from_log(log.as_deref().unwrap_or(""))
+    })
 }
 
 fn engine_verdict(t: ProgType, p: &Program) -> Result<(), String> {

@@ -92,7 +92,21 @@ pub(super) struct Memory<'a> {
     ctx_shadow: Vec<Tag>,
     /// The maps of the run (map values are a region, [`MAP`]).
     maps: Option<&'a mut MapSet>,
+    /// A packet type's link-layer bytes before `input` (a socket filter's
+    /// pulled Ethernet header; empty for tc), which `LD_ABS`/`LD_IND`
+    /// reach with `SKF_LL_OFF`; `None` in the input model.
+    link_head: Option<&'a [u8]>,
 }
+
+/// `SKF_NET_OFF` (include/uapi/linux/filter.h): negative `LD_ABS`/`LD_IND`
+/// offsets from here on are relative to the network header.
+const SKF_NET_OFF: i64 = -0x100000;
+/// `SKF_LL_OFF`: offsets from here to `SKF_NET_OFF` are relative to the
+/// link-layer (mac) header.
+const SKF_LL_OFF: i64 = -0x200000;
+/// `ETH_HLEN`: `BPF_PROG_TEST_RUN` sets the network header after the
+/// Ethernet header (`eth_type_trans`, `skb_reset_network_header`).
+const ETH_HLEN: i64 = 14;
 
 /// The `N` bytes of `bytes` at `i`, as an array (bounds-checked).
 #[inline(always)]
@@ -159,13 +173,17 @@ impl<'a> Memory<'a> {
             ctx: None,
             ctx_shadow: Vec::new(),
             maps: None,
+            link_head: None,
         }
     }
 
-    /// Memory for a run on `input` (the packet) with `ctx` at [`CTX_BASE`].
-    pub fn with_ctx(input: &'a mut [u8], ctx: &'a mut CtxModel) -> Memory<'a> {
+    /// Memory for a run on `input` (the packet from `data` on) with `ctx`
+    /// at [`CTX_BASE`]; `link_head` is the part of the link-layer header
+    /// before `input` (see [`Memory::load_packet_be`]).
+    pub fn with_ctx(input: &'a mut [u8], ctx: &'a mut CtxModel, link_head: &'a [u8]) -> Memory<'a> {
         let mut m = Memory::new(input);
         m.ctx = Some(ctx);
+        m.link_head = Some(link_head);
         m
     }
 
@@ -553,18 +571,61 @@ impl<'a> Memory<'a> {
         Some(())
     }
 
-    /// Big-endian load for the legacy packet instructions, from the input
-    /// region only. Returns the value and the union of the tags of the
-    /// bytes read (as [`Memory::load`] does).
+    /// A legacy packet load (`LD_ABS`/`LD_IND`) of `size` bytes at
+    /// `offset`, big-endian; `None` when the kernel's load helper fails.
+    /// A non-negative offset counts from `input`'s start. For a packet
+    /// type, a negative one is `bpf_internal_load_pointer_neg_helper`'s
+    /// (net/core/filter.c): from `SKF_NET_OFF` on relative to the network
+    /// header (`ETH_HLEN` after the mac header in a `BPF_PROG_TEST_RUN`),
+    /// from `SKF_LL_OFF` relative to the mac header (a socket filter's is
+    /// `link_head`, before `input`); the bytes must lie in the packet.
+    /// Other negative offsets, and every negative one in the input model,
+    /// fail.
     pub fn load_packet_be(&self, offset: i64, size: usize) -> Option<(u64, Tag)> {
         if offset < 0 {
-            return None;
+            return self.load_packet_negative(offset, size);
         }
         let start = usize::try_from(offset).ok()?;
         let end = start.checked_add(size)?;
         let bytes = self.input.get(start..end)?;
         let value = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64);
         Some((value, Self::shadow_tag(&self.input_shadow, start, size)))
+    }
+
+    /// [`Memory::load_packet_be`] at a negative offset (kept out of line:
+    /// the packet-load handlers must stay small enough to end in a jump).
+    #[inline(never)]
+    fn load_packet_negative(&self, offset: i64, size: usize) -> Option<(u64, Tag)> {
+        let head = self.link_head?;
+        let mac = -(head.len() as i64);
+        let start = if offset >= SKF_NET_OFF {
+            mac + ETH_HLEN + (offset - SKF_NET_OFF)
+        } else if offset >= SKF_LL_OFF {
+            mac + (offset - SKF_LL_OFF)
+        } else {
+            return None;
+        };
+        // In `head ++ input` coordinates.
+        let first = usize::try_from(head.len() as i64 + start).ok()?;
+        let end = first.checked_add(size)?;
+        if end > head.len() + self.input.len() {
+            return None;
+        }
+        let byte = |j: usize| {
+            if j < head.len() {
+                head[j]
+            } else {
+                self.input[j - head.len()]
+            }
+        };
+        let value = (first..end).fold(0u64, |acc, j| (acc << 8) | byte(j) as u64);
+        let tag = if end > head.len() {
+            let from = first.max(head.len()) - head.len();
+            Self::shadow_tag(&self.input_shadow, from, end - head.len() - from)
+        } else {
+            0
+        };
+        Some((value, tag))
     }
 
     /// The first instruction that read never-written stack, if any.

@@ -109,7 +109,7 @@ impl Interpreter {
             ),
             (_, Some(ctx)) => exec::execute_env(
                 &self.code,
-                memory::Memory::with_ctx(&mut env.mem, ctx).with_maps(maps),
+                memory::Memory::with_ctx(&mut env.mem, ctx, &env.hidden_head).with_maps(maps),
                 exec::Entry::Ctx,
                 budget,
             ),

@@ -21,8 +21,9 @@
 //! is too large. Processed %d insn`.
 
 use super::insn_rules;
+use super::linked::{add_const_link, sync_linked_regs, IdMap};
 use super::log;
-use super::scalar::ScalarBounds;
+use super::scalar::{ScalarBounds, ADD_CONST};
 use super::stack::{ByteType, Slot};
 use super::state::{Pointer, PtrKind, Reg, State};
 use super::structural::StructureInfo;
@@ -598,9 +599,70 @@ impl<'a> Explorer<'a> {
             }
         };
         let mut result = result;
+        if let Reg::Scalar(r) = &mut result {
+            let before = st.cur().regs[d as usize];
+            (r.id, r.link_off) = (0, 0);
+            if reg_src && matches!(op, Operation::Mov | Operation::MovSx) {
+                (r.id, r.link_off) = self.link_mov(st, ins, alu64)?;
+            } else if let Reg::Scalar(dst) = before {
+                let src = if reg_src {
+                    st.cur().regs[ins.src as usize]
+                } else {
+                    Reg::Scalar(alu::imm_operand(ins.imm))
+                };
+                (r.id, r.link_off) = add_const_link(op, alu64, &dst, &src, reg_src && ins.src == d);
+            }
+        }
         pkt::assign_fresh_id(&mut result, &mut self.id_gen);
         st.cur_mut().regs[d as usize] = result;
         Ok(())
+    }
+
+    /// The id a register move gives its destination (`check_alu_op`, 6.18):
+    /// a 64-bit `mov` always links the two registers, a 32-bit one when
+    /// the source fits 32 bits (`get_reg_width`), a sign-extending one when
+    /// the source is below the sign bit of the narrow width. A linked
+    /// source without an id gets a fresh one unless it is a constant
+    /// (`assign_scalar_id_before_mov`). 0: not linked.
+    fn link_mov(
+        &mut self,
+        st: &mut State,
+        ins: &Instruction,
+        alu64: bool,
+    ) -> Result<(u32, i32), Rejection> {
+        let Reg::Scalar(src) = st.cur().regs[ins.src as usize] else {
+            return Ok((0, 0));
+        };
+        let link = match ins.row.operation {
+            Operation::Mov if alu64 => true,
+            Operation::Mov => src.width() <= 32,
+            _ => {
+                let bits = ins.row.size.map_or(64, Size::bits);
+                bits < 64 && src.umax < 1u64 << (bits - 1)
+            }
+        };
+        if !link {
+            return Ok((0, 0));
+        }
+        let id = self.assign_scalar_id(st, ins.src);
+        Ok((id, 0))
+    }
+
+    /// `assign_scalar_id_before_mov` on register `r` of the current frame:
+    /// its id, a fresh one when it has none and is not a constant.
+    fn assign_scalar_id(&mut self, st: &mut State, r: u8) -> u32 {
+        let Reg::Scalar(s) = &mut st.cur_mut().regs[r as usize] else {
+            return 0;
+        };
+        // A copy of `rX += K` starts a new link (one delta per link).
+        if s.id & ADD_CONST != 0 {
+            (s.id, s.link_off) = (0, 0);
+        }
+        if s.id == 0 && !s.var_off.is_const() {
+            self.id_gen += 1;
+            s.id = self.id_gen;
+        }
+        s.id
     }
 
     fn memory(&mut self, st: &mut State, pc: usize, ins: &Instruction) -> Result<(), Rejection> {
@@ -624,11 +686,22 @@ impl<'a> Explorer<'a> {
                     &mut self.notes,
                 )?;
                 self.depth(st, r.stack_depth);
+                if op == Operation::LoadSx {
+                    pkt::refuse_sign_extended_pointer_load(pc, &base, ins.off, size, &r.loaded)?;
+                }
                 let mut v = r.loaded.unwrap_or_else(Reg::unknown);
                 if let Reg::Scalar(s) = &mut v {
                     if size < 8 {
                         if op == Operation::LoadSx {
                             s.coerce_to_size_sx(size as u32);
+                            // A sign-extended copy is another 64-bit value
+                            // than the spilled scalar it was filled from
+                            // whenever the sign bit is set: no link (the
+                            // kernel refuses what a kept link would let
+                            // through; test
+                            // a_sign_extending_fill_does_not_link_...).
+                            s.id = 0;
+                            s.link_off = 0;
                         } else {
                             s.coerce_to_size(size as u32);
                         }
@@ -652,8 +725,23 @@ impl<'a> Explorer<'a> {
                 self.depth(st, r.stack_depth);
             }
             Operation::StoreReg | Operation::StoreRelease => {
-                let v = self.read(st, pc, ins.src)?;
+                let mut v = self.read(st, pc, ins.src)?;
                 let base = self.read(st, pc, ins.dst)?;
+                // check_stack_write_fixed_off: a scalar spilled to a slot
+                // boundary whose value fits the store links register and
+                // slot (the slot gets the register's id).
+                if let (Reg::Scalar(s), Reg::Ptr(p)) = (&v, &base) {
+                    let fixed = p.var.var_off.is_const() && p.var.var_off.value == 0;
+                    let slot_aligned = (p.off as i64 + ins.off as i64) % 8 == 0;
+                    if matches!(p.kind, PtrKind::Stack { .. })
+                        && fixed
+                        && slot_aligned
+                        && s.width() as usize <= 8 * size
+                    {
+                        self.assign_scalar_id(st, ins.src);
+                        v = st.cur().regs[ins.src as usize];
+                    }
+                }
                 let strict = op == Operation::StoreRelease;
                 let r = mem::check_mem_access(
                     st,
@@ -867,11 +955,24 @@ impl<'a> Explorer<'a> {
                             s
                         }
                     };
-                    other.cur_mut().regs[ins.dst as usize] = Reg::Scalar(fix(b.taken.0));
-                    st.cur_mut().regs[ins.dst as usize] = Reg::Scalar(fix(b.fallthrough.0));
+                    let keep = |mut s: ScalarBounds, from: &ScalarBounds| {
+                        s = fix(s);
+                        (s.id, s.link_off) = (from.id, from.link_off);
+                        s
+                    };
+                    other.cur_mut().regs[ins.dst as usize] = Reg::Scalar(keep(b.taken.0, x));
+                    st.cur_mut().regs[ins.dst as usize] = Reg::Scalar(keep(b.fallthrough.0, x));
                     if reg_src {
-                        other.cur_mut().regs[ins.src as usize] = Reg::Scalar(fix(b.taken.1));
-                        st.cur_mut().regs[ins.src as usize] = Reg::Scalar(fix(b.fallthrough.1));
+                        other.cur_mut().regs[ins.src as usize] = Reg::Scalar(keep(b.taken.1, y));
+                        st.cur_mut().regs[ins.src as usize] = Reg::Scalar(keep(b.fallthrough.1, y));
+                    }
+                    // sync_linked_regs: the source's links, then the
+                    // destination's, in both branches.
+                    for branch in [&mut *st, &mut other] {
+                        if reg_src {
+                            sync_linked_regs(branch, ins.src);
+                        }
+                        sync_linked_regs(branch, ins.dst);
                     }
                 }
             }
@@ -909,11 +1010,16 @@ fn scalar_within(old: &ScalarBounds, cur: &ScalarBounds) -> bool {
         && old.var_off.includes(cur.var_off)
 }
 
-/// `regsafe` with every scalar precise.
-fn regsafe(old: &Reg, cur: &Reg) -> bool {
+/// `regsafe` with every scalar precise (so its id is checked too).
+fn regsafe(old: &Reg, cur: &Reg, ids: &mut IdMap) -> bool {
     match (old, cur) {
         (Reg::NotInit, _) => true,
-        (Reg::Scalar(o), Reg::Scalar(c)) => scalar_within(o, c),
+        (Reg::Scalar(o), Reg::Scalar(c)) => {
+            o.id & ADD_CONST == c.id & ADD_CONST
+                && (o.id & ADD_CONST == 0 || o.link_off == c.link_off)
+                && ids.check(o.id, c.id)
+                && scalar_within(o, c)
+        }
         (Reg::Ptr(o), Reg::Ptr(c)) if pkt::is_native_kind(o.kind) => {
             pkt::regsafe(o, c, scalar_within_ptr(&o.var, &c.var))
         }
@@ -941,7 +1047,7 @@ fn scalar_within_ptr(old: &ScalarBounds, cur: &ScalarBounds) -> bool {
 }
 
 /// `stacksafe` for a privileged loader.
-fn stacksafe(old: &[Slot], cur: &[Slot]) -> bool {
+fn stacksafe(old: &[Slot], cur: &[Slot], ids: &mut IdMap) -> bool {
     for (spi, o) in old.iter().enumerate() {
         let c = cur.get(spi);
         for i in 0..8 {
@@ -956,7 +1062,7 @@ fn stacksafe(old: &[Slot], cur: &[Slot]) -> bool {
         }
         if o.is_spill() {
             let Some(c) = c else { return false };
-            if !regsafe(&o.spilled, &c.spilled) {
+            if !regsafe(&o.spilled, &c.spilled, ids) {
                 return false;
             }
         }
@@ -966,10 +1072,14 @@ fn stacksafe(old: &[Slot], cur: &[Slot]) -> bool {
 
 /// `states_equal` (not exact): `old` contains `cur`.
 fn states_contain(old: &State, cur: &State) -> bool {
+    let mut ids = IdMap::default();
     old.frames.len() == cur.frames.len()
         && old.frames.iter().zip(&cur.frames).all(|(o, c)| {
-            o.regs.iter().zip(&c.regs).all(|(a, b)| regsafe(a, b))
-                && stacksafe(&o.stack.slots, &c.stack.slots)
+            o.regs
+                .iter()
+                .zip(&c.regs)
+                .all(|(a, b)| regsafe(a, b, &mut ids))
+                && stacksafe(&o.stack.slots, &c.stack.slots, &mut ids)
         })
 }
 

@@ -19,6 +19,7 @@
 //!   conditional jumps, memory accesses, pointer arithmetic and calls.
 //! - [`state`], [`stack`]: the abstract state of a path (register kinds,
 //!   per-byte stack).
+//! - `linked`: linked scalars (shared ids, `sync_linked_regs`).
 //! - [`explore`]: `do_check` with state pruning; [`log`]: the kernel's log
 //!   format; [`verify`]: the entry point.
 //! - [`containment`]: self-soundness: a concrete run of an accepted
@@ -28,6 +29,7 @@ pub mod containment;
 pub mod explore;
 pub mod insn_rules;
 pub mod kernel_message;
+mod linked;
 pub mod log;
 pub mod scalar;
 pub mod scalar_text;

@@ -30,7 +30,25 @@ pub struct ScalarBounds {
     pub s32_min: i32,
     /// Signed maximum of the low 32 bits.
     pub s32_max: i32,
+    /// The kernel's scalar `id` (0: none): registers and spilled slots with
+    /// the same id hold the same value, so what a conditional jump learns
+    /// about one holds for all (`sync_linked_regs`). Set by moves and
+    /// spills (`assign_scalar_id_before_mov`), cleared by every other ALU
+    /// operation; never part of the value's bounds. `r1 = r0; r1 += K`
+    /// keeps the link with [`ADD_CONST64`] (`w1 += K`: [`ADD_CONST32`])
+    /// set and K in `link_off`.
+    pub id: u32,
+    /// The constant a linked copy differs by from the id's base value
+    /// (`reg->off` of a scalar with `BPF_ADD_CONST`); 0 otherwise.
+    pub link_off: i32,
 }
+
+/// `BPF_ADD_CONST64`: the scalar is its id's value plus `link_off` (64-bit).
+pub const ADD_CONST64: u32 = 1 << 31;
+/// `BPF_ADD_CONST32`: the same, computed by a 32-bit addition.
+pub const ADD_CONST32: u32 = 1 << 30;
+/// Both flags.
+pub const ADD_CONST: u32 = ADD_CONST64 | ADD_CONST32;
 
 impl ScalarBounds {
     /// A completely unknown scalar; models `__mark_reg_unknown_imprecise`.
@@ -45,6 +63,8 @@ impl ScalarBounds {
             u32_max: 0,
             s32_min: 0,
             s32_max: 0,
+            id: 0,
+            link_off: 0,
         };
         r.mark_unbounded();
         r
@@ -62,7 +82,14 @@ impl ScalarBounds {
             u32_max: v as u32,
             s32_min: v as i32,
             s32_max: v as i32,
+            id: 0,
+            link_off: 0,
         }
+    }
+
+    /// `get_reg_width`: the bits the value may use (`fls64(umax)`).
+    pub fn width(&self) -> u32 {
+        64 - self.umax.leading_zeros()
     }
 
     /// True when `v` lies in the tnum and within all eight bounds.
@@ -156,7 +183,8 @@ impl ScalarBounds {
     }
 
     /// Models `__reg32_deduce_bounds`: learns 32-bit bounds from the 64-bit
-    /// ones and from each other.
+    /// ones and from each other (6.18, with the "s32 range crosses the sign
+    /// boundary" cases).
     pub fn reg32_deduce_bounds(&mut self) {
         // Same high 32 bits across the u64 range: the low halves form a range.
         if self.umin >> 32 == self.umax >> 32 {
@@ -202,6 +230,15 @@ impl ScalarBounds {
         if (self.s32_min as u32) <= (self.s32_max as u32) {
             self.u32_min = self.u32_min.max(self.s32_min as u32);
             self.u32_max = self.u32_max.min(self.s32_max as u32);
+        } else if self.u32_max < self.s32_min as u32 {
+            // The s32 range crosses the sign boundary (6.18): the u32 range
+            // meets only its non-negative part.
+            self.s32_min = self.u32_min as i32;
+            self.u32_max = self.u32_max.min(self.s32_max as u32);
+        } else if (self.s32_max as u32) < self.u32_min {
+            // ... or only its negative part.
+            self.s32_max = self.u32_max as i32;
+            self.u32_min = self.u32_min.max(self.s32_min as u32);
         }
     }
 

@@ -111,7 +111,13 @@ impl Stack {
         let aligned = off % 8 == 0;
         match (value, st_imm) {
             (Some(Reg::Scalar(s)), _) if aligned => {
-                self.save(spi, Reg::Scalar(*s), size);
+                // A narrowing spill breaks the link with the register.
+                let mut s = *s;
+                if s.width() as usize > 8 * size {
+                    s.id = 0;
+                    s.link_off = 0;
+                }
+                self.save(spi, Reg::Scalar(s), size);
             }
             (None, Some(imm)) if aligned => {
                 self.save(spi, Reg::constant(imm as i64 as u64), size);
@@ -206,7 +212,15 @@ impl Stack {
                 return Err("invalid size of register fill".into());
             }
             if size <= spill_size && off % 8 == 0 {
-                return Ok(slot.spilled);
+                // A narrowing fill breaks the link with the slot.
+                let mut r = slot.spilled;
+                if let Reg::Scalar(s) = &mut r {
+                    if s.width() as usize > 8 * size {
+                        s.id = 0;
+                        s.link_off = 0;
+                    }
+                }
+                return Ok(r);
             }
             let (mut spill_cnt, mut zero_cnt) = (0, 0);
             for j in 0..size as i64 {
@@ -252,5 +266,9 @@ impl Stack {
 
 /// True when an unknown scalar's state is the completely unknown one.
 pub fn is_unknown_scalar(s: &ScalarBounds) -> bool {
-    *s == ScalarBounds::unknown()
+    ScalarBounds {
+        id: 0,
+        link_off: 0,
+        ..*s
+    } == ScalarBounds::unknown()
 }

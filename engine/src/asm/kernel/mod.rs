@@ -45,14 +45,17 @@
 //! is an `ld_imm64` as bpftool prints it. Otherwise `rN = V` is a mov and
 //! `rN = V ll` an `ld_imm64`; a value that does not fit the mov is an
 //! error, never a two-slot instruction in its place. Immediates must mean
-//! what they say after the machine widens them: 64-bit ALU operations and
-//! 64-bit stores sign-extend theirs, so they take -2147483648 ..=
-//! 2147483647 (`r0 = 4294967295` is refused: it would set r0 to
-//! 0xffffffffffffffff); 32-bit operations (`wN`, `if wN`, narrower stores)
-//! take -2147483648 ..= 0xffffffff and keep the low 32 bits; a 64-bit
-//! jump takes a decimal value in the signed range or, as the kernel prints
-//! it (`0x%x` of the field), hexadecimal up to 0xffffffff as the field's
-//! bits (`if r1 == 0xffffffff` compares with -1). A line of 8 or 16 hex
+//! what they say after the machine widens them: 64-bit ALU operations,
+//! 64-bit stores and 64-bit jumps sign-extend theirs, so a decimal one is
+//! -2147483648 ..= 2147483647 (`r0 = 4294967295` is refused: it would set
+//! r0 to 0xffffffffffffffff); 32-bit operations (`wN`, `if wN`, narrower
+//! stores) take -2147483648 ..= 0xffffffff and keep the low 32 bits. A
+//! hexadecimal immediate of a 64-bit operation is the field's bits up to
+//! 0xffffffff, as the kernel prints a jump's (`if r1 == 0xffffffff`
+//! compares with -1) and the LLVM assembler encodes selftests'
+//! `r0 &= 0xffff1234`, or the 64-bit value sign-extension gives
+//! (`0xffffffffffffff00` is -256). C integer suffixes (`0x1LL`, `7u`) are
+//! skipped, as LLVM does. A line of 8 or 16 hex
 //! bytes (what bpftool's `opcodes` option prints after each instruction)
 //! must be the bytes of the instruction before it. Also accepted: bpftool's
 //! BTF prototype lines (`int f(struct xdp_md * ctx):`) are skipped,
@@ -71,7 +74,7 @@
 //! with `;` is one), `/* */` and `//` comments, `(r10 + -8)`,
 //! `atomic_fetch_add((u64 *)...)`, `xchg_64(r10 - 8, r1)`,
 //! `cmpxchg_64(r10 - 8, r0, r1)` and their 32-bit forms, `.8byte N` (one
-//! slot), `call %[helper]` and the selftests' ctx offsets
+//! slot), `%%` for `%` (`w2 %%= w1`), `call %[helper]` and the selftests' ctx offsets
 //! (`%[__sk_buff_data]`, `%[xdp_md_data_end]`: `prog_type::symbols`). A
 //! `%[name]` whose value only the C source
 //! knows, `may_goto` and other directives are errors naming the line.

@@ -418,34 +418,44 @@ fn imm32(value: i128, token: &str) -> Parsed<i32> {
     }
 }
 
-/// Why a value does not fit an immediate that is sign-extended to 64 bits.
-const SEXT_RANGE: &str =
-    "does not fit a sign-extended 32-bit immediate (-2147483648 ..= 2147483647)";
-
-/// The immediate of a 64-bit operation (ALU64, a 64-bit store), which the
-/// machine sign-extends: the value must survive that, so `4294967295` (which
-/// would become 0xffffffffffffffff) is refused.
+/// The immediate of a 64-bit operation (ALU64, a 64-bit store, a 64-bit
+/// conditional jump), which the machine sign-extends. A decimal value must
+/// survive that (-2^31 ..= 2^31-1: `4294967295`, which would become
+/// 0xffffffffffffffff, is refused). A hexadecimal one may also be written
+/// as the field's bits, 0x80000000 ..= 0xffffffff, as the kernel prints it
+/// (`if r1 == 0xffffffff` for -1) and as the LLVM assembler encodes it
+/// (`r0 &= 0xffff1234` in BPF selftests), or as the 64-bit value it
+/// becomes (`0xffffffffffffff00` for -256).
 fn imm_sext(value: i128, token: &str) -> Parsed<i32> {
-    i32::try_from(value).map_err(|_| bad_number(token, SEXT_RANGE))
-}
-
-/// The immediate of a 64-bit conditional jump. It is sign-extended too, but
-/// the kernel prints it as `0x%x` of the 32-bit field (`if r1 == 0xffffffff`
-/// for -1), so a hexadecimal value 0x80000000 ..= 0xffffffff is read as
-/// those field bits; a decimal one must fit -2^31 ..= 2^31-1.
-fn imm_jump64(value: i128, token: &str) -> Parsed<i32> {
-    let hex = token.trim_start_matches(['+', '-']).starts_with("0x")
-        || token.trim_start_matches(['+', '-']).starts_with("0X");
+    let digits = token.trim_start_matches(['+', '-']);
+    let hex = digits.starts_with("0x") || digits.starts_with("0X");
     if hex && (0..(1i128 << 32)).contains(&value) {
         return Ok(value as u32 as i32);
+    }
+    if hex && ((1i128 << 64) - (1i128 << 31)..(1i128 << 64)).contains(&value) {
+        return Ok((value - (1i128 << 64)) as i32);
     }
     i32::try_from(value).map_err(|_| {
         bad_number(
             token,
             "does not fit a sign-extended 32-bit immediate (-2147483648 ..= 2147483647, \
-             or the field's bits in hexadecimal as the kernel prints them, up to 0xffffffff)",
+             or the field's bits in hexadecimal, up to 0xffffffff)",
         )
     })
+}
+
+/// `digits` without a C integer suffix (`U`, `L`, `UL`, `LL`, `ULL`, any
+/// case, as in `0xffffffff00000000LL ll`), which the LLVM assembler skips
+/// too.
+fn strip_integer_suffix(digits: &str) -> &str {
+    let body = digits.trim_end_matches(['u', 'U', 'l', 'L']);
+    let suffix = digits[body.len()..].to_ascii_lowercase();
+    let known = ["u", "l", "ul", "lu", "ll", "ull", "llu"];
+    if !body.is_empty() && known.contains(&suffix.as_str()) {
+        body
+    } else {
+        digits
+    }
 }
 
 /// A signed 16-bit offset.
@@ -667,6 +677,7 @@ impl Parser<'_> {
             return Err(self.syntax());
         };
         let token = self.cur.text[start..self.cur.pos].to_string();
+        let digits = strip_integer_suffix(digits);
         let parsed = match digits
             .strip_prefix("0x")
             .or_else(|| digits.strip_prefix("0X"))
@@ -1002,7 +1013,7 @@ impl Parser<'_> {
             let imm = if dst.w {
                 imm32(value, &token)?
             } else {
-                imm_jump64(value, &token)?
+                imm_sext(value, &token)?
             };
             (Source::Imm, 0, imm)
         };
@@ -1167,7 +1178,24 @@ impl Parser<'_> {
     /// that does not fit the mov's immediate is an error, never an
     /// `ld_imm64` in its place.
     fn move_immediate(&mut self, dst: Reg) -> Parsed<Instruction> {
-        let (value, token) = self.number()?;
+        let (value, token) = match self.number() {
+            // `r1 = %[map_hash_8b] ll`: a selftest's map (or global
+            // variable) address, which only the loader knows.
+            Err(AsmErrorKind::UnresolvedSymbol { symbol })
+                if self
+                    .cur
+                    .rest()
+                    .strip_prefix(&format!("%[{symbol}]"))
+                    .is_some_and(|r| r.trim_start().starts_with("ll")) =>
+            {
+                return Err(AsmErrorKind::Unsupported {
+                    what: format!("%[{symbol}] ll"),
+                    reason: "unsupported: maps (the ld_imm64 of an inline-asm operand loads \
+                             a map or global variable address)",
+                });
+            }
+            other => other?,
+        };
         let ld_imm64 = self.row(Class::Ld, Operation::LdImm64, None, Some(Size::DW))?;
         let wide = self.cur.eat_keyword("ll") || self.prefix == Some(ld_imm64.opcode);
         if !wide {
@@ -1175,10 +1203,11 @@ impl Parser<'_> {
                 let row = self.row(Class::Alu, Operation::Mov, Some(Source::Imm), None)?;
                 return build(row, dst.n, 0, 0, imm32(value, &token)?, 0);
             }
-            let imm = i32::try_from(value).map_err(|_| {
+            let imm = imm_sext(value, &token).map_err(|_| {
                 bad_number(
                     &token,
-                    "does not fit a sign-extended 32-bit immediate (-2147483648 ..= 2147483647); \
+                    "does not fit a sign-extended 32-bit immediate (-2147483648 ..= 2147483647, \
+                     or the field's bits in hexadecimal, up to 0xffffffff); \
                      write `ll` after it for a 64-bit constant (ld_imm64)",
                 )
             })?;
@@ -1555,7 +1584,7 @@ mod tests {
             ("r1 = 0x10000000000000000 ll", "0x10000000000000000"),
             ("call pc+2147483648", "+2147483648"),
             ("r1 = 99999999999", "99999999999"),
-            ("r1 = 0x80000000", "0x80000000"),
+            ("r1 = 0x180000000", "0x180000000"),
             ("if r1 == 0x100000000 goto pc+1", "0x100000000"),
             ("if r1 == -0x80000001 goto pc+1", "-0x80000001"),
             ("(18) r1 = 0x10000000000000000", "0x10000000000000000"),

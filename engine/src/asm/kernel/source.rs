@@ -14,6 +14,8 @@
 //!   starts with `;` is a comment (bpftool's source lines).
 //! - Labels before a statement: `name:`, `l0_%=:` and GNU local labels
 //!   (`1:`), which is also how bpftool's index prefix (`12: `) reads.
+//! - `%%`, an inline-asm template's escape for one `%` (`w2 %%= w1`,
+//!   `r1 s%%= r2`), reads as `%`.
 
 use crate::asm::AsmErrorKind;
 
@@ -62,7 +64,7 @@ impl Reader {
                 let text = piece.trim();
                 if !text.is_empty() {
                     out.push(Segment {
-                        text: text.to_string(),
+                        text: text.replace("%%", "%"),
                         trailing: i > 0,
                     });
                 }
@@ -276,6 +278,10 @@ mod tests {
             ]
         );
         assert_eq!(texts(&mut r, "  ; int x = 0; r0 = 1"), []);
+        assert_eq!(
+            texts(&mut r, "\tw2 %%= w1;\t\\"),
+            [("w2 %= w1".into(), false)]
+        );
         assert!(r.segments("\"r0 = 0;").is_err());
         assert!(r.segments("\"r0 = 0;\" r1 = 1").is_err());
         assert!(r.segments("\"r0 = \\q\"").is_err());

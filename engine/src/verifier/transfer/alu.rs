@@ -124,6 +124,13 @@ pub fn adjust_scalar_min_max_vals(
     d
 }
 
+/// `reg = known + delta` as `sync_linked_regs` computes it for a linked
+/// copy: `scalar32_min_max_add`, `scalar_min_max_add` and `tnum_add`
+/// (the caller zero-extends and syncs).
+pub fn add_constant_for_link(known: &ScalarBounds, delta: &ScalarBounds) -> ScalarBounds {
+    adjust_scalar_min_max_vals(Operation::Add, true, known, delta)
+}
+
 /// `dst = src` (register form); models the MOV X paths of `check_alu_op`:
 /// ALU64 copies the state, ALU copies, zero-extends and syncs.
 pub fn mov(alu64: bool, src: &ScalarBounds) -> ScalarBounds {

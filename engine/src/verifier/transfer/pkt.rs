@@ -130,6 +130,31 @@ pub fn check_access(
     })
 }
 
+/// A sign-extending load (`BPF_MEMSX`) of a ctx field that loads a
+/// pointer (`data`, `data_end`, `data_meta` of `__sk_buff` and `xdp_md`)
+/// is refused: `bpf_skb_is_valid_access` and `xdp_is_valid_access` return
+/// false when `info->is_ldsx` (net/core/filter.c, 6.18; measured on every
+/// field of the three packet types). Sign-extending loads of scalar fields
+/// are valid.
+pub fn refuse_sign_extended_pointer_load(
+    pc: usize,
+    base: &Reg,
+    off: i16,
+    size: usize,
+    loaded: &Option<Reg>,
+) -> Result<(), Rejection> {
+    match (base, loaded) {
+        (Reg::Ptr(p), Some(Reg::Ptr(_))) if matches!(p.kind, PtrKind::Ctx(_)) => {
+            let off = off as i64 + p.off as i64;
+            Err(deny(
+                pc,
+                format!("invalid bpf_context access off={off} size={size}"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `check_ptr_off_reg` (`fixed_off_ok = false`).
 fn check_ptr_off(pc: usize, regno: u8, p: &Pointer) -> Result<(), Rejection> {
     let t = p.type_name();
