@@ -1,172 +1,62 @@
 //! `bpfdiff diff --prog-type T`: a program of a native type
 //! (docs/program-types.md) on the engine (verifier + interpreter) and on
 //! the kernel (loaded as its type, BPF_PROG_TEST_RUN on the same packet).
-//! Backends that run only the input model say so and are not compared.
+//! The comparison is the library's ([`bpfdiff::native_diff`]), shared
+//! with the packet tiers of `bpfdiff campaign`. Backends that run only
+//! the input model say so and are not compared.
 
 use super::{output, EXIT_TESTS_FAILED};
-use bpfdiff_engine::interp::{ExecResult, Interpreter, DEFAULT_BUDGET};
+use bpfdiff::native_diff;
 use bpfdiff_engine::prog_type::env::RunEnv;
-use bpfdiff_engine::prog_type::ProgType;
-use bpfdiff_engine::verifier::{verify_as, RejectClass, Verdict, VerifyOptions};
 use bpfdiff_engine::Program;
-use bpfdiff_oracle::backend::kernel::{native, reason_from_log};
+use bpfdiff_oracle::{Comparison, Execution, Outcome, Verdict};
 use std::process::ExitCode;
 
-/// What one backend did.
-enum Row {
-    Refused(String),
-    Returned {
-        retval: u32,
-        derived: bool,
-        packet: Option<Vec<u8>>,
-        ctx: Option<Vec<u8>>,
-    },
-    Other(String),
-    NotRun(String),
-}
-
-fn engine(program: &Program, env: &RunEnv) -> Row {
-    let t = env.prog_type;
-    match verify_as(program, &VerifyOptions::default(), t).verdict {
-        Verdict::Rejected {
-            class: RejectClass::Unsupported,
-            message,
-            ..
-        } => return Row::NotRun(format!("the engine's verifier cannot judge it: {message}")),
-        Verdict::Rejected { pc, message, .. } => {
-            return Row::Refused(format!("insn {pc}: {message}"))
+fn summary(o: &Outcome) -> String {
+    match (&o.verdict, &o.execution) {
+        (Verdict::Rejected { reason, .. }, _) => format!("rejected: {reason}"),
+        (_, Execution::Returned { r0, .. }) => {
+            let d = if r0.derived { " (pointer-derived)" } else { "" };
+            format!("retval {:#x}{d}", r0.bits)
         }
-        Verdict::Accepted => {}
-    }
-    let vm = match Interpreter::new(program) {
-        Ok(vm) => vm,
-        Err(e) => return Row::Refused(e.to_string()),
-    };
-    let mut env = env.clone();
-    let e = vm.run_env(&mut env, DEFAULT_BUDGET);
-    match e.result {
-        ExecResult::Returned { r0, r0_derived } => Row::Returned {
-            retval: r0 as u32,
-            derived: r0_derived,
-            packet: env.packet_after(),
-            ctx: (!t.has_packet()).then(|| env.mem.clone()),
-        },
-        other => Row::Other(other.to_string()),
-    }
-}
-
-fn kernel(program: &Program, env: &RunEnv) -> Row {
-    let t = env.prog_type;
-    let fd = match native::load(t, &program.insns, 1) {
-        Ok(fd) => fd,
-        Err(e) if e.errno == libc::EPERM => return Row::NotRun("bpf() not permitted".to_string()),
-        Err(e) => return Row::Refused(reason_from_log(e.log.as_deref().unwrap_or(""))),
-    };
-    let (packet, ctx): (Vec<u8>, Vec<u8>) = if t.has_packet() {
-        // The packet as given: the hidden Ethernet header, then the rest.
-        (
-            [env.hidden_head.as_slice(), env.mem.as_slice()].concat(),
-            Vec::new(),
-        )
-    } else {
-        (Vec::new(), env.mem.clone())
-    };
-    match native::test_run(&fd, t, &packet, &ctx) {
-        Ok(run) => Row::Returned {
-            retval: run.retval,
-            derived: false,
-            packet: run.data_out,
-            ctx: (!t.has_packet()).then_some(run.ctx_out).flatten(),
-        },
-        Err(errno) => Row::Other(format!("BPF_PROG_TEST_RUN failed (errno {errno})")),
-    }
-}
-
-fn summary(row: &Row) -> String {
-    match row {
-        Row::Refused(why) => format!("rejected: {why}"),
-        Row::Returned {
-            retval, derived, ..
-        } => {
-            let d = if *derived { " (pointer-derived)" } else { "" };
-            format!("retval {retval:#x}{d}")
-        }
-        Row::Other(what) => what.clone(),
-        Row::NotRun(why) => format!("not run: {why}"),
+        (_, Execution::NotRun { why }) => format!("not run: {why}"),
+        (_, e) => e.to_string(),
     }
 }
 
 /// Runs `program` as `env.prog_type` on the backends `names`; exit 1 when
 /// the engine and the kernel differ.
 pub fn execute(program: &Program, env: &RunEnv, names: &[String]) -> anyhow::Result<ExitCode> {
-    let t: ProgType = env.prog_type;
-    let rows: Vec<(String, Row)> = names
-        .iter()
-        .map(|n| {
-            let row = match n.as_str() {
-                "interp" => engine(program, env),
-                "kernel" => kernel(program, env),
-                _ => Row::NotRun(format!("program type {t} unsupported")),
-            };
-            (n.clone(), row)
-        })
-        .collect();
-    let mut text = format!("program type: {t}\n");
-    for (n, r) in &rows {
-        text.push_str(&format!("{n:8}  {}\n", summary(r)));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let check = native_diff::check(program, env, &names, true);
+    let mut text = format!("program type: {}\n", env.prog_type);
+    for o in &check.outcomes {
+        text.push_str(&format!("{:8}  {}\n", o.backend, summary(o)));
     }
-    let compared: Vec<&Row> = rows
-        .iter()
-        .map(|(_, r)| r)
-        .filter(|r| !matches!(r, Row::NotRun(_)))
-        .collect();
-    let mut differences = Vec::new();
-    if let [a, rest @ ..] = compared.as_slice() {
-        for b in rest {
-            match (a, b) {
-                (Row::Refused(_), Row::Refused(_)) => {}
-                (
-                    Row::Returned {
-                        retval: ra,
-                        derived: da,
-                        packet: pa,
-                        ctx: ca,
-                    },
-                    Row::Returned {
-                        retval: rb,
-                        derived: db,
-                        packet: pb,
-                        ctx: cb,
-                    },
-                ) => {
-                    if !da && !db && ra != rb {
-                        differences.push(format!("retval {ra:#x} vs {rb:#x}"));
-                    }
-                    if pa != pb {
-                        differences.push("packet after the run differs".to_string());
-                    }
-                    if ca != cb {
-                        differences.push("ctx after the run differs".to_string());
-                    }
-                }
-                _ => differences.push(format!("{} vs {}", summary(a), summary(b))),
+    let diverged = match &check.comparison {
+        Comparison::Inconclusive { why } => {
+            text.push_str(&format!(
+                "comparison: inconclusive ({})\n",
+                why.join("; ")
+            ));
+            false
+        }
+        Comparison::Agree { .. } => {
+            text.push_str("comparison: agree\n");
+            false
+        }
+        Comparison::Diverge { differences } => {
+            text.push_str("comparison: DIVERGE\n");
+            for d in differences {
+                text.push_str(&format!("  {d}\n"));
             }
+            true
         }
-    }
-    if compared.len() < 2 {
-        text.push_str("comparison: inconclusive (fewer than two backends ran it)\n");
-    } else if differences.is_empty() {
-        text.push_str("comparison: agree\n");
-    } else {
-        text.push_str("comparison: DIVERGE\n");
-        for d in &differences {
-            text.push_str(&format!("  {d}\n"));
-        }
-    }
+    };
     output::println(text.trim_end())?;
-    Ok(if differences.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if diverged {
         ExitCode::from(EXIT_TESTS_FAILED)
+    } else {
+        ExitCode::SUCCESS
     })
 }
