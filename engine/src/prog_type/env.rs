@@ -78,6 +78,17 @@ impl CtxModel {
         }
     }
 
+    /// A narrow ctx load as the kernel rewrites it (`None`: the bytes
+    /// as stored); see [`skb::narrow_load`].
+    pub fn narrow_load(&self, off: usize, size: usize) -> Option<u64> {
+        match self.prog_type {
+            ProgType::SocketFilter | ProgType::SchedCls => {
+                skb::narrow_load(&self.bytes, off, size)
+            }
+            _ => None,
+        }
+    }
+
     /// True when `off..off + size` overlaps an opaque field.
     pub fn is_opaque(&self, off: usize, size: usize) -> bool {
         self.opaque
