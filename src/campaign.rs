@@ -368,15 +368,16 @@ fn run_one(
                 && kernel_states::sampled(seed, fraction) =>
         {
             Some(
-            match bpfdiff_oracle::kernel_log::kernel_states(kernel, &case.program, &case.input) {
-                Ok(states) => {
-                    if let Some(d) = states.difference() {
-                        check.comparison = with_difference(check.comparison, d);
+                match bpfdiff_oracle::kernel_log::kernel_states(kernel, &case.program, &case.input)
+                {
+                    Ok(states) => {
+                        if let Some(d) = states.difference() {
+                            check.comparison = with_difference(check.comparison, d);
+                        }
+                        kernel_states::CaseCheck::Checked(Box::new(states))
                     }
-                    kernel_states::CaseCheck::Checked(Box::new(states))
-                }
-                Err(e) => kernel_states::CaseCheck::Failed(e),
-            },
+                    Err(e) => kernel_states::CaseCheck::Failed(e),
+                },
             )
         }
         _ => None,

@@ -194,9 +194,8 @@ pub fn check(program: &Program, env: &RunEnv, names: &[&str], reasons: bool) -> 
 /// not run are left out, with their reason; fewer than two left is
 /// inconclusive.
 pub fn compare_outcomes(outcomes: &[Outcome]) -> Comparison {
-    let not_run = |o: &Outcome| {
-        !o.verdict.is_rejected() && matches!(o.execution, Execution::NotRun { .. })
-    };
+    let not_run =
+        |o: &Outcome| !o.verdict.is_rejected() && matches!(o.execution, Execution::NotRun { .. });
     let why: Vec<String> = outcomes
         .iter()
         .filter(|o| not_run(o))

@@ -35,10 +35,7 @@ pub fn execute(program: &Program, env: &RunEnv, names: &[String]) -> anyhow::Res
     }
     let diverged = match &check.comparison {
         Comparison::Inconclusive { why } => {
-            text.push_str(&format!(
-                "comparison: inconclusive ({})\n",
-                why.join("; ")
-            ));
+            text.push_str(&format!("comparison: inconclusive ({})\n", why.join("; ")));
             false
         }
         Comparison::Agree { .. } => {

@@ -168,9 +168,10 @@ mod tests {
 
     #[test]
     fn tiers_parse_by_name() {
-        for t in Tier::ALL
-            .into_iter()
-            .chain([Tier::Mutated, Tier::Mix, Tier::Packet, Tier::PacketEdge])
+        for t in
+            Tier::ALL
+                .into_iter()
+                .chain([Tier::Mutated, Tier::Mix, Tier::Packet, Tier::PacketEdge])
         {
             assert_eq!(t.name().parse::<Tier>(), Ok(t));
         }

@@ -82,9 +82,7 @@ impl CtxModel {
     /// as stored); see [`skb::narrow_load`].
     pub fn narrow_load(&self, off: usize, size: usize) -> Option<u64> {
         match self.prog_type {
-            ProgType::SocketFilter | ProgType::SchedCls => {
-                skb::narrow_load(&self.bytes, off, size)
-            }
+            ProgType::SocketFilter | ProgType::SchedCls => skb::narrow_load(&self.bytes, off, size),
             _ => None,
         }
     }

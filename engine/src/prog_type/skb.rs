@@ -323,7 +323,11 @@ mod tests {
             ([0x02, 0x52, 0x0a, 0x1e, 0x05, 0x15], 3),
         ] {
             let ctx = test_run_ctx(&packet(dst, [0x88, 0xb5]), true);
-            assert_eq!(ctx[PKT_TYPE..PKT_TYPE + 4], expected.to_le_bytes(), "{dst:x?}");
+            assert_eq!(
+                ctx[PKT_TYPE..PKT_TYPE + 4],
+                expected.to_le_bytes(),
+                "{dst:x?}"
+            );
         }
     }
 
