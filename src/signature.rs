@@ -339,6 +339,33 @@ mod tests {
         Signature::of(&program, &outcomes, &d)
     }
 
+    // Issue 13: a native case's signature names its program type, so the
+    // same difference as xdp and as tc are two classes; the input model's
+    // canonical text (and so every saved hash) is unchanged.
+    #[test]
+    fn native_signatures_record_the_program_type() {
+        let program = assemble("r0 = *(u32 *)(r1 + 4)\nexit\n").unwrap();
+        let outcomes = [returned("interp", 0), returned("kernel", 2)];
+        let d = Difference {
+            backend: "kernel".into(),
+            aspect: Aspect::R0,
+            detail: "0x0 vs 0x2".into(),
+            known: None,
+        };
+        let input = Signature::of_type(ProgType::Input, &program, &outcomes, &d);
+        assert_eq!(input, Signature::of(&program, &outcomes, &d));
+        assert!(!input.canonical().contains("prog-type"));
+        let xdp = Signature::of_type(ProgType::Xdp, &program, &outcomes, &d);
+        let tc = Signature::of_type(ProgType::SchedCls, &program, &outcomes, &d);
+        assert!(
+            xdp.canonical().ends_with(" / prog-type xdp"),
+            "{}",
+            xdp.canonical()
+        );
+        assert_ne!(xdp.slug(), tc.slug());
+        assert!(tc.to_string().contains("prog-type sched_cls"));
+    }
+
     // RFC 9669 §4.1: a 32-bit MOD by zero leaves the low 32 bits of dst,
     // zero-extended; rbpf 0.4.1 keeps all 64 bits. Two findings of that bug
     // with other registers and immediates.

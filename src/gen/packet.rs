@@ -423,7 +423,14 @@ impl Gen<'_, '_> {
             self.emit(0x57, 0, 0, 0, 0x1f);
             self.emit(0x0f, 8, 0, 0, 0);
         }
-        let imm = self.u.int_in_range(0..=8)?;
+        let mut imm = self.u.int_in_range(0..=8)?;
+        if self.u.ratio(1, 4)? {
+            // A negative index the immediate brings back: the offset is a
+            // 32-bit sum (`bpf_gen_ld_abs`).
+            let k = self.u.int_in_range(1..=64)?;
+            self.emit(0x07, 8, 0, 0, -k);
+            imm += k;
+        }
         self.emit(op, 0, 8, 0, imm);
         self.combine(0)
     }
