@@ -7,7 +7,8 @@
 //! The reference is the engine: its verifier's verdict is its
 //! [`Verdict`], and its interpreter's run (when the verifier accepts) its
 //! [`Execution`]. So a kernel refusal of a program the engine accepted is
-//! a `verdict` difference here (in the input model the kernel's refusals
+//! a `verdict` difference here, and two refusals of different error
+//! classes a `verdict-class` one (in the input model the kernel's refusals
 //! are not compared, as the engine interpreter does not verify). The
 //! packet after the run is the compared memory (`data_out`; for `syscall`,
 //! the ctx after the run).
@@ -18,7 +19,8 @@ use bpfdiff_engine::verifier::{verify_as, RejectClass, VerifyOptions};
 use bpfdiff_engine::Program;
 use bpfdiff_oracle::backend::kernel::{native, reason_from_log};
 use bpfdiff_oracle::{
-    compare, Capabilities, Checking, Comparison, Execution, Outcome, Value, Verdict,
+    compare, Aspect, Capabilities, Checking, Comparison, Difference, Execution, Outcome, Value,
+    Verdict,
 };
 
 /// The backends a native comparison runs: the engine (verifier +
@@ -212,11 +214,103 @@ pub fn compare_outcomes(outcomes: &[Outcome]) -> Comparison {
     }
     let others: Vec<(Outcome, Capabilities)> =
         others.iter().map(|o| ((*o).clone(), KERNEL_CAPS)).collect();
-    match compare(reference, None, &others) {
+    let mut comparison = compare(reference, None, &others);
+    // Both refused: the error classes must agree too (the engine's
+    // verifier models the kernel's messages).
+    let class_differences: Vec<Difference> = others
+        .iter()
+        .filter_map(
+            |(o, _)| match (reference.reject_class(), o.reject_class()) {
+                (Some(a), Some(b)) if a != b => Some(Difference {
+                    backend: o.backend.clone(),
+                    aspect: Aspect::VerdictClass,
+                    detail: format!("{a} vs {b}"),
+                    known: None,
+                }),
+                _ => None,
+            },
+        )
+        .collect();
+    if !class_differences.is_empty() {
+        comparison = match comparison {
+            Comparison::Diverge { mut differences } => {
+                differences.extend(class_differences);
+                Comparison::Diverge { differences }
+            }
+            _ => Comparison::Diverge {
+                differences: class_differences,
+            },
+        };
+    }
+    match comparison {
         Comparison::Agree { mut skipped } => {
             skipped.extend(why);
             Comparison::Agree { skipped }
         }
         c => c,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(backend: &str, class: &str) -> Outcome {
+        let mut o = Outcome::rejected(backend, 13, "invalid access", None);
+        if let Verdict::Rejected { class: c, .. } = &mut o.verdict {
+            *c = Some(class.to_string());
+        }
+        o
+    }
+
+    fn returned(backend: &str, retval: u64, packet: Vec<u8>) -> Outcome {
+        Outcome {
+            backend: backend.to_string(),
+            verdict: Verdict::Accepted,
+            execution: Execution::Returned {
+                r0: Value {
+                    bits: retval,
+                    derived: false,
+                },
+                mem: packet,
+                mem_derived: Vec::new(),
+                regs: None,
+            },
+        }
+    }
+
+    fn aspects(c: &Comparison) -> Vec<&'static str> {
+        match c {
+            Comparison::Diverge { differences } => {
+                differences.iter().map(|d| d.aspect.name()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    // The reference verified the program: a kernel refusal of what the
+    // engine accepted is a verdict difference (not skipped as in the input
+    // model), two refusals of different classes a verdict-class one.
+    #[test]
+    fn native_comparisons_compare_verdicts_classes_retval_and_packet() {
+        let ok = returned("interp", 1, vec![1, 2]);
+        let c = compare_outcomes(&[ok.clone(), refused("kernel", "memory-access")]);
+        assert_eq!(aspects(&c), ["verdict"]);
+        let c = compare_outcomes(&[refused("interp", "ctx-access"), ok.clone()]);
+        assert_eq!(aspects(&c), ["verdict"]);
+        let c = compare_outcomes(&[
+            refused("interp", "ctx-access"),
+            refused("kernel", "memory-access"),
+        ]);
+        assert_eq!(aspects(&c), ["verdict-class"]);
+        let c = compare_outcomes(&[refused("interp", "a"), refused("kernel", "a")]);
+        assert!(matches!(c, Comparison::Agree { .. }), "{c:?}");
+        let c = compare_outcomes(&[ok.clone(), returned("kernel", 2, vec![1, 3])]);
+        assert_eq!(aspects(&c), ["r0", "memory"]);
+        let c = compare_outcomes(&[ok.clone(), ok.clone()]);
+        assert!(matches!(c, Comparison::Agree { .. }), "{c:?}");
+        // The engine's verifier cannot judge it: nothing to compare.
+        let c = compare_outcomes(&[Outcome::not_run("interp", "unsupported"), ok]);
+        assert!(matches!(c, Comparison::Inconclusive { .. }), "{c:?}");
     }
 }

@@ -14,6 +14,7 @@
 //!   unsigned comparisons in both operand orders, the safe side falling
 //!   through or taken), then loads and stores at and around the checked
 //!   edge, through `data` and through `r4` with negative offsets;
+//! - the same against `data` from `data_meta` (the metadata area);
 //! - a variable offset (a packet or ctx value bounded by a mask or an
 //!   unsigned comparison) added to `data`, checked again, then accessed;
 //! - legacy `LD_ABS` / `LD_IND` (socket filters and tc), offsets around
@@ -330,7 +331,18 @@ impl Gen<'_, '_> {
                 self.ld_abs(false)
             };
         }
-        self.load_pointers();
+        if self.u.ratio(1, 5)? {
+            // Metadata: `data_meta + n` checked against `data` (no
+            // metadata in a test run: the safe side never runs).
+            let (m, d) = match self.t {
+                ProgType::Xdp => (xdp::DATA_META, xdp::DATA),
+                _ => (skb::DATA_META, skb::DATA),
+            };
+            self.emit(ldx_op(4), 2, CTX, m as i16, 0);
+            self.emit(ldx_op(4), 3, CTX, d as i16, 0);
+        } else {
+            self.load_pointers();
+        }
         let n = self.check_len()?;
         let (range, over) = self.bounds_check(2, n, defect)?;
         self.accesses(2, n, range, over)
