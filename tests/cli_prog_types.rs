@@ -127,7 +127,7 @@ fn diff_compares_a_native_program_with_the_kernel_only() {
     ]);
     let text = assert_success(&out);
     assert!(
-        text.contains("rbpf      not run: program type xdp unsupported"),
+        text.contains("rbpf      not run: program type xdp: runs the input model only"),
         "{text}"
     );
     assert!(text.contains("kernel    retval 0x0"), "{text}");
