@@ -378,7 +378,10 @@ impl Gen<'_, '_> {
                 self.emit(0x67, 5, 0, 0, 20);
             }
         } else if self.u.ratio(1, 2)? {
-            let mask = (1i32 << self.u.int_in_range(0..=6)?) - 1;
+            // A zero mask makes the variable the constant 0, which keeps
+            // the range: a near miss without the re-check needs a bit.
+            let low = if kind == 0 { 1 } else { 0 };
+            let mask = (1i32 << self.u.int_in_range(low..=6)?) - 1;
             self.emit(0x57, 5, 0, 0, mask);
         } else {
             let k = self.u.int_in_range(0..=64)?;
