@@ -361,17 +361,25 @@ fn run_one(
         .unwrap_or_default();
     let mut check = harness.check_without_rules(&case);
     let kernel_states = match (states_kernel, config.kernel_states) {
-        (Some(kernel), Some(fraction)) if kernel_states::sampled(seed, fraction) => Some(
-            match bpfdiff_oracle::kernel_log::kernel_states(kernel, &case.program, &case.input) {
-                Ok(states) => {
-                    if let Some(d) = states.difference() {
-                        check.comparison = with_difference(check.comparison, d);
+        // The kernel-states check runs the input model's wrapper: native
+        // cases (the packet tiers) are not sampled.
+        (Some(kernel), Some(fraction))
+            if case.prog_type == bpfdiff_engine::prog_type::ProgType::Input
+                && kernel_states::sampled(seed, fraction) =>
+        {
+            Some(
+                match bpfdiff_oracle::kernel_log::kernel_states(kernel, &case.program, &case.input)
+                {
+                    Ok(states) => {
+                        if let Some(d) = states.difference() {
+                            check.comparison = with_difference(check.comparison, d);
+                        }
+                        kernel_states::CaseCheck::Checked(Box::new(states))
                     }
-                    kernel_states::CaseCheck::Checked(Box::new(states))
-                }
-                Err(e) => kernel_states::CaseCheck::Failed(e),
-            },
-        ),
+                    Err(e) => kernel_states::CaseCheck::Failed(e),
+                },
+            )
+        }
         _ => None,
     };
     let reasons = check

@@ -40,6 +40,8 @@ use bpfdiff_engine::data::{self, DataTest, Expected};
 use bpfdiff_engine::interp::{self, ExecResult, FaultKind, Interpreter, DEFAULT_BUDGET};
 use bpfdiff_engine::jit::{JitProgram, Mode};
 use bpfdiff_engine::opcode::Operation;
+use bpfdiff_engine::prog_type::env::RunEnv;
+use bpfdiff_engine::prog_type::ProgType;
 use bpfdiff_engine::Program;
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
 use bpfdiff_oracle::registry::{self, RegistryError};
@@ -225,6 +227,7 @@ impl DiffCheck {
 pub struct DiffHarness {
     backends: Vec<Box<dyn Backend>>,
     rules: KnownRules,
+    kernel_reasons: bool,
 }
 
 impl DiffHarness {
@@ -251,7 +254,11 @@ impl DiffHarness {
         if backends.is_empty() {
             return Err(RegistryError::Empty);
         }
-        Ok(DiffHarness { backends, rules })
+        Ok(DiffHarness {
+            backends,
+            rules,
+            kernel_reasons,
+        })
     }
 
     /// The `diff` target's harness: [`diff_backends`] and the rules file.
@@ -281,6 +288,9 @@ impl DiffHarness {
     /// Runs and compares without applying rules (the campaign applies them
     /// afterwards, in case order, so counts do not depend on threads).
     pub fn check_without_rules(&mut self, case: &Case) -> DiffCheck {
+        if case.prog_type != ProgType::Input {
+            return self.check_native(case);
+        }
         let mut uninit_stack_read = None;
         if let Ok(vm) = Interpreter::new(&case.program) {
             let mut mem = case.input.clone();
@@ -315,6 +325,29 @@ impl DiffHarness {
 }
 
 impl DiffHarness {
+    /// A case of a native program type: the engine (verifier +
+    /// interpreter) and the kernel (native load + `BPF_PROG_TEST_RUN`), by
+    /// [`crate::native_diff`]; the other backends run the input model only.
+    fn check_native(&mut self, case: &Case) -> DiffCheck {
+        let env = match RunEnv::new(case.prog_type, &case.input, None) {
+            Ok(env) => env,
+            Err(e) => {
+                return DiffCheck {
+                    outcomes: Vec::new(),
+                    comparison: Comparison::Inconclusive {
+                        why: vec![e.to_string()],
+                    },
+                }
+            }
+        };
+        let names = self.backend_names();
+        let check = crate::native_diff::check(&case.program, &env, &names, self.kernel_reasons);
+        DiffCheck {
+            outcomes: check.outcomes,
+            comparison: check.comparison,
+        }
+    }
+
     /// For a program too long to run everywhere: the verdicts alone, when a
     /// verdict-only backend (the engine's verifier) is selected; the
     /// safety verifiers (the kernel) give theirs and run the program only if
@@ -483,6 +516,9 @@ pub fn regression_data(case: &Case) -> Option<String> {
     if case.program.is_empty() {
         return None;
     }
+    if case.prog_type != ProgType::Input {
+        return native_regression_data(case);
+    }
     let expected = match interp::run_program(&case.program, &mut case.input.clone(), DEFAULT_BUDGET)
     {
         Ok(e) => match e.result {
@@ -502,6 +538,41 @@ pub fn regression_data(case: &Case) -> Option<String> {
         packet: None,
         maps: Vec::new(),
         verdict: None,
+    }))
+}
+
+/// A native case as a `.data` file (`-- prog-type`, `-- packet` or, for
+/// `syscall`, `-- mem` as the ctx) whose expectation is the engine
+/// interpreter's run; `bpfdiff diff FILE` replays it natively.
+fn native_regression_data(case: &Case) -> Option<String> {
+    let t = case.prog_type;
+    let (packet, mem) = if t.has_packet() {
+        (Some(case.input.clone()), Vec::new())
+    } else {
+        (None, case.input.clone())
+    };
+    let ctx = (!t.has_packet()).then_some(mem.as_slice());
+    let expected = match RunEnv::new(t, packet.as_deref().unwrap_or(&[]), ctx) {
+        Ok(mut env) => match Interpreter::new(&case.program) {
+            Ok(vm) => match vm.run_env(&mut env, DEFAULT_BUDGET).result {
+                ExecResult::Returned { r0, .. } => Expected::Result(u64::from(r0 as u32)),
+                ExecResult::Fault(f) => Expected::Error(f.kind.name().to_string()),
+                ExecResult::OutOfBudget => Expected::Error("out of budget".to_string()),
+            },
+            Err(e) => Expected::Error(e.to_string().replace('#', "no.")),
+        },
+        Err(e) => Expected::Error(e.to_string().replace('#', "no.")),
+    };
+    Some(data::write_data(&DataTest {
+        program: case.program.clone(),
+        mem,
+        expected,
+        asm: None,
+        has_raw: false,
+        prog_type: t,
+        packet,
+        verdict: None,
+        maps: Vec::new(),
     }))
 }
 

@@ -36,6 +36,7 @@ pub mod hex;
 pub mod input;
 pub mod known_rules;
 pub mod minimize;
+pub mod native_diff;
 pub mod plugin;
 pub mod replay;
 pub mod report;

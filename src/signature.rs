@@ -16,6 +16,7 @@
 //! a different one. Signatures are meant for minimized programs: an
 //! unminimized program's incidental rows would split one bug into many.
 
+use bpfdiff_engine::prog_type::ProgType;
 use bpfdiff_engine::Program;
 use bpfdiff_oracle::known::KERNEL_BACKEND;
 use bpfdiff_oracle::{Difference, Execution, Outcome, Verdict, VERIFIER_BACKEND};
@@ -39,6 +40,11 @@ pub struct Signature {
     /// The opcode-table rows the program uses (`OpcodeRow::name()`) apart
     /// from [`GLUE_ROWS`], sorted; empty when the program does not decode.
     pub rows: Vec<String>,
+    /// The program type of a native case (`xdp`, `sched_cls`, ...; see
+    /// docs/program-types.md); empty for the harness's input model, so
+    /// input-model signatures keep their canonical text and hash.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prog_type: String,
 }
 
 /// The name of a Linux errno the kernel's loader returns.
@@ -206,19 +212,39 @@ impl Signature {
             aspect: d.aspect.name().to_string(),
             class,
             rows: signature_rows(program),
+            prog_type: String::new(),
         }
+    }
+
+    /// The signature of difference `d` of a case of program type `t`
+    /// ([`Signature::of`], with the type recorded unless it is `input`).
+    pub fn of_type(
+        t: ProgType,
+        program: &Program,
+        outcomes: &[Outcome],
+        d: &Difference,
+    ) -> Signature {
+        let mut s = Signature::of(program, outcomes, d);
+        if t != ProgType::Input {
+            s.prog_type = t.name().to_string();
+        }
+        s
     }
 
     /// The canonical text the hash is taken of.
     pub fn canonical(&self) -> String {
-        format!(
+        let mut text = format!(
             "{} vs {} / {} / {} / {}",
             self.reference,
             self.backend,
             self.aspect,
             self.class,
             self.rows.join(",")
-        )
+        );
+        if !self.prog_type.is_empty() {
+            text.push_str(&format!(" / prog-type {}", self.prog_type));
+        }
+        text
     }
 
     /// A 64-bit FNV-1a hash of [`Signature::canonical`]: stable across
@@ -256,7 +282,11 @@ impl fmt::Display for Signature {
         if !self.class.is_empty() {
             write!(f, " ({})", self.class)?;
         }
-        write!(f, "; rows {}", self.rows.join(" "))
+        write!(f, "; rows {}", self.rows.join(" "))?;
+        if !self.prog_type.is_empty() {
+            write!(f, "; prog-type {}", self.prog_type)?;
+        }
+        Ok(())
     }
 }
 
@@ -307,6 +337,33 @@ mod tests {
             known: None,
         };
         Signature::of(&program, &outcomes, &d)
+    }
+
+    // Issue 13: a native case's signature names its program type, so the
+    // same difference as xdp and as tc are two classes; the input model's
+    // canonical text (and so every saved hash) is unchanged.
+    #[test]
+    fn native_signatures_record_the_program_type() {
+        let program = assemble("r0 = *(u32 *)(r1 + 4)\nexit\n").unwrap();
+        let outcomes = [returned("interp", 0), returned("kernel", 2)];
+        let d = Difference {
+            backend: "kernel".into(),
+            aspect: Aspect::R0,
+            detail: "0x0 vs 0x2".into(),
+            known: None,
+        };
+        let input = Signature::of_type(ProgType::Input, &program, &outcomes, &d);
+        assert_eq!(input, Signature::of(&program, &outcomes, &d));
+        assert!(!input.canonical().contains("prog-type"));
+        let xdp = Signature::of_type(ProgType::Xdp, &program, &outcomes, &d);
+        let tc = Signature::of_type(ProgType::SchedCls, &program, &outcomes, &d);
+        assert!(
+            xdp.canonical().ends_with(" / prog-type xdp"),
+            "{}",
+            xdp.canonical()
+        );
+        assert_ne!(xdp.slug(), tc.slug());
+        assert!(tc.to_string().contains("prog-type sched_cls"));
     }
 
     // RFC 9669 §4.1: a 32-bit MOD by zero leaves the low 32 bits of dst,

@@ -356,6 +356,28 @@ fn legacy_packet_loads_are_big_endian_and_exit_zero_out_of_bounds() {
     assert_eq!(r0(&run(&prog, &mut [0x11, 0x22, 0x33])), 0);
 }
 
+#[test]
+fn ld_ind_offsets_are_32_bit_signed_sums() {
+    // The kernel rewrites LD_IND to `w2 = wSRC; w2 += imm` and loads at
+    // that int offset (bpf_gen_ld_abs, net/core/filter.c; measured on
+    // Linux 6.18): r1 = -16 with imm 18 reads offset 2 on both engines;
+    // a sum that stays negative is out of bounds (r0 = 0).
+    let mut mem = [0x11, 0x22, 0x33, 0x44];
+    let prog = [
+        Insn::new(0xb7, 1, 0, 0, -16),
+        Insn::new(0x50, 0, 1, 0, 18),
+        EXIT,
+    ];
+    assert_eq!(r0(&run(&prog, &mut mem)), 0x33);
+    let prog = [
+        Insn::new(0xb7, 1, 0, 0, -16),
+        Insn::new(0x50, 0, 1, 0, 15),
+        Insn::new(0xb7, 0, 0, 0, 9),
+        EXIT,
+    ];
+    assert_eq!(r0(&run(&prog, &mut mem)), 0);
+}
+
 // ---------------------------------------------------------------------------
 // More execution tests the JIT's code shape makes interesting
 // ---------------------------------------------------------------------------

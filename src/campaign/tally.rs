@@ -348,7 +348,8 @@ pub(crate) fn fold(
                         s.rule_hits[i] += 1;
                     }
                 }
-                let signature = Signature::of(&case.program, &r.outcomes, d).canonical();
+                let signature =
+                    Signature::of_type(case.prog_type, &case.program, &r.outcomes, d).canonical();
                 let known = d.known.is_some();
                 if let Some(c) = s.signatures.get_mut(&signature) {
                     c.count += 1;

@@ -30,6 +30,12 @@ pub enum TierArg {
     Boundary,
     /// Verifier-tier programs with one or two instruction fields changed.
     Mutated,
+    /// Native xdp, tc and socket-filter programs with a packet, meant to
+    /// pass the kernel verifier (engine vs kernel BPF_PROG_TEST_RUN).
+    Packet,
+    /// Native packet programs with one near-miss defect (off-by-one
+    /// bounds checks, refused ctx accesses) the kernel should refuse.
+    PacketEdge,
 }
 
 impl From<TierArg> for Tier {
@@ -41,6 +47,8 @@ impl From<TierArg> for Tier {
             TierArg::Boundary => Tier::Boundary,
             TierArg::Mutated => Tier::Mutated,
             TierArg::Mix => Tier::Mix,
+            TierArg::Packet => Tier::Packet,
+            TierArg::PacketEdge => Tier::PacketEdge,
         }
     }
 }
@@ -430,13 +438,22 @@ pub fn execute(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
                 (None, None) => Some(1000),
                 (p, _) => p,
             };
+            let tier: Tier = args.tier.unwrap_or(TierArg::Mix).into();
+            // The packet tiers' cases run on the engine and the kernel only.
+            let backends = match (&args.backends, tier.is_native()) {
+                (None, true) => bpfdiff::native_diff::NATIVE_BACKENDS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                (b, _) => registry::select(b.as_deref())?,
+            };
             let config = CampaignConfig {
                 seed: args.seed.unwrap_or(0),
                 programs,
                 duration: args.duration,
                 shard: args.shard.unwrap_or(Shard::WHOLE),
-                tier: args.tier.unwrap_or(TierArg::Mix).into(),
-                backends: registry::select(args.backends.as_deref())?,
+                tier,
+                backends,
                 jobs,
                 knobs: Knobs::from_env()?,
                 rules: args.known.rules()?,

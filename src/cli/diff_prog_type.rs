@@ -152,7 +152,7 @@ pub fn execute(
             let row = match n.as_str() {
                 "interp" => engine(program, env, maps),
                 "kernel" => kernel(program, env, maps),
-                _ => Row::NotRun(format!("program type {t} unsupported")),
+                _ => Row::NotRun(format!("program type {t}: runs the input model only")),
             };
             (n.clone(), row)
         })

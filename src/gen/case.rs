@@ -16,6 +16,7 @@
 
 use super::{generate, Knobs, Tier};
 use arbitrary::Unstructured;
+use bpfdiff_engine::prog_type::ProgType;
 use bpfdiff_engine::{Insn, Program};
 
 /// Most input memory bytes a literal case carries.
@@ -29,14 +30,31 @@ pub const LITERAL: u8 = 0;
 pub struct Case {
     /// The program.
     pub program: Program,
-    /// The input memory (r1 points to it, r2 holds its length).
+    /// The input memory (r1 points to it, r2 holds its length); for a
+    /// packet type, the packet as `BPF_PROG_TEST_RUN` gets it.
     pub input: Vec<u8>,
+    /// The program type (`Input`, the harness's model, for every tier but
+    /// the packet tiers; docs/program-types.md).
+    pub prog_type: ProgType,
 }
 
 impl Case {
     /// A case from its parts.
     pub fn new(program: Program, input: Vec<u8>) -> Case {
-        Case { program, input }
+        Case {
+            program,
+            input,
+            prog_type: ProgType::Input,
+        }
+    }
+
+    /// A case of a native program type: `input` is its packet (or ctx).
+    pub fn native(program: Program, input: Vec<u8>, prog_type: ProgType) -> Case {
+        Case {
+            program,
+            input,
+            prog_type,
+        }
     }
 
     /// Reads a case from fuzzer bytes (see the module documentation).
@@ -70,10 +88,7 @@ impl Case {
             .chunks_exact(Insn::SIZE)
             .map(|c| Insn::from_bytes(c.try_into().expect("chunks of 8")))
             .collect();
-        Case {
-            program: Program::new(insns),
-            input: input.to_vec(),
-        }
+        Case::new(Program::new(insns), input.to_vec())
     }
 
     /// The case as a literal fuzz input (mode byte 0).

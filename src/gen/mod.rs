@@ -17,6 +17,9 @@
 //!   two instruction fields changed (not in the mix).
 //! - [`Tier::Mix`]: each case from one of the tiers above, in the
 //!   proportions of [`MIX`] (the campaign default).
+//! - [`Tier::Packet`], [`Tier::PacketEdge`] ([`packet`]): native xdp, tc
+//!   and socket-filter programs with a packet, accepted and near-miss (not
+//!   in the mix: their cases run on the engine and the kernel only).
 //!
 //! Every tier starts some registers from values that stress every width
 //! ([`values`]).
@@ -36,6 +39,7 @@ pub mod knobs;
 pub mod layout;
 pub mod mutated;
 pub mod mutator;
+pub mod packet;
 pub mod pointer_taint;
 #[cfg(feature = "proptest")]
 pub mod proptest;
@@ -67,6 +71,12 @@ pub enum Tier {
     Mutated,
     /// Each case from one of the other tiers, in the proportions of [`MIX`].
     Mix,
+    /// Native packet-type programs (xdp, tc, socket filter) the kernel
+    /// verifier accepts, with a packet ([`packet`]).
+    Packet,
+    /// Native packet-type programs with one near-miss defect the kernel
+    /// should refuse ([`packet`]).
+    PacketEdge,
 }
 
 /// The tiers of [`Tier::Mix`] and their weights (out of the sum): chosen by
@@ -91,7 +101,15 @@ impl Tier {
             Tier::Boundary => "boundary",
             Tier::Mutated => "mutated",
             Tier::Mix => "mix",
+            Tier::Packet => "packet",
+            Tier::PacketEdge => "packet-edge",
         }
+    }
+
+    /// True for the tiers whose cases are native program types (run by
+    /// the engine and the kernel only, docs/program-types.md).
+    pub const fn is_native(self) -> bool {
+        matches!(self, Tier::Packet | Tier::PacketEdge)
     }
 }
 
@@ -103,7 +121,9 @@ impl fmt::Display for Tier {
 
 /// An unknown tier name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown tier `{0}` (known: raw, grammar, verifier, boundary, mutated, mix)")]
+#[error(
+    "unknown tier `{0}` (known: raw, grammar, verifier, boundary, mutated, mix, packet, packet-edge)"
+)]
 pub struct UnknownTier(pub String);
 
 impl FromStr for Tier {
@@ -112,7 +132,7 @@ impl FromStr for Tier {
     fn from_str(s: &str) -> Result<Tier, UnknownTier> {
         Tier::ALL
             .into_iter()
-            .chain([Tier::Mutated, Tier::Mix])
+            .chain([Tier::Mutated, Tier::Mix, Tier::Packet, Tier::PacketEdge])
             .find(|t| t.name() == s)
             .ok_or_else(|| UnknownTier(s.to_string()))
     }
@@ -126,6 +146,8 @@ pub fn generate(tier: Tier, knobs: &Knobs, u: &mut Unstructured) -> arbitrary::R
         Tier::Verifier => verifier_aware::generate(knobs, u),
         Tier::Boundary => boundary_tier::generate(knobs, u),
         Tier::Mutated => mutated::generate(knobs, u),
+        Tier::Packet => packet::generate(packet::Flavour::Accepted, knobs, u),
+        Tier::PacketEdge => packet::generate(packet::Flavour::NearMiss, knobs, u),
         Tier::Mix => {
             let total: u32 = MIX.iter().map(|(_, w)| *w as u32).sum();
             let mut pick = u.int_in_range(0..=total - 1)?;
@@ -146,7 +168,11 @@ mod tests {
 
     #[test]
     fn tiers_parse_by_name() {
-        for t in Tier::ALL.into_iter().chain([Tier::Mutated, Tier::Mix]) {
+        for t in
+            Tier::ALL
+                .into_iter()
+                .chain([Tier::Mutated, Tier::Mix, Tier::Packet, Tier::PacketEdge])
+        {
             assert_eq!(t.name().parse::<Tier>(), Ok(t));
         }
         assert!("verifier-aware".parse::<Tier>().is_err());

@@ -216,6 +216,7 @@ pub fn build(
             aspect: primary.aspect.clone(),
             class: String::new(),
             rows: signature_rows(&case.program),
+            prog_type: String::new(),
         },
     };
     let name = name.unwrap_or_else(|| signature.slug());

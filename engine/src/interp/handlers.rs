@@ -406,12 +406,11 @@ fn ld_func(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
     skip_next(vm, op, n + 1)
 }
 
-/// Legacy packet load of `aux` bytes at `base + imm` into r0. r0 is
+/// Legacy packet load of `aux` bytes at `offset` into r0. r0 is
 /// pointer-derived when a byte read is, or when the offset is (`ld_ind`
 /// with a pointer-derived index): the same rule as [`load`].
 #[inline(always)]
-fn packet_load(vm: &mut Vm<'_>, op: &Op, n: u64, base: i64, base_derived: Tag) -> Step {
-    let offset = base + op.imm as i64;
+fn packet_load(vm: &mut Vm<'_>, op: &Op, n: u64, offset: i64, base_derived: Tag) -> Step {
     match vm.mem.load_packet_be(offset, op.aux as usize) {
         Some((v, tag)) => {
             vm.regs[0] = v;
@@ -432,13 +431,18 @@ fn packet_load(vm: &mut Vm<'_>, op: &Op, n: u64, base: i64, base_derived: Tag) -
 }
 
 fn ld_abs(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
-    packet_load(vm, op, n + 1, 0, 0)
+    packet_load(vm, op, n + 1, op.imm as i32 as i64, 0)
 }
 
+/// The offset is the 32-bit sum of the index register's low half and the
+/// immediate, as a signed int: the kernel rewrites `LD_IND` to
+/// `w2 = wSRC; w2 += imm` and calls its load helper with an `int` offset
+/// (`bpf_gen_ld_abs`, net/core/filter.c), so `r8 = -16` with `imm` 18
+/// reads offset 2 (measured on Linux 6.18, tc and socket filter).
 fn ld_ind(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
     let s = reg(op.src);
-    let base = vm.regs[s] as u32 as i64;
-    packet_load(vm, op, n + 1, base, vm.derived[s])
+    let offset = (vm.regs[s] as u32).wrapping_add(op.imm as u32) as i32;
+    packet_load(vm, op, n + 1, i64::from(offset), vm.derived[s])
 }
 
 // ---------------------------------------------------------------------------

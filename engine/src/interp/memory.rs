@@ -359,7 +359,10 @@ impl<'a> Memory<'a> {
         }
         let opaque = if ctx.is_opaque(i, size) { OPAQUE } else { 0 };
         let tag = opaque | Self::shadow_tag(&self.ctx_shadow, i, size);
-        (read_le(&ctx.bytes, i, size), tag)
+        let value = ctx
+            .narrow_load(i, size)
+            .unwrap_or_else(|| read_le(&ctx.bytes, i, size));
+        (value, tag)
     }
 
     /// A store into the ctx, through the field's width rules.

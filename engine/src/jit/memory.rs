@@ -352,10 +352,13 @@ impl Compiler<'_> {
             StubValue::None,
         );
         if ins.row.operation == Operation::LdInd {
+            // The offset is the 32-bit sum of the index and the immediate,
+            // a signed int (the kernel's `bpf_gen_ld_abs`): a negative one
+            // is far above every limit once zero-extended.
             let s = host(ins.src);
             x64!(self.ops ; mov r11d, Rd(s));
             if ins.imm != 0 {
-                x64!(self.ops ; add r11, ins.imm);
+                x64!(self.ops ; add r11d, ins.imm);
             }
         } else {
             x64!(self.ops ; mov r11, DWORD ins.imm);

@@ -211,6 +211,7 @@ pub fn test_run_ctx(packet: &[u8], tc: bool) -> Vec<u8> {
         packet.len().saturating_sub(ETH_HLEN)
     };
     put(LEN, visible as u32);
+    put(PKT_TYPE, pkt_type(packet));
     put(PROTOCOL, u32::from(eth_protocol(packet)));
     put(IFINDEX, 1);
     put(INGRESS_IFINDEX, 0);
@@ -221,6 +222,50 @@ pub fn test_run_ctx(packet: &[u8], tc: bool) -> Vec<u8> {
 
 /// `ETH_HLEN`.
 pub const ETH_HLEN: usize = 14;
+
+/// `eth_type_trans`'s `skb->pkt_type` for a packet arriving on the
+/// loopback device (whose address and broadcast address are all zero):
+/// `PACKET_HOST` (0) for a zero destination, `PACKET_MULTICAST` (2) for
+/// a group address (ff:ff:ff:ff:ff:ff included), else
+/// `PACKET_OTHERHOST` (3). Measured on Linux 6.18 (tests/cli_packet_campaign.rs).
+fn pkt_type(packet: &[u8]) -> u32 {
+    match packet.get(..6) {
+        Some(dst) if dst.iter().all(|&b| b == 0) => 0,
+        Some(dst) if dst[0] & 1 == 1 => 2,
+        Some(_) => 3,
+        None => 0,
+    }
+}
+
+/// The size of the `sk_buff` member a u32 `__sk_buff` field is read from
+/// (`*target_size` in `bpf_convert_ctx_access`, net/core/filter.c): 1 for
+/// `pkt_type`, 2 for the u16 members, else 4.
+pub fn target_size(field: usize) -> usize {
+    match field {
+        PKT_TYPE => 1,
+        QUEUE_MAPPING | PROTOCOL | VLAN_TCI | VLAN_PROTO | TC_INDEX | TC_CLASSID | GSO_SEGS
+        | GSO_SIZE => 2,
+        _ => 4,
+    }
+}
+
+/// A narrow load (`size` < 4) of the u32 field holding `off`, as the
+/// kernel's rewrite gives it: a load at least as wide as the `sk_buff`
+/// member ([`target_size`]) gives the member's value at any offset in the
+/// word (a byte anywhere in `pkt_type`'s word, a u16 at `protocol + 2`);
+/// a narrower one shifts by its offset in the word. Measured on Linux
+/// 6.18 (`pkt_type`, `protocol`). `None`: an ordinary load of the bytes.
+pub fn narrow_load(bytes: &[u8], off: usize, size: usize) -> Option<u64> {
+    let base = off & !3;
+    let t = target_size(base);
+    if size >= 4 || t >= 4 || base + 4 > bytes.len() {
+        return None;
+    }
+    let word = u32::from_le_bytes(bytes[base..base + 4].try_into().ok()?);
+    let shift = if size >= t { 0 } else { (off - base) * 8 };
+    let mask = (1u64 << (size * 8)) - 1;
+    Some((u64::from(word) >> shift) & mask)
+}
 
 /// `eth_type_trans`'s `skb->protocol` as the u32 field holds it: the
 /// big-endian EtherType read as stored (so `0x0800` reads as `0x0008`).
@@ -250,5 +295,63 @@ pub fn stored_value(off: usize, value: u64) -> Option<u64> {
         // (0xffff) or more is not stored.
         QUEUE_MAPPING => (value < 0xffff).then_some(value),
         _ => Some(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(dst: [u8; 6], ethertype: [u8; 2]) -> Vec<u8> {
+        let mut p = vec![0u8; 60];
+        p[..6].copy_from_slice(&dst);
+        p[12..14].copy_from_slice(&ethertype);
+        p
+    }
+
+    // Measured on Linux 6.18 (BPF_PROG_TEST_RUN of tc and socket filter
+    // programs reading `pkt_type`): eth_type_trans on loopback gives
+    // PACKET_HOST for a zero destination, PACKET_MULTICAST for a group
+    // address (broadcast included: loopback's broadcast address is zero),
+    // PACKET_OTHERHOST otherwise.
+    #[test]
+    fn pkt_type_follows_the_destination_address() {
+        for (dst, expected) in [
+            ([0u8; 6], 0u32),
+            ([0x67, 0x52, 0x0a, 0x1e, 0x05, 0x15], 2),
+            ([0xff; 6], 2),
+            ([0x02, 0x52, 0x0a, 0x1e, 0x05, 0x15], 3),
+        ] {
+            let ctx = test_run_ctx(&packet(dst, [0x88, 0xb5]), true);
+            assert_eq!(
+                ctx[PKT_TYPE..PKT_TYPE + 4],
+                expected.to_le_bytes(),
+                "{dst:x?}"
+            );
+        }
+    }
+
+    // Measured on Linux 6.18: narrow loads of `pkt_type` (a 1-byte
+    // member) give the value at every offset of its word; of `protocol`
+    // (a u16 member, 0x0008 for IPv4), u16 loads at +0 and +2 give it and
+    // byte loads shift by their offset in the word.
+    #[test]
+    fn narrow_loads_of_narrow_members() {
+        let ctx = test_run_ctx(&packet([2, 0, 0, 0, 0, 1], [0x08, 0x00]), true);
+        for (off, size, expected) in [
+            (PKT_TYPE, 1, 3),
+            (PKT_TYPE + 1, 1, 3),
+            (PKT_TYPE + 3, 1, 3),
+            (PKT_TYPE + 2, 2, 3),
+            (PROTOCOL, 1, 8),
+            (PROTOCOL + 1, 1, 0),
+            (PROTOCOL + 2, 1, 0),
+            (PROTOCOL + 2, 2, 8),
+        ] {
+            assert_eq!(narrow_load(&ctx, off, size), Some(expected), "{off} {size}");
+        }
+        // u32 members read their bytes.
+        assert_eq!(narrow_load(&ctx, LEN + 1, 1), None);
+        assert_eq!(narrow_load(&ctx, PKT_TYPE, 4), None);
     }
 }
