@@ -723,11 +723,22 @@ fn a_linked_copy_plus_a_constant_stays_linked_add_const() {
         ("r1 += 5", "if r0 > 10 goto out\nif r1 > 15 goto bad"),
         ("r1 += -3", "if r0 > 10 goto out\nif r1 s> 7 goto bad"),
         ("r1 -= 3", "if r0 > 10 goto out\nif r1 s> 7 goto bad"),
-        ("w1 += 3", "if r0 > 10 goto out\nif r1 > 13 goto bad"),
         ("r1 += 5", "if r1 > 15 goto out\nif r0 > 10 goto bad"),
     ] {
         accepted(&dead(ops, test), 0);
     }
+    // The kernel accepts this one too (a 32-bit delta, BPF_ADD_CONST32);
+    // the engine does not model 32-bit deltas (linked.rs: with them the
+    // self-soundness campaign found runs outside the explored states), so
+    // it breaks the link and refuses: a documented, sound difference.
+    let v = check(
+        &dead("w1 += 3", "if r0 > 10 goto out\nif r1 > 13 goto bad"),
+        0,
+    );
+    assert!(
+        matches!(&v, Verdict::Rejected { message, .. } if message == "R9 !read_ok"),
+        "{v:?}"
+    );
     // The kernel refuses these: the bound is one too tight, the delta does
     // not fit s32, a second constant breaks the link, so does a copy of
     // the copy, and a 32-bit subtraction may wrap.
