@@ -260,7 +260,19 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
 fn run_skb_helper(vm: &mut Vm<'_>, op: &Op, n: u64) -> bool {
     let pc = vm.pc_of(op);
     let (regs, derived) = (vm.regs, vm.derived);
-    match skb_helpers::skb_load_bytes(&mut vm.mem, pc, &regs[..5], &derived[..5]) {
+    let result = skb_helpers::skb_load_bytes(&mut vm.mem, pc, &regs[..5], &derived[..5]);
+    helper_returned(vm, op, n, result)
+}
+
+/// A helper's end: r0 and its tag set and r1..r5 clobbered (true), or
+/// the fault recorded (false: the run has stopped).
+fn helper_returned(
+    vm: &mut Vm<'_>,
+    op: &Op,
+    n: u64,
+    result: Result<(u64, Tag), (FaultKind, u64, usize)>,
+) -> bool {
+    match result {
         Ok((r0, tag)) => {
             vm.regs[0] = r0;
             vm.regs[1..6].fill(0);
@@ -282,19 +294,8 @@ fn run_skb_helper(vm: &mut Vm<'_>, op: &Op, n: u64) -> bool {
 fn run_map_helper(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> bool {
     let pc = vm.pc_of(op);
     let (regs, derived) = (vm.regs, vm.derived);
-    match map_helpers::call(&mut vm.mem, pc, id, &regs[..5], &derived[..5]) {
-        Ok((r0, tag)) => {
-            vm.regs[0] = r0;
-            vm.regs[1..6].fill(0);
-            vm.derived[1..6].fill(OPAQUE);
-            vm.derived[0] = tag;
-            true
-        }
-        Err((kind, addr, size)) => {
-            vm.fault(op, kind, addr, size, n);
-            false
-        }
-    }
+    let result = map_helpers::call(&mut vm.mem, pc, id, &regs[..5], &derived[..5]);
+    helper_returned(vm, op, n, result)
 }
 
 fn call_helper(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
