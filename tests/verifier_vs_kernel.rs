@@ -195,26 +195,10 @@ fn verdicts_compared_with_the_kernel_on_the_grammar_tier() {
 /// that both verdicts occur.
 fn mutated(i: u64) -> (Program, Vec<u8>) {
     let case = seeded::case(Tier::Verifier, &Knobs::default(), case_seed(1, i));
-    let mut p = case.program;
-    let mut x = case_seed(2, i) | 1;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    for _ in 0..1 + next() % 2 {
-        let slot = (next() % p.insns.len() as u64) as usize;
-        let ins = &mut p.insns[slot];
-        match next() % 5 {
-            0 => ins.dst = (next() % 11) as u8,
-            1 => ins.src = (next() % 11) as u8,
-            2 => ins.off = (ins.off as i64 + (next() % 17) as i64 - 8) as i16,
-            3 => ins.imm = ins.imm.wrapping_add((next() % 33) as i32 - 16),
-            _ => ins.off = -((next() % 520) as i16),
-        }
-    }
-    (p, case.input)
+    (
+        bpfdiff::campaign::soundness::mutate(case.program, case_seed(2, i)),
+        case.input,
+    )
 }
 
 #[test]
