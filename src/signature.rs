@@ -172,7 +172,10 @@ pub fn rows_used(program: &Program) -> Vec<String> {
     let Ok(decoded) = program.decode() else {
         return Vec::new();
     };
-    let rows: BTreeSet<String> = decoded.iter().map(|(_, i)| i.row.name()).collect();
+    let rows: BTreeSet<String> = decoded
+        .iter()
+        .map(|(_, i)| i.row.name().to_string())
+        .collect();
     rows.into_iter().collect()
 }
 

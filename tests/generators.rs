@@ -61,7 +61,7 @@ fn the_grammar_tier_reaches_every_row_within_10000_programs_of_seed_0() {
         }
     }
     eprintln!("every row of OPCODES appeared within the first {all_by:?} programs");
-    let missing: Vec<String> = OPCODES
+    let missing: Vec<&str> = OPCODES
         .iter()
         .zip(&seen)
         .filter(|(_, s)| !**s)
@@ -160,7 +160,7 @@ fn allowed_ops_restrict_every_tier() {
             }
             for (_, ins) in case.program.decode().unwrap() {
                 let name = ins.row.name();
-                let ok = allowed(&name)
+                let ok = allowed(name)
                     || name == "exit"
                     || (tier == Tier::Verifier && scaffolding(ins.row))
                     || (tier == Tier::Boundary && boundary_scaffolding(ins.row));

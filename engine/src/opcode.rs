@@ -375,7 +375,25 @@ impl OpcodeRow {
 
     /// A short unique name for the row: the mnemonic plus `_imm`/`_reg` for
     /// ALU and JMP rows whose mnemonic covers both source forms.
-    pub fn name(&self) -> String {
+    pub fn name(&self) -> &'static str {
+        static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| OPCODES.iter().map(OpcodeRow::spelled_name).collect());
+        let size = std::mem::size_of::<OpcodeRow>();
+        let offset = (self as *const OpcodeRow as usize).wrapping_sub(OPCODES.as_ptr() as usize);
+        let index = if offset % size == 0 && offset / size < OPCODES.len() {
+            offset / size
+        } else {
+            // A copy of a row, not the table's own: find the table's.
+            match OPCODES.iter().position(|r| r == self) {
+                Some(i) => i,
+                None => return Box::leak(self.spelled_name().into_boxed_str()),
+            }
+        };
+        &names[index]
+    }
+
+    /// [`Self::name`], spelled out (the table caches it).
+    fn spelled_name(&self) -> String {
         let two_forms = matches!(
             self.class,
             Class::Alu | Class::Alu64 | Class::Jmp | Class::Jmp32

@@ -97,7 +97,7 @@ fn rows_used(test: &DataTest, used: &mut BTreeSet<String>) -> Result<(), String>
         .decode()
         .map_err(|e| format!("does not decode: {e}"))?;
     for (_, instruction) in decoded {
-        used.insert(instruction.row.name());
+        used.insert(instruction.row.name().to_string());
     }
     Ok(())
 }
@@ -113,7 +113,7 @@ fn every_opcode_row_is_used_by_some_test() {
     }
     let unused: Vec<String> = OPCODES
         .iter()
-        .map(|row| row.name())
+        .map(|row| row.name().to_string())
         .filter(|name| !used.contains(name))
         .collect();
     assert!(

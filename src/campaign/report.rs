@@ -340,7 +340,7 @@ impl CampaignSummary {
                 .iter()
                 .zip(&self.coverage)
                 .map(|(r, &count)| RowCount {
-                    row: r.name(),
+                    row: r.name().to_string(),
                     count,
                 })
                 .collect(),

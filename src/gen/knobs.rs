@@ -171,7 +171,7 @@ mod tests {
     #[test]
     fn names_mnemonics_and_groups_select_rows() {
         let rows = parse_allowed_ops("add_imm, sdiv32").unwrap();
-        let names: Vec<String> = rows.iter().map(|&i| OPCODES[i].name()).collect();
+        let names: Vec<&str> = rows.iter().map(|&i| OPCODES[i].name()).collect();
         assert_eq!(
             names,
             ["sdiv32_imm", "sdiv32_reg", "add_imm"],

@@ -73,8 +73,10 @@ pub struct DivergenceKey {
 /// use them although the original did not.
 pub fn minimizer_rows() -> [String; 2] {
     [
-        super::neutral::zero(0).row.name(),
-        crate::gen::layout::row(Class::Jmp, Operation::Ja, Source::Imm).name(),
+        super::neutral::zero(0).row.name().to_string(),
+        crate::gen::layout::row(Class::Jmp, Operation::Ja, Source::Imm)
+            .name()
+            .to_string(),
     ]
 }
 
