@@ -32,7 +32,7 @@ pub use report::{
 pub use tally::{CampaignSummary, DivergenceGroup, Example, VerdictStats};
 
 use crate::environment::Environment;
-use crate::fuzz_glue::DiffHarness;
+use crate::fuzz_glue::{DiffCheck, DiffHarness};
 use crate::gen::{seeded, Case, Knobs, Tier};
 use bpfdiff_engine::opcode::{OpcodeRow, OPCODES};
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
@@ -320,6 +320,10 @@ impl CampaignProgress {
 /// How far (in cases) the workers may run ahead of the in-order fold.
 pub const WINDOW: u64 = 8192;
 
+/// How many consecutive cases a campaign thread takes at a time: they are
+/// run together, so that rbpf's workers answer several per round trip.
+pub const CHUNK: u64 = 16;
+
 /// What a worker sends back for one case. The case itself is kept only
 /// when it diverged (the fold needs its program for the rules).
 pub(crate) struct CaseResult {
@@ -342,24 +346,60 @@ fn row_index(row: &'static OpcodeRow) -> u16 {
     (offset / std::mem::size_of::<OpcodeRow>()) as u16
 }
 
-fn run_one(
+/// Runs the cases at `positions` (consecutive; all before the end of the
+/// campaign), together so that backends with a round trip per program
+/// (rbpf's workers) take several at once; the results are what one case
+/// at a time gives.
+fn run_chunk(
     harness: &mut DiffHarness,
+    mut states_kernel: Option<&mut KernelBackend>,
+    config: &CampaignConfig,
+    positions: std::ops::Range<u64>,
+) -> Vec<CaseResult> {
+    let planned: Vec<(u64, u64, u64)> = positions
+        .map(|position| {
+            let index = config
+                .shard
+                .case_index(position)
+                .expect("positions stop before the index space ends");
+            (position, index, case_seed(config.seed, index))
+        })
+        .collect();
+    let cases: Vec<Case> = planned
+        .iter()
+        .map(|&(_, _, seed)| seeded::case(config.tier, &config.knobs, seed))
+        .collect();
+    let checks = harness.check_many_without_rules(&cases);
+    planned
+        .into_iter()
+        .zip(cases)
+        .zip(checks)
+        .map(|(((position, index, seed), case), check)| {
+            finish_case(
+                states_kernel.as_deref_mut(),
+                config,
+                (position, index, seed),
+                case,
+                check,
+            )
+        })
+        .collect()
+}
+
+/// The result of one case from its check: the sampled kernel-states check,
+/// the refusal reasons and the opcode rows.
+fn finish_case(
     states_kernel: Option<&mut KernelBackend>,
     config: &CampaignConfig,
-    position: u64,
+    (position, index, seed): (u64, u64, u64),
+    case: Case,
+    mut check: DiffCheck,
 ) -> CaseResult {
-    let index = config
-        .shard
-        .case_index(position)
-        .expect("positions stop before the index space ends");
-    let seed = case_seed(config.seed, index);
-    let case = seeded::case(config.tier, &config.knobs, seed);
     let rows = case
         .program
         .decode()
         .map(|d| d.iter().map(|(_, i)| row_index(i.row)).collect())
         .unwrap_or_default();
-    let mut check = harness.check_without_rules(&case);
     let kernel_states = match (states_kernel, config.kernel_states) {
         // The kernel-states check runs the input model's wrapper: native
         // cases (the packet tiers) are not sampled.
@@ -480,11 +520,15 @@ pub fn run_with_progress(
                         .kernel_states
                         .map(|_| KernelBackend::new(KernelOptions::default()));
                     loop {
-                        let position = next.fetch_add(1, Ordering::Relaxed);
-                        if done(position) {
+                        let first = next.fetch_add(CHUNK, Ordering::Relaxed);
+                        if done(first) {
                             return;
                         }
-                        while position >= folded.load(Ordering::Relaxed) + WINDOW {
+                        // `done` only turns true once: the chunk ends at
+                        // the first position past the campaign.
+                        let last = first.saturating_add(CHUNK);
+                        let end = (first + 1..last).find(|&p| done(p)).unwrap_or(last);
+                        while end > folded.load(Ordering::Relaxed) + WINDOW {
                             if stop.load(Ordering::Relaxed) {
                                 return;
                             }
@@ -493,10 +537,12 @@ pub fn run_with_progress(
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        let result =
-                            run_one(&mut harness, states_kernel.as_mut(), config, position);
-                        if tx.send(result).is_err() {
-                            return;
+                        let results =
+                            run_chunk(&mut harness, states_kernel.as_mut(), config, first..end);
+                        for result in results {
+                            if tx.send(result).is_err() {
+                                return;
+                            }
                         }
                     }
                 });

@@ -34,20 +34,19 @@
 
 use crate::gen::mutator::{self, MutatorConfig};
 use crate::gen::{pointer_taint, unwritten_registers, Case, Knobs, KnobsError, Tier};
+use crate::guarded_rbpf_jit::GuardedRbpfJit;
 use crate::known_rules::{self, RuleChoiceError};
 use bpfdiff_engine::asm::{conformance, kernel};
 use bpfdiff_engine::data::{self, DataTest, Expected};
 use bpfdiff_engine::interp::{self, ExecResult, FaultKind, Interpreter, DEFAULT_BUDGET};
 use bpfdiff_engine::jit::{JitProgram, Mode};
-use bpfdiff_engine::opcode::Operation;
 use bpfdiff_engine::prog_type::env::RunEnv;
 use bpfdiff_engine::prog_type::ProgType;
 use bpfdiff_engine::Program;
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
 use bpfdiff_oracle::registry::{self, RegistryError};
 use bpfdiff_oracle::{
-    diff, diff_where, Aspect, Backend, Capabilities, Checking, Comparison, Execution, KnownRules,
-    Outcome,
+    diff_many, diff_where, Aspect, Backend, Checking, Comparison, DiffItem, KnownRules, Outcome,
 };
 use std::cell::RefCell;
 use std::fmt;
@@ -120,93 +119,6 @@ pub fn diff_backends() -> Result<Vec<String>, RegistryError> {
     Ok(names)
 }
 
-/// rbpf's JIT, not given programs that would make it touch memory wildly.
-struct GuardedRbpfJit {
-    inner: Box<dyn Backend>,
-}
-
-impl Backend for GuardedRbpfJit {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    fn run(&mut self, program: &Program, input: &[u8]) -> Outcome {
-        let packet_loads = program.decode().is_ok_and(|d| {
-            d.iter()
-                .any(|(_, i)| matches!(i.row.operation, Operation::LdAbs | Operation::LdInd))
-        });
-        if packet_loads {
-            return Outcome::not_run(
-                self.name(),
-                "withheld from rbpf's JIT, which does not bounds-check LD_ABS/LD_IND (it reads host memory where the kernel ends the program)",
-            );
-        }
-        if let Some(pc) = unwritten_registers::first_unwritten_read(program) {
-            return Outcome::not_run(
-                self.name(),
-                format!("withheld from rbpf's JIT, which does not zero its registers: insn {pc} may read one the program never wrote"),
-            );
-        }
-        let mut engine = None;
-        if let Ok(vm) = Interpreter::new(program) {
-            let mut mem = input.to_vec();
-            let run = vm.run(&mut mem, DEFAULT_BUDGET);
-            engine = Some((run.result, mem.clone()));
-            if let Some(pc) = run.uninit_stack_read {
-                return Outcome::not_run(
-                    self.name(),
-                    format!("withheld from rbpf's JIT, which does not zero its stack: insn {pc} reads stack the program never wrote"),
-                );
-            }
-            if let ExecResult::Fault(f) = run.result {
-                if matches!(
-                    f.kind,
-                    FaultKind::OutOfBounds
-                        | FaultKind::CallDepthExceeded
-                        | FaultKind::FellOffEnd
-                        | FaultKind::JumpOutOfRange
-                ) {
-                    return Outcome::not_run(
-                        self.name(),
-                        format!("withheld from rbpf's JIT, which does not check memory (rule rbpf-jit-no-memory-checks); the engine saw {f}"),
-                    );
-                }
-                if bpfdiff_oracle::compare::is_engine_limit(f.kind.name()) {
-                    return Outcome::not_run(
-                        self.name(),
-                        format!("withheld from rbpf's JIT: the engine cannot tell what the program does after {f}, so its accesses are unknown"),
-                    );
-                }
-            }
-        }
-        let outcome = self.inner.run(program, input);
-        // A wrong result may have been a wrong address too: a wild write
-        // can leave the worker corrupted for later programs, so any run
-        // that does not match the engine's gets a fresh worker.
-        let matches_engine = match (&engine, &outcome.execution) {
-            (
-                Some((ExecResult::Returned { r0, r0_derived }, mem)),
-                Execution::Returned {
-                    r0: theirs,
-                    mem: their_mem,
-                    ..
-                },
-            ) => (*r0_derived || *r0 == theirs.bits) && mem == their_mem,
-            _ => outcome.verdict.is_rejected(),
-        };
-        if !matches_engine {
-            if let Ok(fresh) = registry::create(self.inner.name()) {
-                self.inner = fresh;
-            }
-        }
-        outcome
-    }
-}
-
 /// What the harness saw for one case.
 #[derive(Clone, Debug)]
 pub struct DiffCheck {
@@ -245,9 +157,7 @@ impl DiffHarness {
                 "kernel" => Box::new(KernelBackend::new(KernelOptions {
                     log_on_reject: kernel_reasons,
                 })),
-                "rbpf-jit" => Box::new(GuardedRbpfJit {
-                    inner: registry::create(name)?,
-                }),
+                "rbpf-jit" => Box::new(GuardedRbpfJit::new(registry::create(name)?)),
                 other => registry::create(other)?,
             });
         }
@@ -288,40 +198,96 @@ impl DiffHarness {
     /// Runs and compares without applying rules (the campaign applies them
     /// afterwards, in case order, so counts do not depend on threads).
     pub fn check_without_rules(&mut self, case: &Case) -> DiffCheck {
-        if case.prog_type != ProgType::Input {
-            return self.check_native(case);
-        }
-        let mut uninit_stack_read = None;
-        if let Ok(vm) = Interpreter::new(&case.program) {
-            let mut mem = case.input.clone();
-            let run = vm.run(&mut mem, DIFF_BUDGET);
-            uninit_stack_read = run.uninit_stack_read;
-            if run.result == ExecResult::OutOfBudget {
-                if let Some(check) = self.verdicts_only(case) {
-                    return check;
+        self.check_many_without_rules(std::slice::from_ref(case))
+            .pop()
+            .expect("one check per case")
+    }
+
+    /// [`Self::check_without_rules`] for several cases at once: the cases
+    /// that go to every backend are run together ([`diff_many`]), so that
+    /// rbpf's workers take them in a few round trips. The checks are in
+    /// `cases` order and equal what one case at a time gives.
+    pub fn check_many_without_rules(&mut self, cases: &[Case]) -> Vec<DiffCheck> {
+        let mut checks: Vec<Option<DiffCheck>> = Vec::with_capacity(cases.len());
+        // (index in `cases`, the engine's first read of unwritten stack)
+        let mut everywhere: Vec<(usize, Option<usize>)> = Vec::new();
+        for (k, case) in cases.iter().enumerate() {
+            match self.screen(case) {
+                Screened::Done(check) => checks.push(Some(check)),
+                Screened::Everywhere { uninit_stack_read } => {
+                    checks.push(None);
+                    everywhere.push((k, uninit_stack_read));
                 }
-                return DiffCheck {
-                    outcomes: Vec::new(),
-                    comparison: Comparison::Inconclusive {
-                        why: vec![format!(
-                            "the program runs more than {DIFF_BUDGET} insns on the engine; not sent to the other backends"
-                        )],
-                    },
-                };
             }
         }
+        let items: Vec<DiffItem<'_>> = everywhere
+            .iter()
+            .map(|&(k, uninit_stack_read)| DiffItem {
+                program: &cases[k].program,
+                input: &cases[k].input,
+                uninit_stack_read,
+            })
+            .collect();
         let mut no_rules = KnownRules::default();
-        let result = diff(
-            &mut self.backends,
-            &case.program,
-            &case.input,
-            &mut no_rules,
-        );
-        DiffCheck {
-            comparison: discount_undefined_behaviour(case, uninit_stack_read, result.comparison),
-            outcomes: result.outcomes,
+        let results = diff_many(&mut self.backends, &items, &mut no_rules);
+        for (&(k, uninit_stack_read), result) in everywhere.iter().zip(results) {
+            checks[k] = Some(DiffCheck {
+                comparison: discount_undefined_behaviour(
+                    &cases[k],
+                    uninit_stack_read,
+                    result.comparison,
+                ),
+                outcomes: result.outcomes,
+            });
+        }
+        checks
+            .into_iter()
+            .map(|c| c.expect("every case was checked"))
+            .collect()
+    }
+
+    /// Decides what `case` needs: a native program type, or a program the
+    /// engine runs past [`DIFF_BUDGET`], is checked here; anything else
+    /// goes to every backend.
+    fn screen(&mut self, case: &Case) -> Screened {
+        if case.prog_type != ProgType::Input {
+            return Screened::Done(self.check_native(case));
+        }
+        let Ok(vm) = Interpreter::new(&case.program) else {
+            return Screened::Everywhere {
+                uninit_stack_read: None,
+            };
+        };
+        let mut mem = case.input.clone();
+        let run = vm.run(&mut mem, DIFF_BUDGET);
+        if run.result == ExecResult::OutOfBudget {
+            if let Some(check) = self.verdicts_only(case) {
+                return Screened::Done(check);
+            }
+            return Screened::Done(DiffCheck {
+                outcomes: Vec::new(),
+                comparison: Comparison::Inconclusive {
+                    why: vec![format!(
+                        "the program runs more than {DIFF_BUDGET} insns on the engine; not sent to the other backends"
+                    )],
+                },
+            });
+        }
+        // The run ended within DIFF_BUDGET, so a run with the default
+        // (larger) budget reports the same first unwritten-stack read.
+        Screened::Everywhere {
+            uninit_stack_read: run.uninit_stack_read,
         }
     }
+}
+
+/// What [`DiffHarness::screen`] decided for a case.
+enum Screened {
+    /// Checked already.
+    Done(DiffCheck),
+    /// To be run on every backend; the engine's first read of unwritten
+    /// stack.
+    Everywhere { uninit_stack_read: Option<usize> },
 }
 
 impl DiffHarness {

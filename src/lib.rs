@@ -32,6 +32,7 @@ pub mod conformance_verdicts;
 pub mod environment;
 pub mod fuzz_glue;
 pub mod gen;
+mod guarded_rbpf_jit;
 pub mod hex;
 pub mod input;
 pub mod known_rules;

@@ -57,4 +57,15 @@ pub trait Backend {
     /// Loads and runs `program` with `input` as its memory (r1 = pointer,
     /// r2 = length; both 0 when `input` is empty).
     fn run(&mut self, program: &Program, input: &[u8]) -> Outcome;
+
+    /// Runs each `(program, input)` as [`Backend::run`] would, in order.
+    /// Backends with a per-program round trip (rbpf's worker) override it
+    /// to send several programs at once; the outcomes must be the ones
+    /// lone runs give.
+    fn run_many(&mut self, items: &[(&Program, &[u8])]) -> Vec<Outcome> {
+        items
+            .iter()
+            .map(|(program, input)| self.run(program, input))
+            .collect()
+    }
 }

@@ -64,13 +64,83 @@ pub fn diff_where(
             caps.push(c);
         }
     }
-    let uninit = bpfdiff_engine::interp::Interpreter::new(program)
+    let uninit = engine_uninit_stack_read(program, input);
+    compare_outcomes(outcomes, &caps, uninit, program, input, rules)
+}
+
+/// One program for [`diff_many`].
+#[derive(Clone, Copy, Debug)]
+pub struct DiffItem<'a> {
+    /// The program.
+    pub program: &'a Program,
+    /// Its input memory.
+    pub input: &'a [u8],
+    /// The first instruction that reads stack the program never wrote, as
+    /// the engine's interpreter (default budget) reports it; the caller
+    /// has usually just run it.
+    pub uninit_stack_read: Option<usize>,
+}
+
+/// [`diff`] for several programs: each backend runs all of them
+/// ([`Backend::run_many`], which lets rbpf's worker take them in one round
+/// trip) before the next backend starts; the results are in `items` order
+/// and equal what [`diff`] gives for each program alone.
+pub fn diff_many(
+    backends: &mut [Box<dyn Backend>],
+    items: &[DiffItem<'_>],
+    rules: &mut KnownRules,
+) -> Vec<DiffResult> {
+    let runs: Vec<(&Program, &[u8])> = items.iter().map(|i| (i.program, i.input)).collect();
+    let caps: Vec<Capabilities> = backends.iter().map(|b| b.capabilities()).collect();
+    let mut per_backend: Vec<std::vec::IntoIter<Outcome>> = backends
+        .iter_mut()
+        .map(|b| b.run_many(&runs).into_iter())
+        .collect();
+    items
+        .iter()
+        .map(|item| {
+            let outcomes = per_backend
+                .iter_mut()
+                .zip(backends.iter())
+                .map(|(outcomes, b)| {
+                    outcomes.next().unwrap_or_else(|| {
+                        Outcome::not_run(b.name(), "the backend gave fewer outcomes than programs")
+                    })
+                })
+                .collect();
+            compare_outcomes(
+                outcomes,
+                &caps,
+                item.uninit_stack_read,
+                item.program,
+                item.input,
+                rules,
+            )
+        })
+        .collect()
+}
+
+/// The engine interpreter's report of the first read of unwritten stack.
+pub fn engine_uninit_stack_read(program: &Program, input: &[u8]) -> Option<usize> {
+    bpfdiff_engine::interp::Interpreter::new(program)
         .ok()
         .and_then(|vm| {
             let mut mem = input.to_vec();
             vm.run(&mut mem, bpfdiff_engine::interp::DEFAULT_BUDGET)
                 .uninit_stack_read
-        });
+        })
+}
+
+/// Compares the outcomes of one program (one per backend, with its
+/// capabilities), merges the verdicts and applies the rules.
+fn compare_outcomes(
+    outcomes: Vec<Outcome>,
+    caps: &[Capabilities],
+    uninit: Option<usize>,
+    program: &Program,
+    input: &[u8],
+    rules: &mut KnownRules,
+) -> DiffResult {
     let mut executing = outcomes
         .iter()
         .zip(caps.iter())

@@ -116,3 +116,48 @@ fn rbpf_provides_the_engine_helper_get_smp_processor_id() {
         );
     }
 }
+
+#[test]
+fn a_batch_gives_the_replies_of_lone_runs_even_with_a_crash_and_a_hang_inside() {
+    let ok = |r0: i32| Program::new(vec![Insn::new(0xb7, 0, 0, 0, r0), EXIT]);
+    let wild = Program::new(vec![Insn::new(0x79, 0, 1, 0, 0), EXIT]);
+    let spin = Program::new(vec![
+        Insn::new(0x07, 0, 0, 0, 1),
+        Insn::new(0x05, 0, 0, -2, 0),
+    ]);
+    // r0 = the input's first byte, to show each reply is its own request's.
+    let echo = Program::new(vec![Insn::new(0x71, 0, 1, 0, 0), EXIT]);
+    let cases: Vec<(WorkerVm, Program, Vec<u8>)> = vec![
+        (WorkerVm::RbpfJit, ok(1), vec![]),
+        (WorkerVm::RbpfJit, echo.clone(), vec![5]),
+        (WorkerVm::RbpfJit, wild, vec![]),
+        (WorkerVm::RbpfJit, echo.clone(), vec![6]),
+        (WorkerVm::RbpfInterp, ok(2), vec![]),
+        (WorkerVm::RbpfInterp, spin, vec![]),
+        (WorkerVm::RbpfInterp, echo, vec![7]),
+    ];
+    let lone: Vec<_> = cases
+        .iter()
+        .map(|(vm, p, mem)| {
+            WorkerClient::new(worker_exe(), Duration::from_millis(300)).run(
+                *vm,
+                &with_prologue(p, mem.len()),
+                mem,
+            )
+        })
+        .collect();
+    assert!(matches!(&lone[2], Err(WorkerFailure::Died(w)) if w.contains("SIGSEGV")));
+    assert_eq!(lone[5], Err(WorkerFailure::TimedOut(300)));
+    let mut w = WorkerClient::new(worker_exe(), Duration::from_millis(300));
+    let mut batched = Vec::new();
+    for vm in [WorkerVm::RbpfJit, WorkerVm::RbpfInterp] {
+        let bytes: Vec<(Vec<u8>, &[u8])> = cases
+            .iter()
+            .filter(|(v, _, _)| *v == vm)
+            .map(|(_, p, mem)| (with_prologue(p, mem.len()), &mem[..]))
+            .collect();
+        let requests: Vec<(&[u8], &[u8])> = bytes.iter().map(|(b, m)| (&b[..], *m)).collect();
+        batched.extend(w.run_many(vm, &requests));
+    }
+    assert_eq!(batched, lone);
+}

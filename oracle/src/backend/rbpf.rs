@@ -2,7 +2,7 @@
 //! in a worker process so that a panic, a hang or a crash of JIT'd code
 //! becomes an outcome. How rbpf is driven is in [`super::rbpf_vm`].
 
-use super::rbpf_vm::run_on_rbpf;
+use super::rbpf_vm::{run_many_on_rbpf, run_on_rbpf};
 use super::worker::{WorkerClient, WorkerVm};
 use super::{Backend, Capabilities, Checking};
 use crate::outcome::Outcome;
@@ -47,5 +47,9 @@ impl Backend for RbpfBackend {
 
     fn run(&mut self, program: &Program, input: &[u8]) -> Outcome {
         run_on_rbpf(self.name(), &mut self.worker, self.vm, program, input)
+    }
+
+    fn run_many(&mut self, items: &[(&Program, &[u8])]) -> Vec<Outcome> {
+        run_many_on_rbpf(self.name(), &mut self.worker, self.vm, items)
     }
 }

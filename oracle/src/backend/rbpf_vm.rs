@@ -215,8 +215,48 @@ pub fn run_on_rbpf(
         return Outcome::not_run(backend, why);
     }
     let bytes = with_prologue(program, input.len());
+    outcome_of(backend, worker.run(vm, &bytes, input))
+}
+
+/// [`run_on_rbpf`] for several programs, sent to the worker in batches
+/// ([`WorkerClient::run_many`]); the outcomes are in `items` order.
+pub fn run_many_on_rbpf(
+    backend: &str,
+    worker: &mut WorkerClient,
+    vm: WorkerVm,
+    items: &[(&Program, &[u8])],
+) -> Vec<Outcome> {
+    let prepared: Vec<Result<Vec<u8>, String>> = items
+        .iter()
+        .map(
+            |(program, input)| match harness_exceeds_limit(program.len()) {
+                Some(why) => Err(why),
+                None => Ok(with_prologue(program, input.len())),
+            },
+        )
+        .collect();
+    let requests: Vec<(&[u8], &[u8])> = prepared
+        .iter()
+        .zip(items)
+        .filter_map(|(bytes, (_, input))| bytes.as_ref().ok().map(|b| (&b[..], *input)))
+        .collect();
+    let mut replies = worker.run_many(vm, &requests).into_iter();
+    prepared
+        .into_iter()
+        .map(|bytes| match bytes {
+            Err(why) => Outcome::not_run(backend, why),
+            Ok(_) => match replies.next() {
+                Some(reply) => outcome_of(backend, reply),
+                None => Outcome::not_run(backend, "the worker gave fewer replies than requests"),
+            },
+        })
+        .collect()
+}
+
+/// The outcome that a worker's reply (or its failure) stands for.
+fn outcome_of(backend: &str, reply: Result<WorkerReply, WorkerFailure>) -> Outcome {
     let first_line = |m: &str| m.lines().next().unwrap_or("").to_string();
-    let (verdict, execution) = match worker.run(vm, &bytes, input) {
+    let (verdict, execution) = match reply {
         Ok(WorkerReply::Rejected { message }) => {
             let message = translate(&message);
             return Outcome::rejected(backend, 0, first_line(&message), Some(message));

@@ -8,6 +8,14 @@
 //! within the timeout kills the worker; a worker that dies is reported and
 //! started again for the next request.
 //!
+//! [`WorkerClient::run_many`] sends several requests before it reads any
+//! reply, and the worker flushes its replies only when no request is left
+//! unread, so a batch costs one wake-up of each process instead of one per
+//! program. A batch is only a transport: when a worker dies or does not
+//! finish a batch in time, the requests it left unanswered are run again
+//! one at a time on a fresh worker, so every outcome is the one a lone run
+//! gives.
+//!
 //! The executable is taken from the `BPFDIFF_WORKER` environment variable.
 //! The `bpfdiff` CLI sets it to itself; tests point it at the
 //! `bpfdiff-worker` binary of this crate.
@@ -25,6 +33,19 @@ pub const WORKER_ARG: &str = "__oracle-worker";
 
 /// The environment variable naming the worker executable.
 pub const WORKER_ENV: &str = "BPFDIFF_WORKER";
+
+/// The most requests [`WorkerClient::run_many`] sends in one round trip.
+pub const MAX_BATCH: usize = 64;
+
+/// The most request bytes in one round trip: two pages, the smallest pipe
+/// buffer Linux gives (a user over `pipe-user-pages-soft` gets two-page
+/// pipes), so that sending a batch never waits for the worker.
+pub const MAX_BATCH_BYTES: usize = 8192;
+
+/// The bytes of one framed request: length, vm code, program, memory.
+fn request_len((program, mem): (&[u8], &[u8])) -> usize {
+    4 + 1 + 4 + program.len() + 4 + mem.len()
+}
 
 /// Which implementation the worker runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,6 +285,92 @@ impl WorkerClient {
             }
         }
     }
+
+    /// Runs each `(program, mem)` request in the worker, several per round
+    /// trip; the replies are in request order and are what [`Self::run`]
+    /// would give for each request alone (see the module documentation).
+    pub fn run_many(
+        &mut self,
+        vm: WorkerVm,
+        requests: &[(&[u8], &[u8])],
+    ) -> Vec<Result<WorkerReply, WorkerFailure>> {
+        let mut replies = Vec::with_capacity(requests.len());
+        let mut first = 0;
+        while first < requests.len() {
+            let mut end = first + 1;
+            let mut bytes = request_len(requests[first]);
+            while end < requests.len()
+                && end - first < MAX_BATCH
+                && bytes + request_len(requests[end]) <= MAX_BATCH_BYTES
+            {
+                bytes += request_len(requests[end]);
+                end += 1;
+            }
+            let batch = &requests[first..end];
+            if batch.len() == 1 {
+                replies.push(self.run(vm, batch[0].0, batch[0].1));
+            } else {
+                let answered = self.run_batch(vm, batch);
+                let done = answered.len();
+                replies.extend(answered.into_iter().map(Ok));
+                // Whatever the batch left unanswered runs alone, so that a
+                // death or a timeout is pinned on the program that caused it.
+                for &(program, mem) in &batch[done..] {
+                    replies.push(self.run(vm, program, mem));
+                }
+            }
+            first = end;
+        }
+        replies
+    }
+
+    /// Sends `batch` at once and reads the replies until all came, the
+    /// worker died, or the batch's deadline (one timeout) passed; the
+    /// worker is then killed. Returns the replies that came, in order.
+    fn run_batch(&mut self, vm: WorkerVm, batch: &[(&[u8], &[u8])]) -> Vec<WorkerReply> {
+        let timeout = self.timeout;
+        let Ok(running) = self.start() else {
+            return Vec::new();
+        };
+        let mut frames = Vec::new();
+        for &(program, mem) in batch {
+            let len = request_len((program, mem)) - 4;
+            frames.extend_from_slice(&(len as u32).to_le_bytes());
+            frames.push(vm.code());
+            write_bytes(&mut frames, program);
+            write_bytes(&mut frames, mem);
+        }
+        // The batch fits in an empty pipe (`MAX_BATCH_BYTES`), and the
+        // worker has read every earlier request: this write does not wait
+        // for the worker to read.
+        let sent = running
+            .stdin
+            .write_all(&frames)
+            .and_then(|_| running.stdin.flush());
+        if sent.is_err() {
+            self.kill();
+            return Vec::new();
+        }
+        let deadline = Instant::now() + timeout;
+        let mut replies = Vec::with_capacity(batch.len());
+        while replies.len() < batch.len() {
+            let Some(running) = self.running.as_mut() else {
+                break;
+            };
+            let parsed = match running.read_reply(deadline) {
+                Ok(frame) => serde_json::from_slice::<WorkerReply>(&frame).ok(),
+                Err(_) => None,
+            };
+            match parsed {
+                Some(reply) => replies.push(reply),
+                None => {
+                    self.kill();
+                    break;
+                }
+            }
+        }
+        replies
+    }
 }
 
 impl Drop for WorkerClient {
@@ -315,14 +422,19 @@ fn take_bytes<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
 }
 
 /// The worker side: serves requests on stdin until it closes. Called by an
-/// executable started with [`WORKER_ARG`].
+/// executable started with [`WORKER_ARG`]. Replies are flushed when no
+/// request is left in the input buffer, so a batch is answered with one
+/// write (and one wake-up of the client).
 pub fn serve() -> io::Result<()> {
+    use std::os::fd::AsFd;
     // Panics are caught and reported as replies; keep stderr quiet.
     std::panic::set_hook(Box::new(|_| {}));
-    let stdin = io::stdin();
-    let mut input = stdin.lock();
+    // Our own buffer over fd 0 (not `Stdin`'s), so that what is buffered
+    // can be asked for.
+    let stdin = std::fs::File::from(io::stdin().as_fd().try_clone_to_owned()?);
+    let mut input = io::BufReader::with_capacity(1 << 16, stdin);
     let stdout = io::stdout();
-    let mut output = BufWriter::new(stdout.lock());
+    let mut output = BufWriter::with_capacity(1 << 16, stdout.lock());
     loop {
         let frame = match read_frame(&mut input) {
             Ok(f) => f,
@@ -341,6 +453,8 @@ pub fn serve() -> io::Result<()> {
         let json = serde_json::to_vec(&reply).map_err(io::Error::other)?;
         output.write_all(&(json.len() as u32).to_le_bytes())?;
         output.write_all(&json)?;
-        output.flush()?;
+        if input.buffer().is_empty() {
+            output.flush()?;
+        }
     }
 }
