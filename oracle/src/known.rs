@@ -552,14 +552,26 @@ impl KnownRules {
         d: &Difference,
         release: Option<&str>,
     ) -> bool {
+        Self::rule_matches_decoded(rule, &LazyDecode::new(program), input, d, release)
+    }
+
+    /// [`KnownRules::rule_matches`] with the program decoded at most once
+    /// for all the rules tried on it.
+    fn rule_matches_decoded(
+        rule: &KnownRule,
+        program: &LazyDecode<'_>,
+        input: &[u8],
+        d: &Difference,
+        release: Option<&str>,
+    ) -> bool {
         Self::rule_shape_matches(rule, program, d, release)
-            && (rule.emulate.is_empty() || rule.emulate.reproduces(program, input, d))
+            && (rule.emulate.is_empty() || rule.emulate.reproduces(program.program, input, d))
     }
 
     /// Every condition of [`KnownRules::rule_matches`] but the bug model.
     fn rule_shape_matches(
         rule: &KnownRule,
-        program: &Program,
+        program: &LazyDecode<'_>,
         d: &Difference,
         release: Option<&str>,
     ) -> bool {
@@ -597,7 +609,7 @@ impl KnownRules {
         {
             return true;
         }
-        let Ok(decoded) = program.decode() else {
+        let Some(decoded) = program.get() else {
             return false;
         };
         let uses = |u: &String| {
@@ -630,10 +642,13 @@ impl KnownRules {
         let Comparison::Diverge { differences } = comparison else {
             return;
         };
+        let decoded = LazyDecode::new(program);
         for d in differences.iter_mut() {
             let release = self.kernel_release.as_deref();
             let matching: Vec<usize> = (0..self.rules.len())
-                .filter(|&i| Self::rule_matches(&self.rules[i], program, input, d, release))
+                .filter(|&i| {
+                    Self::rule_matches_decoded(&self.rules[i], &decoded, input, d, release)
+                })
                 .collect();
             let Some(&first) = matching.first() else {
                 continue;
@@ -718,6 +733,29 @@ impl KnownRules {
             self.rules.len() - matched.len(),
             ambiguous.concat()
         )
+    }
+}
+
+/// A program and its decoding, done on first use (rules that look at the
+/// instructions share one decoding).
+struct LazyDecode<'p> {
+    program: &'p Program,
+    decoded: std::cell::OnceCell<Option<Vec<(usize, bpfdiff_engine::Instruction)>>>,
+}
+
+impl<'p> LazyDecode<'p> {
+    fn new(program: &'p Program) -> LazyDecode<'p> {
+        LazyDecode {
+            program,
+            decoded: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The decoded instructions, or `None` when the program does not decode.
+    fn get(&self) -> Option<&[(usize, bpfdiff_engine::Instruction)]> {
+        self.decoded
+            .get_or_init(|| self.program.decode().ok())
+            .as_deref()
     }
 }
 
