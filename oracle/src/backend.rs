@@ -68,4 +68,9 @@ pub trait Backend {
             .map(|(program, input)| self.run(program, input))
             .collect()
     }
+
+    /// Drops whatever state earlier runs may have left behind, so that the
+    /// next run starts as the first did (rbpf's worker gets a fresh
+    /// process). Backends that keep no state between runs do nothing.
+    fn start_afresh(&mut self) {}
 }

@@ -161,3 +161,29 @@ fn a_batch_gives_the_replies_of_lone_runs_even_with_a_crash_and_a_hang_inside() 
     }
     assert_eq!(batched, lone);
 }
+
+#[test]
+fn a_retired_worker_is_replaced_and_keeps_answering() {
+    let mut w = WorkerClient::new(worker_exe(), Duration::from_millis(2000));
+    let ok = Program::new(vec![Insn::new(0xb7, 0, 0, 0, 7), EXIT]);
+    let wild = Program::new(vec![Insn::new(0x79, 0, 1, 0, 0), EXIT]);
+    for vm in [WorkerVm::RbpfInterp, WorkerVm::RbpfJit] {
+        assert_eq!(
+            w.run(vm, &with_prologue(&ok, 0), &[]),
+            Ok(WorkerReply::Returned { r0: 7, mem: vec![] })
+        );
+        w.retire();
+        w.retire();
+        assert_eq!(
+            w.run(vm, &with_prologue(&ok, 0), &[]),
+            Ok(WorkerReply::Returned { r0: 7, mem: vec![] })
+        );
+    }
+    // A crash after a retire still names the signal (the keeper ends as its
+    // server did).
+    w.retire();
+    match w.run(WorkerVm::RbpfJit, &with_prologue(&wild, 0), &[]) {
+        Err(WorkerFailure::Died(what)) => assert!(what.contains("SIGSEGV"), "{what}"),
+        other => panic!("expected a crash, got {other:?}"),
+    }
+}

@@ -52,4 +52,8 @@ impl Backend for RbpfBackend {
     fn run_many(&mut self, items: &[(&Program, &[u8])]) -> Vec<Outcome> {
         run_many_on_rbpf(self.name(), &mut self.worker, self.vm, items)
     }
+
+    fn start_afresh(&mut self) {
+        self.worker.retire();
+    }
 }

@@ -28,6 +28,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+mod keeper;
+
 /// The command-line argument that puts an executable in worker mode.
 pub const WORKER_ARG: &str = "__oracle-worker";
 
@@ -286,6 +288,30 @@ impl WorkerClient {
         }
     }
 
+    /// Gives the next program a fresh worker process, as if the worker had
+    /// been started again: the keeper forks a new server (see [`keeper`]),
+    /// which costs a round trip instead of a new executable. When that
+    /// fails the worker is killed, and the next request starts one.
+    pub fn retire(&mut self) {
+        let timeout = self.timeout;
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        let mut request = vec![keeper::RETIRE_CODE];
+        write_bytes(&mut request, &[]);
+        write_bytes(&mut request, &[]);
+        let sent = running
+            .stdin
+            .write_all(&(request.len() as u32).to_le_bytes())
+            .and_then(|_| running.stdin.write_all(&request))
+            .and_then(|_| running.stdin.flush());
+        let acknowledged = sent.is_ok()
+            && matches!(running.read_reply(Instant::now() + timeout), Ok(f) if f.is_empty());
+        if !acknowledged {
+            self.kill();
+        }
+    }
+
     /// Runs each `(program, mem)` request in the worker, several per round
     /// trip; the replies are in request order and are what [`Self::run`]
     /// would give for each request alone (see the module documentation).
@@ -422,10 +448,16 @@ fn take_bytes<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
 }
 
 /// The worker side: serves requests on stdin until it closes. Called by an
-/// executable started with [`WORKER_ARG`]. Replies are flushed when no
-/// request is left in the input buffer, so a batch is answered with one
-/// write (and one wake-up of the client).
+/// executable started with [`WORKER_ARG`]. The process stays pristine and
+/// forks the server that runs the programs ([`keeper`]).
 pub fn serve() -> io::Result<()> {
+    keeper::keep(serve_requests)
+}
+
+/// The server: answers requests until stdin closes or a retire request
+/// comes. Replies are flushed when no request is left in the input buffer,
+/// so a batch is answered with one write (and one wake-up of the client).
+fn serve_requests() -> io::Result<keeper::ServerEnd> {
     use std::os::fd::AsFd;
     // Panics are caught and reported as replies; keep stderr quiet.
     std::panic::set_hook(Box::new(|_| {}));
@@ -438,9 +470,16 @@ pub fn serve() -> io::Result<()> {
     loop {
         let frame = match read_frame(&mut input) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                output.flush()?;
+                return Ok(keeper::ServerEnd::Closed);
+            }
             Err(e) => return Err(e),
         };
+        if frame.first() == Some(&keeper::RETIRE_CODE) {
+            output.flush()?;
+            return Ok(keeper::ServerEnd::Retired);
+        }
         let mut rest = &frame[..];
         let vm = rest.first().copied().and_then(WorkerVm::from_code);
         rest = rest.get(1..).unwrap_or(&[]);
