@@ -13,7 +13,6 @@ use crate::gen::unwritten_registers;
 use bpfdiff_engine::interp::{ExecResult, FaultKind, Interpreter, DEFAULT_BUDGET};
 use bpfdiff_engine::opcode::Operation;
 use bpfdiff_engine::Program;
-use bpfdiff_oracle::registry;
 use bpfdiff_oracle::{Backend, Capabilities, Execution, Outcome};
 
 /// rbpf's JIT (`rbpf-jit`), guarded.
@@ -90,9 +89,7 @@ impl GuardedRbpfJit {
         if matches_engine {
             return false;
         }
-        if let Ok(fresh) = registry::create(self.inner.name()) {
-            self.inner = fresh;
-        }
+        self.inner.start_afresh();
         true
     }
 }
