@@ -15,11 +15,12 @@
 //!   accesses sit at, just inside and just outside each region's edges.
 //! - [`Tier::Mutated`] ([`mutated`]): verifier-aware programs with one or
 //!   two instruction fields changed (not in the mix).
-//! - [`Tier::Mix`]: each case from one of the tiers above, in the
-//!   proportions of [`MIX`] (the campaign default).
 //! - [`Tier::Packet`], [`Tier::PacketEdge`] ([`packet`]): native xdp, tc
-//!   and socket-filter programs with a packet, accepted and near-miss (not
-//!   in the mix: their cases run on the engine and the kernel only).
+//!   and socket-filter programs with a packet, accepted and near-miss
+//!   (their cases run on the engine and the kernel only).
+//! - [`Tier::Mix`]: each case from one of the tiers above but `mutated`,
+//!   in the proportions of [`MIX`] (the campaign default), so that a
+//!   default campaign covers every program type.
 //!
 //! Every tier starts some registers from values that stress every width
 //! ([`values`]).
@@ -80,16 +81,20 @@ pub enum Tier {
 }
 
 /// The tiers of [`Tier::Mix`] and their weights (out of the sum): chosen by
-/// the seeded-bug kill rates in docs/fuzzing.md.
-pub const MIX: [(Tier, u8); 4] = [
-    (Tier::Verifier, 5),
-    (Tier::Boundary, 3),
-    (Tier::Grammar, 1),
-    (Tier::Raw, 1),
+/// the seeded-bug kill rates in docs/fuzzing.md. The packet tiers bring
+/// the native program types (xdp, tc, socket filter) into every default
+/// campaign; their cases go to the engine and the kernel only.
+pub const MIX: [(Tier, u8); 6] = [
+    (Tier::Verifier, 10),
+    (Tier::Boundary, 6),
+    (Tier::Grammar, 2),
+    (Tier::Raw, 2),
+    (Tier::Packet, 3),
+    (Tier::PacketEdge, 1),
 ];
 
 impl Tier {
-    /// Every tier that generates programs itself ([`Tier::Mix`] draws from these).
+    /// The input-model tiers that generate programs themselves.
     pub const ALL: [Tier; 4] = [Tier::Raw, Tier::Grammar, Tier::Verifier, Tier::Boundary];
 
     /// The name used on the command line.
@@ -149,9 +154,14 @@ pub fn generate(tier: Tier, knobs: &Knobs, u: &mut Unstructured) -> arbitrary::R
         Tier::Packet => packet::generate(packet::Flavour::Accepted, knobs, u),
         Tier::PacketEdge => packet::generate(packet::Flavour::NearMiss, knobs, u),
         Tier::Mix => {
-            let total: u32 = MIX.iter().map(|(_, w)| *w as u32).sum();
+            // The packet tiers take no knobs: a restricted ISA
+            // (`BPFDIFF_ALLOWED_OPS`) leaves them out of the mix.
+            let tiers = MIX
+                .iter()
+                .filter(|(t, _)| !(t.is_native() && knobs.is_restricted()));
+            let total: u32 = tiers.clone().map(|(_, w)| *w as u32).sum();
             let mut pick = u.int_in_range(0..=total - 1)?;
-            for (tier, w) in MIX {
+            for &(tier, w) in tiers {
                 if pick < w as u32 {
                     return generate(tier, knobs, u);
                 }
@@ -176,5 +186,24 @@ mod tests {
             assert_eq!(t.name().parse::<Tier>(), Ok(t));
         }
         assert!("verifier-aware".parse::<Tier>().is_err());
+    }
+
+    #[test]
+    fn the_mix_covers_the_native_types_unless_the_isa_is_restricted() {
+        use bpfdiff_engine::prog_type::ProgType;
+        let types = |knobs: &Knobs| -> Vec<ProgType> {
+            (0..400)
+                .map(|seed| seeded::case(Tier::Mix, knobs, seed).prog_type)
+                .collect()
+        };
+        let default = types(&Knobs::default());
+        for t in packet::TYPES {
+            assert!(default.contains(&t), "no {t} case in 400 mix cases");
+        }
+        let native = default.iter().filter(|t| **t != ProgType::Input).count();
+        // 4 of MIX's 24 weight units are packet tiers.
+        assert!((30..=110).contains(&native), "{native} native cases of 400");
+        let restricted = Knobs::default().with_allowed_ops("add,mov,exit").unwrap();
+        assert!(types(&restricted).iter().all(|t| *t == ProgType::Input));
     }
 }
