@@ -459,3 +459,39 @@ fn sigterm_stops_a_campaign_with_its_summary_and_checkpoint() {
     assert!(v["programs"].as_u64().unwrap() > 0);
     assert_eq!(saved["state"]["programs"], v["programs"]);
 }
+
+#[test]
+fn a_checkpoint_from_a_generator_that_made_other_programs_is_not_resumed() {
+    let dir = Scratch::new("fingerprint");
+    let save = dir.path().join("save");
+    let save_arg = save.display().to_string();
+    let out = bpfdiff(&[
+        &"campaign",
+        &"--programs",
+        &"50",
+        &"--backends",
+        &"interp",
+        &"--save",
+        &save_arg,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let checkpoint = save.join("campaign.checkpoint");
+    let mut c = json_file(&checkpoint);
+    let ours = c["config"]["generator"].as_str().unwrap().to_string();
+    assert_eq!(ours.len(), 16, "a 64-bit hex fingerprint: {ours}");
+    // The same campaign resumes (the generator is the same) ...
+    let resume = || bpfdiff(&[&"campaign", &"--resume", &save_arg]);
+    let out = resume();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // ... a checkpoint written by a generator that made other programs
+    // does not: its cases would not be this bpfdiff's.
+    c["config"]["generator"] = Value::String("0123456789abcdef".into());
+    std::fs::write(&checkpoint, serde_json::to_string(&c).unwrap()).unwrap();
+    let out = resume();
+    assert_input_error(&out, "generates other programs");
+    assert!(
+        stderr(&out).contains("0123456789abcdef"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -79,6 +79,10 @@ pub struct SavedConfig {
     /// The fraction of cases checked against the kernel's level-2 states.
     #[serde(default)]
     pub kernel_states: Option<f64>,
+    /// [`generator_fingerprint`] of the campaign's tier, knobs and seed
+    /// (absent in checkpoints written before it existed).
+    #[serde(default)]
+    pub generator: Option<String>,
 }
 
 impl SavedConfig {
@@ -96,6 +100,11 @@ impl SavedConfig {
             rule_sources: config.rules.sources().to_vec(),
             kernel_reasons: config.kernel_reasons,
             kernel_states: config.kernel_states,
+            generator: Some(generator_fingerprint(
+                config.tier,
+                &config.knobs,
+                config.seed,
+            )),
         }
     }
 
@@ -103,6 +112,33 @@ impl SavedConfig {
     pub fn tier(&self) -> Option<Tier> {
         self.tier.parse().ok()
     }
+}
+
+/// How many cases [`generator_fingerprint`] hashes.
+const FINGERPRINT_CASES: u64 = 64;
+
+/// A hash of the first cases the generator makes for (`tier`, `knobs`,
+/// `seed`): the program bytes, the input and the program type. A resume
+/// compares it with the checkpoint's, so that a bpfdiff whose generators
+/// make other programs (another version) cannot continue a campaign as if
+/// its cases were the same.
+pub fn generator_fingerprint(tier: Tier, knobs: &Knobs, seed: u64) -> String {
+    let mut h: u64 = 0;
+    let mut add = |bytes: &[u8]| {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            h = super::mix64(h ^ u64::from_le_bytes(word)).rotate_left(17) ^ chunk.len() as u64;
+        }
+        h = super::mix64(h ^ bytes.len() as u64);
+    };
+    for index in 0..FINGERPRINT_CASES {
+        let case = seeded::case(tier, knobs, case_seed(seed, index));
+        add(&case.program.to_bytes());
+        add(&case.input);
+        add(case.prog_type.to_string().as_bytes());
+    }
+    format!("{h:016x}")
 }
 
 /// The generator settings in the form a checkpoint compares.

@@ -350,6 +350,20 @@ fn resume_config(
             saved.knobs
         ));
     }
+    match (&saved.generator, saved.tier()) {
+        (Some(theirs), Some(tier)) => {
+            let ours = campaign::checkpoint::generator_fingerprint(tier, &knobs, saved.seed);
+            if *theirs != ours {
+                conflicts.push(format!(
+                    "this bpfdiff generates other programs than the one that started the campaign (generator fingerprint {ours}, the checkpoint's {theirs}); resume it with that bpfdiff"
+                ));
+            }
+        }
+        _ => eprintln!(
+            "warning: {}: the checkpoint predates generator fingerprints; the cases from here on are this bpfdiff's, which may differ from those of the bpfdiff that started the campaign",
+            dir.join(campaign::checkpoint::CHECKPOINT_FILE).display()
+        ),
+    }
     let saved_rules = serde_json::to_string(&saved.rules)?;
     if !args.known.known.is_empty() || args.known.no_builtin_rules {
         let given = serde_json::to_string(args.known.rules()?.rules())?;
