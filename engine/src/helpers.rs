@@ -316,7 +316,11 @@ pub struct HelperProto {
     pub ret: RetType,
     /// The program types that may call it.
     pub allowed: Allowed,
-    /// True when the engine's interpreter runs it.
+    /// True when the engine's interpreter runs it (the packet and kernel-
+    /// memory helpers only for the program types whose ctx they need:
+    /// `bpf_skb_load_bytes` for socket filters and tc,
+    /// `bpf_probe_read_kernel` for the native types, not the input model
+    /// that the engine's JIT shares). The verifier models only these.
     pub runs: bool,
 }
 
@@ -422,7 +426,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         args: &[A::PtrToUninitMem, A::ConstSizeOrZero, A::Anything],
         ret: RetType::Integer,
         allowed: Allowed::All,
-        runs: false,
+        runs: true,
     },
 ];
 

@@ -10,6 +10,7 @@ use super::exec::{next, skip_next, transfer, Handler, Step, Vm};
 use super::helper_call;
 use super::map_helpers;
 use super::prepared::{Kind, Op, PreparedCode};
+use super::probe_read;
 use super::provenance::{Tag, INPUT, MAP, OPAQUE};
 use super::semantics as sem;
 use super::skb_helpers;
@@ -234,6 +235,16 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
             next: std::ptr::null(),
         };
     }
+    // A native type's kernel-memory read (elsewhere unknown, as in the JIT).
+    if id == probe_read::HELPER_PROBE_READ_KERNEL && vm.mem.has_ctx() {
+        if run_probe_read(vm, op, n) {
+            return next(vm, op, n);
+        }
+        return Step {
+            executed: n,
+            next: std::ptr::null(),
+        };
+    }
     // Without maps a map helper is an unknown helper, as in the JIT.
     if map_helpers::is_map_helper(id) && vm.mem.has_maps() {
         if run_map_helper(vm, op, n, id) {
@@ -261,6 +272,15 @@ fn run_skb_helper(vm: &mut Vm<'_>, op: &Op, n: u64) -> bool {
     let pc = vm.pc_of(op);
     let (regs, derived) = (vm.regs, vm.derived);
     let result = skb_helpers::skb_load_bytes(&mut vm.mem, pc, &regs[..5], &derived[..5]);
+    helper_returned(vm, op, n, result)
+}
+
+/// Runs `bpf_probe_read_kernel` for the call `op`, as [`run_map_helper`].
+#[inline(never)]
+fn run_probe_read(vm: &mut Vm<'_>, op: &Op, n: u64) -> bool {
+    let pc = vm.pc_of(op);
+    let (regs, derived) = (vm.regs, vm.derived);
+    let result = probe_read::probe_read_kernel(&mut vm.mem, pc, &regs[..5], &derived[..5]);
     helper_returned(vm, op, n, result)
 }
 

@@ -199,6 +199,12 @@ impl<'a> Memory<'a> {
         self.maps.is_some()
     }
 
+    /// True when the run has a native program type's ctx (socket filter,
+    /// tc, xdp).
+    pub fn has_ctx(&self) -> bool {
+        self.ctx.is_some()
+    }
+
     /// True when the ctx is a `struct __sk_buff` (socket filter, tc).
     pub fn has_skb_ctx(&self) -> bool {
         self.ctx.as_ref().is_some_and(|c| {

@@ -32,6 +32,7 @@ mod map_helpers;
 mod memory;
 mod outcome;
 mod prepared;
+mod probe_read;
 pub(crate) mod provenance;
 pub mod semantics;
 mod skb_helpers;
