@@ -50,8 +50,13 @@ pub(super) fn probe_read_kernel(
     // Even a read of 0 bytes fails in the kernel for a source outside its
     // own memory (-ERANGE for a user address).
     let copied = engine_address && bytes.len() == size;
-    for i in 0..size {
-        let (value, tag) = if copied { bytes[i] } else { (0, OPAQUE) };
+    for (i, &(value, tag)) in bytes
+        .iter()
+        .chain(std::iter::repeat(&(0, OPAQUE)))
+        .take(size)
+        .enumerate()
+    {
+        let (value, tag) = if copied { (value, tag) } else { (0, OPAQUE) };
         mem.store(dst.wrapping_add(i as u64), 1, value, tag, derived[1])
             .ok_or((FaultKind::OutOfBounds, dst, size))?;
     }
