@@ -222,7 +222,8 @@ fi
 # --- 4. triage --------------------------------------------------------------
 inputs=()
 for d in "$out/campaign-cases" "$out/fuzz-artifacts"; do
-    if [ -d "$d" ] && [ -n "$(find "$d" -type f -print -quit)" ]; then
+    # Case files only: the campaign's save folder also holds its checkpoint.
+    if [ -d "$d" ] && [ -n "$(find "$d" -type f ! -name campaign.checkpoint -print -quit)" ]; then
         inputs+=("$d")
     fi
 done
@@ -242,7 +243,9 @@ else
     rc=$?
     dt=$(($(now) - t0))
     if [ $rc -ne 0 ]; then
-        record triage error $rc $dt "bpfdiff triage failed (124: out of time); see logs/triage.log"
+        why="exit $rc"
+        [ $rc -eq 124 ] && why="out of time"
+        record triage error $rc $dt "bpfdiff triage failed ($why); see logs/triage.log"
     else
         n=$(grep -c '"status": "new-report-written"' "$out/triage.json" || true)
         if [ "$n" -gt 0 ]; then
