@@ -13,8 +13,10 @@
 //!   other code ends the keeper the same way, so that the client sees what
 //!   it saw before there was a keeper: the pipe closes and the exit status
 //!   names the signal.
-//! - The server dies with the keeper (`PR_SET_PDEATHSIG`): the client's
-//!   `kill` of the keeper on a timeout stops a server stuck in a loop.
+//! - The server dies with the keeper, and the keeper with the client's
+//!   thread that started it (`PR_SET_PDEATHSIG`): the client's `kill` of
+//!   the keeper on a timeout stops a server stuck in a loop, and so does
+//!   the death of the client.
 
 use std::io;
 
@@ -35,6 +37,17 @@ pub(crate) enum ServerEnd {
 /// Runs servers (`serve_requests`, each in a forked child) until one ends
 /// other than by retiring; returns (or ends the process) as that one did.
 pub(crate) fn keep(serve_requests: fn() -> io::Result<ServerEnd>) -> io::Result<()> {
+    // The keeper dies with the client's thread that started it, so that a
+    // client killed outright (SIGKILL) leaves no server running a program
+    // that never ends (it would not notice its closed stdin).
+    // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal; getppid has
+    // no preconditions.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() == 1 {
+            return Ok(());
+        }
+    }
     // SAFETY: getpid has no preconditions.
     let keeper = unsafe { libc::getpid() };
     loop {
