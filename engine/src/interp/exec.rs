@@ -244,6 +244,27 @@ pub(super) fn next(vm: &mut Vm<'_>, op: &Op, executed: u64) -> Step {
     (next.handler)(vm, next, executed)
 }
 
+/// Continues at the op after `op` by returning to the driver instead of a
+/// tail call. For the handlers around memory accesses, helper calls and
+/// returns: the compiler did not turn their call of the next handler into
+/// a jump in every build (a release build kept 10 of them as calls, and a
+/// long straight-line program overflowed the stack), so they do not rely
+/// on it.
+#[inline(always)]
+pub(super) fn next_via_driver(op: &Op, executed: u64) -> Step {
+    // SAFETY: as in `next`.
+    let next = unsafe { (op as *const Op).add(1) };
+    Step { executed, next }
+}
+
+/// [`skip_next`] through the driver, as [`next_via_driver`].
+#[inline(always)]
+pub(super) fn skip_next_via_driver(op: &Op, executed: u64) -> Step {
+    // SAFETY: as in `skip_next`.
+    let next = unsafe { (op as *const Op).add(2) };
+    Step { executed, next }
+}
+
 /// Continues at the op two slots after `op` (after an `ld_imm64`, or a
 /// fused pair).
 #[inline(always)]

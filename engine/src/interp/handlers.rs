@@ -6,7 +6,9 @@
 //! program can repeat itself: at each taken backward jump and at each local
 //! call, before the jump or call.
 
-use super::exec::{next, skip_next, transfer, Handler, Step, Vm};
+use super::exec::{
+    next, next_via_driver, skip_next, skip_next_via_driver, transfer, Handler, Step, Vm,
+};
 use super::helper_call;
 use super::map_helpers;
 use super::prepared::{Kind, Op, PreparedCode};
@@ -228,7 +230,7 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
     // An skb program's packet helper (elsewhere unknown, as in the JIT).
     if id == skb_helpers::HELPER_SKB_LOAD_BYTES && vm.mem.has_skb_ctx() {
         if run_skb_helper(vm, op, n) {
-            return next(vm, op, n);
+            return next_via_driver(op, n);
         }
         return Step {
             executed: n,
@@ -238,7 +240,7 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
     // A native type's kernel-memory read (elsewhere unknown, as in the JIT).
     if id == probe_read::HELPER_PROBE_READ_KERNEL && vm.mem.has_ctx() {
         if run_probe_read(vm, op, n) {
-            return next(vm, op, n);
+            return next_via_driver(op, n);
         }
         return Step {
             executed: n,
@@ -248,7 +250,7 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
     // Without maps a map helper is an unknown helper, as in the JIT.
     if map_helpers::is_map_helper(id) && vm.mem.has_maps() {
         if run_map_helper(vm, op, n, id) {
-            return next(vm, op, n);
+            return next_via_driver(op, n);
         }
         return Step {
             executed: n,
@@ -260,7 +262,7 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
             vm.regs[0] = r0;
             vm.regs[1..6].fill(0);
             vm.derived[0..6].fill(OPAQUE);
-            next(vm, op, n)
+            next_via_driver(op, n)
         }
         Err(kind) => vm.fault(op, kind, id, 0, n),
     }
@@ -353,7 +355,16 @@ fn callx(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
         if vm.op_at(target).kind == Kind::LdImm64Second {
             return vm.fault(op, FaultKind::JumpIntoLdImm64, target as u64, 0, n);
         }
-        return call_local_at(vm, op, target, n);
+        if vm.depth + 1 >= MAX_FRAMES {
+            return vm.fault(op, FaultKind::CallDepthExceeded, target as u64, 0, n);
+        }
+        // Through the driver (`next_via_driver`): a release build kept the
+        // forward call of `call_local_at` here as a call.
+        vm.push_frame(op);
+        return Step {
+            executed: n,
+            next: vm.op_at(target),
+        };
     }
     call_helper_id(vm, op, n, value)
 }
@@ -367,10 +378,13 @@ fn exit(vm: &mut Vm<'_>, _op: &Op, n: u64) -> Step {
         };
         return vm.stop(result, n);
     }
-    // A return needs no trip through the driver: every loop and recursion
-    // passes a backward jump or call, which makes that trip.
+    // Through the driver (`next_via_driver`): a release build kept this
+    // call of the caller's next handler as a call.
     let target = vm.pop_frame();
-    (target.handler)(vm, target, n)
+    Step {
+        executed: n,
+        next: target,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -391,7 +405,7 @@ fn ld_map_fd(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
     }
     vm.regs[d] = MAP_PTR_BASE + op.imm;
     vm.derived[d] = OPAQUE;
-    skip_next(vm, op, n + 1)
+    skip_next_via_driver(op, n + 1)
 }
 
 fn ld_map_value(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
@@ -405,11 +419,11 @@ fn ld_map_value(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
         }
         vm.regs[d] = (MAP_VALUE_BASE + ((m as u64) << 32)).wrapping_add(op.imm);
         vm.derived[d] = MAP;
-        return skip_next(vm, op, n + 1);
+        return skip_next_via_driver(op, n + 1);
     }
     vm.regs[d] = MEM_BASE.wrapping_add(op.imm);
     vm.derived[d] = INPUT;
-    skip_next(vm, op, n + 1)
+    skip_next_via_driver(op, n + 1)
 }
 
 fn ld_func(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
@@ -436,7 +450,7 @@ fn packet_load(vm: &mut Vm<'_>, op: &Op, n: u64, offset: i64, base_derived: Tag)
         Some((v, tag)) => {
             vm.regs[0] = v;
             vm.derived[0] = tag | base_derived;
-            next(vm, op, n)
+            next_via_driver(op, n)
         }
         // SEMANTICS.md: out-of-bounds legacy packet loads exit with r0 = 0
         // (whether a pointer-derived offset is out of bounds depends on the
@@ -510,7 +524,7 @@ fn load_general(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, signed: bool) -> 
         Some((v, tag)) => {
             vm.regs[d] = extend(v, size, signed);
             vm.derived[d] = tag;
-            next(vm, op, n)
+            next_via_driver(op, n)
         }
         None => vm.fault(op, FaultKind::OutOfBounds, addr, size, n),
     }
@@ -538,7 +552,7 @@ fn store_general(vm: &mut Vm<'_>, op: &Op, n: u64, size: usize, value: u64, tag:
     if regions == 0 || vm.mem.store(addr, size, value, tag, regions).is_none() {
         return vm.fault(op, FaultKind::OutOfBounds, addr, size, n);
     }
-    next(vm, op, n)
+    next_via_driver(op, n)
 }
 
 /// Defines load handlers: `name => access, size, sign-extending?`.
@@ -684,7 +698,7 @@ fn atomic(vm: &mut Vm<'_>, op: &Op, n: u64) -> Step {
         vm.regs[s] = old;
         vm.derived[s] = old_derived;
     }
-    next(vm, op, n)
+    next_via_driver(op, n)
 }
 
 // ---------------------------------------------------------------------------
