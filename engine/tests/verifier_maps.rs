@@ -151,7 +151,9 @@ fn an_array_lookup_with_a_known_key_below_max_entries_is_not_null() {
     or_null(unchecked_array_lookup("stw [%r10-4], 1\n", -4));
     // A hash map's lookup stays maybe-null with a constant key.
     assert_eq!(
-        message(&format!("stw [%r10-8], 1\nmov %r2, %r10\nadd %r2, -8\nlddw_map_fd %r1, 1\ncall 1\nldxdw %r0, [%r0]\nexit\n")),
+        message(
+            "stw [%r10-8], 1\nmov %r2, %r10\nadd %r2, -8\nlddw_map_fd %r1, 1\ncall 1\nldxdw %r0, [%r0]\nexit\n"
+        ),
         "R0 invalid mem access 'map_value_or_null'"
     );
 }
