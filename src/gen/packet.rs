@@ -418,7 +418,10 @@ impl Gen<'_, '_> {
             let mask = (1i32 << self.u.int_in_range(low..=6)?) - 1;
             self.emit(0x57, 5, 0, 0, mask);
         } else {
-            let k = self.u.int_in_range(0..=64)?;
+            // As for the mask: a bound of 0 makes the variable the
+            // constant 0, which is no near miss without the re-check.
+            let low = if kind == 0 { 1 } else { 0 };
+            let k = self.u.int_in_range(low..=64)?;
             self.jump(0x25, 5, 0, k, Tgt::BlockEnd); // if r5 > k goto end
         }
         self.emit(0xbf, 8, 2, 0, 0);
