@@ -207,9 +207,16 @@ pub fn kernel_outcome(
     } else {
         (Vec::new(), env.mem.clone())
     };
-    // Pinned to CPU 0: a per-CPU map's copy there is the one compared.
+    // With maps, pinned to CPU 0: a per-CPU map's copy there is the one
+    // compared (without, the run needs no pinning).
+    let run = || native::test_run(&fd, t, &packet, &ctx);
+    let run = if user_maps.is_some() {
+        on_cpu0(run)
+    } else {
+        run()
+    };
     let mut after = Vec::new();
-    let execution = match on_cpu0(|| native::test_run(&fd, t, &packet, &ctx)) {
+    let execution = match run {
         Ok(run) => match user_maps.as_ref().map(UserMaps::read).transpose() {
             Err(why) => Execution::Fault {
                 kind: "other".to_string(),
