@@ -307,7 +307,8 @@ impl DiffHarness {
             }
         };
         let names = self.backend_names();
-        let check = crate::native_diff::check(&case.program, &env, &names, self.kernel_reasons);
+        let check =
+            crate::native_diff::check(&case.program, &env, &case.maps, &names, self.kernel_reasons);
         DiffCheck {
             outcomes: check.outcomes,
             comparison: check.comparison,
@@ -519,8 +520,17 @@ fn native_regression_data(case: &Case) -> Option<String> {
     };
     let ctx = (!t.has_packet()).then_some(mem.as_slice());
     let expected = match RunEnv::new(t, packet.as_deref().unwrap_or(&[]), ctx) {
-        Ok(mut env) => match Interpreter::new(&case.program) {
-            Ok(vm) => match vm.run_env(&mut env, DEFAULT_BUDGET).result {
+        Ok(env) => match Interpreter::new(&case.program) {
+            Ok(vm) => match vm
+                .run_env(
+                    &mut RunEnv {
+                        maps: bpfdiff_engine::maps::MapSet::new(&case.maps),
+                        ..env
+                    },
+                    DEFAULT_BUDGET,
+                )
+                .result
+            {
                 ExecResult::Returned { r0, .. } => Expected::Result(u64::from(r0 as u32)),
                 ExecResult::Fault(f) => Expected::Error(f.kind.name().to_string()),
                 ExecResult::OutOfBudget => Expected::Error("out of budget".to_string()),
@@ -538,7 +548,7 @@ fn native_regression_data(case: &Case) -> Option<String> {
         prog_type: t,
         packet,
         verdict: None,
-        maps: Vec::new(),
+        maps: case.maps.clone(),
     }))
 }
 

@@ -12,12 +12,22 @@
 //! are not compared, as the engine interpreter does not verify). The
 //! packet after the run is the compared memory (`data_out`; for `syscall`,
 //! the ctx after the run).
+//!
+//! A program with maps (`ld_imm64` src=1/src=2 naming map `i` of the
+//! definitions given) gets them on both sides: the engine's verifier and
+//! interpreter see the definitions, the kernel real maps with the same
+//! initial contents ([`UserMaps`], the run pinned to CPU 0). The maps'
+//! contents after the run are compared key by key
+//! ([`diff_maps`]): a difference there is one of aspect `maps`.
 
 use bpfdiff_engine::interp::{ExecResult, Interpreter, DEFAULT_BUDGET};
+use bpfdiff_engine::maps::{MapDef, MapSet};
 use bpfdiff_engine::prog_type::env::RunEnv;
-use bpfdiff_engine::verifier::{verify_as, RejectClass, VerifyOptions};
+use bpfdiff_engine::verifier::{verify_with_maps, RejectClass, VerifyOptions};
 use bpfdiff_engine::Program;
+use bpfdiff_oracle::backend::kernel::user_maps::{on_cpu0, UserMaps};
 use bpfdiff_oracle::backend::kernel::{native, reason_from_log};
+use bpfdiff_oracle::map_contents::{diff_maps, MapContents};
 use bpfdiff_oracle::{
     compare, Aspect, Capabilities, Checking, Comparison, Difference, Execution, Outcome, Value,
     Verdict,
@@ -32,16 +42,38 @@ pub const NATIVE_BACKENDS: [&str; 2] = ["interp", "kernel"];
 pub struct NativeCheck {
     /// One outcome per backend asked for, in that order.
     pub outcomes: Vec<Outcome>,
+    /// Per outcome, the maps' contents after its run (empty when the
+    /// program has no maps or did not return).
+    pub maps: Vec<Vec<MapContents>>,
     /// The comparison of every outcome after the first with the first.
     pub comparison: Comparison,
 }
 
-/// The engine's outcome: its verifier's verdict for `env.prog_type`, then
-/// its interpreter's run on `env` when accepted.
-pub fn engine_outcome(program: &Program, env: &RunEnv) -> Outcome {
+/// One backend's outcome and, when it returned, its maps after the run.
+#[derive(Clone, Debug)]
+pub struct NativeOutcome {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The maps' contents after the run (empty without maps or a return).
+    pub maps: Vec<MapContents>,
+}
+
+impl From<Outcome> for NativeOutcome {
+    fn from(outcome: Outcome) -> NativeOutcome {
+        NativeOutcome {
+            outcome,
+            maps: Vec::new(),
+        }
+    }
+}
+
+/// The engine's outcome: its verifier's verdict for `env.prog_type` with
+/// `maps`, then its interpreter's run on `env` (with fresh maps of `maps`)
+/// when accepted.
+pub fn engine_outcome(program: &Program, env: &RunEnv, maps: &[MapDef]) -> NativeOutcome {
     let name = NATIVE_BACKENDS[0];
     let t = env.prog_type;
-    let report = verify_as(program, &VerifyOptions::default(), t);
+    let report = verify_with_maps(program, &VerifyOptions::default(), t, maps);
     match report.verdict {
         bpfdiff_engine::verifier::Verdict::Rejected {
             class: RejectClass::Unsupported,
@@ -52,6 +84,7 @@ pub fn engine_outcome(program: &Program, env: &RunEnv) -> Outcome {
                 name,
                 format!("the engine's verifier cannot judge it: {message}"),
             )
+            .into()
         }
         bpfdiff_engine::verifier::Verdict::Rejected {
             pc, message, class, ..
@@ -60,16 +93,18 @@ pub fn engine_outcome(program: &Program, env: &RunEnv) -> Outcome {
             if let Verdict::Rejected { class: c, .. } = &mut o.verdict {
                 *c = Some(class.as_str().to_string());
             }
-            return o;
+            return o.into();
         }
         bpfdiff_engine::verifier::Verdict::Accepted => {}
     }
     let vm = match Interpreter::new(program) {
         Ok(vm) => vm,
-        Err(e) => return Outcome::rejected(name, 0, e.to_string(), None),
+        Err(e) => return Outcome::rejected(name, 0, e.to_string(), None).into(),
     };
     let mut env = env.clone();
+    env.maps = MapSet::new(maps);
     let run = vm.run_env(&mut env, DEFAULT_BUDGET);
+    let returned = matches!(run.result, ExecResult::Returned { .. });
     let execution = match run.result {
         ExecResult::Returned { r0, r0_derived } => Execution::Returned {
             // BPF_PROG_TEST_RUN's retval is the low 32 bits of r0.
@@ -88,10 +123,17 @@ pub fn engine_outcome(program: &Program, env: &RunEnv) -> Outcome {
         },
         ExecResult::OutOfBudget => Execution::OutOfBudget,
     };
-    Outcome {
-        backend: name.to_string(),
-        verdict: Verdict::Accepted,
-        execution,
+    NativeOutcome {
+        outcome: Outcome {
+            backend: name.to_string(),
+            verdict: Verdict::Accepted,
+            execution,
+        },
+        maps: if returned {
+            MapContents::of_engine_set(&env.maps)
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -102,21 +144,44 @@ fn observed_memory(env: &RunEnv) -> Vec<u8> {
 }
 
 /// The kernel's outcome: `program` loaded as `env.prog_type` (with a
-/// verifier log for the refusal's reason when `reasons` is set) and run
-/// once on the same packet or ctx.
-pub fn kernel_outcome(program: &Program, env: &RunEnv, reasons: bool) -> Outcome {
+/// verifier log for the refusal's reason when `reasons` is set), its maps
+/// created as kernel maps of `maps` and patched in, and run once on the
+/// same packet or ctx, pinned to CPU 0; the maps read back after.
+pub fn kernel_outcome(
+    program: &Program,
+    env: &RunEnv,
+    maps: &[MapDef],
+    reasons: bool,
+) -> NativeOutcome {
     let name = NATIVE_BACKENDS[1];
     let t = env.prog_type;
+    let (user_maps, insns) = if maps.is_empty() {
+        (None, program.insns.clone())
+    } else {
+        let user_maps = match UserMaps::create(maps) {
+            Ok(m) => m,
+            Err(why) if why.contains("Operation not permitted") => {
+                return Outcome::not_run(name, format!("bpf() not permitted: {why}")).into()
+            }
+            Err(why) => return Outcome::not_run(name, why).into(),
+        };
+        match user_maps.patch(&program.insns) {
+            Ok(insns) => (Some(user_maps), insns),
+            Err(why) => return Outcome::not_run(name, why).into(),
+        }
+    };
     // The verdict comes from a load without a log: a level-1 log that
     // overflows its buffer fails the load with ENOSPC even when the
     // program verifies (a long loop prints a state at every branch). A
     // refused program is loaded again with the log for its reason.
-    let fd = match native::load(t, &program.insns, 0) {
+    let fd = match native::load(t, &insns, 0) {
         Ok(fd) => fd,
-        Err(e) if e.errno == libc::EPERM => return Outcome::not_run(name, "bpf() not permitted"),
+        Err(e) if e.errno == libc::EPERM => {
+            return Outcome::not_run(name, "bpf() not permitted").into()
+        }
         Err(mut e) => {
             if reasons {
-                if let Err(logged) = native::load(t, &program.insns, 1) {
+                if let Err(logged) = native::load(t, &insns, 1) {
                     e.log = logged.log;
                 }
             }
@@ -130,7 +195,7 @@ pub fn kernel_outcome(program: &Program, env: &RunEnv, reasons: bool) -> Outcome
             if let Verdict::Rejected { class: c, .. } = &mut o.verdict {
                 *c = class;
             }
-            return o;
+            return o.into();
         }
     };
     let (packet, ctx): (Vec<u8>, Vec<u8>) = if t.has_packet() {
@@ -142,19 +207,38 @@ pub fn kernel_outcome(program: &Program, env: &RunEnv, reasons: bool) -> Outcome
     } else {
         (Vec::new(), env.mem.clone())
     };
-    let execution = match native::test_run(&fd, t, &packet, &ctx) {
-        Ok(run) => Execution::Returned {
-            r0: Value {
-                bits: u64::from(run.retval),
-                derived: false,
+    // With maps, pinned to CPU 0: a per-CPU map's copy there is the one
+    // compared (without, the run needs no pinning).
+    let run = || native::test_run(&fd, t, &packet, &ctx);
+    let run = if user_maps.is_some() {
+        on_cpu0(run)
+    } else {
+        run()
+    };
+    let mut after = Vec::new();
+    let execution = match run {
+        Ok(run) => match user_maps.as_ref().map(UserMaps::read).transpose() {
+            Err(why) => Execution::Fault {
+                kind: "other".to_string(),
+                pc: None,
+                detail: format!("the maps cannot be read back: {why}"),
             },
-            mem: if t.has_packet() {
-                run.data_out.unwrap_or_default()
-            } else {
-                run.ctx_out.unwrap_or_default()
-            },
-            mem_derived: Vec::new(),
-            regs: None,
+            Ok(read) => {
+                after = read.unwrap_or_default();
+                Execution::Returned {
+                    r0: Value {
+                        bits: u64::from(run.retval),
+                        derived: false,
+                    },
+                    mem: if t.has_packet() {
+                        run.data_out.unwrap_or_default()
+                    } else {
+                        run.ctx_out.unwrap_or_default()
+                    },
+                    mem_derived: Vec::new(),
+                    regs: None,
+                }
+            }
         },
         Err(errno) => Execution::Fault {
             kind: "other".to_string(),
@@ -162,10 +246,13 @@ pub fn kernel_outcome(program: &Program, env: &RunEnv, reasons: bool) -> Outcome
             detail: format!("BPF_PROG_TEST_RUN failed (errno {errno})"),
         },
     };
-    Outcome {
-        backend: name.to_string(),
-        verdict: Verdict::Accepted,
-        execution,
+    NativeOutcome {
+        outcome: Outcome {
+            backend: name.to_string(),
+            verdict: Verdict::Accepted,
+            execution,
+        },
+        maps: after,
     }
 }
 
@@ -179,34 +266,89 @@ const KERNEL_CAPS: Capabilities = Capabilities {
     zeroed_stack: false,
 };
 
-/// Runs `program` on `env` on the backends `names` (reference first) and
-/// compares. Names other than [`NATIVE_BACKENDS`] run the input model
-/// only: they get a not-run outcome with the reason and are left out.
-pub fn check(program: &Program, env: &RunEnv, names: &[&str], reasons: bool) -> NativeCheck {
-    let outcomes: Vec<Outcome> = names
+/// Runs `program` with `maps` on `env` on the backends `names` (reference
+/// first) and compares, map contents after the run included. Names other
+/// than [`NATIVE_BACKENDS`] run the input model only: they get a not-run
+/// outcome with the reason and are left out.
+pub fn check(
+    program: &Program,
+    env: &RunEnv,
+    maps: &[MapDef],
+    names: &[&str],
+    reasons: bool,
+) -> NativeCheck {
+    let runs: Vec<NativeOutcome> = names
         .iter()
         .map(|&n| match n {
-            "interp" => engine_outcome(program, env),
-            "kernel" => kernel_outcome(program, env, reasons),
+            "interp" => engine_outcome(program, env, maps),
+            "kernel" => kernel_outcome(program, env, maps, reasons),
             other => Outcome::not_run(
                 other,
                 format!("program type {}: runs the input model only", env.prog_type),
-            ),
+            )
+            .into(),
         })
         .collect();
-    let comparison = compare_outcomes(&outcomes);
+    let comparison = compare_runs(&runs);
+    let (outcomes, maps) = runs.into_iter().map(|r| (r.outcome, r.maps)).unzip();
     NativeCheck {
         outcomes,
+        maps,
         comparison,
     }
+}
+
+/// [`compare_outcomes`], then the maps after the run: where the reference
+/// and another backend both returned, each map difference
+/// ([`diff_maps`]) makes one difference of aspect `maps` for that backend.
+pub fn compare_runs(runs: &[NativeOutcome]) -> Comparison {
+    let outcomes: Vec<Outcome> = runs.iter().map(|r| r.outcome.clone()).collect();
+    let comparison = compare_outcomes(&outcomes);
+    if matches!(comparison, Comparison::Inconclusive { .. }) {
+        return comparison;
+    }
+    let returned = |r: &NativeOutcome| matches!(r.outcome.execution, Execution::Returned { .. });
+    let mut ran = runs.iter().filter(|r| !not_run(&r.outcome));
+    let Some(reference) = ran.next() else {
+        return comparison;
+    };
+    let map_differences: Vec<Difference> = ran
+        .filter(|o| returned(reference) && returned(o))
+        .flat_map(|o| {
+            diff_maps(&reference.maps, &o.maps)
+                .into_iter()
+                .map(|detail| Difference {
+                    backend: o.outcome.backend.clone(),
+                    aspect: Aspect::Maps,
+                    detail,
+                    known: None,
+                })
+        })
+        .collect();
+    if map_differences.is_empty() {
+        return comparison;
+    }
+    match comparison {
+        Comparison::Diverge { mut differences } => {
+            differences.extend(map_differences);
+            Comparison::Diverge { differences }
+        }
+        _ => Comparison::Diverge {
+            differences: map_differences,
+        },
+    }
+}
+
+/// True for an outcome of a backend that did not run the program (not
+/// refused by it either).
+fn not_run(o: &Outcome) -> bool {
+    !o.verdict.is_rejected() && matches!(o.execution, Execution::NotRun { .. })
 }
 
 /// Compares the run outcomes with the first run one. Backends that did
 /// not run are left out, with their reason; fewer than two left is
 /// inconclusive.
 pub fn compare_outcomes(outcomes: &[Outcome]) -> Comparison {
-    let not_run =
-        |o: &Outcome| !o.verdict.is_rejected() && matches!(o.execution, Execution::NotRun { .. });
     let why: Vec<String> = outcomes
         .iter()
         .filter(|o| not_run(o))
@@ -321,5 +463,52 @@ mod tests {
         // The engine's verifier cannot judge it: nothing to compare.
         let c = compare_outcomes(&[Outcome::not_run("interp", "unsupported"), ok]);
         assert!(matches!(c, Comparison::Inconclusive { .. }), "{c:?}");
+    }
+
+    fn with_map(outcome: Outcome, value: &[u8]) -> NativeOutcome {
+        use bpfdiff_oracle::map_contents::Element;
+        NativeOutcome {
+            outcome,
+            maps: vec![MapContents {
+                elements: vec![Element {
+                    key: vec![1, 0, 0, 0],
+                    value: value.to_vec(),
+                    derived: Vec::new(),
+                }],
+                keys_opaque: false,
+            }],
+        }
+    }
+
+    // Issue 13: map contents after the run are an aspect of the native
+    // comparison, key by key: the same retval and packet with a different
+    // value under one key is a `maps` difference naming the key.
+    #[test]
+    fn a_different_map_content_after_the_run_is_a_maps_difference() {
+        let engine = with_map(returned("interp", 1, vec![1, 2]), &[7, 0]);
+        let kernel = with_map(returned("kernel", 1, vec![1, 2]), &[9, 0]);
+        let c = compare_runs(&[engine.clone(), kernel]);
+        assert_eq!(aspects(&c), ["maps"]);
+        let Comparison::Diverge { differences } = &c else {
+            unreachable!()
+        };
+        assert_eq!(differences[0].backend, "kernel");
+        assert_eq!(
+            differences[0].detail,
+            "map 0 key 01000000: value 0700 vs 0900"
+        );
+        // With r0 differing too, both aspects are reported.
+        let kernel = with_map(returned("kernel", 2, vec![1, 2]), &[9, 0]);
+        assert_eq!(
+            aspects(&compare_runs(&[engine.clone(), kernel])),
+            ["r0", "maps"]
+        );
+        // The same contents agree; a kernel refusal is a verdict difference
+        // only (no maps to compare).
+        let same = with_map(returned("kernel", 1, vec![1, 2]), &[7, 0]);
+        let c = compare_runs(&[engine.clone(), same]);
+        assert!(matches!(c, Comparison::Agree { .. }), "{c:?}");
+        let c = compare_runs(&[engine, refused("kernel", "memory-access").into()]);
+        assert_eq!(aspects(&c), ["verdict"]);
     }
 }

@@ -191,7 +191,7 @@ impl Signature {
         };
         let other = outcomes.iter().find(|o| o.backend == d.backend);
         let class = match d.aspect.name() {
-            "r0" | "memory" => String::new(),
+            "r0" | "memory" | "maps" => String::new(),
             "verdict-class" => format!(
                 "{} | {}",
                 reference.and_then(Outcome::reject_class).unwrap_or("?"),

@@ -794,3 +794,19 @@ fn a_sign_extending_fill_does_not_link_the_register_with_the_spilled_scalar() {
         }
     );
 }
+
+// A branch refinement that leaves no value in the ranges but one in the
+// tnum: Linux 6.18 makes the register that constant, without an
+// invariant violation. Measured with a level-2 log on this machine's
+// kernel (xdp, r7 = ingress_ifindex << 7): after `if r7 > 128` taken
+// (umin 129) the fall-through of `if r7 > 255` prints `R7=128`, and a
+// map value pointer plus r7 stays a map value (found by the packet tier
+// with maps: `r9 = r7; if r9 > 0x26 goto; r8 = r0; r8 += r9`).
+#[test]
+fn a_contradictory_refinement_with_a_constant_tnum_is_that_constant_reg_bounds_sync() {
+    accepted(
+        "r7 = *(u32 *)(r1 +0)\nr7 <<= 7\nif r7 > 128 goto +2\nr0 = 0\nexit\n\
+         if r7 > 255 goto +3\nr1 += r7\nr0 = *(u8 *)(r1 -128)\nexit\nr0 = 0\nexit",
+        8,
+    );
+}

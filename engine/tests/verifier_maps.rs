@@ -97,3 +97,63 @@ fn ld_imm64_map_forms_are_resolved_against_the_maps() {
         "invalid access to map value pointer, value_size=8 off=4"
     );
 }
+
+/// An array (map 0, 2 entries) lookup with the key set up by `key` at
+/// `r10 + at`, whose result is used without a null check.
+fn unchecked_array_lookup(key: &str, at: i32) -> Verdict {
+    verdict(&format!(
+        "{key}mov %r2, %r10\nadd %r2, {at}\nlddw_map_fd %r1, 0\ncall 1\nldxdw %r0, [%r0]\nexit\n"
+    ))
+}
+
+// Linux 6.14 and later (kernel/bpf/verifier.c: check_func_arg calls
+// get_constant_map_key for ARG_PTR_TO_MAP_KEY when
+// can_elide_value_nullness(map type), i.e. ARRAY and PERCPU_ARRAY;
+// check_helper_call then drops PTR_MAYBE_NULL from a map_lookup_elem
+// result when the key is a constant below max_entries). The key is known
+// when its bytes are STACK_ZERO, or a spilled scalar of exactly the key's
+// size whose value is constant. Measured on Linux 6.18: the kernel
+// accepts the constant in-range cases and refuses the others with
+// "R0 invalid mem access 'map_value_or_null'".
+#[test]
+fn an_array_lookup_with_a_known_key_below_max_entries_is_not_null() {
+    // A BPF_ST of 1 into an aligned slot is a spilled constant.
+    assert_eq!(
+        unchecked_array_lookup("stw [%r10-8], 1\n", -8),
+        Verdict::Accepted
+    );
+    // A register spill of a known constant.
+    assert_eq!(
+        unchecked_array_lookup("mov %r3, 1\nstxw [%r10-8], %r3\n", -8),
+        Verdict::Accepted
+    );
+    // Zeroed bytes (an unaligned BPF_ST of 0): key 0.
+    assert_eq!(
+        unchecked_array_lookup("stw [%r10-4], 0\n", -4),
+        Verdict::Accepted
+    );
+    let or_null = |v: Verdict| match v {
+        Verdict::Rejected { message, .. } => {
+            assert_eq!(message, "R0 invalid mem access 'map_value_or_null'")
+        }
+        other => panic!("{other:?}"),
+    };
+    // Key 2 is not below max_entries.
+    or_null(unchecked_array_lookup("stw [%r10-8], 2\n", -8));
+    // A negative constant (the spilled register's value is 64-bit).
+    or_null(unchecked_array_lookup("stw [%r10-8], -1\n", -8));
+    // An unknown key (a ctx field: xdp_md.ingress_ifindex).
+    or_null(unchecked_array_lookup(
+        "ldxw %r3, [%r1+12]\nstxw [%r10-8], %r3\n",
+        -8,
+    ));
+    // A nonzero BPF_ST at an unaligned offset is STACK_MISC: not known.
+    or_null(unchecked_array_lookup("stw [%r10-4], 1\n", -4));
+    // A hash map's lookup stays maybe-null with a constant key.
+    assert_eq!(
+        message(
+            "stw [%r10-8], 1\nmov %r2, %r10\nadd %r2, -8\nlddw_map_fd %r1, 1\ncall 1\nldxdw %r0, [%r0]\nexit\n"
+        ),
+        "R0 invalid mem access 'map_value_or_null'"
+    );
+}

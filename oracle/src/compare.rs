@@ -23,6 +23,9 @@ pub enum Aspect {
     R0,
     /// Both returned, with different memory.
     Memory,
+    /// Both returned, with different map contents after the run (key by
+    /// key, `map_contents::diff_maps`; native program types with maps).
+    Maps,
     /// Both faulted, with different fault kinds.
     FaultKind,
     /// Both faulted with the same kind at different instructions.
@@ -48,6 +51,7 @@ impl Aspect {
             Aspect::Ending => "ending",
             Aspect::R0 => "r0",
             Aspect::Memory => "memory",
+            Aspect::Maps => "maps",
             Aspect::FaultKind => "fault-kind",
             Aspect::FaultPc => "fault-pc",
             Aspect::UnsafeAccepted => "unsafe-accepted",

@@ -26,8 +26,8 @@ pub struct KnownRule {
     pub reason: String,
     /// The backend whose difference this explains.
     pub backend: String,
-    /// The aspect (`verdict`, `ending`, `r0`, `memory`, `fault-kind`,
-    /// `fault-pc`, `unsafe-accepted`, `crash`).
+    /// The aspect (`verdict`, `ending`, `r0`, `memory`, `maps`,
+    /// `fault-kind`, `fault-pc`, `unsafe-accepted`, `crash`).
     pub aspect: String,
     /// The rule applies only when the program uses one of these opcode-table
     /// rows (by `OpcodeRow::name()` or mnemonic); empty = any program.

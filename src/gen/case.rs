@@ -16,6 +16,7 @@
 
 use super::{generate, Knobs, Tier};
 use arbitrary::Unstructured;
+use bpfdiff_engine::maps::MapDef;
 use bpfdiff_engine::prog_type::ProgType;
 use bpfdiff_engine::{Insn, Program};
 
@@ -36,6 +37,10 @@ pub struct Case {
     /// The program type (`Input`, the harness's model, for every tier but
     /// the packet tiers; docs/program-types.md).
     pub prog_type: ProgType,
+    /// The maps the program names with `ld_imm64` src=1/src=2 (map `i`
+    /// is the i-th), with their initial contents; empty for most cases.
+    /// The fuzz-byte format does not carry them.
+    pub maps: Vec<MapDef>,
 }
 
 impl Case {
@@ -45,6 +50,7 @@ impl Case {
             program,
             input,
             prog_type: ProgType::Input,
+            maps: Vec::new(),
         }
     }
 
@@ -54,6 +60,20 @@ impl Case {
             program,
             input,
             prog_type,
+            maps: Vec::new(),
+        }
+    }
+
+    /// [`Case::native`] with maps.
+    pub fn native_with_maps(
+        program: Program,
+        input: Vec<u8>,
+        prog_type: ProgType,
+        maps: Vec<MapDef>,
+    ) -> Case {
+        Case {
+            maps,
+            ..Case::native(program, input, prog_type)
         }
     }
 

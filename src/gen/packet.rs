@@ -19,7 +19,17 @@
 //!   unsigned comparison) added to `data`, checked again, then accessed;
 //! - legacy `LD_ABS` / `LD_IND` (socket filters and tc), offsets around
 //!   the packet's end (the kernel's out-of-range load ends the program
-//!   with 0).
+//!   with 0);
+//! - (cases that declare maps: about two in five, one or two ARRAY, HASH
+//!   or PERCPU_ARRAY maps, key 4 or 8 bytes, value 8..64, 1..8 entries,
+//!   some initial elements) a map block: `ld_imm64 src=1` of the map into
+//!   r1, a key on the stack (constant, or the accumulator masked), then
+//!   `bpf_map_lookup_elem`, a null check, and loads and stores in the
+//!   value at fixed offsets (through r0 or r0 plus a constant) and at a
+//!   variable offset bounded by a mask or an unsigned comparison; or
+//!   `bpf_map_update_elem` (a value built on the stack, flags
+//!   `BPF_ANY`/`BPF_NOEXIST`/`BPF_EXIST`) or `bpf_map_delete_elem`, with
+//!   keys present or not; the helper's result folds into r7.
 //!
 //! [`Flavour::Accepted`] programs are meant to pass the kernel verifier;
 //! [`Flavour::NearMiss`] programs have exactly one defect in one block:
@@ -28,12 +38,19 @@
 //! `!=`, 32-bit), no re-check after a variable offset, an unbounded
 //! variable, a ctx access of a size or offset the kernel refuses, a write
 //! the type forbids, a modified ctx pointer, `LD_ABS` where the type has
-//! none, or `LD_IND` through a register `LD_ABS` clobbered. Every
-//! instruction is a row of the one opcode table ([`opcode::lookup`]).
+//! none, or `LD_IND` through a register `LD_ABS` clobbered; in a map
+//! block: no null check before the value is used, an access one byte past
+//! the value, an unbounded variable offset (a whole u64 from the value),
+//! or a key pointer with less stack room than the key size. Every
+//! instruction is a row of the one opcode table ([`opcode::lookup`]);
+//! helper ids come from the engine's helper table
+//! ([`helpers::HELPER_PROTOS`]).
 
 use super::layout::{self, Item};
 use super::{Case, Knobs};
 use arbitrary::{Result, Unstructured};
+use bpfdiff_engine::helpers;
+use bpfdiff_engine::maps::{MapDef, MapType};
 use bpfdiff_engine::opcode::{self, OpcodeRow};
 use bpfdiff_engine::prog_type::ctx::{valid_access, Loaded};
 use bpfdiff_engine::prog_type::env::min_packet_len;
@@ -73,7 +90,24 @@ struct Gen<'a, 'b> {
     packet_len: usize,
     items: Vec<(Instruction, Option<Tgt>)>,
     block_start: usize,
+    maps: Vec<MapDef>,
 }
+
+/// The id of helper `name` from the engine's helper table.
+fn helper(name: &str) -> i32 {
+    helpers::HELPER_PROTOS
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.id)
+        .expect("the engine's helper table has this helper")
+}
+
+/// The `flags` of `bpf_map_update_elem`: `BPF_ANY`, `BPF_NOEXIST`,
+/// `BPF_EXIST` (include/uapi/linux/bpf.h).
+const UPDATE_FLAGS: [i32; 3] = [0, 1, 2];
+
+/// Where a map block's key lives: `r10 - KEY_AT` (8 bytes of room).
+const KEY_AT: i32 = 8;
 
 fn row(opc: u8, src: u8, off: i16, imm: i32) -> &'static OpcodeRow {
     opcode::lookup(opc, src, off, imm).expect("the opcode table has this row")
@@ -384,7 +418,10 @@ impl Gen<'_, '_> {
             let mask = (1i32 << self.u.int_in_range(low..=6)?) - 1;
             self.emit(0x57, 5, 0, 0, mask);
         } else {
-            let k = self.u.int_in_range(0..=64)?;
+            // As for the mask: a bound of 0 makes the variable the
+            // constant 0, which is no near miss without the re-check.
+            let low = if kind == 0 { 1 } else { 0 };
+            let k = self.u.int_in_range(low..=64)?;
             self.jump(0x25, 5, 0, k, Tgt::BlockEnd); // if r5 > k goto end
         }
         self.emit(0xbf, 8, 2, 0, 0);
@@ -450,8 +487,222 @@ impl Gen<'_, '_> {
         self.combine(0)
     }
 
+    /// `r1` = map `i` (`ld_imm64 src=1`, the kernel backend patches the
+    /// index to the map's fd).
+    fn map_ptr(&mut self, i: usize) {
+        self.emit(0x18, 1, 1, 0, i as i32);
+    }
+
+    /// A key for `def` at `r10 - KEY_AT`: an initial element's key, one
+    /// just past the keys (absent), or the accumulator masked; `r2` points
+    /// to it. With `past_end`, a constant key not below `max_entries`
+    /// (the kernel then keeps an array lookup maybe-null).
+    fn map_key(&mut self, def: &MapDef, past_end: bool) -> Result<()> {
+        let ks = def.key_size as usize;
+        if past_end {
+            let key = def.max_entries as i32 + self.u.int_in_range(0..=3)?;
+            self.emit(st_op(ks), 10, 0, -KEY_AT as i16, key);
+        } else if self.u.ratio(1, 4)? {
+            self.emit(0xbf, 9, ACC, 0, 0);
+            self.emit(0x57, 9, 0, 0, 7);
+            self.emit(stx_op(ks), 10, 9, -KEY_AT as i16, 0);
+        } else {
+            let key = match self.u.int_in_range(0..=2)? {
+                0 if !def.elements.is_empty() => {
+                    let (k, _) = self.u.choose(&def.elements)?;
+                    let mut b = [0u8; 4];
+                    b.copy_from_slice(&k[..4]);
+                    i32::from_le_bytes(b)
+                }
+                1 => def.max_entries as i32 + self.u.int_in_range(0..=3)?,
+                _ => self.u.int_in_range(0..=def.max_entries as i32)?,
+            };
+            self.emit(st_op(ks), 10, 0, -KEY_AT as i16, key);
+        }
+        self.emit(0xbf, 2, 10, 0, 0);
+        self.emit(0x07, 2, 0, 0, -KEY_AT);
+        Ok(())
+    }
+
+    /// A map block: a lookup and accesses in the value, an update or a
+    /// delete; with `defect`, one map near miss.
+    fn map_block(&mut self, defect: bool) -> Result<()> {
+        let i = self.u.choose_index(self.maps.len())?;
+        let def = self.maps[i].clone();
+        let vs = def.value_size as i32;
+        // 0: no null check, 1: one byte past the value, 2: an unbounded
+        // variable offset, 3: a key with less stack room than its size.
+        let kind = if defect {
+            Some(self.u.int_in_range(0..=3)?)
+        } else {
+            None
+        };
+        if kind == Some(3) {
+            // The key pointer 2 bytes below the frame's top: a 4 or 8
+            // byte key runs past the stack.
+            self.map_ptr(i);
+            self.emit(st_op(2), 10, 0, -2, 1);
+            self.emit(0xbf, 2, 10, 0, 0);
+            self.emit(0x07, 2, 0, 0, -2);
+            self.emit(0x85, 0, 0, 0, helper("bpf_map_lookup_elem"));
+            self.emit(0xbf, 9, 0, 0, 0);
+            return Ok(());
+        }
+        if kind.is_none() {
+            match self.u.int_in_range(0..=5)? {
+                0 => return self.map_update(i, &def),
+                1 if def.map_type == MapType::Hash || self.u.ratio(1, 4)? => {
+                    self.map_ptr(i);
+                    self.map_key(&def, false)?;
+                    self.emit(0x85, 0, 0, 0, helper("bpf_map_delete_elem"));
+                    return self.combine(0);
+                }
+                _ => {}
+            }
+        }
+        self.map_ptr(i);
+        // Without a null check: a key the verifier cannot prove present
+        // (an array lookup with a constant key below max_entries is not
+        // maybe-null on Linux 6.14+).
+        self.map_key(&def, kind == Some(0))?;
+        self.emit(0x85, 0, 0, 0, helper("bpf_map_lookup_elem"));
+        if kind != Some(0) {
+            if self.u.ratio(1, 2)? {
+                self.jump(0x15, 0, 0, 0, Tgt::BlockEnd); // if r0 == 0 goto end
+            } else {
+                let j = self.jump(0x55, 0, 0, 0, Tgt::BlockEnd); // if r0 != 0
+                self.jump(0x05, 0, 0, 0, Tgt::BlockEnd);
+                let here = self.items.len();
+                self.items[j].1 = Some(Tgt::At(here));
+            }
+        }
+        let count = self.u.int_in_range(1..=3)?;
+        // The defect's access (one past the value: the last one; an
+        // unbounded offset: a variable one) is never replaced by another.
+        let over_at = (kind == Some(1)).then_some(count - 1);
+        let var_at = if kind == Some(2) || (kind.is_none() && self.u.ratio(1, 2)?) {
+            Some(self.u.int_in_range(0..=count - 1)?)
+        } else {
+            None
+        };
+        for a in 0..count {
+            if var_at == Some(a) {
+                self.value_var_access(vs, kind == Some(2))?;
+            } else {
+                self.value_access(vs, over_at == Some(a))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A load or store in the value (r0) at a fixed offset, through r0 or
+    /// r8 = r0 + c; with `over`, ending one byte past the value.
+    fn value_access(&mut self, vs: i32, over: bool) -> Result<()> {
+        let size = self.size()? as i32;
+        let off = if over {
+            vs - size + 1
+        } else {
+            match self.u.int_in_range(0..=2)? {
+                0 => 0,
+                1 => vs - size,
+                _ => self.u.int_in_range(0..=vs - size)?,
+            }
+        };
+        let (base, insn_off) = if self.u.ratio(1, 3)? {
+            let c = self.u.int_in_range(1..=vs)?;
+            self.emit(0xbf, 8, 0, 0, 0);
+            self.emit(0x07, 8, 0, 0, c);
+            (8, off - c)
+        } else {
+            (0, off)
+        };
+        self.value_load_or_store(base, insn_off, size)
+    }
+
+    /// A load, or a store of the accumulator or an immediate.
+    fn value_load_or_store(&mut self, base: u8, off: i32, size: i32) -> Result<()> {
+        match self.u.int_in_range(0..=3)? {
+            0 => self.emit(stx_op(size as usize), base, ACC, off as i16, 0),
+            1 => {
+                let imm = self.u.int_in_range(-128..=255)?;
+                self.emit(st_op(size as usize), base, 0, off as i16, imm);
+            }
+            _ => {
+                self.emit(ldx_op(size as usize), 9, base, off as i16, 0);
+                self.combine(9)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An access at r0 plus a variable (a value byte or the accumulator)
+    /// bounded by a mask or `if r9 > k goto end`; with `unbounded`, a
+    /// whole u64 from the value, not bounded.
+    fn value_var_access(&mut self, vs: i32, unbounded: bool) -> Result<()> {
+        let size = *self.u.choose(&[1i32, 2, 4, 8])?.min(&vs);
+        if unbounded {
+            if vs >= 8 {
+                self.emit(ldx_op(8), 9, 0, 0, 0);
+            } else {
+                self.emit(0xbf, 9, ACC, 0, 0);
+            }
+        } else {
+            let room = vs - size;
+            if self.u.ratio(1, 2)? {
+                let vsize = *self.u.choose(&[1usize, 2, 4])?;
+                let at = self.u.int_in_range(0..=vs - vsize as i32)?;
+                self.emit(ldx_op(vsize), 9, 0, at as i16, 0);
+            } else {
+                self.emit(0xbf, 9, ACC, 0, 0);
+            }
+            if self.u.ratio(1, 2)? {
+                // The largest mask 2^k - 1 that fits the room.
+                let bits = (0..=6).filter(|&k| (1 << k) - 1 <= room).max().unwrap_or(0);
+                let k = self.u.int_in_range(0..=bits)?;
+                self.emit(0x57, 9, 0, 0, (1 << k) - 1);
+            } else {
+                let k = self.u.int_in_range(0..=room)?;
+                self.jump(0x25, 9, 0, k, Tgt::BlockEnd); // if r9 > k goto end
+            }
+        }
+        self.emit(0xbf, 8, 0, 0, 0);
+        self.emit(0x0f, 8, 9, 0, 0);
+        // At r8 + 0: the bound leaves room for `size` bytes there.
+        self.value_load_or_store(8, 0, size)
+    }
+
+    /// `bpf_map_update_elem(map, key, value, flags)`: the value built on
+    /// the stack below the key (aligned 4-byte stores of the accumulator
+    /// or immediates).
+    fn map_update(&mut self, i: usize, def: &MapDef) -> Result<()> {
+        let vs = def.value_size as i32;
+        let base = -KEY_AT - (vs + 7) / 8 * 8;
+        for chunk in 0..vs / 4 {
+            let off = (base + chunk * 4) as i16;
+            if self.u.ratio(1, 3)? {
+                self.emit(stx_op(4), 10, ACC, off, 0);
+            } else {
+                let imm = self.u.int_in_range(-16..=255)?;
+                self.emit(st_op(4), 10, 0, off, imm);
+            }
+        }
+        self.map_ptr(i);
+        self.map_key(def, false)?;
+        self.emit(0xbf, 3, 10, 0, 0);
+        self.emit(0x07, 3, 0, 0, base);
+        let flags = *self.u.choose(&UPDATE_FLAGS)?;
+        self.emit(0xb7, 4, 0, 0, flags);
+        self.emit(0x85, 0, 0, 0, helper("bpf_map_update_elem"));
+        self.combine(0)
+    }
+
     fn block(&mut self, defect: bool) -> Result<()> {
         self.block_start = self.items.len();
+        if !self.maps.is_empty() && self.u.ratio(2, 5)? {
+            self.map_block(defect)?;
+            self.close_block();
+            return Ok(());
+        }
         let kind = match self.t {
             // xdp: ctx reads, packet checks, variable offsets; a defect
             // may also be an LD_ABS or a ctx write.
@@ -472,14 +723,65 @@ impl Gen<'_, '_> {
             (ProgType::SocketFilter, 3) if defect => self.ctx_write(true)?,
             _ => self.ld_abs(defect)?,
         }
+        self.close_block();
+        Ok(())
+    }
+
+    /// Points the block's jumps to its end.
+    fn close_block(&mut self) {
         let end = self.items.len();
         for (_, tgt) in &mut self.items[self.block_start..] {
             if let Some(Tgt::BlockEnd) = tgt {
                 *tgt = Some(Tgt::At(end));
             }
         }
-        Ok(())
     }
+}
+
+/// The maps of a case: none for most, else one or two small ones with
+/// some initial elements (keys of a hash map are small integers, so that
+/// lookups find some and miss others).
+fn declare_maps(u: &mut Unstructured) -> Result<Vec<MapDef>> {
+    if !u.ratio(2, 5)? {
+        return Ok(Vec::new());
+    }
+    let n = u.int_in_range(1..=2)?;
+    let mut maps = Vec::new();
+    for _ in 0..n {
+        let t = *u.choose(&[
+            MapType::Array,
+            MapType::Array,
+            MapType::Hash,
+            MapType::Hash,
+            MapType::PercpuArray,
+        ])?;
+        let key_size = if t == MapType::Hash && u.ratio(1, 3)? {
+            8
+        } else {
+            4
+        };
+        let value_size = *u.choose(&[8u32, 12, 16, 24, 32, 48, 64])?;
+        let max_entries = u.int_in_range(1..=8)?;
+        let mut def = MapDef::new(t, key_size, value_size, max_entries);
+        let candidates: Vec<u32> = if t.is_array() {
+            (0..max_entries).collect()
+        } else {
+            (0..=max_entries + 2).collect()
+        };
+        for k in candidates {
+            if def.elements.len() < max_entries as usize && u.ratio(1, 2)? {
+                let mut key = u64::from(k).to_le_bytes().to_vec();
+                key.truncate(key_size as usize);
+                let mut value = vec![0u8; value_size as usize];
+                for b in value.iter_mut() {
+                    *b = if u.ratio(1, 2)? { u.arbitrary()? } else { 0 };
+                }
+                def.elements.push((key, value));
+            }
+        }
+        maps.push(def);
+    }
+    Ok(maps)
 }
 
 /// A packet length: at least the Ethernet header (`BPF_PROG_TEST_RUN`
@@ -518,12 +820,14 @@ pub fn generate(flavour: Flavour, _knobs: &Knobs, u: &mut Unstructured) -> Resul
 /// Generates one case of type `t`.
 pub fn generate_for(flavour: Flavour, t: ProgType, u: &mut Unstructured) -> Result<Case> {
     let packet = packet(t, u)?;
+    let maps = declare_maps(u)?;
     let mut g = Gen {
         u,
         t,
         packet_len: packet.len(),
         items: Vec::new(),
         block_start: 0,
+        maps,
     };
     g.emit(0xbf, CTX, 1, 0, 0);
     let start = g.u.int_in_range(0..=255)?;
@@ -536,6 +840,12 @@ pub fn generate_for(flavour: Flavour, t: ProgType, u: &mut Unstructured) -> Resu
     for b in 0..blocks {
         g.block(defect_at == Some(b))?;
     }
+    if !g.maps.is_empty() && !g.items.iter().any(|(i, _)| i.row.opcode == 0x18) {
+        // Declared maps are used: one more map block, without a defect.
+        g.block_start = g.items.len();
+        g.map_block(false)?;
+        g.close_block();
+    }
     g.emit(0xbf, 0, ACC, 0, 0);
     g.emit(0x95, 0, 0, 0, 0);
     let items: Vec<Item> = g
@@ -546,10 +856,11 @@ pub fn generate_for(flavour: Flavour, t: ProgType, u: &mut Unstructured) -> Resu
             _ => Item::plain(*ins),
         })
         .collect();
-    Ok(Case::native(
+    Ok(Case::native_with_maps(
         Program::new(layout::encode(&items)),
         packet,
         t,
+        g.maps,
     ))
 }
 
@@ -557,10 +868,12 @@ pub fn generate_for(flavour: Flavour, t: ProgType, u: &mut Unstructured) -> Resu
 mod tests {
     use super::*;
     use crate::gen::{seeded, Tier};
-    use bpfdiff_engine::verifier::{verify_as, Verdict, VerifyOptions};
+    use bpfdiff_engine::maps::MapSet;
+    use bpfdiff_engine::verifier::{verify_with_maps, Verdict, VerifyOptions};
 
     fn engine_accepts(case: &Case) -> Result<(), String> {
-        match verify_as(&case.program, &VerifyOptions::default(), case.prog_type).verdict {
+        let opts = VerifyOptions::default();
+        match verify_with_maps(&case.program, &opts, case.prog_type, &case.maps).verdict {
             Verdict::Accepted => Ok(()),
             Verdict::Rejected { pc, message, .. } => Err(format!("insn {pc}: {message}")),
         }
@@ -593,6 +906,7 @@ mod tests {
             assert_eq!(engine_accepts(&c), Ok(()), "seed {seed}");
             let mut env = bpfdiff_engine::prog_type::env::RunEnv::new(c.prog_type, &c.input, None)
                 .expect("packets are long enough");
+            env.maps = MapSet::new(&c.maps);
             let run = Interpreter::new(&c.program)
                 .unwrap()
                 .run_env(&mut env, DEFAULT_BUDGET);
@@ -606,5 +920,32 @@ mod tests {
             let c = seeded::case(Tier::PacketEdge, &k, seed);
             assert!(engine_accepts(&c).is_err(), "seed {seed}");
         }
+    }
+
+    // Issue 13: some cases declare maps (valid definitions, as the
+    // kernel's map_alloc_check wants them), and their programs name them
+    // with ld_imm64 src=1 and call the map helpers of the engine's table.
+    #[test]
+    fn some_cases_declare_maps_and_use_them() {
+        let k = Knobs::default();
+        let mut with_maps = 0;
+        for seed in 0..300 {
+            let c = seeded::case(Tier::Packet, &k, seed);
+            for m in &c.maps {
+                assert_eq!(m.validate(), Ok(()), "seed {seed}");
+            }
+            if c.maps.is_empty() {
+                continue;
+            }
+            with_maps += 1;
+            let insns = &c.program.insns;
+            assert!(
+                insns
+                    .iter()
+                    .any(|i| i.opcode == 0x18 && i.src == 1 && (i.imm as usize) < c.maps.len()),
+                "seed {seed}"
+            );
+        }
+        assert!((60..=180).contains(&with_maps), "{with_maps}");
     }
 }

@@ -948,11 +948,19 @@ impl<'a> Explorer<'a> {
             let same = reg_src && ins.src == ins.dst;
             if !same {
                 if let Some(b) = jmp::reg_set_min_max(op, jmp32, x, y) {
+                    // A refinement that leaves no value: when the tnum
+                    // has one value left, Linux 6.18 makes the register
+                    // that constant (measured: `r7 = u32 << 7; if r7 >
+                    // 128 goto; if r7 > 255 goto` leaves R7=128 on the
+                    // fall-through, without an invariant violation);
+                    // otherwise the bounds are reset.
                     let fix = |s: ScalarBounds| {
-                        if s.is_contradictory() {
-                            ScalarBounds::unknown()
-                        } else {
+                        if !s.is_contradictory() {
                             s
+                        } else if s.var_off.is_const() && s.var_off.value & s.var_off.mask == 0 {
+                            ScalarBounds::constant(s.var_off.value)
+                        } else {
+                            ScalarBounds::unknown()
                         }
                     };
                     let keep = |mut s: ScalarBounds, from: &ScalarBounds| {

@@ -7,8 +7,9 @@
 //! 6.18 `kernel/bpf/verifier.c` for a privileged loader.
 
 use crate::helpers::{helper_proto, ArgType, RetType, HELPER_NAMES};
-use crate::maps::MapDef;
+use crate::maps::{MapDef, MapType};
 use crate::prog_type::ProgType;
+use crate::verifier::stack::ByteType;
 use crate::verifier::state::{Pointer, PtrKind, Reg, State};
 use crate::verifier::verdict::{RejectClass, Rejection};
 
@@ -116,6 +117,46 @@ fn check_mem(
     }
 }
 
+/// `get_constant_map_key` (Linux 6.14 and later): the key at the stack
+/// pointer `p` when the verifier knows it: `key_size` `STACK_ZERO` bytes
+/// from the key's first byte within its slot (key 0), or a spilled
+/// scalar of exactly `key_size` bytes there whose value is constant (the
+/// whole spilled register's value, as the kernel reads `spilled_ptr`).
+/// `None` when not known (the kernel's `-EOPNOTSUPP`).
+fn constant_map_key(state: &State, p: &Pointer, key_size: u32) -> Option<i64> {
+    let PtrKind::Stack { frame } = p.kind else {
+        return None;
+    };
+    if !p.var.var_off.is_const() {
+        return None;
+    }
+    let stack_off = p.off as i64 + p.var.var_off.value as i64;
+    if stack_off >= 0 {
+        return None;
+    }
+    let k = (-stack_off - 1) as usize;
+    let (spi, off) = (k / 8, k % 8);
+    let slot = state.frames.get(frame as usize)?.stack.slot(spi)?;
+    let run = |t: ByteType| (0..=off).rev().take_while(|&i| slot.types[i] == t).count();
+    if run(ByteType::Zero) >= key_size as usize {
+        return Some(0);
+    }
+    // is_spilled_scalar_reg, then a spill of exactly the key's size.
+    let Reg::Scalar(s) = slot.spilled else {
+        return None;
+    };
+    if !slot.is_spill() || run(ByteType::Spill) != key_size as usize {
+        return None;
+    }
+    s.var_off.is_const().then_some(s.var_off.value as i64)
+}
+
+/// `can_elide_value_nullness`: the map types whose lookup with a constant
+/// key below `max_entries` returns a value that cannot be NULL.
+fn can_elide_value_nullness(t: MapType) -> bool {
+    matches!(t, MapType::Array | MapType::PercpuArray)
+}
+
 /// `check_helper_call` for helper `id` at `pc` in a program of
 /// `prog_type` with `maps`; `id_gen` is `env->id_gen`.
 pub fn helper_call(
@@ -150,6 +191,7 @@ pub fn helper_call(
     }
     let mut effect = CallEffect::default();
     let mut map: Option<&MapDef> = None;
+    let mut const_map_key: Option<i64> = None;
     let regs = state.cur().regs;
     for (i, &arg) in proto.args.iter().enumerate() {
         let regno = i + 1;
@@ -192,6 +234,9 @@ pub fn helper_call(
                     def.value_size
                 };
                 check_mem(pc, regno, &p, size, &mut effect, None)?;
+                if arg == ArgType::PtrToMapKey && can_elide_value_nullness(def.map_type) {
+                    const_map_key = constant_map_key(state, &p, size);
+                }
             }
             ArgType::PtrToCtx => match reg {
                 Reg::Ptr(p) if matches!(p.kind, PtrKind::Ctx(_)) => {
@@ -259,25 +304,40 @@ pub fn helper_call(
             }
         }
     }
-    let regs = &mut state.cur_mut().regs;
-    for r in regs.iter_mut().take(6).skip(1) {
-        *r = Reg::NotInit;
-    }
-    regs[0] = match proto.ret {
+    let ret = match proto.ret {
         RetType::Integer => Reg::unknown(),
         RetType::Void => Reg::NotInit,
         RetType::PtrToMapValueOrNull => {
             let def = map.expect("a lookup has a map argument");
-            *id_gen += 1;
-            Reg::Ptr(Pointer::fixed(
-                PtrKind::MapValueOrNull {
-                    size: def.value_size,
-                    id: *id_gen,
-                },
-                0,
-            ))
+            // check_helper_call: a lookup in an array with a constant key
+            // below max_entries cannot return NULL (Linux 6.14+, "bpf:
+            // verifier: Support eliding map lookup nullness").
+            if proto.name == "bpf_map_lookup_elem"
+                && const_map_key.is_some_and(|k| k >= 0 && k < i64::from(def.max_entries))
+            {
+                Reg::Ptr(Pointer::fixed(
+                    PtrKind::Mem {
+                        size: def.value_size,
+                    },
+                    0,
+                ))
+            } else {
+                *id_gen += 1;
+                Reg::Ptr(Pointer::fixed(
+                    PtrKind::MapValueOrNull {
+                        size: def.value_size,
+                        id: *id_gen,
+                    },
+                    0,
+                ))
+            }
         }
     };
+    let regs = &mut state.cur_mut().regs;
+    for r in regs.iter_mut().take(6).skip(1) {
+        *r = Reg::NotInit;
+    }
+    regs[0] = ret;
     Ok(effect)
 }
 
