@@ -9,6 +9,7 @@ use crate::gen::{Knobs, KnobsError};
 use crate::hex::{parse_hex_bytes, to_hex};
 use crate::input::{parse_program, InputError, InputFormat};
 use bpfdiff_engine::asm::kernel;
+use bpfdiff_engine::prog_type::ProgType;
 use bpfdiff_engine::Program;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -112,7 +113,23 @@ pub fn read_case(path: &Path, format: Option<CaseFormat>) -> Result<Case, CaseFi
     let case = match format {
         CaseFormat::Program(f) => {
             let input = parse_program(&bytes, f, path)?;
-            Case::new(input.program, input.mem.unwrap_or_default())
+            // A native case keeps its type, its packet (or, for `syscall`,
+            // its ctx in `-- mem`) and its maps: run as the input model it
+            // would be another program.
+            match input.prog_type {
+                Some(t) if t != ProgType::Input => {
+                    let data = if t.has_packet() {
+                        input.packet.unwrap_or_default()
+                    } else {
+                        input.mem.unwrap_or_default()
+                    };
+                    Case::native_with_maps(input.program, data, t, input.maps)
+                }
+                _ => Case {
+                    maps: input.maps,
+                    ..Case::new(input.program, input.mem.unwrap_or_default())
+                },
+            }
         }
         CaseFormat::Json => json_case(&bytes, path)?,
         CaseFormat::Fuzz => Case::from_fuzz_bytes(&bytes, &Knobs::from_env()?),
@@ -283,6 +300,34 @@ mod tests {
             ]),
             vec![1, 0xab],
         )
+    }
+
+    /// A native case (type, packet, maps) survives a `.data` file: read as
+    /// the input model it would be another program.
+    #[test]
+    fn a_native_data_case_keeps_its_type_packet_and_maps() {
+        let dir = std::env::temp_dir().join(format!("bpfdiff-native-case-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let maps = bpfdiff_engine::data::parse_data(
+            "-- maps\narray key=4 value=8 entries=2\n-- asm\nexit\n-- result\n0x0\n",
+        )
+        .unwrap()
+        .maps;
+        assert_eq!(maps.len(), 1);
+        let case = Case::native_with_maps(
+            sample().program,
+            vec![0x5a; 64],
+            ProgType::Xdp,
+            maps.clone(),
+        );
+        let path = dir.join("native.data");
+        write_case(&case, &path, serde_json::Map::new()).unwrap();
+        let back = read_case(&path, None).unwrap();
+        assert_eq!(back.prog_type, ProgType::Xdp);
+        assert_eq!(back.input, vec![0x5a; 64], "the packet");
+        assert_eq!(back.maps, maps);
+        assert_eq!(back.program, case.program);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -196,7 +196,12 @@ pub fn pairs_intact(program: &Program) -> bool {
 
 /// The case with its program replaced by `items` (targets re-encoded).
 pub fn with_items(case: &Case, items: &[Item]) -> Case {
-    Case::new(Program::new(layout::encode(items)), case.input.clone())
+    Case {
+        program: Program::new(layout::encode(items)),
+        input: case.input.clone(),
+        prog_type: case.prog_type,
+        maps: case.maps.clone(),
+    }
 }
 
 /// A pass: tries candidates and returns true when it changed `case`.
