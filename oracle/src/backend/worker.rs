@@ -253,14 +253,11 @@ impl WorkerClient {
     ) -> Result<WorkerReply, WorkerFailure> {
         let timeout = self.timeout;
         let running = self.start()?;
-        let mut request = Vec::with_capacity(9 + program.len() + mem.len());
-        request.push(vm.code());
-        write_bytes(&mut request, program);
-        write_bytes(&mut request, mem);
+        let mut request = Vec::with_capacity(request_len((program, mem)));
+        push_request(&mut request, vm.code(), program, mem);
         let sent = running
             .stdin
-            .write_all(&(request.len() as u32).to_le_bytes())
-            .and_then(|_| running.stdin.write_all(&request))
+            .write_all(&request)
             .and_then(|_| running.stdin.flush());
         if sent.is_err() {
             let what = self
@@ -297,13 +294,11 @@ impl WorkerClient {
         let Some(running) = self.running.as_mut() else {
             return;
         };
-        let mut request = vec![keeper::RETIRE_CODE];
-        write_bytes(&mut request, &[]);
-        write_bytes(&mut request, &[]);
+        let mut request = Vec::new();
+        push_request(&mut request, keeper::RETIRE_CODE, &[], &[]);
         let sent = running
             .stdin
-            .write_all(&(request.len() as u32).to_le_bytes())
-            .and_then(|_| running.stdin.write_all(&request))
+            .write_all(&request)
             .and_then(|_| running.stdin.flush());
         let acknowledged = sent.is_ok()
             && matches!(running.read_reply(Instant::now() + timeout), Ok(f) if f.is_empty());
@@ -360,11 +355,7 @@ impl WorkerClient {
         };
         let mut frames = Vec::new();
         for &(program, mem) in batch {
-            let len = request_len((program, mem)) - 4;
-            frames.extend_from_slice(&(len as u32).to_le_bytes());
-            frames.push(vm.code());
-            write_bytes(&mut frames, program);
-            write_bytes(&mut frames, mem);
+            push_request(&mut frames, vm.code(), program, mem);
         }
         // The batch fits in an empty pipe (`MAX_BATCH_BYTES`), and the
         // worker has read every earlier request: this write does not wait
@@ -425,6 +416,15 @@ fn signal_name(sig: i32) -> &'static str {
         libc::SIGTRAP => "SIGTRAP",
         _ => "signal",
     }
+}
+
+/// Appends one framed request (length, then `code`, program, memory).
+fn push_request(out: &mut Vec<u8>, code: u8, program: &[u8], mem: &[u8]) {
+    let len = request_len((program, mem)) - 4;
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    out.push(code);
+    write_bytes(out, program);
+    write_bytes(out, mem);
 }
 
 fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
