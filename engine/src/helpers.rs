@@ -322,6 +322,10 @@ pub struct HelperProto {
     /// `bpf_probe_read_kernel` for the native types, not the input model
     /// that the engine's JIT shares). The verifier models only these.
     pub runs: bool,
+    /// The helper may move the packet's data (`bpf_helper_changes_pkt_data`
+    /// in net/core/filter.c): the verifier invalidates every packet
+    /// pointer after a call.
+    pub changes_pkt_data: bool,
 }
 
 use crate::prog_type::ProgType;
@@ -342,6 +346,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::PtrToMapValueOrNull,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 2,
@@ -355,6 +360,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 3,
@@ -363,6 +369,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 5,
@@ -371,6 +378,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 7,
@@ -379,6 +387,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 8,
@@ -387,6 +396,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 12,
@@ -395,6 +405,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Void,
         allowed: Allowed::All,
         runs: false,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 26,
@@ -403,6 +414,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::Skb,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 44,
@@ -410,7 +422,8 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         args: &[A::PtrToCtx, A::Anything],
         ret: RetType::Integer,
         allowed: Allowed::Xdp,
-        runs: false,
+        runs: true,
+        changes_pkt_data: true,
     },
     HelperProto {
         id: 65,
@@ -418,7 +431,8 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         args: &[A::PtrToCtx, A::Anything],
         ret: RetType::Integer,
         allowed: Allowed::Xdp,
-        runs: false,
+        runs: true,
+        changes_pkt_data: true,
     },
     HelperProto {
         id: 113,
@@ -427,6 +441,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
 ];
 

@@ -16,6 +16,7 @@ use super::probe_read;
 use super::provenance::{Tag, INPUT, MAP, OPAQUE};
 use super::semantics as sem;
 use super::skb_helpers;
+use super::xdp_adjust;
 use super::{ExecResult, FaultKind, CODE_BASE, MAP_PTR_BASE, MAP_VALUE_BASE, MAX_FRAMES, MEM_BASE};
 
 /// The register index of a 4-bit field (always < 16, so array accesses
@@ -247,6 +248,16 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
             next: std::ptr::null(),
         };
     }
+    // XDP's packet-resizing helpers (elsewhere unknown, as in the JIT).
+    if xdp_adjust::is_xdp_adjust(id) && vm.mem.has_xdp_frame() {
+        if run_xdp_adjust(vm, op, n, id) {
+            return next_via_driver(op, n);
+        }
+        return Step {
+            executed: n,
+            next: std::ptr::null(),
+        };
+    }
     // Without maps a map helper is an unknown helper, as in the JIT.
     if map_helpers::is_map_helper(id) && vm.mem.has_maps() {
         if run_map_helper(vm, op, n, id) {
@@ -283,6 +294,14 @@ fn run_probe_read(vm: &mut Vm<'_>, op: &Op, n: u64) -> bool {
     let pc = vm.pc_of(op);
     let (regs, derived) = (vm.regs, vm.derived);
     let result = probe_read::probe_read_kernel(&mut vm.mem, pc, &regs[..5], &derived[..5]);
+    helper_returned(vm, op, n, result)
+}
+
+/// Runs `bpf_xdp_adjust_head` or `_tail` (`id`) for the call `op`, as
+/// [`run_map_helper`].
+#[inline(never)]
+fn run_xdp_adjust(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> bool {
+    let result = xdp_adjust::xdp_adjust(&mut vm.mem, id, vm.regs[2]);
     helper_returned(vm, op, n, result)
 }
 

@@ -338,7 +338,31 @@ pub fn helper_call(
         *r = Reg::NotInit;
     }
     regs[0] = ret;
+    if proto.changes_pkt_data {
+        clear_all_pkt_pointers(state);
+    }
     Ok(effect)
+}
+
+/// `clear_all_pkt_pointers`: after a helper that may move the packet's
+/// data, every packet, packet-meta and packet-end pointer (all frames,
+/// registers and spills) is invalid. For a privileged load
+/// (`allow_ptr_leaks`, as every load of this verifier) `mark_reg_invalid`
+/// makes it an unknown scalar, so a later access through it is refused as
+/// an access through a scalar.
+pub fn clear_all_pkt_pointers(state: &mut State) {
+    let fix = |r: &mut Reg| {
+        if matches!(r, Reg::Ptr(p) if matches!(p.kind, PtrKind::Packet { .. } | PtrKind::PacketEnd))
+        {
+            *r = Reg::unknown();
+        }
+    };
+    for f in &mut state.frames {
+        f.regs.iter_mut().for_each(fix);
+        for s in &mut f.stack.slots {
+            fix(&mut s.spilled);
+        }
+    }
 }
 
 /// `mark_ptr_or_null_regs`: every register (all frames) and spilled
