@@ -246,7 +246,10 @@ fn bpfdiff_kernel_available() -> bool {
         .any(|l| l.starts_with("kernel ") && l.contains("accepted"));
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    assert!(ran || !root, "root, but the kernel backend did not run:\n{text}");
+    assert!(
+        ran || !root,
+        "root, but the kernel backend did not run:\n{text}"
+    );
     ran
 }
 
