@@ -26,6 +26,7 @@ use bpfdiff_engine::hex::parse_hex_bytes;
 use bpfdiff_engine::maps::MapDef;
 use bpfdiff_engine::prog_type::ProgType;
 use bpfdiff_engine::{Insn, Program};
+use bpfdiff_oracle::known::{is_other_kernel_backend, KERNEL_BACKEND};
 use bpfdiff_oracle::registry::{self, RegistryError};
 use bpfdiff_oracle::{Comparison, Difference, Execution, KnownRules, Outcome, Verdict};
 use record::{CaseFile, Record, RecordedDifference, CASE_SCHEMA};
@@ -564,6 +565,29 @@ impl Replayer {
                     "FIXED on {here}: {} no longer diverges",
                     r.describe()
                 )),
+            }
+        }
+        // A recorded `kernel` difference claims the same difference on the
+        // other kernel backends (guests, host variants) when its rule
+        // matched there: only a rule marked `every_kernel` (a divergence
+        // that does not depend on the kernel's version) can.
+        for (i, o) in result.observed.iter().enumerate() {
+            let Some(rule) = o.rule.as_deref() else {
+                continue;
+            };
+            if claimed[i] || !is_other_kernel_backend(&o.backend) {
+                continue;
+            }
+            let recorded = record
+                .differences
+                .iter()
+                .any(|r| r.backend == KERNEL_BACKEND && r.accepts(&o.aspect, Some(rule)));
+            if recorded {
+                claimed[i] = true;
+                fine.push(format!(
+                    "{} {} [{rule}]: diverges as the recorded kernel difference does (a rule for every kernel)",
+                    o.backend, o.aspect
+                ));
             }
         }
         for (o, _) in result.observed.iter().zip(&claimed).filter(|(_, &c)| !c) {
