@@ -90,6 +90,7 @@ pub fn kernel_unavailable() -> Option<String> {
     WHY.get_or_init(|| {
         KernelBackend::new(KernelOptions {
             log_on_reject: false,
+            ..KernelOptions::default()
         })
         .unavailable()
         .map(str::to_string)
@@ -154,8 +155,9 @@ impl DiffHarness {
         let mut backends: Vec<Box<dyn Backend>> = Vec::with_capacity(names.len());
         for name in names {
             backends.push(match name.as_str() {
-                "kernel" => Box::new(KernelBackend::new(KernelOptions {
+                "kernel" | registry::HOST_HARDEN => Box::new(KernelBackend::new(KernelOptions {
                     log_on_reject: kernel_reasons,
+                    harden: name == registry::HOST_HARDEN,
                 })),
                 "rbpf-jit" => Box::new(GuardedRbpfJit::new(registry::create(name)?)),
                 other => registry::create(other)?,

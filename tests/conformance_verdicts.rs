@@ -56,6 +56,7 @@ fn the_engine_verifier_gives_every_recorded_verdict() {
 fn the_kernel_gives_every_recorded_verdict() {
     let mut k = KernelBackend::new(KernelOptions {
         log_on_reject: true,
+        ..KernelOptions::default()
     });
     if let Some(why) = k.unavailable() {
         // SAFETY: geteuid has no preconditions.

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 fn the_kernel_verifier_accepts_at_least_80_percent_of_the_verifier_tier() {
     let mut kernel = KernelBackend::new(KernelOptions {
         log_on_reject: true,
+        ..KernelOptions::default()
     });
     if let Some(why) = kernel.unavailable() {
         eprintln!("SKIPPED: kernel backend unavailable: {why}");
@@ -191,6 +192,7 @@ proptest! {
 fn boundary_judgements(total: u64) -> Option<BTreeMap<(&'static str, &'static str), usize>> {
     let mut kernel = KernelBackend::new(KernelOptions {
         log_on_reject: false,
+        ..KernelOptions::default()
     });
     if let Some(why) = kernel.unavailable() {
         eprintln!("SKIPPED: kernel backend unavailable: {why}");

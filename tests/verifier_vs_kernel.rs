@@ -66,6 +66,7 @@ impl fmt::Display for Matrix {
 fn kernel() -> Option<KernelBackend> {
     let k = KernelBackend::new(KernelOptions {
         log_on_reject: true,
+        ..KernelOptions::default()
     });
     if let Some(why) = k.unavailable() {
         // SAFETY: geteuid has no preconditions.

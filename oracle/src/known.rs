@@ -106,7 +106,6 @@ pub fn is_other_kernel_backend(name: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('@') || rest.starts_with('-'))
 }
 
-
 /// One instruction a rule needs in the program: any of `rows` (by
 /// `OpcodeRow::name()` or mnemonic) whose operands meet the conditions.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -883,7 +882,12 @@ mod tests {
         assert!(r.covers_backend("kernel"));
         assert!(!r.covers_backend("kernel@6.1"));
         r.every_kernel = true;
-        for b in ["kernel", "kernel@6.1", "kernel@6.12-interp", "kernel-harden"] {
+        for b in [
+            "kernel",
+            "kernel@6.1",
+            "kernel@6.12-interp",
+            "kernel-harden",
+        ] {
             assert!(r.covers_backend(b), "{b}");
         }
         for b in ["kernelx", "rbpf", "interp"] {

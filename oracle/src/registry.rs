@@ -17,6 +17,10 @@ use thiserror::Error;
 /// only when named: they are not part of the default selection.
 pub const BACKEND_NAMES: &[&str] = &["interp", "jit", "rbpf", "rbpf-jit", "kernel", "verifier"];
 
+/// The host's kernel with JIT constant blinding: only when named, and only
+/// with the opt-in of [`crate::backend::kernel::host_harden`].
+pub const HOST_HARDEN: &str = "kernel-harden";
+
 /// The environment variable that selects backends (comma-separated).
 pub const BACKENDS_ENV: &str = "BPFDIFF_BACKENDS";
 
@@ -27,7 +31,7 @@ pub const WORKER_TIMEOUT_ENV: &str = "BPFDIFF_WORKER_TIMEOUT_MS";
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum RegistryError {
     /// A name that is not a backend.
-    #[error("unknown backend `{name}` (known: {}, kernel@<6.1|6.12>[-interp|-harden])", BACKEND_NAMES.join(", "))]
+    #[error("unknown backend `{name}` (known: {}, kernel-harden, kernel@<6.1|6.12>[-interp|-harden])", BACKEND_NAMES.join(", "))]
     Unknown {
         /// The name given.
         name: String,
@@ -53,6 +57,10 @@ pub fn create(name: &str) -> Result<Box<dyn Backend>, RegistryError> {
         "rbpf" => Box::new(RbpfBackend::new(WorkerVm::RbpfInterp, worker_timeout())),
         "rbpf-jit" => Box::new(RbpfBackend::new(WorkerVm::RbpfJit, worker_timeout())),
         "kernel" => Box::new(KernelBackend::new(KernelOptions::default())),
+        HOST_HARDEN => Box::new(KernelBackend::new(KernelOptions {
+            harden: true,
+            ..KernelOptions::default()
+        })),
         "verifier" => Box::new(VerifierBackend),
         other if GuestSpec::parse(other).is_some() => {
             Box::new(GuestBackend::new(GuestSpec::parse(other).expect("checked")))
@@ -77,7 +85,8 @@ pub fn parse_list(spec: &str) -> Result<Vec<String>, RegistryError> {
         return Err(RegistryError::Empty);
     }
     for n in &names {
-        if !BACKEND_NAMES.contains(&n.as_str()) && GuestSpec::parse(n).is_none() {
+        if !BACKEND_NAMES.contains(&n.as_str()) && n != HOST_HARDEN && GuestSpec::parse(n).is_none()
+        {
             return Err(RegistryError::Unknown { name: n.clone() });
         }
     }

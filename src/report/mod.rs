@@ -143,6 +143,7 @@ fn push_unique(list: &mut Vec<String>, v: &str) {
 fn kernel_log(case: &Case) -> Option<String> {
     let mut k = KernelBackend::new(KernelOptions {
         log_on_reject: false,
+        ..KernelOptions::default()
     });
     let (_, log) = k
         .raw_verifier_log(&case.program, case.input.len(), 2)

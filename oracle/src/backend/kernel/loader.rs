@@ -118,7 +118,7 @@ fn load_into(
     let license = c"GPL";
     // SAFETY: every pointer is valid for the call: `raw` holds `raw.len()`
     // instructions, the log buffer `log_size` bytes, names are C strings.
-    let fd = unsafe {
+    let fd = super::host_harden::around_load(|| unsafe {
         libbpf_sys::bpf_prog_load(
             prog_type,
             name.as_ptr(),
@@ -127,7 +127,7 @@ fn load_into(
             raw.len() as _,
             &mut opts,
         )
-    };
+    });
     if fd < 0 {
         return Err(-fd);
     }

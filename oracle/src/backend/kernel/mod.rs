@@ -17,6 +17,7 @@
 //!   returns `NotRun` with the reason.
 
 mod harness_fds;
+pub mod host_harden;
 pub mod loader;
 mod memory_maps;
 pub mod native;
@@ -38,12 +39,16 @@ use std::sync::Once;
 pub struct KernelOptions {
     /// Reload a refused program with a level-1 log to give the reason.
     pub log_on_reject: bool,
+    /// `kernel-harden`: load with `net.core.bpf_jit_harden=2` (constant
+    /// blinding), behind the opt-in of [`host_harden`].
+    pub harden: bool,
 }
 
 impl Default for KernelOptions {
     fn default() -> Self {
         KernelOptions {
             log_on_reject: true,
+            harden: false,
         }
     }
 }
@@ -58,14 +63,20 @@ pub struct KernelBackend {
 }
 
 static DENIED_NOTICE: Once = Once::new();
+static HARDEN_NOTICE: Once = Once::new();
 
 impl KernelBackend {
     /// A backend with `options`. Checks once whether `bpf()` is permitted.
     pub fn new(options: KernelOptions) -> KernelBackend {
         let mut maps = MemoryMaps::default();
-        let denied = maps.probe().err();
+        let mut denied = maps.probe().err();
         if let Some(why) = &denied {
             DENIED_NOTICE.call_once(|| eprintln!("bpfdiff: kernel backend disabled: {why}"));
+        } else if options.harden {
+            denied = host_harden::enable().err();
+            if let Some(why) = &denied {
+                HARDEN_NOTICE.call_once(|| eprintln!("bpfdiff: kernel-harden disabled: {why}"));
+            }
         }
         KernelBackend {
             options,
@@ -80,6 +91,12 @@ impl KernelBackend {
     /// crash harms nothing and is itself the finding.
     pub fn allow_unsafe_runs(&mut self) {
         self.run_unsafe = true;
+    }
+
+    /// For `kernel-harden`, makes this thread's loads hardened until the
+    /// guard is dropped ([`host_harden`]).
+    fn hardened_scope(&self) -> Option<host_harden::HardenedScope> {
+        self.options.harden.then(host_harden::HardenedScope::enter)
     }
 
     /// Why the backend cannot run anything here, if it cannot.
@@ -101,6 +118,7 @@ impl KernelBackend {
         if let Some(why) = harness_exceeds_limit(program.len(), input_len) {
             return Err(why);
         }
+        let _hardened = self.hardened_scope();
         let fd = self.maps.fd_for(input_len)?;
         let insns = wrapper::wrap(program, fd, input_len);
         match loader::load(&insns, level.max(1)) {
@@ -128,6 +146,7 @@ impl KernelBackend {
         if let Some(why) = harness_exceeds_limit(program.len(), input_len) {
             return Err(why);
         }
+        let _hardened = self.hardened_scope();
         let fd = self.maps.fd_for(input_len)?;
         let insns = wrapper::wrap(program, fd, input_len);
         let (result, log) = loader::load_with_log(&insns, level);
@@ -200,7 +219,11 @@ fn unsafe_on_host(kind: FaultKind) -> bool {
 
 impl Backend for KernelBackend {
     fn name(&self) -> &'static str {
-        "kernel"
+        if self.options.harden {
+            "kernel-harden"
+        } else {
+            "kernel"
+        }
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -223,6 +246,7 @@ impl Backend for KernelBackend {
         if let Some(why) = harness_fds::names_a_harness_map(program) {
             return Outcome::not_run(name, why);
         }
+        let _hardened = self.hardened_scope();
         // Host safety: the engine runs it first, on the same input.
         let engine_verdict = Interpreter::new(program).map(|vm| {
             let mut mem = input.to_vec();
