@@ -37,6 +37,10 @@ use bpfdiff_oracle::{
 /// interpreter) as `interp`, and `kernel`.
 pub const NATIVE_BACKENDS: [&str; 2] = ["interp", "kernel"];
 
+/// The unprivileged kernel backend (socket filters only, with the opt-in
+/// of `BPFDIFF_HOST_SYSCTL`; docs/kernel-matrix.md).
+pub const UNPRIV_BACKEND: &str = "kernel-unpriv";
+
 /// What a native comparison saw.
 #[derive(Clone, Debug)]
 pub struct NativeCheck {
@@ -266,6 +270,85 @@ pub fn kernel_outcome(
     }
 }
 
+/// The unprivileged kernel's outcome: `program` loaded without
+/// capabilities as a socket filter and run on the same packet. Other
+/// types and programs with maps are not run (unprivileged users load
+/// socket filters; the maps are created privileged).
+pub fn unpriv_outcome(program: &Program, env: &RunEnv, maps: &[MapDef]) -> NativeOutcome {
+    use bpfdiff_oracle::backend::kernel::unpriv::{load_and_run, UnprivOutcome};
+    let name = UNPRIV_BACKEND;
+    if env.prog_type != bpfdiff_engine::prog_type::ProgType::SocketFilter {
+        return Outcome::not_run(
+            name,
+            format!(
+                "program type {}: unprivileged loads are socket filters",
+                env.prog_type
+            ),
+        )
+        .into();
+    }
+    if !maps.is_empty() {
+        return Outcome::not_run(name, "a program with maps is not loaded unprivileged").into();
+    }
+    let packet = [env.hidden_head.as_slice(), env.mem.as_slice()].concat();
+    let execution = match load_and_run(&program.insns, &packet) {
+        Err(why) => return Outcome::not_run(name, why).into(),
+        Ok(UnprivOutcome::Refused { errno, log }) => {
+            let reason = reason_from_log(&log);
+            let class = bpfdiff_engine::verifier::RejectClass::from_kernel_message(&reason)
+                .map(|c| c.as_str().to_string());
+            let mut o = Outcome::rejected(name, errno, reason, Some(log));
+            if let Verdict::Rejected { class: c, .. } = &mut o.verdict {
+                *c = class;
+            }
+            return o.into();
+        }
+        Ok(UnprivOutcome::RunFailed(errno)) => Execution::Fault {
+            kind: "other".to_string(),
+            pc: None,
+            detail: format!("BPF_PROG_TEST_RUN failed (errno {errno})"),
+        },
+        Ok(UnprivOutcome::Ran { retval, data_out }) => Execution::Returned {
+            r0: Value {
+                bits: u64::from(retval),
+                derived: false,
+            },
+            mem: data_out,
+            mem_derived: Vec::new(),
+            regs: None,
+        },
+    };
+    Outcome {
+        backend: name.to_string(),
+        verdict: Verdict::Accepted,
+        execution,
+    }
+    .into()
+}
+
+/// An unprivileged refusal of what the reference accepted is the
+/// unprivileged rules at work (stricter by design), not a difference: the
+/// outcome becomes not-run with the kernel's reason. An unprivileged
+/// acceptance of what the reference refused stays a verdict difference,
+/// and two acceptances are compared in full.
+fn unprivileged_refusals_are_stricter(outcomes: &mut [Outcome]) {
+    let reference_accepts = outcomes
+        .iter()
+        .find(|o| !not_run(o))
+        .is_some_and(|o| !o.verdict.is_rejected() && o.backend != UNPRIV_BACKEND);
+    if !reference_accepts {
+        return;
+    }
+    for o in outcomes.iter_mut().filter(|o| o.backend == UNPRIV_BACKEND) {
+        if let Verdict::Rejected { reason, .. } = &o.verdict {
+            *o = Outcome::not_run(
+                UNPRIV_BACKEND,
+                format!("refused by the unprivileged verifier (stricter by design): {reason}"),
+            );
+        }
+    }
+}
+
 /// The capabilities the comparison gives the kernel: its refusals are
 /// compared (the reference verified the program too), its retval is 32
 /// bits as is the reference's, and the packet is observed after the run.
@@ -292,6 +375,7 @@ pub fn check(
         .map(|&n| match n {
             "interp" => engine_outcome(program, env, maps),
             "kernel" => kernel_outcome(program, env, maps, reasons),
+            UNPRIV_BACKEND => unpriv_outcome(program, env, maps),
             other => Outcome::not_run(
                 other,
                 format!("program type {}: runs the input model only", env.prog_type),
@@ -312,7 +396,8 @@ pub fn check(
 /// and another backend both returned, each map difference
 /// ([`diff_maps`]) makes one difference of aspect `maps` for that backend.
 pub fn compare_runs(runs: &[NativeOutcome]) -> Comparison {
-    let outcomes: Vec<Outcome> = runs.iter().map(|r| r.outcome.clone()).collect();
+    let mut outcomes: Vec<Outcome> = runs.iter().map(|r| r.outcome.clone()).collect();
+    unprivileged_refusals_are_stricter(&mut outcomes);
     let uninit = runs.iter().find_map(|r| r.uninit_stack_read);
     let comparison = compare_outcomes(&outcomes, uninit);
     if matches!(comparison, Comparison::Inconclusive { .. }) {
@@ -380,9 +465,11 @@ pub fn compare_outcomes(outcomes: &[Outcome], uninit_stack_read: Option<usize>) 
         others.iter().map(|o| ((*o).clone(), KERNEL_CAPS)).collect();
     let mut comparison = compare(reference, uninit_stack_read, &others);
     // Both refused: the error classes must agree too (the engine's
-    // verifier models the kernel's messages).
+    // verifier models the kernel's messages; the unprivileged verifier
+    // may refuse the same program for another reason first).
     let class_differences: Vec<Difference> = others
         .iter()
+        .filter(|(o, _)| o.backend != UNPRIV_BACKEND)
         .filter_map(
             |(o, _)| match (reference.reject_class(), o.reject_class()) {
                 (Some(a), Some(b)) if a != b => Some(Difference {
@@ -450,6 +537,46 @@ mod tests {
             }
             _ => Vec::new(),
         }
+    }
+
+    // kernel-unpriv (docs/kernel-matrix.md): the unprivileged verifier is
+    // stricter by design, so its refusal of what the reference accepted is
+    // not a difference, nor is a refusal for another reason; its
+    // acceptance of what the reference refused is, and so is a different
+    // result after two acceptances (Spectre masking and ALU sanitation
+    // must not change what a program computes).
+    #[test]
+    fn unprivileged_refusals_are_not_differences_but_its_acceptances_are_compared() {
+        let ok = returned("interp", 1, vec![1, 2]);
+        let runs = |outcomes: Vec<Outcome>| {
+            compare_runs(
+                &outcomes
+                    .into_iter()
+                    .map(NativeOutcome::from)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let c = runs(vec![
+            ok.clone(),
+            returned("kernel", 1, vec![1, 2]),
+            refused(UNPRIV_BACKEND, "leak"),
+        ]);
+        assert!(matches!(c, Comparison::Agree { .. }), "{c:?}");
+        let c = runs(vec![
+            refused("interp", "a"),
+            refused("kernel", "a"),
+            refused(UNPRIV_BACKEND, "b"),
+        ]);
+        assert!(matches!(c, Comparison::Agree { .. }), "{c:?}");
+        let c = runs(vec![
+            refused("interp", "a"),
+            returned(UNPRIV_BACKEND, 1, vec![1, 2]),
+        ]);
+        assert_eq!(aspects(&c), ["verdict"]);
+        let c = runs(vec![ok.clone(), returned(UNPRIV_BACKEND, 2, vec![1, 2])]);
+        assert_eq!(aspects(&c), ["r0"]);
+        let c = runs(vec![ok.clone(), returned(UNPRIV_BACKEND, 1, vec![1, 2])]);
+        assert!(matches!(c, Comparison::Agree { .. }), "{c:?}");
     }
 
     // The reference verified the program: a kernel refusal of what the

@@ -21,6 +21,10 @@ pub const BACKEND_NAMES: &[&str] = &["interp", "jit", "rbpf", "rbpf-jit", "kerne
 /// with the opt-in of [`crate::backend::kernel::host_harden`].
 pub const HOST_HARDEN: &str = "kernel-harden";
 
+/// The host's kernel loading unprivileged socket filters: only when named,
+/// with the same opt-in ([`crate::backend::kernel::unpriv`]).
+pub const HOST_UNPRIV: &str = "kernel-unpriv";
+
 /// The environment variable that selects backends (comma-separated).
 pub const BACKENDS_ENV: &str = "BPFDIFF_BACKENDS";
 
@@ -31,7 +35,7 @@ pub const WORKER_TIMEOUT_ENV: &str = "BPFDIFF_WORKER_TIMEOUT_MS";
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum RegistryError {
     /// A name that is not a backend.
-    #[error("unknown backend `{name}` (known: {}, kernel-harden, kernel@<6.1|6.12>[-interp|-harden])", BACKEND_NAMES.join(", "))]
+    #[error("unknown backend `{name}` (known: {}, kernel-harden, kernel-unpriv, kernel@<6.1|6.12>[-interp|-harden])", BACKEND_NAMES.join(", "))]
     Unknown {
         /// The name given.
         name: String,
@@ -62,6 +66,7 @@ pub fn create(name: &str) -> Result<Box<dyn Backend>, RegistryError> {
             ..KernelOptions::default()
         })),
         "verifier" => Box::new(VerifierBackend),
+        HOST_UNPRIV => Box::new(crate::backend::kernel::unpriv::UnprivInputModel),
         other if GuestSpec::parse(other).is_some() => {
             Box::new(GuestBackend::new(GuestSpec::parse(other).expect("checked")))
         }
@@ -85,8 +90,8 @@ pub fn parse_list(spec: &str) -> Result<Vec<String>, RegistryError> {
         return Err(RegistryError::Empty);
     }
     for n in &names {
-        if !BACKEND_NAMES.contains(&n.as_str()) && n != HOST_HARDEN && GuestSpec::parse(n).is_none()
-        {
+        let host_variant = n == HOST_HARDEN || n == HOST_UNPRIV;
+        if !BACKEND_NAMES.contains(&n.as_str()) && !host_variant && GuestSpec::parse(n).is_none() {
             return Err(RegistryError::Unknown { name: n.clone() });
         }
     }

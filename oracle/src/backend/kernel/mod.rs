@@ -18,9 +18,11 @@
 
 mod harness_fds;
 pub mod host_harden;
+pub mod host_sysctl;
 pub mod loader;
 mod memory_maps;
 pub mod native;
+pub mod unpriv;
 pub mod user_maps;
 pub mod wrapper;
 

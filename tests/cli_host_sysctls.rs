@@ -1,9 +1,11 @@
-//! `kernel-harden` on the host puts `net.core.bpf_jit_harden` back when
-//! the run is interrupted (issue 14): SIGINT to a command that keeps the
-//! signal's default action (`conformance`), and SIGTERM to a campaign,
-//! which stops cleanly. Either way the sysctl reads as before afterwards,
-//! whether or not the signal landed during a hardened load. Without `bpf()`
-//! (not root) the test prints `SKIPPED` and returns.
+//! `kernel-harden` and `kernel-unpriv` on the host put
+//! `net.core.bpf_jit_harden` and `kernel.unprivileged_bpf_disabled` back
+//! when the run is interrupted (issue 14): SIGINT to a command that keeps
+//! the signal's default action (`conformance`), and SIGTERM to campaigns,
+//! which stop cleanly. Either way the sysctls read as before afterwards,
+//! whether or not the signal landed during a load. And `diff` shows an
+//! unprivileged refusal of what root may load without calling it a
+//! divergence. Without `bpf()` (not root) the tests print `SKIPPED`.
 
 mod common;
 
@@ -11,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const SYSCTL: &str = "/proc/sys/net/core/bpf_jit_harden";
+const UNPRIV_SYSCTL: &str = "/proc/sys/kernel/unprivileged_bpf_disabled";
 
 fn kernel_available() -> bool {
     let k = bpfdiff_oracle::backend::kernel::KernelBackend::new(Default::default());
@@ -90,4 +93,52 @@ fn an_interrupted_hardened_run_leaves_the_sysctl_as_it_was() {
         status.code().is_some(),
         "the campaign stops cleanly: {status:?}"
     );
+}
+
+#[test]
+fn an_interrupted_unprivileged_campaign_leaves_the_sysctl_as_it_was() {
+    if !kernel_available() {
+        return;
+    }
+    let before = std::fs::read_to_string(UNPRIV_SYSCTL).unwrap();
+    if before.trim() == "1" {
+        println!("SKIPPED: {UNPRIV_SYSCTL} is 1");
+        return;
+    }
+    for delay in [800, 1500] {
+        let status = interrupted(
+            &[
+                "campaign",
+                "--tier",
+                "packet",
+                "--backends",
+                "interp,kernel,kernel-unpriv",
+                "--duration",
+                "30s",
+            ],
+            libc::SIGTERM,
+            Duration::from_millis(delay),
+        );
+        assert_eq!(std::fs::read_to_string(UNPRIV_SYSCTL).unwrap(), before);
+        assert!(status.code().is_some(), "stops cleanly: {status:?}");
+    }
+}
+
+#[test]
+fn an_unprivileged_refusal_of_what_root_may_load_is_not_a_divergence() {
+    if !kernel_available() {
+        return;
+    }
+    let s = common::Scratch::new("unpriv-leak");
+    let leak = s.write("leak.s", "r0 = r10\nexit\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_bpfdiff"))
+        .args(["diff", "--prog-type", "socket", "--backends", "interp,kernel,kernel-unpriv"])
+        .arg(&leak)
+        .env("BPFDIFF_HOST_SYSCTL", "1")
+        .output()
+        .unwrap();
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", common::stderr(&out));
+    assert!(text.contains("rejected: R0 leaks addr as return value"), "{text}");
+    assert!(text.contains("comparison: agree"), "{text}");
 }
