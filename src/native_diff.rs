@@ -270,13 +270,33 @@ pub fn kernel_outcome(
     }
 }
 
-/// The unprivileged kernel's outcome: `program` loaded without
-/// capabilities as a socket filter and run on the same packet. Other
-/// types and programs with maps are not run (unprivileged users load
-/// socket filters; the maps are created privileged).
-pub fn unpriv_outcome(program: &Program, env: &RunEnv, maps: &[MapDef]) -> NativeOutcome {
-    use bpfdiff_oracle::backend::kernel::unpriv::{load_and_run, UnprivOutcome};
-    let name = UNPRIV_BACKEND;
+/// True for the unprivileged kernel backends: the host's `kernel-unpriv`
+/// and the guests' `kernel@V-unpriv`.
+pub fn is_unpriv_backend(name: &str) -> bool {
+    name == UNPRIV_BACKEND
+        || bpfdiff_oracle::backend::guest::GuestSpec::parse(name)
+            .is_some_and(|s| s.mode == bpfdiff_oracle::backend::guest::Mode::Unpriv)
+}
+
+thread_local! {
+    /// The `kernel@V-unpriv` guests of this thread, booted on first use
+    /// and kept (a campaign job is one thread).
+    static UNPRIV_GUESTS: std::cell::RefCell<Vec<bpfdiff_oracle::backend::guest::GuestBackend>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An unprivileged kernel's outcome (`name`: `kernel-unpriv` on the host,
+/// `kernel@V-unpriv` in a guest): `program` loaded without capabilities
+/// as a socket filter and run on the same packet. Other types and
+/// programs with maps are not run (unprivileged users load socket
+/// filters; the maps are created privileged).
+pub fn unpriv_outcome(
+    name: &str,
+    program: &Program,
+    env: &RunEnv,
+    maps: &[MapDef],
+) -> NativeOutcome {
+    use bpfdiff_oracle::backend::guest::{GuestBackend, GuestSpec};
     if env.prog_type != bpfdiff_engine::prog_type::ProgType::SocketFilter {
         return Outcome::not_run(
             name,
@@ -291,37 +311,22 @@ pub fn unpriv_outcome(program: &Program, env: &RunEnv, maps: &[MapDef]) -> Nativ
         return Outcome::not_run(name, "a program with maps is not loaded unprivileged").into();
     }
     let packet = [env.hidden_head.as_slice(), env.mem.as_slice()].concat();
-    let execution = match load_and_run(&program.insns, &packet) {
-        Err(why) => return Outcome::not_run(name, why).into(),
-        Ok(UnprivOutcome::Refused { errno, log }) => {
-            let reason = reason_from_log(&log);
-            let class = bpfdiff_engine::verifier::RejectClass::from_kernel_message(&reason)
-                .map(|c| c.as_str().to_string());
-            let mut o = Outcome::rejected(name, errno, reason, Some(log));
-            if let Verdict::Rejected { class: c, .. } = &mut o.verdict {
-                *c = class;
-            }
-            return o.into();
-        }
-        Ok(UnprivOutcome::RunFailed(errno)) => Execution::Fault {
-            kind: "other".to_string(),
-            pc: None,
-            detail: format!("BPF_PROG_TEST_RUN failed (errno {errno})"),
-        },
-        Ok(UnprivOutcome::Ran { retval, data_out }) => Execution::Returned {
-            r0: Value {
-                bits: u64::from(retval),
-                derived: false,
-            },
-            mem: data_out,
-            mem_derived: Vec::new(),
-            regs: None,
-        },
-    };
-    Outcome {
-        backend: name.to_string(),
-        verdict: Verdict::Accepted,
-        execution,
+    match GuestSpec::parse(name) {
+        None => bpfdiff_oracle::backend::kernel::unpriv::outcome(name, &program.insns, &packet),
+        Some(spec) => UNPRIV_GUESTS.with(|guests| {
+            let mut guests = guests.borrow_mut();
+            let i = match guests
+                .iter()
+                .position(|g| bpfdiff_oracle::backend::Backend::name(g) == name)
+            {
+                Some(i) => i,
+                None => {
+                    guests.push(GuestBackend::new(spec));
+                    guests.len() - 1
+                }
+            };
+            guests[i].run_unprivileged_socket_filter(program, &packet)
+        }),
     }
     .into()
 }
@@ -335,14 +340,17 @@ fn unprivileged_refusals_are_stricter(outcomes: &mut [Outcome]) {
     let reference_accepts = outcomes
         .iter()
         .find(|o| !not_run(o))
-        .is_some_and(|o| !o.verdict.is_rejected() && o.backend != UNPRIV_BACKEND);
+        .is_some_and(|o| !o.verdict.is_rejected() && !is_unpriv_backend(&o.backend));
     if !reference_accepts {
         return;
     }
-    for o in outcomes.iter_mut().filter(|o| o.backend == UNPRIV_BACKEND) {
+    for o in outcomes
+        .iter_mut()
+        .filter(|o| is_unpriv_backend(&o.backend))
+    {
         if let Verdict::Rejected { reason, .. } = &o.verdict {
             *o = Outcome::not_run(
-                UNPRIV_BACKEND,
+                &o.backend.clone(),
                 format!("refused by the unprivileged verifier (stricter by design): {reason}"),
             );
         }
@@ -375,7 +383,7 @@ pub fn check(
         .map(|&n| match n {
             "interp" => engine_outcome(program, env, maps),
             "kernel" => kernel_outcome(program, env, maps, reasons),
-            UNPRIV_BACKEND => unpriv_outcome(program, env, maps),
+            unpriv if is_unpriv_backend(unpriv) => unpriv_outcome(unpriv, program, env, maps),
             other => Outcome::not_run(
                 other,
                 format!("program type {}: runs the input model only", env.prog_type),
@@ -469,7 +477,7 @@ pub fn compare_outcomes(outcomes: &[Outcome], uninit_stack_read: Option<usize>) 
     // may refuse the same program for another reason first).
     let class_differences: Vec<Difference> = others
         .iter()
-        .filter(|(o, _)| o.backend != UNPRIV_BACKEND)
+        .filter(|(o, _)| !is_unpriv_backend(&o.backend))
         .filter_map(
             |(o, _)| match (reference.reject_class(), o.reject_class()) {
                 (Some(a), Some(b)) if a != b => Some(Difference {

@@ -132,13 +132,22 @@ fn an_unprivileged_refusal_of_what_root_may_load_is_not_a_divergence() {
     let s = common::Scratch::new("unpriv-leak");
     let leak = s.write("leak.s", "r0 = r10\nexit\n");
     let out = Command::new(env!("CARGO_BIN_EXE_bpfdiff"))
-        .args(["diff", "--prog-type", "socket", "--backends", "interp,kernel,kernel-unpriv"])
+        .args([
+            "diff",
+            "--prog-type",
+            "socket",
+            "--backends",
+            "interp,kernel,kernel-unpriv",
+        ])
         .arg(&leak)
         .env("BPFDIFF_HOST_SYSCTL", "1")
         .output()
         .unwrap();
     let text = common::stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", common::stderr(&out));
-    assert!(text.contains("rejected: R0 leaks addr as return value"), "{text}");
+    assert!(
+        text.contains("rejected: R0 leaks addr as return value"),
+        "{text}"
+    );
     assert!(text.contains("comparison: agree"), "{text}");
 }

@@ -34,6 +34,12 @@ fn configure(cmdline: &str) -> Result<(), String> {
         else {
             continue;
         };
+        if key == "unpriv" {
+            // The guest allows unprivileged runs freely: the host's opt-in
+            // is given here (before any thread is started).
+            std::env::set_var(crate::backend::kernel::host_sysctl::OPT_IN_ENV, value);
+            continue;
+        }
         let path = match key {
             "jit_enable" => "/proc/sys/net/core/bpf_jit_enable",
             "jit_harden" => "/proc/sys/net/core/bpf_jit_harden",
@@ -84,6 +90,11 @@ fn answer(kernel: &mut KernelBackend, req: &Request) -> Vec<u8> {
     };
     let json = match req.op {
         Op::Run => serde_json::to_vec(&kernel.run(&program, &req.input)),
+        Op::RunUnprivSocket => serde_json::to_vec(&crate::backend::kernel::unpriv::outcome(
+            "kernel-unpriv",
+            &program.insns,
+            &req.input,
+        )),
         Op::VerifierLog => {
             let reply =
                 match kernel.raw_verifier_log(&program, req.input.len(), u32::from(req.level)) {

@@ -48,6 +48,10 @@ pub enum Mode {
     Interp,
     /// The JIT with constant blinding (`bpf_jit_harden=2`).
     Harden,
+    /// The JIT, loading native socket filters without capabilities
+    /// (`kernel.unprivileged_bpf_disabled=0` in the guest; the input model
+    /// is not run).
+    Unpriv,
 }
 
 impl Mode {
@@ -58,6 +62,7 @@ impl Mode {
             Mode::Jit => "JIT",
             Mode::Interp => "interpreter",
             Mode::Harden => "JIT, bpf_jit_harden=2",
+            Mode::Unpriv => "JIT, unprivileged loads",
         }
     }
 
@@ -66,6 +71,7 @@ impl Mode {
             Mode::Jit => "bpfdiff.jit_enable=1 bpfdiff.jit_harden=0",
             Mode::Interp => "bpfdiff.jit_enable=0 bpfdiff.jit_harden=0",
             Mode::Harden => "bpfdiff.jit_enable=1 bpfdiff.jit_harden=2",
+            Mode::Unpriv => "bpfdiff.jit_enable=1 bpfdiff.jit_harden=0 bpfdiff.unpriv=1",
         }
     }
 }
@@ -80,13 +86,14 @@ pub struct GuestSpec {
 }
 
 impl GuestSpec {
-    /// Parses `kernel@<major>.<minor>[-interp|-harden]`; `None` for any
+    /// Parses `kernel@<major>.<minor>[-interp|-harden|-unpriv]`; `None` for any
     /// other name.
     pub fn parse(name: &str) -> Option<GuestSpec> {
         let rest = name.strip_prefix("kernel@")?;
         let (series, mode) = match rest.rsplit_once('-') {
             Some((s, "interp")) => (s, Mode::Interp),
             Some((s, "harden")) => (s, Mode::Harden),
+            Some((s, "unpriv")) => (s, Mode::Unpriv),
             Some(_) => return None,
             None => (rest, Mode::Jit),
         };
@@ -149,6 +156,7 @@ impl GuestBackend {
                 Mode::Jit => "",
                 Mode::Interp => "-interp",
                 Mode::Harden => "-harden",
+                Mode::Unpriv => "-unpriv",
             }
         ));
         let image = KernelImage::find(&spec.series);
@@ -288,6 +296,32 @@ impl GuestBackend {
     }
 }
 
+impl GuestBackend {
+    /// Loads `program` in the guest without capabilities as a socket
+    /// filter and runs it on `packet` (the host's
+    /// [`unpriv::outcome`](crate::backend::kernel::unpriv::outcome), in
+    /// the guest, where changing its sysctl harms nothing).
+    pub fn run_unprivileged_socket_filter(&mut self, program: &Program, packet: &[u8]) -> Outcome {
+        let request = Request {
+            op: Op::RunUnprivSocket,
+            level: 0,
+            program: program.to_bytes(),
+            input: packet.to_vec(),
+        };
+        let frame = match self.call(&request) {
+            Ok(frame) => frame,
+            Err(outcome) => return *outcome,
+        };
+        match serde_json::from_slice::<Outcome>(&frame) {
+            Ok(mut outcome) => {
+                outcome.backend = self.name.to_string();
+                outcome
+            }
+            Err(e) => Outcome::not_run(self.name, format!("unreadable reply from the guest: {e}")),
+        }
+    }
+}
+
 impl Backend for GuestBackend {
     fn name(&self) -> &'static str {
         self.name
@@ -303,6 +337,12 @@ impl Backend for GuestBackend {
     }
 
     fn run(&mut self, program: &Program, input: &[u8]) -> Outcome {
+        if self.spec.mode == Mode::Unpriv {
+            return Outcome::not_run(
+                self.name,
+                "an -unpriv guest runs native socket filters only (--prog-type socket_filter, the packet tiers)",
+            );
+        }
         let request = Request {
             op: Op::Run,
             level: 0,

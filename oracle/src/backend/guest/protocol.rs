@@ -34,6 +34,9 @@ pub enum Op {
     Run,
     /// Load the program with a verifier log of `level`: the reply is a [`LogReply`].
     VerifierLog,
+    /// Load the program without capabilities as a socket filter and run
+    /// it on the input as its packet: the reply is an `Outcome`.
+    RunUnprivSocket,
 }
 
 impl Op {
@@ -41,6 +44,7 @@ impl Op {
         match self {
             Op::Run => 1,
             Op::VerifierLog => 2,
+            Op::RunUnprivSocket => 3,
         }
     }
 
@@ -48,6 +52,7 @@ impl Op {
         match code {
             1 => Some(Op::Run),
             2 => Some(Op::VerifierLog),
+            3 => Some(Op::RunUnprivSocket),
             _ => None,
         }
     }

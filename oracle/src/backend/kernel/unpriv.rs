@@ -330,6 +330,46 @@ pub fn load_and_run(insns: &[Insn], packet: &[u8]) -> Result<UnprivOutcome, Stri
     })
 }
 
+/// The outcome of an unprivileged load and run of `insns` on `packet`,
+/// named `backend`: a refusal with the kernel's reason and log, a run
+/// (retval, the packet after), a failed test run, or not run with the
+/// reason the backend cannot run here.
+pub fn outcome(backend: &str, insns: &[Insn], packet: &[u8]) -> crate::Outcome {
+    use crate::outcome::{Execution, Outcome, Value, Verdict};
+    let execution = match load_and_run(insns, packet) {
+        Err(why) => return Outcome::not_run(backend, why),
+        Ok(UnprivOutcome::Refused { errno, log }) => {
+            let reason = super::reason_from_log(&log);
+            let class = bpfdiff_engine::verifier::RejectClass::from_kernel_message(&reason)
+                .map(|c| c.as_str().to_string());
+            let mut o = Outcome::rejected(backend, errno, reason, Some(log));
+            if let Verdict::Rejected { class: c, .. } = &mut o.verdict {
+                *c = class;
+            }
+            return o;
+        }
+        Ok(UnprivOutcome::RunFailed(errno)) => Execution::Fault {
+            kind: "other".to_string(),
+            pc: None,
+            detail: format!("BPF_PROG_TEST_RUN failed (errno {errno})"),
+        },
+        Ok(UnprivOutcome::Ran { retval, data_out }) => Execution::Returned {
+            r0: Value {
+                bits: u64::from(retval),
+                derived: false,
+            },
+            mem: data_out,
+            mem_derived: Vec::new(),
+            regs: None,
+        },
+    };
+    Outcome {
+        backend: backend.to_string(),
+        verdict: Verdict::Accepted,
+        execution,
+    }
+}
+
 /// `kernel-unpriv` as a backend of the input model: it runs nothing there
 /// (the model's programs read their input through r1, which a socket
 /// filter's r1 is not) and says so in every outcome; native socket-filter
