@@ -26,6 +26,7 @@ use bpfdiff_engine::prog_type::env::RunEnv;
 use bpfdiff_engine::verifier::{verify_with_maps, RejectClass, VerifyOptions};
 use bpfdiff_engine::Program;
 use bpfdiff_oracle::backend::kernel::user_maps::{on_cpu0, UserMaps};
+use std::os::fd::AsFd;
 use bpfdiff_oracle::backend::kernel::{native, reason_from_log};
 use bpfdiff_oracle::map_contents::{diff_maps, MapContents};
 use bpfdiff_oracle::{
@@ -198,6 +199,12 @@ pub fn kernel_outcome(
             return o.into();
         }
     };
+    // A prog_array's `self` slots take the program now that it has an fd.
+    if let Some(m) = &user_maps {
+        if let Err(why) = m.fill_programs(fd.as_fd()) {
+            return Outcome::not_run(name, why).into();
+        }
+    }
     let (packet, ctx): (Vec<u8>, Vec<u8>) = if t.has_packet() {
         // The packet as given: the hidden Ethernet header, then the rest.
         (
