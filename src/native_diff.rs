@@ -26,13 +26,13 @@ use bpfdiff_engine::prog_type::env::RunEnv;
 use bpfdiff_engine::verifier::{verify_with_maps, RejectClass, VerifyOptions};
 use bpfdiff_engine::Program;
 use bpfdiff_oracle::backend::kernel::user_maps::{on_cpu0, UserMaps};
-use std::os::fd::AsFd;
 use bpfdiff_oracle::backend::kernel::{native, reason_from_log};
 use bpfdiff_oracle::map_contents::{diff_maps, MapContents};
 use bpfdiff_oracle::{
     compare, Aspect, Capabilities, Checking, Comparison, Difference, Execution, Outcome, Value,
     Verdict,
 };
+use std::os::fd::AsFd;
 
 /// The backends a native comparison runs: the engine (verifier +
 /// interpreter) as `interp`, and `kernel`.

@@ -7,9 +7,9 @@
 
 use bpfdiff_engine::data::{parse_data_file, Expected};
 use bpfdiff_engine::interp::{ExecResult, Interpreter, DEFAULT_BUDGET};
+use bpfdiff_engine::maps::MapSet;
 use bpfdiff_engine::prog_type::env::{RunEnv, DEFAULT_PACKET_LEN};
 use bpfdiff_engine::prog_type::ProgType;
-use bpfdiff_engine::maps::MapSet;
 use bpfdiff_engine::verifier::{verify_as, verify_with_maps, Verdict, VerifyOptions};
 use std::path::Path;
 

@@ -20,7 +20,10 @@ const MAPS: &str =
     "-- maps\narray key=4 value=8 entries=1\nprog_array key=4 value=4 entries=2\n00 00 00 00 = self\n";
 
 fn test(t: &str, asm: &str) -> DataTest {
-    parse_data(&format!("-- prog-type\n{t}\n{MAPS}-- asm\n{asm}-- result\n0\n")).unwrap()
+    parse_data(&format!(
+        "-- prog-type\n{t}\n{MAPS}-- asm\n{asm}-- result\n0\n"
+    ))
+    .unwrap()
 }
 
 fn run(t: &DataTest, budget: u64) -> Execution {
@@ -157,7 +160,10 @@ fn a_prog_array_and_bpf_tail_call_go_only_together() {
     let key = "stw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\nlddw_map_fd %r1, 1\n";
     for (id, name) in [(1, "bpf_map_lookup_elem"), (3, "bpf_map_delete_elem")] {
         assert_eq!(
-            refusal("socket_filter", &format!("{key}call {id}\nmov %r0, 0\nexit\n")),
+            refusal(
+                "socket_filter",
+                &format!("{key}call {id}\nmov %r0, 0\nexit\n")
+            ),
             (
                 RejectClass::MapFuncMismatch,
                 format!("cannot pass map_type 3 into func {name}#{id}")

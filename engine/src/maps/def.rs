@@ -251,7 +251,12 @@ mod tests {
         assert_eq!(MapType::Array.kernel_id(), 2);
         assert_eq!(MapType::PercpuArray.kernel_id(), 6);
         assert_eq!(MapType::parse("ringbuf"), None);
-        assert_eq!(MapType::parse("BPF_MAP_TYPE_PROG_ARRAY").unwrap().kernel_id(), 3);
+        assert_eq!(
+            MapType::parse("BPF_MAP_TYPE_PROG_ARRAY")
+                .unwrap()
+                .kernel_id(),
+            3
+        );
     }
 
     #[test]

@@ -165,12 +165,7 @@ const HELPER_TAIL_CALL: i32 = 12;
 /// a prog_array goes only to `bpf_tail_call`. The messages are the
 /// kernel's (`expected prog array map for tail call` has no newline in
 /// the kernel, so the log runs on into the next line).
-fn map_func_compatibility(
-    pc: usize,
-    def: &MapDef,
-    id: i32,
-    name: &str,
-) -> Result<(), Rejection> {
+fn map_func_compatibility(pc: usize, def: &MapDef, id: i32, name: &str) -> Result<(), Rejection> {
     let prog_array = def.map_type == MapType::ProgArray;
     if id == HELPER_TAIL_CALL && !prog_array {
         return Err(reject(
