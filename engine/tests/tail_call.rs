@@ -157,6 +157,17 @@ fn a_prog_array_and_bpf_tail_call_go_only_together() {
             "expected prog array map for tail call".to_string()
         )
     );
+    // The kernel's words name the same class (its refusal's EINVAL).
+    for m in [
+        "expected prog array map for tail call",
+        "cannot pass map_type 3 into func bpf_map_update_elem#2",
+    ] {
+        assert_eq!(
+            RejectClass::from_kernel_message(m),
+            Some(RejectClass::MapFuncMismatch)
+        );
+    }
+    assert_eq!(RejectClass::MapFuncMismatch.errno(), Some("EINVAL"));
     let key = "stw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\nlddw_map_fd %r1, 1\n";
     for (id, name) in [(1, "bpf_map_lookup_elem"), (3, "bpf_map_delete_elem")] {
         assert_eq!(

@@ -201,7 +201,9 @@ mod tests {
         let maps = parse_maps(&numbered(text)).unwrap();
         assert_eq!(maps[0].map_type, MapType::ProgArray);
         assert_eq!(maps[0].elements, vec![(vec![2, 0, 0, 0], vec![0; 4])]);
-        assert_eq!(write_maps(&maps), text);
+        let again = write_maps(&maps);
+        assert!(again.ends_with(" = self\n"), "{again}");
+        assert_eq!(parse_maps(&numbered(&again)).unwrap(), maps);
     }
 
     #[test]
