@@ -57,6 +57,12 @@ pub struct NativeOutcome {
     pub outcome: Outcome,
     /// The maps' contents after the run (empty without maps or a return).
     pub maps: Vec<MapContents>,
+    /// The engine's run only: the first instruction that read stack bytes
+    /// never written. The engine reads zeros there, the kernel (which lets
+    /// root read uninitialised stack) whatever its stack held, so results
+    /// after such a read are not compared with a backend that does not
+    /// zero its stack.
+    pub uninit_stack_read: Option<usize>,
 }
 
 impl From<Outcome> for NativeOutcome {
@@ -64,6 +70,7 @@ impl From<Outcome> for NativeOutcome {
         NativeOutcome {
             outcome,
             maps: Vec::new(),
+            uninit_stack_read: None,
         }
     }
 }
@@ -106,6 +113,7 @@ pub fn engine_outcome(program: &Program, env: &RunEnv, maps: &[MapDef]) -> Nativ
     env.maps = MapSet::new(maps);
     let run = vm.run_env(&mut env, DEFAULT_BUDGET);
     let returned = matches!(run.result, ExecResult::Returned { .. });
+    let uninit_stack_read = run.uninit_stack_read;
     let execution = match run.result {
         ExecResult::Returned { r0, r0_derived } => Execution::Returned {
             // BPF_PROG_TEST_RUN's retval is the low 32 bits of r0.
@@ -135,6 +143,7 @@ pub fn engine_outcome(program: &Program, env: &RunEnv, maps: &[MapDef]) -> Nativ
         } else {
             Vec::new()
         },
+        uninit_stack_read,
     }
 }
 
@@ -260,6 +269,7 @@ pub fn kernel_outcome(
             execution,
         },
         maps: after,
+        uninit_stack_read: None,
     }
 }
 
@@ -310,7 +320,8 @@ pub fn check(
 /// ([`diff_maps`]) makes one difference of aspect `maps` for that backend.
 pub fn compare_runs(runs: &[NativeOutcome]) -> Comparison {
     let outcomes: Vec<Outcome> = runs.iter().map(|r| r.outcome.clone()).collect();
-    let comparison = compare_outcomes(&outcomes);
+    let uninit = runs.iter().find_map(|r| r.uninit_stack_read);
+    let comparison = compare_outcomes(&outcomes, uninit);
     if matches!(comparison, Comparison::Inconclusive { .. }) {
         return comparison;
     }
@@ -354,8 +365,10 @@ fn not_run(o: &Outcome) -> bool {
 
 /// Compares the run outcomes with the first run one. Backends that did
 /// not run are left out, with their reason; fewer than two left is
-/// inconclusive.
-pub fn compare_outcomes(outcomes: &[Outcome]) -> Comparison {
+/// inconclusive. `uninit_stack_read`: the engine's run read stack bytes
+/// never written at that instruction (the kernel, which does not zero its
+/// stack, is then not compared on what followed).
+pub fn compare_outcomes(outcomes: &[Outcome], uninit_stack_read: Option<usize>) -> Comparison {
     let why: Vec<String> = outcomes
         .iter()
         .filter(|o| not_run(o))
@@ -372,7 +385,7 @@ pub fn compare_outcomes(outcomes: &[Outcome]) -> Comparison {
     }
     let others: Vec<(Outcome, Capabilities)> =
         others.iter().map(|o| ((*o).clone(), KERNEL_CAPS)).collect();
-    let mut comparison = compare(reference, None, &others);
+    let mut comparison = compare(reference, uninit_stack_read, &others);
     // Both refused: the error classes must agree too (the engine's
     // verifier models the kernel's messages).
     let class_differences: Vec<Difference> = others
@@ -452,29 +465,59 @@ mod tests {
     #[test]
     fn native_comparisons_compare_verdicts_classes_retval_and_packet() {
         let ok = returned("interp", 1, vec![1, 2]);
-        let c = compare_outcomes(&[ok.clone(), refused("kernel", "memory-access")]);
+        let c = compare_outcomes(&[ok.clone(), refused("kernel", "memory-access")], None);
         assert_eq!(aspects(&c), ["verdict"]);
-        let c = compare_outcomes(&[refused("interp", "ctx-access"), ok.clone()]);
+        let c = compare_outcomes(&[refused("interp", "ctx-access"), ok.clone()], None);
         assert_eq!(aspects(&c), ["verdict"]);
-        let c = compare_outcomes(&[
-            refused("interp", "ctx-access"),
-            refused("kernel", "memory-access"),
-        ]);
+        let c = compare_outcomes(
+            &[
+                refused("interp", "ctx-access"),
+                refused("kernel", "memory-access"),
+            ],
+            None,
+        );
         assert_eq!(aspects(&c), ["verdict-class"]);
-        let c = compare_outcomes(&[refused("interp", "a"), refused("kernel", "a")]);
+        let c = compare_outcomes(&[refused("interp", "a"), refused("kernel", "a")], None);
         assert!(matches!(c, Comparison::Agree { .. }), "{c:?}");
-        let c = compare_outcomes(&[ok.clone(), returned("kernel", 2, vec![1, 3])]);
+        let c = compare_outcomes(&[ok.clone(), returned("kernel", 2, vec![1, 3])], None);
         assert_eq!(aspects(&c), ["r0", "memory"]);
-        let c = compare_outcomes(&[ok.clone(), ok.clone()]);
+        let c = compare_outcomes(&[ok.clone(), ok.clone()], None);
         assert!(matches!(c, Comparison::Agree { .. }), "{c:?}");
         // The engine's verifier cannot judge it: nothing to compare.
-        let c = compare_outcomes(&[Outcome::not_run("interp", "unsupported"), ok]);
+        let c = compare_outcomes(&[Outcome::not_run("interp", "unsupported"), ok], None);
         assert!(matches!(c, Comparison::Inconclusive { .. }), "{c:?}");
+    }
+
+    // The kernel lets root read stack never written (allow_uninit_stack)
+    // and returns whatever was there; the engine reads zeros. A result
+    // after such a read is not a difference (oracle compare: the same
+    // rule as the input model's).
+    #[test]
+    fn an_engine_run_that_read_uninitialised_stack_is_not_compared_with_the_kernel() {
+        let engine = NativeOutcome {
+            uninit_stack_read: Some(0),
+            ..returned("interp", 0, vec![1, 2]).into()
+        };
+        let kernel: NativeOutcome = returned("kernel", 0x27c3_2800, vec![1, 2]).into();
+        let c = compare_runs(&[engine.clone(), kernel.clone()]);
+        assert!(
+            matches!(c, Comparison::Inconclusive { ref why } if why.iter().any(|w| w.contains("uninitialised stack"))),
+            "{c:?}"
+        );
+        let clean = NativeOutcome {
+            uninit_stack_read: None,
+            ..engine
+        };
+        assert!(matches!(
+            compare_runs(&[clean, kernel]),
+            Comparison::Diverge { .. }
+        ));
     }
 
     fn with_map(outcome: Outcome, value: &[u8]) -> NativeOutcome {
         use bpfdiff_oracle::map_contents::Element;
         NativeOutcome {
+            uninit_stack_read: None,
             outcome,
             maps: vec![MapContents {
                 elements: vec![Element {

@@ -323,6 +323,10 @@ pub struct HelperProto {
     /// a prog_array for the packet types, not the input model that the
     /// engine's JIT shares). The verifier models only these.
     pub runs: bool,
+    /// The helper may move the packet's data (`bpf_helper_changes_pkt_data`
+    /// in net/core/filter.c): the verifier invalidates every packet
+    /// pointer after a call.
+    pub changes_pkt_data: bool,
 }
 
 use crate::prog_type::ProgType;
@@ -343,6 +347,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::PtrToMapValueOrNull,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 2,
@@ -356,6 +361,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 3,
@@ -364,6 +370,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 5,
@@ -372,6 +379,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 7,
@@ -380,6 +388,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 8,
@@ -388,6 +397,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 12,
@@ -396,6 +406,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Void,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 26,
@@ -404,6 +415,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::Skb,
         runs: true,
+        changes_pkt_data: false,
     },
     HelperProto {
         id: 44,
@@ -411,7 +423,8 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         args: &[A::PtrToCtx, A::Anything],
         ret: RetType::Integer,
         allowed: Allowed::Xdp,
-        runs: false,
+        runs: true,
+        changes_pkt_data: true,
     },
     HelperProto {
         id: 65,
@@ -419,7 +432,8 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         args: &[A::PtrToCtx, A::Anything],
         ret: RetType::Integer,
         allowed: Allowed::Xdp,
-        runs: false,
+        runs: true,
+        changes_pkt_data: true,
     },
     HelperProto {
         id: 113,
@@ -428,6 +442,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         ret: RetType::Integer,
         allowed: Allowed::All,
         runs: true,
+        changes_pkt_data: false,
     },
 ];
 

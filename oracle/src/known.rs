@@ -89,7 +89,23 @@ pub struct KnownRule {
     /// The upstream commit that fixes it, for the reader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_by: Option<String>,
+    /// A `kernel` rule whose divergence does not depend on the kernel's
+    /// version or settings (seen on every kernel of the matrix): it also
+    /// explains the same difference on the other kernel backends
+    /// (`kernel@6.1`, `kernel@6.12-interp`, `kernel-harden`, ...). Such a
+    /// rule has no `fixed_in` or `not_observed_on`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub every_kernel: bool,
 }
+
+/// True for the kernel backends other than the host's plain `kernel`: a
+/// guest (`kernel@6.1`, `kernel@6.12-interp`) or a host variant
+/// (`kernel-harden`, `kernel-unpriv`).
+pub fn is_other_kernel_backend(name: &str) -> bool {
+    name.strip_prefix(KERNEL_BACKEND)
+        .is_some_and(|rest| rest.starts_with('@') || rest.starts_with('-'))
+}
+
 
 /// One instruction a rule needs in the program: any of `rows` (by
 /// `OpcodeRow::name()` or mnemonic) whose operands meet the conditions.
@@ -323,6 +339,15 @@ pub fn running_kernel_release() -> Option<String> {
 }
 
 impl KnownRule {
+    /// True when the rule is about `backend`: its own backend, or, for an
+    /// [`every_kernel`](KnownRule::every_kernel) rule, any kernel backend.
+    pub fn covers_backend(&self, backend: &str) -> bool {
+        self.backend == backend
+            || (self.every_kernel
+                && self.backend == KERNEL_BACKEND
+                && is_other_kernel_backend(backend))
+    }
+
     /// Whether the rule applies on the kernel `release`: not when the
     /// release is listed in `not_observed_on` or is at or past `fixed_in`.
     /// Rules about other backends always apply.
@@ -379,6 +404,17 @@ pub enum KnownRulesError {
         name: String,
         /// The unknown row name.
         row: String,
+    },
+    /// An `every_kernel` rule that is not a `kernel` rule, or that limits
+    /// the versions it applies to.
+    #[error("{path}:{line}: rule `{name}`: `every_kernel` is for `kernel` rules without `fixed_in` or `not_observed_on` (a version-independent divergence)")]
+    EveryKernelWithLimits {
+        /// The file.
+        path: String,
+        /// The 1-based line of the rule's name.
+        line: usize,
+        /// The rule.
+        name: String,
     },
     /// A kernel rule without the kernel versions it was observed on.
     #[error("{path}:{line}: kernel rule `{name}` has no `observed_on` (the kernel releases it was seen on)")]
@@ -465,6 +501,23 @@ impl KnownRules {
                 .position(|l| l.contains(&needle))
                 .map_or(1, |i| i + 1);
             return Err(KnownRulesError::KernelRuleWithoutVersion {
+                path: origin.to_string(),
+                line,
+                name: rule.name.clone(),
+            });
+        }
+        if let Some(rule) = rules.iter().find(|r| {
+            r.every_kernel
+                && (r.backend != KERNEL_BACKEND
+                    || r.fixed_in.is_some()
+                    || !r.not_observed_on.is_empty())
+        }) {
+            let needle = format!("\"{}\"", rule.name);
+            let line = text
+                .lines()
+                .position(|l| l.contains(&needle))
+                .map_or(1, |i| i + 1);
+            return Err(KnownRulesError::EveryKernelWithLimits {
                 path: origin.to_string(),
                 line,
                 name: rule.name.clone(),
@@ -575,7 +628,7 @@ impl KnownRules {
         d: &Difference,
         release: Option<&str>,
     ) -> bool {
-        if rule.backend != d.backend || rule.aspect != d.aspect.name() {
+        if !rule.covers_backend(&d.backend) || rule.aspect != d.aspect.name() {
             return false;
         }
         if !rule.applies_on_kernel(release) {
@@ -817,6 +870,39 @@ mod tests {
         );
         let with = text.replace("\"r0\"}", "\"r0\", \"observed_on\": [\"6.18.1\"]}");
         assert!(KnownRules::parse(&with, "k.json").is_ok());
+    }
+
+    // A version-independent kernel rule (`every_kernel`) explains the same
+    // difference on the guest kernels and host variants, and only there:
+    // not on another backend, and a plain kernel rule stays the host's.
+    #[test]
+    fn an_every_kernel_rule_covers_the_other_kernel_backends_only() {
+        let mut r = rule("k", "r");
+        r.backend = "kernel".into();
+        r.observed_on = vec!["6.18.1-x".into()];
+        assert!(r.covers_backend("kernel"));
+        assert!(!r.covers_backend("kernel@6.1"));
+        r.every_kernel = true;
+        for b in ["kernel", "kernel@6.1", "kernel@6.12-interp", "kernel-harden"] {
+            assert!(r.covers_backend(b), "{b}");
+        }
+        for b in ["kernelx", "rbpf", "interp"] {
+            assert!(!r.covers_backend(b), "{b}");
+        }
+        let mut rules = KnownRules::new(vec![r]);
+        let p = program(&MOV_EXIT);
+        let mut c = r0_difference("kernel@6.1-interp", "0x1 vs 0x2");
+        rules.apply(&p, &[], &mut c);
+        assert_eq!(known_of(&c), Some("k".to_string()));
+        // Version limits contradict `every_kernel`: refused when read.
+        let text = r#"[{"name": "k", "reason": "r", "backend": "kernel", "aspect": "r0", "observed_on": ["6.1"], "fixed_in": "6.19", "every_kernel": true}]"#;
+        let e = KnownRules::parse(text, "k.json").unwrap_err();
+        assert!(
+            matches!(e, KnownRulesError::EveryKernelWithLimits { .. }),
+            "{e:?}"
+        );
+        let text = r#"[{"name": "k", "reason": "r", "backend": "rbpf", "aspect": "r0", "every_kernel": true}]"#;
+        assert!(KnownRules::parse(text, "k.json").is_err());
     }
 
     #[test]

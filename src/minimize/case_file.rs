@@ -118,8 +118,12 @@ pub fn read_case(path: &Path, format: Option<CaseFormat>) -> Result<Case, CaseFi
             // would be another program.
             match input.prog_type {
                 Some(t) if t != ProgType::Input => {
+                    // Without `-- packet`: the 64 zero bytes `run
+                    // --prog-type` and the conformance tests use.
                     let data = if t.has_packet() {
-                        input.packet.unwrap_or_default()
+                        input.packet.unwrap_or_else(|| {
+                            vec![0; bpfdiff_engine::prog_type::env::DEFAULT_PACKET_LEN]
+                        })
                     } else {
                         input.mem.unwrap_or_default()
                     };
@@ -190,7 +194,29 @@ fn json_case(bytes: &[u8], path: &Path) -> Result<Case, CaseFileError> {
         }
         Some(_) => return Err(bad(None, "mem: expected a hex string".to_string())),
     };
-    Ok(Case::new(program, mem))
+    // A report's native case: its type and maps (`mem` is the packet).
+    let prog_type = match value.get("prog_type") {
+        None | Some(serde_json::Value::Null) => ProgType::Input,
+        Some(serde_json::Value::String(name)) => {
+            ProgType::parse(name).map_err(|e| bad(None, format!("prog_type: {e}")))?
+        }
+        Some(_) => return Err(bad(None, "prog_type: expected a name".to_string())),
+    };
+    let maps = match value.get("maps") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::String(text)) => {
+            let lines: Vec<(usize, &str)> =
+                text.lines().enumerate().map(|(i, l)| (i + 1, l)).collect();
+            bpfdiff_engine::maps::text::parse_maps(&lines)
+                .map_err(|e| bad(None, format!("maps, line {}: {}", e.line, e.reason)))?
+        }
+        Some(_) => return Err(bad(None, "maps: expected `-- maps` lines".to_string())),
+    };
+    Ok(Case {
+        prog_type,
+        maps,
+        ..Case::new(program, mem)
+    })
 }
 
 /// An output format.

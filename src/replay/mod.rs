@@ -23,7 +23,10 @@ use crate::gen::Case;
 use crate::signature::Signature;
 use bpfdiff_engine::data::{self, DataError, Expected};
 use bpfdiff_engine::hex::parse_hex_bytes;
+use bpfdiff_engine::maps::MapDef;
+use bpfdiff_engine::prog_type::ProgType;
 use bpfdiff_engine::{Insn, Program};
+use bpfdiff_oracle::known::{is_other_kernel_backend, KERNEL_BACKEND};
 use bpfdiff_oracle::registry::{self, RegistryError};
 use bpfdiff_oracle::{Comparison, Difference, Execution, KnownRules, Outcome, Verdict};
 use record::{CaseFile, Record, RecordedDifference, CASE_SCHEMA};
@@ -88,8 +91,12 @@ pub struct ReplayCase {
     pub path: PathBuf,
     /// The program.
     pub program: Program,
-    /// The input memory.
+    /// The input memory (for a packet type, the packet).
     pub mem: Vec<u8>,
+    /// The program type (`Input`: the harness's model).
+    pub prog_type: ProgType,
+    /// The maps, with their initial contents.
+    pub maps: Vec<MapDef>,
     /// The recorded outcome, if the file has one.
     pub record: Option<Record>,
     /// The engine's expected result (`.data` files).
@@ -271,10 +278,27 @@ pub fn load(path: &Path) -> Result<ReplayCase, ReplayError> {
         let mem = parse_hex_bytes(&file.mem)
             .map_err(|e| record_err(1, format!("mem: bad hex at column {}", e.column)))?;
         let record = file.recorded.to_record().map_err(|m| record_err(1, m))?;
+        let prog_type = match file.prog_type.as_deref() {
+            None => ProgType::Input,
+            Some(name) => {
+                ProgType::parse(name).map_err(|e| record_err(1, format!("prog_type: {e}")))?
+            }
+        };
+        let maps = match file.maps.as_deref() {
+            None => Vec::new(),
+            Some(text) => {
+                let lines: Vec<(usize, &str)> =
+                    text.lines().enumerate().map(|(i, l)| (i + 1, l)).collect();
+                bpfdiff_engine::maps::text::parse_maps(&lines)
+                    .map_err(|e| record_err(1, format!("maps, line {}: {}", e.line, e.reason)))?
+            }
+        };
         return Ok(ReplayCase {
             path: path.to_path_buf(),
             program: Program::new(insns),
             mem,
+            prog_type,
+            maps,
             record: Some(record),
             expected: None,
             artifact: false,
@@ -290,6 +314,8 @@ pub fn load(path: &Path) -> Result<ReplayCase, ReplayError> {
             path: path.to_path_buf(),
             program: case.program,
             mem: case.input,
+            prog_type: case.prog_type,
+            maps: case.maps,
             record: None,
             expected: None,
             artifact: true,
@@ -297,10 +323,21 @@ pub fn load(path: &Path) -> Result<ReplayCase, ReplayError> {
     }
     let test = data::parse_data(&text).map_err(|e| e.with_path(path))?;
     let record = record::parse_data_record(&text).map_err(|e| record_err(e.line, e.message))?;
+    // A native type runs on its packet (64 zero bytes when the file has
+    // none, as `run --prog-type` does) or, for `syscall`, its ctx in
+    // `-- mem`.
+    let mem = if test.prog_type.has_packet() {
+        test.packet
+            .unwrap_or_else(|| vec![0; bpfdiff_engine::prog_type::env::DEFAULT_PACKET_LEN])
+    } else {
+        test.mem
+    };
     Ok(ReplayCase {
         path: path.to_path_buf(),
         program: test.program,
-        mem: test.mem,
+        mem,
+        prog_type: test.prog_type,
+        maps: test.maps,
         record,
         expected: Some(test.expected),
         artifact: false,
@@ -456,7 +493,7 @@ impl Replayer {
                 return result;
             }
         };
-        result.observed = observed(&case.program, &result.outcomes, &differences);
+        result.observed = observed(case, &result.outcomes, &differences);
         let (mut changed, mut fixed, mut unchecked, mut fine) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         if let (Some(want), Some(engine)) = (&case.expected, result.outcomes.first()) {
@@ -530,6 +567,29 @@ impl Replayer {
                 )),
             }
         }
+        // A recorded `kernel` difference claims the same difference on the
+        // other kernel backends (guests, host variants) when its rule
+        // matched there: only a rule marked `every_kernel` (a divergence
+        // that does not depend on the kernel's version) can.
+        for (i, o) in result.observed.iter().enumerate() {
+            let Some(rule) = o.rule.as_deref() else {
+                continue;
+            };
+            if claimed[i] || !is_other_kernel_backend(&o.backend) {
+                continue;
+            }
+            let recorded = record
+                .differences
+                .iter()
+                .any(|r| r.backend == KERNEL_BACKEND && r.accepts(&o.aspect, Some(rule)));
+            if recorded {
+                claimed[i] = true;
+                fine.push(format!(
+                    "{} {} [{rule}]: diverges as the recorded kernel difference does (a rule for every kernel)",
+                    o.backend, o.aspect
+                ));
+            }
+        }
         for (o, _) in result.observed.iter().zip(&claimed).filter(|(_, &c)| !c) {
             let rule = o
                 .rule
@@ -559,9 +619,11 @@ impl Replayer {
     /// Runs `case` on every backend, keeps the outcomes in `result` and
     /// returns the comparison with the rules applied.
     fn compare(&mut self, case: &ReplayCase, result: &mut CaseResult) -> Comparison {
-        let check = self
-            .harness
-            .check_without_rules(&Case::new(case.program.clone(), case.mem.clone()));
+        let check = self.harness.check_without_rules(&Case {
+            prog_type: case.prog_type,
+            maps: case.maps.clone(),
+            ..Case::new(case.program.clone(), case.mem.clone())
+        });
         let mut comparison = check.comparison;
         self.rules.apply(&case.program, &case.mem, &mut comparison);
         result.outcomes = check.outcomes;
@@ -584,7 +646,7 @@ impl Replayer {
                 return result;
             }
         };
-        result.observed = observed(&case.program, &result.outcomes, &differences);
+        result.observed = observed(case, &result.outcomes, &differences);
         let new: Vec<String> = result
             .observed
             .iter()
@@ -695,7 +757,7 @@ pub fn summary_line(results: &[CaseResult]) -> String {
 
 /// The differences of a replay as they are reported: with the rule that
 /// explains each and its signature.
-fn observed(program: &Program, outcomes: &[Outcome], differences: &[Difference]) -> Vec<Observed> {
+fn observed(case: &ReplayCase, outcomes: &[Outcome], differences: &[Difference]) -> Vec<Observed> {
     differences
         .iter()
         .map(|d| Observed {
@@ -703,7 +765,7 @@ fn observed(program: &Program, outcomes: &[Outcome], differences: &[Difference])
             aspect: d.aspect.name().to_string(),
             detail: d.detail.clone(),
             rule: d.known.clone(),
-            signature: Signature::of(program, outcomes, d).slug(),
+            signature: Signature::of_type(case.prog_type, &case.program, outcomes, d).slug(),
         })
         .collect()
 }

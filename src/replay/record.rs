@@ -201,9 +201,18 @@ pub struct CaseFile {
     /// The program, one slot per string: 16 hex digits, its 8 bytes in
     /// memory order.
     pub program: Vec<String>,
-    /// The input memory as hex bytes.
+    /// The input memory as hex bytes; for a packet program type, the
+    /// packet as `BPF_PROG_TEST_RUN` gets it.
     #[serde(default)]
     pub mem: String,
+    /// The program type (`xdp`, `sched_cls`, ...; docs/program-types.md);
+    /// absent for the harness's input model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prog_type: Option<String>,
+    /// The maps with their initial contents, as the lines of a `-- maps`
+    /// section; absent when the program has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maps: Option<String>,
     /// The recorded outcome.
     pub recorded: CaseRecord,
 }

@@ -1,5 +1,6 @@
 //! A report's `case.json`: the replay schema ([`CaseFile`]: `schema`,
-//! `program`, `mem`, `recorded`), so that `bpfdiff replay` reads it, plus
+//! `program`, `mem`, `recorded`, and for a native case `prog_type` and
+//! `maps`), so that `bpfdiff replay` reads it, plus
 //! fields for readers and tools: `name`, `title`, `signature`, `backends`,
 //! `outcomes` (this run's), `differences`, `status`, `environment`, `seen`
 //! (where it was seen before and now) and `replay` (the command).
@@ -79,6 +80,10 @@ pub fn render(report: &Report) -> String {
             .map(crate::hex::to_hex)
             .collect(),
         mem: crate::hex::to_hex(&report.case.input),
+        prog_type: (report.case.prog_type != bpfdiff_engine::prog_type::ProgType::Input)
+            .then(|| report.case.prog_type.name().to_string()),
+        maps: (!report.case.maps.is_empty())
+            .then(|| bpfdiff_engine::maps::text::write_maps(&report.case.maps)),
         recorded,
     };
     let mut v = serde_json::to_value(&file).expect("a case file serializes");

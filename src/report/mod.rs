@@ -209,14 +209,18 @@ pub fn build(
         .find(|d| d.backend == primary.backend && d.aspect.name() == primary.aspect);
     let diverges_now = observed.is_some();
     let signature = match observed {
-        Some(d) => Signature::of(&case.program, &outcomes, d),
+        Some(d) => Signature::of_type(case.prog_type, &case.program, &outcomes, d),
         None => Signature {
             reference: backends.first().cloned().unwrap_or_default(),
             backend: primary.backend.clone(),
             aspect: primary.aspect.clone(),
             class: String::new(),
             rows: signature_rows(&case.program),
-            prog_type: String::new(),
+            prog_type: if case.prog_type == bpfdiff_engine::prog_type::ProgType::Input {
+                String::new()
+            } else {
+                case.prog_type.name().to_string()
+            },
         },
     };
     let name = name.unwrap_or_else(|| signature.slug());
@@ -329,6 +333,7 @@ pub fn render(report: &Report) -> Vec<(&'static str, String)> {
                 &report.name,
                 &report.title,
                 &report.case.program,
+                report.case.prog_type,
                 &report.case.input,
                 &expect,
             ),

@@ -182,7 +182,7 @@ pub fn triage(
         else {
             continue;
         };
-        let sig = Signature::of(&min.case.program, &check.outcomes, d);
+        let sig = Signature::of_type(min.case.prog_type, &min.case.program, &check.outcomes, d);
         note(&format!(
             "triage: {}: {} → {} slots: {}",
             f.path.display(),

@@ -339,6 +339,17 @@ pub(super) fn execute_traced(
     run(code, Memory::new(input), Entry::Input, budget, tracer)
 }
 
+/// Runs a program of a packet type with `mem` (an XDP frame buffer, see
+/// [`Memory::with_xdp_window`]): the execution, and where the packet's
+/// window (`data..data_end`, offsets into the buffer) ended.
+pub(super) fn execute_xdp(
+    code: &PreparedCode,
+    mem: Memory<'_>,
+    budget: u64,
+) -> (Execution, (usize, usize)) {
+    run_keeping_window(code, mem, Entry::Ctx, budget, std::ptr::null_mut())
+}
+
 fn run(
     code: &PreparedCode,
     mem: Memory<'_>,
@@ -346,6 +357,17 @@ fn run(
     budget: u64,
     trace: *mut Tracer,
 ) -> Execution {
+    run_keeping_window(code, mem, entry, budget, trace).0
+}
+
+/// [`run`], also returning the input window when the run ended.
+fn run_keeping_window(
+    code: &PreparedCode,
+    mem: Memory<'_>,
+    entry: Entry,
+    budget: u64,
+    trace: *mut Tracer,
+) -> (Execution, (usize, usize)) {
     let input_len = mem.input_len() as u64;
     let mut vm = Vm {
         regs: [0; 16],
@@ -392,12 +414,13 @@ fn run(
         .result
         .take()
         .unwrap_or_else(|| unreachable!("a handler stops only after setting the result"));
-    Execution {
+    let execution = Execution {
         result,
         insns_executed: step.executed,
         uninit_stack_read: vm.mem.uninit_read_pc(),
         mem_derived: vm.mem.take_input_shadow(),
-    }
+    };
+    (execution, vm.mem.window())
 }
 
 #[cfg(test)]

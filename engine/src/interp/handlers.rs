@@ -17,6 +17,7 @@ use super::provenance::{Tag, INPUT, MAP, OPAQUE};
 use super::semantics as sem;
 use super::skb_helpers;
 use super::tail_call;
+use super::xdp_adjust;
 use super::{ExecResult, FaultKind, CODE_BASE, MAP_PTR_BASE, MAP_VALUE_BASE, MAX_FRAMES, MEM_BASE};
 
 /// The register index of a 4-bit field (always < 16, so array accesses
@@ -252,6 +253,16 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
     if id == tail_call::HELPER_TAIL_CALL && vm.mem.has_ctx() && vm.mem.has_maps() {
         return tail_call::tail_call(vm, op, n);
     }
+    // XDP's packet-resizing helpers (elsewhere unknown, as in the JIT).
+    if xdp_adjust::is_xdp_adjust(id) && vm.mem.has_xdp_frame() {
+        if run_xdp_adjust(vm, op, n, id) {
+            return next_via_driver(op, n);
+        }
+        return Step {
+            executed: n,
+            next: std::ptr::null(),
+        };
+    }
     // Without maps a map helper is an unknown helper, as in the JIT.
     if map_helpers::is_map_helper(id) && vm.mem.has_maps() {
         if run_map_helper(vm, op, n, id) {
@@ -288,6 +299,14 @@ fn run_probe_read(vm: &mut Vm<'_>, op: &Op, n: u64) -> bool {
     let pc = vm.pc_of(op);
     let (regs, derived) = (vm.regs, vm.derived);
     let result = probe_read::probe_read_kernel(&mut vm.mem, pc, &regs[..5], &derived[..5]);
+    helper_returned(vm, op, n, result)
+}
+
+/// Runs `bpf_xdp_adjust_head` or `_tail` (`id`) for the call `op`, as
+/// [`run_map_helper`].
+#[inline(never)]
+fn run_xdp_adjust(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> bool {
+    let result = xdp_adjust::xdp_adjust(&mut vm.mem, id, vm.regs[2]);
     helper_returned(vm, op, n, result)
 }
 

@@ -96,6 +96,18 @@ pub(super) struct Memory<'a> {
     /// pulled Ethernet header; empty for tc), which `LD_ABS`/`LD_IND`
     /// reach with `SKF_LL_OFF`; `None` in the input model.
     link_head: Option<&'a [u8]>,
+    /// The addressable part of `input`, `[window_lo, window_hi)`: the whole
+    /// input, except for XDP, whose input is the test run's frame buffer
+    /// (headroom, packet, tailroom) with the window `data..data_end`, which
+    /// `bpf_xdp_adjust_head`/`_tail` move ([`super::xdp_adjust`]).
+    window_lo: u64,
+    /// See `window_lo`.
+    window_hi: u64,
+    /// True when `input` is an XDP frame buffer whose window the XDP
+    /// helpers may move.
+    xdp_frame: bool,
+    /// The XDP packet continues in fragments after the window.
+    xdp_has_frags: bool,
 }
 
 /// `SKF_NET_OFF` (include/uapi/linux/filter.h): negative `LD_ABS`/`LD_IND`
@@ -158,6 +170,7 @@ fn split_map_offset(rel: u64) -> (usize, usize, usize) {
 impl<'a> Memory<'a> {
     /// Memory for a run on `input`, with frame 0 live and nothing written.
     pub fn new(input: &'a mut [u8]) -> Memory<'a> {
+        let input_len = input.len() as u64;
         let stack = SPARE_STACK
             .with(|s| s.borrow_mut().take())
             .unwrap_or_else(StackCells::new);
@@ -174,6 +187,10 @@ impl<'a> Memory<'a> {
             ctx_shadow: Vec::new(),
             maps: None,
             link_head: None,
+            window_lo: 0,
+            window_hi: input_len,
+            xdp_frame: false,
+            xdp_has_frags: false,
         }
     }
 
@@ -185,6 +202,62 @@ impl<'a> Memory<'a> {
         m.ctx = Some(ctx);
         m.link_head = Some(link_head);
         m
+    }
+
+    /// The same memory, with `input` an XDP frame buffer whose packet (the
+    /// window `data..data_end`) is `packet`: only the window is
+    /// addressable, and `bpf_xdp_adjust_head`/`_tail` move its ends.
+    /// `has_frags`: the packet continues in fragments the window does not
+    /// reach.
+    pub fn with_xdp_window(
+        mut self,
+        packet: std::ops::Range<usize>,
+        has_frags: bool,
+    ) -> Memory<'a> {
+        debug_assert!(packet.start <= packet.end && packet.end <= self.input.len());
+        self.window_lo = packet.start as u64;
+        self.window_hi = packet.end as u64;
+        self.xdp_frame = true;
+        self.xdp_has_frags = has_frags;
+        self
+    }
+
+    /// True when the XDP packet continues in fragments.
+    pub fn xdp_has_frags(&self) -> bool {
+        self.xdp_has_frags
+    }
+
+    /// True when the input is an XDP frame buffer (see
+    /// [`Memory::with_xdp_window`]).
+    pub fn has_xdp_frame(&self) -> bool {
+        self.xdp_frame
+    }
+
+    /// The window `(data, data_end)` as offsets into the input buffer.
+    pub fn window(&self) -> (usize, usize) {
+        (self.window_lo as usize, self.window_hi as usize)
+    }
+
+    /// The whole input buffer (for XDP the frame, headroom included).
+    pub fn buffer_len(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Moves the window to `lo..hi` (offsets into the input buffer, within
+    /// it); bytes newly exposed at the end are zeroed and unmarked when
+    /// `zero_grown_tail` is set (`bpf_xdp_adjust_tail` clears what it
+    /// grows).
+    pub fn set_window(&mut self, lo: usize, hi: usize, zero_grown_tail: bool) {
+        debug_assert!(lo <= hi && hi <= self.input.len());
+        let old_hi = self.window_hi as usize;
+        if zero_grown_tail && hi > old_hi {
+            self.input[old_hi..hi].fill(0);
+            if !self.input_shadow.is_empty() {
+                self.input_shadow[old_hi..hi].fill(0);
+            }
+        }
+        self.window_lo = lo as u64;
+        self.window_hi = hi as u64;
     }
 
     /// The same memory with `maps` (if any) reachable.
@@ -261,9 +334,9 @@ impl<'a> Memory<'a> {
         slot.marks[off..off + size].fill(tag);
     }
 
-    /// Length of the input region in bytes.
+    /// Length of the addressable input (the packet: `data_end - data`).
     pub fn input_len(&self) -> usize {
-        self.input.len()
+        (self.window_hi - self.window_lo) as usize
     }
 
     /// Makes `depth + 1` frames addressable (depth 0 = frame 0 only).
@@ -295,14 +368,15 @@ impl<'a> Memory<'a> {
         }
     }
 
-    /// The input index of `addr` when `size` bytes there are in the input.
+    /// The input index of `addr` when `size` bytes there are in the
+    /// input's addressable window.
     #[inline(always)]
     fn input_index(&self, addr: u64, size: usize) -> Option<usize> {
-        let off = addr.wrapping_sub(MEM_BASE);
-        let len = self.input.len() as u64;
+        let off = addr.wrapping_sub(MEM_BASE).wrapping_sub(self.window_lo);
+        let len = self.window_hi - self.window_lo;
         // `off < len` bounds `off` far below u64::MAX, so the sum cannot wrap.
         if off < len && off + size as u64 <= len {
-            Some(off as usize)
+            Some((off + self.window_lo) as usize)
         } else {
             None
         }
@@ -352,13 +426,12 @@ impl<'a> Memory<'a> {
     /// A load from the ctx: pointer fields give packet addresses, opaque
     /// fields marked values, others their bytes.
     fn ctx_load(&self, i: usize, size: usize) -> (u64, Tag) {
-        let input_len = self.input.len() as u64;
         let ctx = self.ctx.as_ref().expect("a ctx place has a ctx");
         if size == 4 {
             if let Some(&(_, place)) = ctx.pointers.iter().find(|&&(o, _)| o == i) {
                 let at = match place {
-                    PacketPlace::Start => 0,
-                    PacketPlace::End => input_len,
+                    PacketPlace::Start => self.window_lo,
+                    PacketPlace::End => self.window_hi,
                 };
                 return (MEM_BASE + at, INPUT);
             }
@@ -594,17 +667,25 @@ impl<'a> Memory<'a> {
         if offset < 0 {
             return self.load_packet_negative(offset, size);
         }
+        let lo = self.window_lo as usize;
         let start = usize::try_from(offset).ok()?;
         let end = start.checked_add(size)?;
-        let bytes = self.input.get(start..end)?;
+        let bytes = self.input[lo..self.window_hi as usize].get(start..end)?;
         let value = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64);
-        Some((value, Self::shadow_tag(&self.input_shadow, start, size)))
+        Some((
+            value,
+            Self::shadow_tag(&self.input_shadow, lo + start, size),
+        ))
     }
 
     /// [`Memory::load_packet_be`] at a negative offset (kept out of line:
     /// the packet-load handlers must stay small enough to end in a jump).
     #[inline(never)]
     fn load_packet_negative(&self, offset: i64, size: usize) -> Option<(u64, Tag)> {
+        // XDP has no skb headers (and no `LD_ABS`: the kernel refuses it).
+        if self.xdp_frame {
+            return None;
+        }
         let head = self.link_head?;
         let mac = -(head.len() as i64);
         let start = if offset >= SKF_NET_OFF {

@@ -38,6 +38,7 @@ pub mod semantics;
 mod skb_helpers;
 mod tail_call;
 mod trace;
+mod xdp_adjust;
 
 pub use helper_call::{HELPER_GET_PRANDOM_U32, HELPER_GET_SMP_PROCESSOR_ID, HELPER_KTIME_GET_NS};
 pub use outcome::{ExecResult, Execution, Fault, FaultKind};
@@ -110,6 +111,26 @@ impl Interpreter {
                 exec::Entry::Input,
                 budget,
             ),
+            (ProgType::Xdp, Some(ctx)) => {
+                let (mut frame, linear) = crate::prog_type::xdp::test_run_frame(&env.mem);
+                let frags = env.mem[linear.len()..].to_vec();
+                let mem = memory::Memory::with_ctx(&mut frame, ctx, &env.hidden_head)
+                    .with_xdp_window(linear, !frags.is_empty())
+                    .with_maps(maps);
+                let (mut execution, (data, data_end)) = exec::execute_xdp(&self.code, mem, budget);
+                // `data_out`: the linear part, then the fragments.
+                env.mem = [&frame[data..data_end], &frags[..]].concat();
+                // The marks of the frame's bytes, cut to the same packet.
+                let marks = &execution.mem_derived;
+                if marks[data.min(marks.len())..data_end.min(marks.len())].contains(&true) {
+                    let mut packet_marks = marks[data..data_end].to_vec();
+                    packet_marks.resize(env.mem.len(), false);
+                    execution.mem_derived = packet_marks;
+                } else {
+                    execution.mem_derived = Vec::new();
+                }
+                execution
+            }
             (_, Some(ctx)) => exec::execute_env(
                 &self.code,
                 memory::Memory::with_ctx(&mut env.mem, ctx, &env.hidden_head).with_maps(maps),

@@ -94,6 +94,18 @@ impl ProgType {
         }
     }
 
+    /// The libbpf section name a selftest declares the type with
+    /// (`SEC("xdp")`); the input model's is `socket`, the kernel
+    /// selftests' default.
+    pub fn section(self) -> &'static str {
+        match self {
+            ProgType::Input | ProgType::SocketFilter => "socket",
+            ProgType::SchedCls => "tc",
+            ProgType::Xdp => "xdp",
+            ProgType::Syscall => "syscall",
+        }
+    }
+
     /// True for the types that run on a packet (`data_in`).
     pub fn has_packet(self) -> bool {
         matches!(

@@ -6,15 +6,13 @@
 //! that a null check resolves, `mark_ptr_or_null_regs`). Models Linux
 //! 6.18 `kernel/bpf/verifier.c` for a privileged loader.
 
+use super::mem::{self, Access};
 use crate::helpers::{helper_proto, ArgType, RetType, HELPER_NAMES};
 use crate::maps::{MapDef, MapType};
 use crate::prog_type::ProgType;
 use crate::verifier::stack::ByteType;
 use crate::verifier::state::{Pointer, PtrKind, Reg, State};
 use crate::verifier::verdict::{RejectClass, Rejection};
-
-/// `MAX_BPF_STACK`.
-const STACK_SIZE: i64 = 512;
 
 fn reject(pc: usize, class: RejectClass, msg: String) -> Rejection {
     Rejection::new(pc, class, msg)
@@ -56,30 +54,31 @@ fn check_mem(
     effect: &mut CallEffect,
     write: Option<&mut State>,
 ) -> Result<(), Rejection> {
-    let size = size as i64;
-    if !p.var.var_off.is_const() {
-        return Err(reject(
+    let unsupported = || {
+        reject(
             pc,
             RejectClass::Unsupported,
             format!("R{regno}: a helper memory argument with a variable offset is not modeled"),
-        ));
+        )
+    };
+    if let PtrKind::Stack { .. } = p.kind {
+        // check_stack_access_within_bounds comes first, for every size (0
+        // too) and for variable offsets as well: an access outside the
+        // frame is refused with the kernel's message.
+        let access = if write.is_some() {
+            Access::WriteUnknown
+        } else {
+            Access::Read
+        };
+        mem::stack_bounds(pc, regno as u8, p, p.off as i64, size as usize, access)?;
+    }
+    let size = size as i64;
+    if !p.var.var_off.is_const() {
+        return Err(unsupported());
     }
     let off = p.off as i64 + p.var.var_off.value as i64;
     match p.kind {
         PtrKind::Stack { frame } => {
-            if off < -STACK_SIZE || off + size > 0 || off >= 0 {
-                let what = if write.is_some() {
-                    "write to"
-                } else {
-                    "read from"
-                };
-                return Err(reject(
-                    pc,
-                    RejectClass::StackOutOfRange,
-                    // check_stack_access_within_bounds for a helper's access.
-                    format!("invalid {what} stack R{regno} off={off} size={size}"),
-                ));
-            }
             if let Some(state) = write {
                 // check_stack_range_initialized with clobber: the bytes
                 // become STACK_MISC, spilled registers there are lost.
@@ -337,9 +336,9 @@ pub fn helper_call(
                 let Reg::Ptr(p) = regs[regno - 1] else {
                     unreachable!("a size follows a memory argument")
                 };
-                if s.umax > 0 {
-                    check_mem(pc, regno - 1, &p, s.umax as u32, &mut effect, Some(state))?;
-                }
+                // check_mem_size_reg checks the memory for a size of 0
+                // as well (check_helper_mem_access with umax).
+                check_mem(pc, regno - 1, &p, s.umax as u32, &mut effect, Some(state))?;
             }
         }
     }
@@ -380,7 +379,31 @@ pub fn helper_call(
         *r = Reg::NotInit;
     }
     regs[0] = ret;
+    if proto.changes_pkt_data {
+        clear_all_pkt_pointers(state);
+    }
     Ok(effect)
+}
+
+/// `clear_all_pkt_pointers`: after a helper that may move the packet's
+/// data, every packet, packet-meta and packet-end pointer (all frames,
+/// registers and spills) is invalid. For a privileged load
+/// (`allow_ptr_leaks`, as every load of this verifier) `mark_reg_invalid`
+/// makes it an unknown scalar, so a later access through it is refused as
+/// an access through a scalar.
+pub fn clear_all_pkt_pointers(state: &mut State) {
+    let fix = |r: &mut Reg| {
+        if matches!(r, Reg::Ptr(p) if matches!(p.kind, PtrKind::Packet { .. } | PtrKind::PacketEnd))
+        {
+            *r = Reg::unknown();
+        }
+    };
+    for f in &mut state.frames {
+        f.regs.iter_mut().for_each(fix);
+        for s in &mut f.stack.slots {
+            fix(&mut s.spilled);
+        }
+    }
 }
 
 /// `mark_ptr_or_null_regs`: every register (all frames) and spilled

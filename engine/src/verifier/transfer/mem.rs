@@ -257,7 +257,7 @@ pub fn check_atomic_stack_offset(
 /// `check_stack_access_within_bounds` (root: reads of uninitialised stack
 /// are allowed, so reads and writes share the limit `-512`). Returns the
 /// lowest offset and one past the highest byte that may be accessed.
-fn stack_bounds(
+pub(super) fn stack_bounds(
     pc: usize,
     regno: u8,
     p: &Pointer,
