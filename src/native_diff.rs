@@ -32,6 +32,7 @@ use bpfdiff_oracle::{
     compare, Aspect, Capabilities, Checking, Comparison, Difference, Execution, Outcome, Value,
     Verdict,
 };
+use std::os::fd::AsFd;
 
 /// The backends a native comparison runs: the engine (verifier +
 /// interpreter) as `interp`, and `kernel`.
@@ -211,6 +212,12 @@ pub fn kernel_outcome(
             return o.into();
         }
     };
+    // A prog_array's `self` slots take the program now that it has an fd.
+    if let Some(m) = &user_maps {
+        if let Err(why) = m.fill_programs(fd.as_fd()) {
+            return Outcome::not_run(name, why).into();
+        }
+    }
     let (packet, ctx): (Vec<u8>, Vec<u8>) = if t.has_packet() {
         // The packet as given: the hidden Ethernet header, then the rest.
         (

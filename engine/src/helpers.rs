@@ -319,8 +319,9 @@ pub struct HelperProto {
     /// True when the engine's interpreter runs it (the packet and kernel-
     /// memory helpers only for the program types whose ctx they need:
     /// `bpf_skb_load_bytes` for socket filters and tc,
-    /// `bpf_probe_read_kernel` for the native types, not the input model
-    /// that the engine's JIT shares). The verifier models only these.
+    /// `bpf_probe_read_kernel` for the native types, `bpf_tail_call` with
+    /// a prog_array for the packet types, not the input model that the
+    /// engine's JIT shares). The verifier models only these.
     pub runs: bool,
     /// The helper may move the packet's data (`bpf_helper_changes_pkt_data`
     /// in net/core/filter.c): the verifier invalidates every packet
@@ -404,7 +405,7 @@ pub static HELPER_PROTOS: &[HelperProto] = &[
         args: &[A::PtrToCtx, A::ConstMapPtr, A::Anything],
         ret: RetType::Void,
         allowed: Allowed::All,
-        runs: false,
+        runs: true,
         changes_pkt_data: false,
     },
     HelperProto {

@@ -1,14 +1,16 @@
 //! corpus/conformance-prog-types: `.data` tests with `-- prog-type` (and
-//! `-- packet`), each citing the kernel fact it checks. Every test must
-//! pass the engine's verifier for its type and return its `-- result` as
+//! `-- packet`, `-- maps`), each citing the kernel fact it checks. Every
+//! test must pass the engine's verifier for its type (with its maps) and
+//! return its `-- result` as
 //! BPF_PROG_TEST_RUN reports it (the low 32 bits of r0).
 //! oracle/tests/prog_types_vs_kernel.rs runs the same files on the kernel.
 
 use bpfdiff_engine::data::{parse_data_file, Expected};
 use bpfdiff_engine::interp::{ExecResult, Interpreter, DEFAULT_BUDGET};
+use bpfdiff_engine::maps::MapSet;
 use bpfdiff_engine::prog_type::env::{RunEnv, DEFAULT_PACKET_LEN};
 use bpfdiff_engine::prog_type::ProgType;
-use bpfdiff_engine::verifier::{verify_as, Verdict, VerifyOptions};
+use bpfdiff_engine::verifier::{verify_as, verify_with_maps, Verdict, VerifyOptions};
 use std::path::Path;
 
 #[test]
@@ -27,7 +29,13 @@ fn prog_type_conformance_tests_pass_on_the_engine() {
         assert_ne!(test.prog_type, ProgType::Input, "{}", f.display());
         let text = std::fs::read_to_string(f).unwrap();
         assert!(text.starts_with("# "), "{}: no citation", f.display());
-        let verdict = verify_as(&test.program, &VerifyOptions::default(), test.prog_type).verdict;
+        let verdict = verify_with_maps(
+            &test.program,
+            &VerifyOptions::default(),
+            test.prog_type,
+            &test.maps,
+        )
+        .verdict;
         if verdict != Verdict::Accepted {
             failures.push(format!("{}: verifier: {verdict:?}", f.display()));
             continue;
@@ -41,6 +49,7 @@ fn prog_type_conformance_tests_pass_on_the_engine() {
         };
         let ctx = (!test.prog_type.has_packet()).then_some(test.mem.as_slice());
         let mut env = RunEnv::new(test.prog_type, &packet, ctx).unwrap();
+        env.maps = MapSet::new(&test.maps);
         let e = Interpreter::new(&test.program)
             .unwrap()
             .run_env(&mut env, DEFAULT_BUDGET);

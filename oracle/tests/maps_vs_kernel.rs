@@ -20,6 +20,7 @@ use bpfdiff_engine::Insn;
 use bpfdiff_oracle::backend::kernel::user_maps::{on_cpu0, UserMaps};
 use bpfdiff_oracle::backend::kernel::{native, reason_from_log};
 use bpfdiff_oracle::map_contents::{diff_maps, MapContents};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 fn bpf_available() -> bool {
@@ -48,6 +49,9 @@ fn kernel_load(t: &DataTest) -> (UserMaps, Result<std::os::fd::OwnedFd, String>)
     let insns = maps.patch(&t.program.insns).expect("patch");
     let r = native::load(t.prog_type, &insns, 1)
         .map_err(|e| reason_from_log(e.log.as_deref().unwrap_or("")));
+    if let Ok(fd) = &r {
+        maps.fill_programs(fd.as_fd()).expect("fill prog_array");
+    }
     (maps, r)
 }
 
@@ -222,4 +226,56 @@ fn skb_load_bytes_verifier_messages_match_the_kernel() {
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     assert_eq!(checked, 33);
+}
+
+// kernel/bpf/core.c bpf_tail_call_proto (ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR,
+// ARG_ANYTHING, RET_VOID) through kernel/bpf/verifier.c check_func_arg,
+// record_func_map ("expected prog array map for tail call"),
+// check_map_func_compatibility ("cannot pass map_type %d into func
+// %s#%d"), the registers after the call (r0 NOT_INIT for RET_VOID, r1-r5
+// clobbered) and check_ld_imm (a prog_array has no direct value access).
+#[test]
+fn tail_call_verifier_messages_match_the_kernel() {
+    if !bpf_available() {
+        return;
+    }
+    let maps = "-- maps\narray key=4 value=8 entries=2\nprog_array key=4 value=4 entries=2\n";
+    let call = |setup: &str, after: &str| format!("{setup}call 12\n{after}");
+    let ret0 = "mov %r0, 0\nexit\n";
+    let ok = "lddw_map_fd %r2, 1\nmov %r3, 0\n";
+    let key = "stw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\n";
+    let programs = [
+        call(ok, ret0),
+        call("lddw_map_fd %r2, 1\nmov %r3, 5\n", ret0),
+        call("lddw_map_fd %r2, 0\nmov %r3, 0\n", ret0),
+        call(ok, "exit\n"),
+        call(ok, "mov %r0, %r1\nexit\n"),
+        call(&format!("mov %r1, %r10\n{ok}"), ret0),
+        call(&format!("add %r1, 4\n{ok}"), ret0),
+        call("mov %r2, 0\nmov %r3, 0\n", ret0),
+        call("lddw_map_fd %r2, 1\n", ret0),
+        format!("{key}lddw_map_fd %r1, 1\ncall 1\n{ret0}"),
+        format!("{key}lddw_map_fd %r1, 1\ncall 3\n{ret0}"),
+        format!("{key}mov %r3, %r2\nmov %r4, 0\nlddw_map_fd %r1, 1\ncall 2\n{ret0}"),
+        format!("lddw_map_value %r1, 1, 0\n{ret0}"),
+    ];
+    let mut mismatches = Vec::new();
+    let mut checked = 0;
+    for t in [ProgType::SocketFilter, ProgType::SchedCls, ProgType::Xdp] {
+        for asm in &programs {
+            let test = parse_data(&format!(
+                "-- prog-type\n{t}\n{maps}-- asm\n{asm}-- result\n0\n"
+            ))
+            .unwrap();
+            let (_maps, k) = kernel_load(&test);
+            let k = k.map(drop);
+            let e = engine_verdict(&test);
+            checked += 1;
+            if k != e {
+                mismatches.push(format!("{t}:\n{asm}kernel {k:?}\nengine {e:?}\n"));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    assert_eq!(checked, 39);
 }

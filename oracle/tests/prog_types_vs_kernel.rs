@@ -21,7 +21,9 @@ use bpfdiff_engine::prog_type::env::RunEnv;
 use bpfdiff_engine::prog_type::ProgType;
 use bpfdiff_engine::verifier::{verify_as, RejectClass, Verdict, VerifyOptions};
 use bpfdiff_engine::{Insn, Program};
+use bpfdiff_oracle::backend::kernel::user_maps::{on_cpu0, UserMaps};
 use bpfdiff_oracle::backend::kernel::{native, reason_from_log};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 const TYPES: [ProgType; 4] = [
@@ -298,13 +300,18 @@ fn prog_type_conformance_tests_agree_with_the_kernel() {
         n += 1;
         let test = parse_data_file(&f).unwrap();
         let t = test.prog_type;
-        let fd = match kernel_verdict(t, &test.program) {
+        // The test's maps, patched in; a prog_array's `self` slots get
+        // the program once it is loaded.
+        let maps = UserMaps::create(&test.maps).expect("create maps");
+        let program = Program::new(maps.patch(&test.program.insns).expect("patch"));
+        let fd = match kernel_verdict(t, &program) {
             Ok(fd) => fd,
             Err(why) => {
                 failures.push(format!("{}: kernel refuses: {why}", f.display()));
                 continue;
             }
         };
+        maps.fill_programs(fd.as_fd()).expect("fill prog_array");
         let packet = if t.has_packet() {
             test.packet.clone().unwrap_or_else(|| vec![0; 64])
         } else {
@@ -315,7 +322,7 @@ fn prog_type_conformance_tests_agree_with_the_kernel() {
         } else {
             test.mem.clone()
         };
-        let run = native::test_run(&fd, t, &packet, &ctx).expect("test run");
+        let run = on_cpu0(|| native::test_run(&fd, t, &packet, &ctx)).expect("test run");
         let Expected::Result(want) = test.expected else {
             panic!("{}: expects an error", f.display())
         };

@@ -6,10 +6,12 @@
 //!   "elements": [{"key": "01000000", "value": "2a00000000000000"}]}]
 //! ```
 //!
-//! Map `i` is `ld_imm64 src=1 imm=i`. Keys and values are hex bytes.
+//! Map `i` is `ld_imm64 src=1 imm=i`. Keys and values are hex bytes; a
+//! `prog_array` element's value is `"self"` (the program itself).
 
 use anyhow::anyhow;
 use bpfdiff::hex::parse_hex_bytes;
+use bpfdiff_engine::maps::text::{SELF, SELF_INDEX};
 use bpfdiff_engine::maps::{MapDef, MapType};
 use serde::Deserialize;
 use std::path::Path;
@@ -63,7 +65,7 @@ pub fn parse_maps_json(text: &str) -> anyhow::Result<Vec<MapDef>> {
     for (i, m) in maps.into_iter().enumerate() {
         let map_type = MapType::parse(&m.map_type).ok_or_else(|| {
             anyhow!(
-                "map {i}: unknown map type `{}` (known: array, hash, percpu_array, lru_hash)",
+                "map {i}: unknown map type `{}` (known: array, hash, percpu_array, lru_hash, prog_array)",
                 m.map_type
             )
         })?;
@@ -78,8 +80,19 @@ pub fn parse_maps_json(text: &str) -> anyhow::Result<Vec<MapDef>> {
                     )
                 })
             };
-            def.elements
-                .push((hex(&e.key, "key")?, hex(&e.value, "value")?));
+            // A prog_array's value is the test's program (`self`).
+            let value = if map_type == MapType::ProgArray {
+                if e.value.trim() != SELF {
+                    return Err(anyhow!(
+                        "map {i} element {j}: a prog_array element's value is `{SELF}` (the program), not `{}`",
+                        e.value
+                    ));
+                }
+                SELF_INDEX.to_le_bytes().to_vec()
+            } else {
+                hex(&e.value, "value")?
+            };
+            def.elements.push((hex(&e.key, "key")?, value));
         }
         def.validate().map_err(|e| anyhow!("map {i}: {e}"))?;
         out.push(def);
@@ -115,5 +128,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("key_size must be 4"), "{e}");
+        let e = parse_maps_json(
+            r#"[{"type": "prog_array", "key_size": 4, "value_size": 4, "max_entries": 2,
+                "elements": [{"key": "00000000", "value": "00000000"}]}]"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("`self`"), "{e}");
+    }
+
+    #[test]
+    fn a_prog_array_slot_holds_self() {
+        let maps = parse_maps_json(
+            r#"[{"type": "prog_array", "key_size": 4, "value_size": 4, "max_entries": 2,
+                "elements": [{"key": "01000000", "value": "self"}]}]"#,
+        )
+        .unwrap();
+        assert_eq!(maps[0].map_type, MapType::ProgArray);
+        assert_eq!(maps[0].elements, vec![(vec![1, 0, 0, 0], vec![0; 4])]);
     }
 }

@@ -128,7 +128,8 @@ pub fn execute(args: &RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The maps after a run as text: `map I key K: value V` per element
-/// (`(pointer-derived bytes)` where a value holds an address).
+/// (`(pointer-derived bytes)` where a value holds an address; `self` for
+/// a prog_array slot).
 fn maps_text(env: &RunEnv) -> Vec<String> {
     let mut out = Vec::new();
     for (i, m) in env.maps.maps.iter().enumerate() {
@@ -138,21 +139,36 @@ fn maps_text(env: &RunEnv) -> Vec<String> {
             } else {
                 ""
             };
-            out.push(format!("map {i} key {}: value {}{d}", to_hex(k), to_hex(v)));
+            // A prog_array slot holds the program itself.
+            let value = if m.def.map_type == bpfdiff_engine::maps::MapType::ProgArray {
+                bpfdiff_engine::maps::text::SELF.to_string()
+            } else {
+                to_hex(v)
+            };
+            out.push(format!("map {i} key {}: value {value}{d}", to_hex(k)));
         }
     }
     out
 }
 
-/// The maps after a run as JSON: per map, a list of `{key, value}` hex.
+/// The maps after a run as JSON: per map, a list of `{key, value}` hex
+/// (a prog_array slot's value: `self`, as `--maps` takes it).
 fn maps_json(env: &RunEnv) -> serde_json::Value {
     env.maps
         .maps
         .iter()
         .map(|m| {
+            let prog_array = m.def.map_type == bpfdiff_engine::maps::MapType::ProgArray;
             m.contents()
                 .into_iter()
-                .map(|(k, v, _)| serde_json::json!({"key": to_hex(k), "value": to_hex(v)}))
+                .map(|(k, v, _)| {
+                    let value = if prog_array {
+                        bpfdiff_engine::maps::text::SELF.to_string()
+                    } else {
+                        to_hex(v)
+                    };
+                    serde_json::json!({"key": to_hex(k), "value": value})
+                })
                 .collect::<Vec<_>>()
         })
         .collect::<Vec<_>>()

@@ -76,6 +76,8 @@ pub(super) struct Vm<'m> {
     pub slots: usize,
     /// Set when a handler stops the run.
     pub result: Option<ExecResult>,
+    /// Successful `bpf_tail_call`s so far (see `super::tail_call`).
+    pub tail_calls: u32,
     /// A traced run only (null otherwise, and never read): where
     /// [`traced_step`] records each step, and each op's own handler.
     trace: *mut Tracer,
@@ -377,6 +379,7 @@ fn run_keeping_window(
         base: code.ops.as_ptr(),
         slots: code.slots,
         result: None,
+        tail_calls: 0,
         trace,
     };
     vm.regs[10] = STACK_TOP;

@@ -16,6 +16,7 @@ use super::probe_read;
 use super::provenance::{Tag, INPUT, MAP, OPAQUE};
 use super::semantics as sem;
 use super::skb_helpers;
+use super::tail_call;
 use super::xdp_adjust;
 use super::{ExecResult, FaultKind, CODE_BASE, MAP_PTR_BASE, MAP_VALUE_BASE, MAX_FRAMES, MEM_BASE};
 
@@ -247,6 +248,10 @@ fn call_helper_id(vm: &mut Vm<'_>, op: &Op, n: u64, id: u64) -> Step {
             executed: n,
             next: std::ptr::null(),
         };
+    }
+    // A native type's tail call (elsewhere unknown, as in the JIT).
+    if id == tail_call::HELPER_TAIL_CALL && vm.mem.has_ctx() && vm.mem.has_maps() {
+        return tail_call::tail_call(vm, op, n);
     }
     // XDP's packet-resizing helpers (elsewhere unknown, as in the JIT).
     if xdp_adjust::is_xdp_adjust(id) && vm.mem.has_xdp_frame() {

@@ -54,6 +54,11 @@ pub(super) fn call(
     let def = mem.maps().expect("a map index has maps").maps[m]
         .def
         .clone();
+    // A prog_array only goes to bpf_tail_call (the verifier's
+    // check_map_func_compatibility refuses the rest).
+    if def.map_type == crate::maps::MapType::ProgArray {
+        return Err((FaultKind::Unsupported, id, 0));
+    }
     let (key, _) = read_bytes(mem, regs[2], def.key_size as usize, pc, derived[2])?;
     let maps = mem.maps().expect("a map index has maps");
     let map = &mut maps.maps[m];

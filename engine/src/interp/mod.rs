@@ -36,11 +36,13 @@ mod probe_read;
 pub(crate) mod provenance;
 pub mod semantics;
 mod skb_helpers;
+mod tail_call;
 mod trace;
 mod xdp_adjust;
 
 pub use helper_call::{HELPER_GET_PRANDOM_U32, HELPER_GET_SMP_PROCESSOR_ID, HELPER_KTIME_GET_NS};
 pub use outcome::{ExecResult, Execution, Fault, FaultKind};
+pub use tail_call::MAX_TAIL_CALL_CNT;
 pub use trace::{trace_program, trace_program_sampling, StackSample, Trace, TraceStep};
 
 use crate::decode::DecodeError;

@@ -15,15 +15,21 @@ pub enum MapType {
     PercpuArray,
     /// `BPF_MAP_TYPE_LRU_HASH`: a hash that evicts an element when full.
     LruHash,
+    /// `BPF_MAP_TYPE_PROG_ARRAY`: `max_entries` slots indexed by a u32
+    /// key, each empty or holding a program, for `bpf_tail_call`. A
+    /// `.data` test has one program, so a filled slot holds that program
+    /// itself (written `self`); a program cannot read or write the slots.
+    ProgArray,
 }
 
 impl MapType {
     /// Every type.
-    pub const ALL: [MapType; 4] = [
+    pub const ALL: [MapType; 5] = [
         MapType::Array,
         MapType::Hash,
         MapType::PercpuArray,
         MapType::LruHash,
+        MapType::ProgArray,
     ];
 
     /// The kernel's name without `BPF_MAP_TYPE_`, lower case.
@@ -33,6 +39,7 @@ impl MapType {
             MapType::Hash => "hash",
             MapType::PercpuArray => "percpu_array",
             MapType::LruHash => "lru_hash",
+            MapType::ProgArray => "prog_array",
         }
     }
 
@@ -50,6 +57,7 @@ impl MapType {
             MapType::Array => 2,
             MapType::PercpuArray => 6,
             MapType::LruHash => 9,
+            MapType::ProgArray => 3,
         }
     }
 
@@ -99,6 +107,10 @@ pub enum MapDefError {
     /// An array map's key is not 4 bytes (`array_map_alloc_check`: -EINVAL).
     #[error("an {0} map's key_size must be 4 (array_map_alloc_check), not {1}")]
     ArrayKeySize(MapType, u32),
+    /// A prog_array's value is not 4 bytes (`fd_array_map_alloc_check`:
+    /// -EINVAL; the value user space writes is a program fd).
+    #[error("a prog_array map's value_size must be 4 (fd_array_map_alloc_check), not {0}")]
+    ProgArrayValueSize(u32),
     /// A size or count is 0 (the kernel's `*_alloc_check`: -EINVAL).
     #[error("{0} must be positive")]
     Zero(&'static str),
@@ -159,8 +171,12 @@ impl MapDef {
     /// Checks the shape as the kernel's `map_alloc_check` does and the
     /// initial contents against it.
     pub fn validate(&self) -> Result<(), MapDefError> {
-        if self.map_type.is_array() && self.key_size != 4 {
+        let indexed = self.map_type.is_array() || self.map_type == MapType::ProgArray;
+        if indexed && self.key_size != 4 {
             return Err(MapDefError::ArrayKeySize(self.map_type, self.key_size));
+        }
+        if self.map_type == MapType::ProgArray && self.value_size != 4 {
+            return Err(MapDefError::ProgArrayValueSize(self.value_size));
         }
         for (what, v) in [
             ("key_size", self.key_size),
@@ -195,7 +211,7 @@ impl MapDef {
                     });
                 }
             }
-            if self.map_type.is_array() {
+            if indexed {
                 let key = u32::from_le_bytes(k[..4].try_into().expect("4 bytes"));
                 if key >= self.max_entries {
                     return Err(MapDefError::IndexOutOfRange {
@@ -235,6 +251,33 @@ mod tests {
         assert_eq!(MapType::Array.kernel_id(), 2);
         assert_eq!(MapType::PercpuArray.kernel_id(), 6);
         assert_eq!(MapType::parse("ringbuf"), None);
+        assert_eq!(
+            MapType::parse("BPF_MAP_TYPE_PROG_ARRAY")
+                .unwrap()
+                .kernel_id(),
+            3
+        );
+    }
+
+    #[test]
+    fn prog_array_sizes_are_four_bytes() {
+        // kernel/bpf/arraymap.c: array_map_alloc_check (key_size 4) and
+        // fd_array_map_alloc_check (value_size 4) refuse with -EINVAL.
+        assert!(MapDef::new(MapType::ProgArray, 4, 4, 2).validate().is_ok());
+        assert_eq!(
+            MapDef::new(MapType::ProgArray, 8, 4, 2).validate(),
+            Err(MapDefError::ArrayKeySize(MapType::ProgArray, 8))
+        );
+        assert_eq!(
+            MapDef::new(MapType::ProgArray, 4, 8, 2).validate(),
+            Err(MapDefError::ProgArrayValueSize(8))
+        );
+        let mut p = MapDef::new(MapType::ProgArray, 4, 4, 2);
+        p.elements.push((vec![2, 0, 0, 0], vec![0; 4]));
+        assert!(matches!(
+            p.validate(),
+            Err(MapDefError::IndexOutOfRange { key: 2, .. })
+        ));
     }
 
     #[test]

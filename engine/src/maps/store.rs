@@ -189,6 +189,18 @@ impl MapState {
         Ok(())
     }
 
+    /// `bpf_tail_call`'s read of a prog_array: the index of the program
+    /// in slot `index` (see `text::SELF_INDEX`), `None` when the slot is
+    /// empty or `index` is not below `max_entries`.
+    pub fn prog_at(&self, index: u32) -> Option<u32> {
+        if self.def.map_type != MapType::ProgArray || index >= self.def.max_entries {
+            return None;
+        }
+        let slot = self.find(&index.to_le_bytes())?;
+        let v = &self.slots[slot].value;
+        Some(u32::from_le_bytes(v.get(..4)?.try_into().ok()?))
+    }
+
     /// The live elements as `(key, value, marks)`, sorted by key.
     pub fn contents(&self) -> Vec<(&[u8], &[u8], &[u8])> {
         let mut out: Vec<_> = self
@@ -262,6 +274,20 @@ mod tests {
         assert_eq!(h.delete(&[1; 4]), Ok(()));
         assert_eq!(h.update(&[2; 4], &[8; 4], BPF_ANY), Ok(()));
         assert_eq!(h.contents().len(), 1);
+    }
+
+    #[test]
+    fn prog_array_slots() {
+        // kernel/bpf/core.c ___bpf_prog_run JMP_TAIL_CALL: an index not
+        // below max_entries or an empty slot has no program.
+        let mut d = MapDef::new(MapType::ProgArray, 4, 4, 3);
+        d.elements.push((1u32.to_le_bytes().to_vec(), vec![0; 4]));
+        let p = MapState::new(&d);
+        assert_eq!(p.prog_at(1), Some(0));
+        assert_eq!(p.prog_at(0), None);
+        assert_eq!(p.prog_at(3), None);
+        assert_eq!(p.prog_at(u32::MAX), None);
+        assert_eq!(p.contents().len(), 1);
     }
 
     #[test]

@@ -9,13 +9,24 @@
 //! 07 00 00 00 = 01 02 03 04
 //! ```
 //!
-//! A header is a map type (`array`, `hash`, `percpu_array`, `lru_hash`)
-//! and `key=`, `value=`, `entries=` (decimal); an element is the key's
-//! hex bytes, `=`, the value's hex bytes. Array keys are the u32 index
-//! little-endian.
+//! A header is a map type (`array`, `hash`, `percpu_array`, `lru_hash`,
+//! `prog_array`) and `key=`, `value=`, `entries=` (decimal); an element
+//! is the key's hex bytes, `=`, the value's hex bytes. Array keys are the
+//! u32 index little-endian.
+//!
+//! A `prog_array` (key and value 4 bytes) holds programs: its element's
+//! value is `self`, the test's own program (a `.data` test has one), so
+//! `00 00 00 00 = self` puts the program in slot 0 for `bpf_tail_call`;
+//! the slots not listed are empty. (The engine keeps `self` as the value
+//! bytes `00 00 00 00`, the index of the test's only program.)
 
 use super::def::{MapDef, MapType};
 use crate::hex::{parse_hex_bytes, to_hex};
+
+/// A `prog_array` element's value: the test's own program.
+pub const SELF: &str = "self";
+/// The program index `self` stands for (a test's only program).
+pub const SELF_INDEX: u32 = 0;
 
 /// A malformed line: its number (as given) and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -93,7 +104,7 @@ pub fn parse_maps(lines: &[(usize, &str)]) -> Result<Vec<MapDef>, MapTextError> 
             return Err(err(
                 line,
                 format!(
-                    "expected a map header (`array|hash|percpu_array|lru_hash key=N value=N entries=N`), found `{}`",
+                    "expected a map header (`array|hash|percpu_array|lru_hash|prog_array key=N value=N entries=N`), found `{}`",
                     text.trim()
                 ),
             ));
@@ -105,7 +116,21 @@ pub fn parse_maps(lines: &[(usize, &str)]) -> Result<Vec<MapDef>, MapTextError> 
             parse_hex_bytes(t)
                 .map_err(|e| err(line, format!("{what}: column {}: {}", e.column, e.kind)))
         };
-        map.elements.push((hex(k, "key")?, hex(v, "value")?));
+        let value = if map.map_type == MapType::ProgArray {
+            if v.trim() != SELF {
+                return Err(err(
+                    line,
+                    format!(
+                        "a prog_array element's value is `{SELF}` (the test's program), not `{}`",
+                        v.trim()
+                    ),
+                ));
+            }
+            SELF_INDEX.to_le_bytes().to_vec()
+        } else {
+            hex(v, "value")?
+        };
+        map.elements.push((hex(k, "key")?, value));
         element_lines.last_mut().expect("a map").push(line);
     }
     if maps.len() > super::def::MAX_MAPS {
@@ -140,7 +165,12 @@ pub fn write_maps(maps: &[MapDef]) -> String {
             m.map_type, m.key_size, m.value_size, m.max_entries
         ));
         for (k, v) in &m.elements {
-            out.push_str(&format!("{} = {}\n", to_hex(k), to_hex(v)));
+            let value = if m.map_type == MapType::ProgArray {
+                SELF.to_string()
+            } else {
+                to_hex(v)
+            };
+            out.push_str(&format!("{} = {value}\n", to_hex(k)));
         }
     }
     out
@@ -166,6 +196,17 @@ mod tests {
     }
 
     #[test]
+    fn prog_array_slots_hold_self() {
+        let text = "prog_array key=4 value=4 entries=4\n02 00 00 00 = self\n";
+        let maps = parse_maps(&numbered(text)).unwrap();
+        assert_eq!(maps[0].map_type, MapType::ProgArray);
+        assert_eq!(maps[0].elements, vec![(vec![2, 0, 0, 0], vec![0; 4])]);
+        let again = write_maps(&maps);
+        assert!(again.ends_with(" = self\n"), "{again}");
+        assert_eq!(parse_maps(&numbered(&again)).unwrap(), maps);
+    }
+
+    #[test]
     fn errors_name_their_line() {
         let e = parse_maps(&numbered("01 = 02\n")).unwrap_err();
         assert_eq!(e.line, 10);
@@ -181,6 +222,14 @@ mod tests {
         assert!(e.reason.contains("key_size must be 4"), "{e}");
         let e = parse_maps(&numbered("hash key=4 value=4 entries=x\n")).unwrap_err();
         assert!(e.reason.contains("decimal"), "{e}");
+        let e = parse_maps(&numbered(
+            "prog_array key=4 value=4 entries=2\n00 00 00 00 = 01 00 00 00\n",
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 11, "{e}");
+        assert!(e.reason.contains("`self`"), "{e}");
+        let e = parse_maps(&numbered("prog_array key=4 value=8 entries=2\n")).unwrap_err();
+        assert!(e.reason.contains("value_size must be 4"), "{e}");
         let many = "hash key=4 value=4 entries=1\n".repeat(65);
         let e = parse_maps(&numbered(&many)).unwrap_err();
         assert_eq!(e.line, 74, "{e}");

@@ -74,6 +74,11 @@ const PATTERNS: &[(&str, RejectClass)] = &[
     ("allowed for CAP_BPF", RejectClass::SubprogramsNeedPrivilege),
     ("too many subprograms", RejectClass::TooManySubprograms),
     ("in subprogs without BTF", RejectClass::SubprogNeedsBtf),
+    ("cannot pass map_type", RejectClass::MapFuncMismatch),
+    (
+        "expected prog array map for tail call",
+        RejectClass::MapFuncMismatch,
+    ),
     ("pointer arithmetic", RejectClass::InvalidPointerArithmetic),
     ("pointer prohibited", RejectClass::InvalidPointerArithmetic),
     (

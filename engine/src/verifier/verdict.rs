@@ -99,6 +99,10 @@ pub enum RejectClass {
     /// allowed in subprogs without BTF` (check_abnormal_return; the engine
     /// models no BTF).
     SubprogNeedsBtf,
+    /// A map the helper may not take (`record_func_map`: `expected prog
+    /// array map for tail call`; `check_map_func_compatibility`: `cannot
+    /// pass map_type %d into func %s#%d`), `EINVAL`.
+    MapFuncMismatch,
     /// Something the kernel accepts or checks against state the engine does
     /// not model (kernel BTF, kfuncs, `may_goto`). The message says what.
     Unsupported,
@@ -141,6 +145,7 @@ impl RejectClass {
         RejectClass::SubprogramsNeedPrivilege,
         RejectClass::TooManySubprograms,
         RejectClass::SubprogNeedsBtf,
+        RejectClass::MapFuncMismatch,
         RejectClass::Unsupported,
     ];
 
@@ -181,6 +186,7 @@ impl RejectClass {
             RejectClass::SubprogramsNeedPrivilege => "subprograms-need-privilege",
             RejectClass::TooManySubprograms => "too-many-subprograms",
             RejectClass::SubprogNeedsBtf => "subprog-needs-btf",
+            RejectClass::MapFuncMismatch => "map-func-mismatch",
             RejectClass::Unsupported => "unsupported",
         }
     }

@@ -156,6 +156,36 @@ fn can_elide_value_nullness(t: MapType) -> bool {
     matches!(t, MapType::Array | MapType::PercpuArray)
 }
 
+/// `bpf_tail_call`'s id.
+const HELPER_TAIL_CALL: i32 = 12;
+
+/// `record_func_map` and `check_map_func_compatibility` (both after the
+/// arguments are checked): `bpf_tail_call` takes only a prog_array, and
+/// a prog_array goes only to `bpf_tail_call`. The messages are the
+/// kernel's (`expected prog array map for tail call` has no newline in
+/// the kernel, so the log runs on into the next line).
+fn map_func_compatibility(pc: usize, def: &MapDef, id: i32, name: &str) -> Result<(), Rejection> {
+    let prog_array = def.map_type == MapType::ProgArray;
+    if id == HELPER_TAIL_CALL && !prog_array {
+        return Err(reject(
+            pc,
+            RejectClass::MapFuncMismatch,
+            "expected prog array map for tail call".to_string(),
+        ));
+    }
+    if prog_array && id != HELPER_TAIL_CALL {
+        return Err(reject(
+            pc,
+            RejectClass::MapFuncMismatch,
+            format!(
+                "cannot pass map_type {} into func {name}#{id}",
+                def.map_type.kernel_id()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `check_helper_call` for helper `id` at `pc` in a program of
 /// `prog_type` with `maps`; `id_gen` is `env->id_gen`.
 pub fn helper_call(
@@ -186,6 +216,15 @@ pub fn helper_call(
             pc,
             RejectClass::UnknownHelper,
             format!("program of this type cannot use helper {name}#{id}"),
+        ));
+    }
+    if proto.id == HELPER_TAIL_CALL && !prog_type.has_packet() {
+        // The engine runs tail calls only for the packet types (the
+        // input model's JIT has none; `syscall` runs as the input model).
+        return Err(reject(
+            pc,
+            RejectClass::Unsupported,
+            format!("helper {name}#{id} is modeled for socket_filter, sched_cls and xdp only"),
         ));
     }
     let mut effect = CallEffect::default();
@@ -302,6 +341,9 @@ pub fn helper_call(
                 check_mem(pc, regno - 1, &p, s.umax as u32, &mut effect, Some(state))?;
             }
         }
+    }
+    if let Some(def) = map {
+        map_func_compatibility(pc, def, proto.id, name)?;
     }
     let ret = match proto.ret {
         RetType::Integer => Reg::unknown(),

@@ -4,12 +4,17 @@
 //! read back after the run. PERCPU_ARRAY maps get the initial value on
 //! every CPU; the run is pinned to CPU 0 ([`on_cpu0`]) and CPU 0's copy
 //! is read back, matching the engine's one CPU.
+//!
+//! A PROG_ARRAY is created empty: its `self` slots can only be filled
+//! with the program's fd, so after the load ([`UserMaps::fill_programs`]).
+//! Its slots are not read back (a slot reads as a program id; see
+//! `crate::map_contents`).
 
 use crate::map_contents::{Element, MapContents};
 use bpfdiff_engine::maps::{MapDef, MapType as EngineMapType};
 use bpfdiff_engine::Insn;
 use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 /// The kernel maps of one program.
 pub struct UserMaps {
@@ -23,6 +28,7 @@ fn kernel_type(t: EngineMapType) -> MapType {
         EngineMapType::Hash => MapType::Hash,
         EngineMapType::PercpuArray => MapType::PercpuArray,
         EngineMapType::LruHash => MapType::LruHash,
+        EngineMapType::ProgArray => MapType::ProgArray,
     }
 }
 
@@ -48,7 +54,13 @@ impl UserMaps {
                 &opts,
             )
             .map_err(|e| format!("map {i}: cannot create a {} map: {e}", d.map_type))?;
-            for (k, v) in &d.elements {
+            // A prog_array's slots get the program after it is loaded.
+            let elements = if d.map_type == EngineMapType::ProgArray {
+                &[][..]
+            } else {
+                &d.elements[..]
+            };
+            for (k, v) in elements {
                 let r = if d.map_type == EngineMapType::PercpuArray {
                     let n = possible_cpus()?;
                     h.update_percpu(k, &vec![v.clone(); n], MapFlags::ANY)
@@ -91,10 +103,32 @@ impl UserMaps {
         Ok(out)
     }
 
-    /// Every map's contents (CPU 0's copy of a per-CPU value).
+    /// Puts the loaded program `prog` into every slot its prog_arrays
+    /// name (`self`; a test has that one program).
+    pub fn fill_programs(&self, prog: BorrowedFd<'_>) -> Result<(), String> {
+        let fd = prog.as_raw_fd() as u32;
+        for (i, (d, h)) in self.defs.iter().zip(&self.handles).enumerate() {
+            if d.map_type != EngineMapType::ProgArray {
+                continue;
+            }
+            for (k, _) in &d.elements {
+                h.update(k, &fd.to_le_bytes(), MapFlags::ANY).map_err(|e| {
+                    format!("map {i}: cannot put the program into slot {k:02x?}: {e}")
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every map's contents (CPU 0's copy of a per-CPU value); a
+    /// prog_array has none (its slots are not compared).
     pub fn read(&self) -> Result<Vec<MapContents>, String> {
         let mut out = Vec::new();
         for (i, (d, h)) in self.defs.iter().zip(&self.handles).enumerate() {
+            if d.map_type == EngineMapType::ProgArray {
+                out.push(MapContents::default());
+                continue;
+            }
             let keys: Vec<Vec<u8>> = if d.map_type.is_array() {
                 (0..d.max_entries)
                     .map(|k| k.to_le_bytes().to_vec())
