@@ -233,12 +233,10 @@ impl DiffHarness {
         let mut no_rules = KnownRules::default();
         let results = diff_many(&mut self.backends, &items, &mut no_rules);
         for (&(k, uninit_stack_read), result) in everywhere.iter().zip(results) {
+            let comparison =
+                discount_undefined_behaviour(&cases[k], uninit_stack_read, result.comparison);
             checks[k] = Some(DiffCheck {
-                comparison: discount_undefined_behaviour(
-                    &cases[k],
-                    uninit_stack_read,
-                    result.comparison,
-                ),
+                comparison: discount_accidental_agreement(&cases[k], &result.outcomes, comparison),
                 outcomes: result.outcomes,
             });
         }
@@ -391,10 +389,7 @@ fn discount_undefined_behaviour(
         if !path_decided(d.aspect) {
             kept.push(d);
         } else if let Some(pc) = address.branch {
-            why.push(format!(
-                "{}: insn {pc} branches on a value that may derive from an address or a helper result; results may differ legitimately",
-                d.backend
-            ));
+            why.push(address_branch_reason(pc));
         } else if d.aspect == Aspect::UnsafeAccepted {
             // Without a branch on an address, the engine's faulting path is
             // one the kernel's verifier had to explore: a real finding.
@@ -420,6 +415,64 @@ fn discount_undefined_behaviour(
         Comparison::Inconclusive { why }
     } else {
         Comparison::Diverge { differences: kept }
+    }
+}
+
+/// Why a case whose control flow may depend on an address or a helper
+/// result (first at `pc`) is inconclusive: the same words whether the
+/// backends happened to agree or not, so that counts by reason do not
+/// depend on the layout either.
+fn address_branch_reason(pc: usize) -> String {
+    format!(
+        "insn {pc} branches on a value that may derive from an address or a helper result; results may differ legitimately, and an agreement is an accident of each backend's layout"
+    )
+}
+
+/// Backends that share the engine's virtual addresses (`MEM_BASE`,
+/// `STACK_TOP`): a program's branch on an address takes the same path in
+/// each of them.
+const ENGINE_LAYOUT: [&str; 2] = ["interp", "jit"];
+
+/// An agreement between the engine and a backend with its own memory
+/// layout (rbpf, the kernels) on a program whose control flow may depend
+/// on an address or a helper result is an accident of that layout, just
+/// as a divergence would be ([`discount_undefined_behaviour`]): whether it
+/// happens changes with the addresses a process gets (ASLR, its earlier
+/// allocations). Such a comparison is inconclusive, so that a campaign's
+/// counts do not depend on where memory happened to lie (a resumed
+/// campaign gives the uninterrupted one's summary). Agreements on verdicts
+/// alone, and among backends of the engine's layout, stay agreements.
+fn discount_accidental_agreement(
+    case: &Case,
+    outcomes: &[Outcome],
+    comparison: Comparison,
+) -> Comparison {
+    let Comparison::Agree { skipped } = comparison else {
+        return comparison;
+    };
+    let ran = |o: &&Outcome| {
+        !o.verdict.is_rejected()
+            && matches!(
+                o.execution,
+                bpfdiff_oracle::Execution::Returned { .. }
+                    | bpfdiff_oracle::Execution::Fault { .. }
+                    | bpfdiff_oracle::Execution::OutOfBudget
+            )
+    };
+    let own_layout = outcomes
+        .iter()
+        .filter(ran)
+        .any(|o| !ENGINE_LAYOUT.contains(&o.backend.as_str()));
+    if !own_layout || outcomes.iter().filter(ran).count() < 2 {
+        return Comparison::Agree { skipped };
+    }
+    match pointer_taint::analyze(&case.program, !case.input.is_empty()).branch {
+        Some(pc) => {
+            let mut why = vec![address_branch_reason(pc)];
+            why.extend(skipped);
+            Comparison::Inconclusive { why }
+        }
+        None => Comparison::Agree { skipped },
     }
 }
 
@@ -878,6 +931,60 @@ mod tests {
             matches!(&c, Comparison::Diverge { differences } if differences.len() == 1),
             "{c:?}"
         );
+    }
+
+    // A resumed campaign must give the uninterrupted one's summary, and a
+    // program that branches on its input's address takes, in rbpf or the
+    // kernel, the path their addresses (ASLR) give: agreeing one run and
+    // not the next. Such an agreement is inconclusive, with the reason a
+    // divergence gets; verdict-only agreements and agreements among the
+    // engine's interpreter and JIT (one layout) stay agreements.
+    #[test]
+    fn an_agreement_on_an_address_dependent_path_is_inconclusive_with_the_same_reason() {
+        let case = Case::new(
+            Program::new(vec![
+                Insn::new(0x16, 1, 0, 1, 0),
+                Insn::new(0xb7, 0, 0, 0, 1),
+                Insn::new(0x95, 0, 0, 0, 0),
+            ]),
+            vec![0; 4],
+        );
+        let ran = |backend: &str| Outcome {
+            backend: backend.into(),
+            verdict: bpfdiff_oracle::Verdict::Accepted,
+            execution: bpfdiff_oracle::Execution::OutOfBudget,
+        };
+        let refused = |backend: &str| Outcome::rejected(backend, 22, "refused", None);
+        let agree = || Comparison::Agree {
+            skipped: Vec::new(),
+        };
+        let c = discount_accidental_agreement(&case, &[ran("interp"), ran("rbpf")], agree());
+        let Comparison::Inconclusive { why } = &c else {
+            panic!("{c:?}")
+        };
+        let diverged = discount_undefined_behaviour(
+            &case,
+            None,
+            Comparison::Diverge {
+                differences: vec![bpfdiff_oracle::Difference {
+                    backend: "rbpf".into(),
+                    aspect: Aspect::R0,
+                    detail: String::new(),
+                    known: None,
+                }],
+            },
+        );
+        assert!(
+            matches!(&diverged, Comparison::Inconclusive { why: w } if w == why),
+            "{diverged:?} vs {why:?}"
+        );
+        for outcomes in [
+            vec![ran("interp"), ran("jit")],
+            vec![refused("interp"), refused("rbpf")],
+        ] {
+            let c = discount_accidental_agreement(&case, &outcomes, agree());
+            assert!(matches!(c, Comparison::Agree { .. }), "{c:?}");
+        }
     }
 
     #[test]
