@@ -57,6 +57,10 @@ pub fn enable() -> Result<(), String> {
                 "{SYSCTL} is already 2 (a bpfdiff killed during a hardened load leaves it so): set it to the value it should have, then run again"
             ));
         }
+        eprintln!(
+            "bpfdiff: kernel-harden sets {SYSCTL} to 2 for each of its loads and writes back {} after each, and on SIGINT/SIGTERM",
+            String::from_utf8_lossy(&original).trim()
+        );
         Ok(Mutex::new(Sysctl { file, original }))
     });
     state.as_ref().map(|_| ()).map_err(Clone::clone)?;

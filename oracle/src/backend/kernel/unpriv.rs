@@ -55,6 +55,10 @@ pub fn enable() -> Result<(), String> {
                     "{SYSCTL} is 1, which only a reboot undoes: no unprivileged BPF on this host"
                 ));
             }
+            eprintln!(
+                "bpfdiff: kernel-unpriv sets {SYSCTL} to 0 for each unprivileged load and run and writes back {} after each, and on SIGINT/SIGTERM",
+                String::from_utf8_lossy(&original).trim()
+            );
             Ok(Mutex::new(Sysctl { file, original }))
         })
         .as_ref()
