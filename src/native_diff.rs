@@ -167,7 +167,33 @@ pub fn kernel_outcome(
     maps: &[MapDef],
     reasons: bool,
 ) -> NativeOutcome {
-    let name = NATIVE_BACKENDS[1];
+    kernel_outcome_as(NATIVE_BACKENDS[1], program, env, maps, reasons)
+}
+
+/// [`kernel_outcome`] for `kernel-harden`: the same loads with the JIT's
+/// constant blinding (`host_harden`, behind its opt-in).
+pub fn hardened_kernel_outcome(
+    program: &Program,
+    env: &RunEnv,
+    maps: &[MapDef],
+    reasons: bool,
+) -> NativeOutcome {
+    use bpfdiff_oracle::backend::kernel::host_harden;
+    let name = bpfdiff_oracle::registry::HOST_HARDEN;
+    if let Err(why) = host_harden::enable() {
+        return Outcome::not_run(name, why).into();
+    }
+    let _hardened = host_harden::HardenedScope::enter();
+    kernel_outcome_as(name, program, env, maps, reasons)
+}
+
+fn kernel_outcome_as(
+    name: &'static str,
+    program: &Program,
+    env: &RunEnv,
+    maps: &[MapDef],
+    reasons: bool,
+) -> NativeOutcome {
     let t = env.prog_type;
     let (user_maps, insns) = if maps.is_empty() {
         (None, program.insns.clone())
@@ -390,6 +416,9 @@ pub fn check(
         .map(|&n| match n {
             "interp" => engine_outcome(program, env, maps),
             "kernel" => kernel_outcome(program, env, maps, reasons),
+            bpfdiff_oracle::registry::HOST_HARDEN => {
+                hardened_kernel_outcome(program, env, maps, reasons)
+            }
             unpriv if is_unpriv_backend(unpriv) => unpriv_outcome(unpriv, program, env, maps),
             other => Outcome::not_run(
                 other,
