@@ -427,6 +427,15 @@ pub enum KnownRulesError {
     },
 }
 
+/// The 1-based line of the rule called `name` in the rules file `text`
+/// (the line naming it; 1 when not found).
+fn rule_line(text: &str, name: &str) -> usize {
+    let needle = format!("\"{name}\"");
+    text.lines()
+        .position(|l| l.contains(&needle))
+        .map_or(1, |i| i + 1)
+}
+
 /// The rules, with a match counter per rule and the names of the sources
 /// they came from (for summaries).
 #[derive(Clone, Debug, Default)]
@@ -494,11 +503,7 @@ impl KnownRules {
             .iter()
             .find(|r| r.backend == KERNEL_BACKEND && r.observed_on.is_empty())
         {
-            let needle = format!("\"{}\"", rule.name);
-            let line = text
-                .lines()
-                .position(|l| l.contains(&needle))
-                .map_or(1, |i| i + 1);
+            let line = rule_line(text, &rule.name);
             return Err(KnownRulesError::KernelRuleWithoutVersion {
                 path: origin.to_string(),
                 line,
@@ -511,11 +516,7 @@ impl KnownRules {
                     || r.fixed_in.is_some()
                     || !r.not_observed_on.is_empty())
         }) {
-            let needle = format!("\"{}\"", rule.name);
-            let line = text
-                .lines()
-                .position(|l| l.contains(&needle))
-                .map_or(1, |i| i + 1);
+            let line = rule_line(text, &rule.name);
             return Err(KnownRulesError::EveryKernelWithLimits {
                 path: origin.to_string(),
                 line,
@@ -535,14 +536,9 @@ impl KnownRules {
                 .chain(rule.program_has.iter().flat_map(|p| &p.rows))
                 .chain(&rule.at_insn);
             if let Some(row) = named.into_iter().find(|n| !exists(n)) {
-                let needle = format!("\"{}\"", rule.name);
-                let line = text
-                    .lines()
-                    .position(|l| l.contains(&needle))
-                    .map_or(1, |i| i + 1);
                 return Err(KnownRulesError::UnknownRow {
                     path: origin.to_string(),
-                    line,
+                    line: rule_line(text, &rule.name),
                     name: rule.name.clone(),
                     row: row.clone(),
                 });

@@ -302,11 +302,17 @@ impl GuestBackend {
     /// [`unpriv::outcome`](crate::backend::kernel::unpriv::outcome), in
     /// the guest, where changing its sysctl harms nothing).
     pub fn run_unprivileged_socket_filter(&mut self, program: &Program, packet: &[u8]) -> Outcome {
+        self.outcome_of(Op::RunUnprivSocket, program, packet)
+    }
+
+    /// Sends a request of `op` for `program` on `input` and reads the
+    /// `Outcome` the guest answers, named after this backend.
+    fn outcome_of(&mut self, op: Op, program: &Program, input: &[u8]) -> Outcome {
         let request = Request {
-            op: Op::RunUnprivSocket,
+            op,
             level: 0,
             program: program.to_bytes(),
-            input: packet.to_vec(),
+            input: input.to_vec(),
         };
         let frame = match self.call(&request) {
             Ok(frame) => frame,
@@ -343,23 +349,7 @@ impl Backend for GuestBackend {
                 "an -unpriv guest runs native socket filters only (--prog-type socket_filter, the packet tiers)",
             );
         }
-        let request = Request {
-            op: Op::Run,
-            level: 0,
-            program: program.to_bytes(),
-            input: input.to_vec(),
-        };
-        let frame = match self.call(&request) {
-            Ok(frame) => frame,
-            Err(outcome) => return *outcome,
-        };
-        match serde_json::from_slice::<Outcome>(&frame) {
-            Ok(mut outcome) => {
-                outcome.backend = self.name.to_string();
-                outcome
-            }
-            Err(e) => Outcome::not_run(self.name, format!("unreadable reply from the guest: {e}")),
-        }
+        self.outcome_of(Op::Run, program, input)
     }
 }
 
