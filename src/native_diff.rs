@@ -229,13 +229,7 @@ fn kernel_outcome_as(
                 Some(log) => reason_from_log(log),
                 None => String::new(),
             };
-            let class = bpfdiff_engine::verifier::RejectClass::from_kernel_message(&reason)
-                .map(|c| c.as_str().to_string());
-            let mut o = Outcome::rejected(name, e.errno, reason, e.log);
-            if let Verdict::Rejected { class: c, .. } = &mut o.verdict {
-                *c = class;
-            }
-            return o.into();
+            return Outcome::rejected_by_kernel(name, e.errno, reason, e.log).into();
         }
     };
     // A prog_array's `self` slots take the program now that it has an fd.

@@ -169,6 +169,25 @@ impl Outcome {
         }
     }
 
+    /// A kernel's refusal: [`Outcome::rejected`] with the error class the
+    /// kernel's message names (`RejectClass::from_kernel_message`), so
+    /// that two refusals compare by class.
+    pub fn rejected_by_kernel(
+        backend: &str,
+        errno: i32,
+        reason: impl Into<String>,
+        log: Option<String>,
+    ) -> Outcome {
+        let reason = reason.into();
+        let class = bpfdiff_engine::verifier::RejectClass::from_kernel_message(&reason)
+            .map(|c| c.as_str().to_string());
+        let mut outcome = Outcome::rejected(backend, errno, reason, log);
+        if let Verdict::Rejected { class: c, .. } = &mut outcome.verdict {
+            *c = class;
+        }
+        outcome
+    }
+
     /// An outcome for a program the backend refused to load.
     pub fn rejected(
         backend: &str,

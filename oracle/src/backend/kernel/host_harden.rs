@@ -15,7 +15,7 @@
 //! The opt-in is the environment variable [`OPT_IN_ENV`] = `1`: without it
 //! the backend runs nothing and says why.
 
-use super::host_sysctl;
+use super::host_sysctl::{self, HostSysctl};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -25,15 +25,8 @@ pub use super::host_sysctl::OPT_IN_ENV;
 /// The sysctl's file.
 const SYSCTL: &str = "/proc/sys/net/core/bpf_jit_harden";
 
-/// The open sysctl and the value found there when the first
-/// `kernel-harden` backend was made.
-struct Sysctl {
-    file: std::fs::File,
-    original: Vec<u8>,
-}
-
 /// Opened once per process (or why it cannot be).
-static SYSCTL_STATE: OnceLock<Result<Mutex<Sysctl>, String>> = OnceLock::new();
+static SYSCTL_STATE: OnceLock<Result<Mutex<HostSysctl>, String>> = OnceLock::new();
 /// True once a `kernel-harden` backend exists: every load then takes the
 /// sysctl's lock.
 static IN_USE: AtomicBool = AtomicBool::new(false);
@@ -51,17 +44,17 @@ pub fn enable() -> Result<(), String> {
         "net.core.bpf_jit_harden (set to 2 for each load, then restored)",
     )?;
     let state = SYSCTL_STATE.get_or_init(|| {
-        let (file, original) = host_sysctl::open(SYSCTL)?;
-        if original.starts_with(b"2") {
+        let sysctl = HostSysctl::open(SYSCTL)?;
+        if sysctl.original().starts_with(b"2") {
             return Err(format!(
                 "{SYSCTL} is already 2 (a bpfdiff killed during a hardened load leaves it so): set it to the value it should have, then run again"
             ));
         }
         eprintln!(
             "bpfdiff: kernel-harden sets {SYSCTL} to 2 for each of its loads and writes back {} after each, and on SIGINT/SIGTERM",
-            String::from_utf8_lossy(&original).trim()
+            String::from_utf8_lossy(sysctl.original()).trim()
         );
-        Ok(Mutex::new(Sysctl { file, original }))
+        Ok(Mutex::new(sysctl))
     });
     state.as_ref().map(|_| ()).map_err(Clone::clone)?;
     IN_USE.store(true, Ordering::SeqCst);
@@ -102,10 +95,9 @@ pub fn around_load<T>(load: impl FnOnce() -> T) -> T {
     if !HARDENED.with(Cell::get) {
         return load();
     }
-    let original = sysctl.original.clone();
-    host_sysctl::write(&mut sysctl.file, b"2\n");
+    sysctl.set(b"2\n");
     let out = load();
-    host_sysctl::write(&mut sysctl.file, &original);
+    sysctl.restore();
     out
 }
 

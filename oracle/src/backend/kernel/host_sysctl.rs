@@ -42,38 +42,60 @@ pub fn opted_in(backend: &str, what: &str) -> Result<(), String> {
     }
 }
 
-/// Opens the sysctl at `path` for reading and writing, reads its value,
-/// and registers both for the signal handlers (installed on first use).
-pub fn open(path: &str) -> Result<(std::fs::File, Vec<u8>), String> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| format!("{path}: {e}"))?;
-    let mut original = Vec::new();
-    file.read_to_end(&mut original)
-        .map_err(|e| format!("{path}: {e}"))?;
-    if original.is_empty() || original.len() > VALUE_MAX {
-        return Err(format!("{path}: unexpected value {original:?}"));
-    }
-    let slot = USED.fetch_add(1, Ordering::SeqCst);
-    if slot >= SLOTS {
-        return Err(format!(
-            "{path}: more host sysctls than the signal handler keeps"
-        ));
-    }
-    for (cell, &b) in VALUES[slot].iter().zip(&original) {
-        cell.store(b, Ordering::SeqCst);
-    }
-    LENS[slot].store(original.len(), Ordering::SeqCst);
-    FDS[slot].store(file.as_raw_fd(), Ordering::SeqCst);
-    HANDLERS.call_once(install_signal_handlers);
-    Ok((file, original))
+/// A host sysctl opened for writing, with the value it had when opened.
+pub struct HostSysctl {
+    file: std::fs::File,
+    original: Vec<u8>,
 }
 
-/// Writes `value` to the sysctl (from the start of the file). A failed
-/// write is a broken host; what runs then runs as the setting is.
-pub fn write(file: &mut std::fs::File, value: &[u8]) {
+impl HostSysctl {
+    /// Opens the sysctl at `path`, reads its value, and registers both for
+    /// the signal handlers (installed on first use).
+    pub fn open(path: &str) -> Result<HostSysctl, String> {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| format!("{path}: {e}"))?;
+        let mut original = Vec::new();
+        file.read_to_end(&mut original)
+            .map_err(|e| format!("{path}: {e}"))?;
+        if original.is_empty() || original.len() > VALUE_MAX {
+            return Err(format!("{path}: unexpected value {original:?}"));
+        }
+        let slot = USED.fetch_add(1, Ordering::SeqCst);
+        if slot >= SLOTS {
+            return Err(format!(
+                "{path}: more host sysctls than the signal handler keeps"
+            ));
+        }
+        for (cell, &b) in VALUES[slot].iter().zip(&original) {
+            cell.store(b, Ordering::SeqCst);
+        }
+        LENS[slot].store(original.len(), Ordering::SeqCst);
+        FDS[slot].store(file.as_raw_fd(), Ordering::SeqCst);
+        HANDLERS.call_once(install_signal_handlers);
+        Ok(HostSysctl { file, original })
+    }
+
+    /// The value found when it was opened (`0\n`, `2\n`, ...).
+    pub fn original(&self) -> &[u8] {
+        &self.original
+    }
+
+    /// Writes `value` (from the start of the file). A failed write is a
+    /// broken host; what runs then runs as the setting is.
+    pub fn set(&mut self, value: &[u8]) {
+        write_value(&mut self.file, value);
+    }
+
+    /// Writes the original value back.
+    pub fn restore(&mut self) {
+        write_value(&mut self.file, &self.original);
+    }
+}
+
+fn write_value(file: &mut std::fs::File, value: &[u8]) {
     let _ = file.rewind().and_then(|_| file.write_all(value));
 }
 

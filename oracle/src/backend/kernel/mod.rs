@@ -31,7 +31,6 @@ pub use loader::{errno_name, reason_from_log};
 use super::{Backend, Capabilities, Checking};
 use crate::outcome::{Execution, Outcome, Value, Verdict};
 use bpfdiff_engine::interp::{ExecResult, FaultKind, Interpreter, DEFAULT_BUDGET};
-use bpfdiff_engine::verifier::RejectClass;
 use bpfdiff_engine::Program;
 use memory_maps::MemoryMaps;
 use std::sync::Once;
@@ -263,13 +262,7 @@ impl Backend for KernelBackend {
             Ok(prog) => prog,
             Err(e) => {
                 let (reason, log) = self.rejection(&insns, input.len(), e.errno);
-                let class =
-                    RejectClass::from_kernel_message(&reason).map(|c| c.as_str().to_string());
-                let mut outcome = Outcome::rejected(name, e.errno, reason, log);
-                if let Verdict::Rejected { class: c, .. } = &mut outcome.verdict {
-                    *c = class;
-                }
-                return outcome;
+                return Outcome::rejected_by_kernel(name, e.errno, reason, log);
             }
         };
         let withheld = match &engine_verdict {

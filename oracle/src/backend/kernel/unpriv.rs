@@ -14,7 +14,7 @@
 //! calls (it was forked from a threaded process): every buffer is prepared
 //! before the fork, and the results come back through a shared mapping.
 
-use super::host_sysctl;
+use super::host_sysctl::{self, HostSysctl};
 use bpfdiff_engine::Insn;
 use std::sync::{Mutex, OnceLock};
 
@@ -32,12 +32,7 @@ const LOG_SIZE: usize = 1 << 20;
 /// Room for the packet after the run.
 const DATA_OUT_SIZE: usize = 1 << 16;
 
-struct Sysctl {
-    file: std::fs::File,
-    original: Vec<u8>,
-}
-
-static STATE: OnceLock<Result<Mutex<Sysctl>, String>> = OnceLock::new();
+static STATE: OnceLock<Result<Mutex<HostSysctl>, String>> = OnceLock::new();
 
 /// Makes unprivileged runs possible in this process: the opt-in, and a
 /// sysctl that root may change. The error says why `kernel-unpriv` cannot
@@ -49,17 +44,17 @@ pub fn enable() -> Result<(), String> {
     )?;
     STATE
         .get_or_init(|| {
-            let (file, original) = host_sysctl::open(SYSCTL)?;
-            if original.starts_with(b"1") {
+            let sysctl = HostSysctl::open(SYSCTL)?;
+            if sysctl.original().starts_with(b"1") {
                 return Err(format!(
                     "{SYSCTL} is 1, which only a reboot undoes: no unprivileged BPF on this host"
                 ));
             }
             eprintln!(
                 "bpfdiff: kernel-unpriv sets {SYSCTL} to 0 for each unprivileged load and run and writes back {} after each, and on SIGINT/SIGTERM",
-                String::from_utf8_lossy(&original).trim()
+                String::from_utf8_lossy(sysctl.original()).trim()
             );
-            Ok(Mutex::new(Sysctl { file, original }))
+            Ok(Mutex::new(sysctl))
         })
         .as_ref()
         .map(|_| ())
@@ -225,7 +220,7 @@ pub fn load_and_run(insns: &[Insn], packet: &[u8]) -> Result<UnprivOutcome, Stri
     test.data_out = data_out as u64;
     test.repeat = 1;
     let mut sysctl = lock.lock().unwrap_or_else(|e| e.into_inner());
-    host_sysctl::write(&mut sysctl.file, b"0\n");
+    sysctl.set(b"0\n");
     // SAFETY: fork; the child below makes only system calls on memory
     // prepared before the fork, then `_exit`s.
     let pid = unsafe { libc::fork() };
@@ -292,8 +287,7 @@ pub fn load_and_run(insns: &[Insn], packet: &[u8]) -> Result<UnprivOutcome, Stri
     } else {
         Err(format!("fork: {}", std::io::Error::last_os_error()))
     };
-    let original = sysctl.original.clone();
-    host_sysctl::write(&mut sysctl.file, &original);
+    sysctl.restore();
     drop(sysctl);
     let status = waited?;
     // SAFETY: the child has exited; the mapping holds what it wrote.
@@ -344,13 +338,7 @@ pub fn outcome(backend: &str, insns: &[Insn], packet: &[u8]) -> crate::Outcome {
         Err(why) => return Outcome::not_run(backend, why),
         Ok(UnprivOutcome::Refused { errno, log }) => {
             let reason = super::reason_from_log(&log);
-            let class = bpfdiff_engine::verifier::RejectClass::from_kernel_message(&reason)
-                .map(|c| c.as_str().to_string());
-            let mut o = Outcome::rejected(backend, errno, reason, Some(log));
-            if let Verdict::Rejected { class: c, .. } = &mut o.verdict {
-                *c = class;
-            }
-            return o;
+            return Outcome::rejected_by_kernel(backend, errno, reason, Some(log));
         }
         Ok(UnprivOutcome::RunFailed(errno)) => Execution::Fault {
             kind: "other".to_string(),
