@@ -46,7 +46,8 @@ use bpfdiff_engine::Program;
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
 use bpfdiff_oracle::registry::{self, RegistryError};
 use bpfdiff_oracle::{
-    diff_many, diff_where, Aspect, Backend, Checking, Comparison, DiffItem, KnownRules, Outcome,
+    diff_many, diff_where, Aspect, Backend, Checking, Comparison, DiffItem, EngineRun, KnownRules,
+    Outcome,
 };
 use std::cell::RefCell;
 use std::fmt;
@@ -213,23 +214,25 @@ impl DiffHarness {
         let mut checks: Vec<Option<DiffCheck>> = Vec::with_capacity(cases.len());
         // (index in `cases`, the engine's first read of unwritten stack)
         let mut everywhere: Vec<(usize, Option<usize>)> = Vec::new();
+        let mut items: Vec<DiffItem<'_>> = Vec::new();
         for (k, case) in cases.iter().enumerate() {
             match self.screen(case) {
                 Screened::Done(check) => checks.push(Some(check)),
-                Screened::Everywhere { uninit_stack_read } => {
+                Screened::Everywhere {
+                    uninit_stack_read,
+                    engine_run,
+                } => {
                     checks.push(None);
                     everywhere.push((k, uninit_stack_read));
+                    items.push(DiffItem {
+                        program: &case.program,
+                        input: &case.input,
+                        uninit_stack_read,
+                        engine_run,
+                    });
                 }
             }
         }
-        let items: Vec<DiffItem<'_>> = everywhere
-            .iter()
-            .map(|&(k, uninit_stack_read)| DiffItem {
-                program: &cases[k].program,
-                input: &cases[k].input,
-                uninit_stack_read,
-            })
-            .collect();
         let mut no_rules = KnownRules::default();
         let results = diff_many(&mut self.backends, &items, &mut no_rules);
         for (&(k, uninit_stack_read), result) in everywhere.iter().zip(results) {
@@ -256,6 +259,7 @@ impl DiffHarness {
         let Ok(vm) = Interpreter::new(&case.program) else {
             return Screened::Everywhere {
                 uninit_stack_read: None,
+                engine_run: None,
             };
         };
         let mut mem = case.input.clone();
@@ -274,9 +278,14 @@ impl DiffHarness {
             });
         }
         // The run ended within DIFF_BUDGET, so a run with the default
-        // (larger) budget reports the same first unwritten-stack read.
+        // (larger) budget reports the same first unwritten-stack read, and
+        // the `interp` backend's run would be this one.
         Screened::Everywhere {
             uninit_stack_read: run.uninit_stack_read,
+            engine_run: Some(EngineRun {
+                execution: run,
+                memory: mem,
+            }),
         }
     }
 }
@@ -286,8 +295,11 @@ enum Screened {
     /// Checked already.
     Done(DiffCheck),
     /// To be run on every backend; the engine's first read of unwritten
-    /// stack.
-    Everywhere { uninit_stack_read: Option<usize> },
+    /// stack, and its run when it made one.
+    Everywhere {
+        uninit_stack_read: Option<usize>,
+        engine_run: Option<EngineRun>,
+    },
 }
 
 impl DiffHarness {

@@ -7,6 +7,13 @@ use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's allocator: a campaign allocates and frees
+/// small vectors for every program on every thread, and frees on the fold
+/// thread what the workers allocated; with glibc's arenas that was about a
+/// fifth of its time (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     if let Some(code) = bpfdiff::worker_hook::serve_if_asked() {
         return code;

@@ -710,21 +710,61 @@ pub fn rows_for_mnemonic(mnemonic: &str) -> impl Iterator<Item = &'static Opcode
 }
 
 /// The row for an operation in a class with a given source and selector.
+///
+/// Generators call this for nearly every instruction they emit, so it reads
+/// an index of [`OPCODES`] built on first use rather than scanning the
+/// table; the first row in table order wins, as a scan would give.
 pub fn find(
     class: Class,
     operation: Operation,
     source: Source,
     size: Option<Size>,
 ) -> Option<&'static OpcodeRow> {
-    OPCODES.iter().find(|r| {
-        r.class == class && r.operation == operation && r.source == source && r.size == size
-    })
+    // The four fields packed into one number; the index is sorted by it.
+    fn key(class: Class, operation: Operation, source: Source, size: Option<Size>) -> u32 {
+        let size = size.map_or(0, |s| s as u32 + 1);
+        (class as u32) << 24 | (operation as u32) << 16 | (source as u32) << 8 | size
+    }
+    static INDEX: std::sync::OnceLock<Vec<(u32, &'static OpcodeRow)>> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut index: Vec<(u32, &'static OpcodeRow)> = OPCODES
+            .iter()
+            .map(|r| (key(r.class, r.operation, r.source, r.size), r))
+            .collect();
+        // Stable: among rows with one key, the first in table order stays
+        // first, and `dedup` keeps it.
+        index.sort_by_key(|&(k, _)| k);
+        index.dedup_by_key(|&mut (k, _)| k);
+        index
+    });
+    let wanted = key(class, operation, source, size);
+    index
+        .binary_search_by_key(&wanted, |&(k, _)| k)
+        .ok()
+        .map(|i| index[i].1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn find_gives_the_first_matching_row_of_the_table() {
+        for row in OPCODES {
+            let first = OPCODES
+                .iter()
+                .find(|r| {
+                    r.class == row.class
+                        && r.operation == row.operation
+                        && r.source == row.source
+                        && r.size == row.size
+                })
+                .unwrap();
+            let found = find(row.class, row.operation, row.source, row.size).unwrap();
+            assert!(std::ptr::eq(found, first), "{row:?}");
+        }
+    }
 
     #[test]
     fn rows_are_unique_and_consistent() {

@@ -69,6 +69,15 @@ pub trait Backend {
             .collect()
     }
 
+    /// For the engine's own interpreter: its instruction budget. A run of
+    /// the same program and input that the caller already made with the
+    /// engine's interpreter, and that ended within this budget, is then
+    /// this backend's outcome ([`crate::DiffItem::engine_run`]) and is not
+    /// made again. Every other backend gives `None`.
+    fn engine_interpreter_budget(&self) -> Option<u64> {
+        None
+    }
+
     /// Drops whatever state earlier runs may have left behind, so that the
     /// next run starts as the first did (rbpf's worker gets a fresh
     /// process). Backends that keep no state between runs do nothing.

@@ -69,7 +69,7 @@ pub fn diff_where(
 }
 
 /// One program for [`diff_many`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct DiffItem<'a> {
     /// The program.
     pub program: &'a Program,
@@ -79,6 +79,40 @@ pub struct DiffItem<'a> {
     /// the engine's interpreter (default budget) reports it; the caller
     /// has usually just run it.
     pub uninit_stack_read: Option<usize>,
+    /// The engine interpreter's run of this program and input, when the
+    /// caller has made it and it ended (returned or faulted) rather than
+    /// running out of its budget: the `interp` backend's outcome is built
+    /// from it instead of running the program again.
+    pub engine_run: Option<EngineRun>,
+}
+
+/// A finished run of the engine's interpreter, kept to stand for the
+/// `interp` backend's run of the same program and input.
+#[derive(Clone, Debug)]
+pub struct EngineRun {
+    /// How the run went.
+    pub execution: bpfdiff_engine::interp::Execution,
+    /// The input memory after the run.
+    pub memory: Vec<u8>,
+}
+
+impl EngineRun {
+    /// The outcome a backend named `backend` with `budget` instructions
+    /// would give, when this run is what it would do: the run ended within
+    /// the budget, so a run with that budget ends the same way.
+    fn outcome_within(&self, backend: &str, budget: u64) -> Option<Outcome> {
+        let ended = !matches!(
+            self.execution.result,
+            bpfdiff_engine::interp::ExecResult::OutOfBudget
+        );
+        (ended && self.execution.insns_executed <= budget).then(|| {
+            backend::interp::engine_outcome(
+                backend,
+                Ok(self.execution.clone()),
+                self.memory.clone(),
+            )
+        })
+    }
 }
 
 /// [`diff`] for several programs: each backend runs all of them
@@ -94,7 +128,19 @@ pub fn diff_many(
     let caps: Vec<Capabilities> = backends.iter().map(|b| b.capabilities()).collect();
     let mut per_backend: Vec<std::vec::IntoIter<Outcome>> = backends
         .iter_mut()
-        .map(|b| b.run_many(&runs).into_iter())
+        .map(|b| match b.engine_interpreter_budget() {
+            Some(budget) => items
+                .iter()
+                .map(|item| {
+                    item.engine_run
+                        .as_ref()
+                        .and_then(|r| r.outcome_within(b.name(), budget))
+                        .unwrap_or_else(|| b.run(item.program, item.input))
+                })
+                .collect::<Vec<Outcome>>()
+                .into_iter(),
+            None => b.run_many(&runs).into_iter(),
+        })
         .collect();
     items
         .iter()

@@ -39,6 +39,8 @@ use super::{Case, Knobs};
 use arbitrary::{Result, Unstructured};
 use bpfdiff_engine::opcode::{self, Class, Group, OpcodeRow, Operation, Size, Source};
 use bpfdiff_engine::Instruction;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Stack bytes the whole call chain may use: 512 less the wrapper's frame
 /// (which the kernel rounds up to 32 bytes).
@@ -105,6 +107,26 @@ fn sel(opcode: u8, src: u8, off: i16, imm: i32) -> &'static OpcodeRow {
 }
 
 impl Ops {
+    /// The operations for `knobs`, built once per thread and knobs: a
+    /// campaign asks for the same knobs for every case, and building the
+    /// lists costs as much as generating a program.
+    fn cached(knobs: &Knobs) -> Rc<Ops> {
+        thread_local! {
+            static LAST: RefCell<Option<(Knobs, Rc<Ops>)>> = const { RefCell::new(None) };
+        }
+        LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            match &*last {
+                Some((k, ops)) if k == knobs => ops.clone(),
+                _ => {
+                    let ops = Rc::new(Ops::new(knobs));
+                    *last = Some((knobs.clone(), ops.clone()));
+                    ops
+                }
+            }
+        })
+    }
+
     fn new(knobs: &Knobs) -> Ops {
         let rows: Vec<&'static OpcodeRow> = knobs
             .rows()
@@ -189,7 +211,7 @@ const CALLER_SAVED: u16 = 0b11_1110;
 
 struct Gen<'a, 'b> {
     u: &'a mut Unstructured<'b>,
-    ops: Ops,
+    ops: Rc<Ops>,
     knobs: &'a Knobs,
     input_len: usize,
     specs: Vec<FuncSpec>,
@@ -217,11 +239,16 @@ impl<'a, 'b> Gen<'a, 'b> {
     }
 
     fn pick_reg(&mut self, mask: u16) -> Result<Option<u8>> {
-        let regs: Vec<u8> = (0..=10).filter(|&r| mask & bit(r) != 0).collect();
-        if regs.is_empty() {
+        let mut regs = [0u8; 11];
+        let mut n = 0;
+        for r in (0..=10).filter(|&r| mask & bit(r) != 0) {
+            regs[n] = r;
+            n += 1;
+        }
+        if n == 0 {
             return Ok(None);
         }
-        Ok(Some(*self.u.choose(&regs)?))
+        Ok(Some(*self.u.choose(&regs[..n])?))
     }
 
     /// A register holding an initialised scalar (there always is one after
@@ -941,7 +968,7 @@ fn frame_cost(stack: i16) -> usize {
 
 /// Generates a verifier-aware case.
 pub fn generate(knobs: &Knobs, u: &mut Unstructured) -> Result<Case> {
-    let ops = Ops::new(knobs);
+    let ops = Ops::cached(knobs);
     let input_len = match u.int_in_range(0u8..=7)? {
         0 => 0,
         _ => u.int_in_range(knobs.input_len.clone())?,

@@ -90,4 +90,8 @@ impl Backend for InterpBackend {
         let run = Interpreter::new(program).map(|vm| vm.run(&mut mem, self.budget));
         engine_outcome(self.name(), run, mem)
     }
+
+    fn engine_interpreter_budget(&self) -> Option<u64> {
+        Some(self.budget)
+    }
 }
