@@ -62,13 +62,15 @@ pub(super) const ANY: TagSet = {
 /// one tag of each).
 fn combine(a: TagSet, b: TagSet) -> TagSet {
     let mut out = 0;
-    for x in 0..16 {
-        if a & (1 << x) != 0 {
-            for y in 0..16 {
-                if b & (1 << y) != 0 {
-                    out |= 1 << (x | y);
-                }
-            }
+    let mut xs = a;
+    while xs != 0 {
+        let x = xs.trailing_zeros();
+        xs &= xs - 1;
+        let mut ys = b;
+        while ys != 0 {
+            let y = ys.trailing_zeros();
+            ys &= ys - 1;
+            out |= 1 << (x | y);
         }
     }
     out
@@ -278,6 +280,37 @@ mod tests {
     fn tags(insns: &[Insn]) -> Vec<Tags> {
         let a = Analysis::new(&Program::new(insns.to_vec())).unwrap();
         analyse(&a.insns, &a.targets, a.slots, a.has_callx)
+    }
+
+    #[test]
+    fn combine_is_the_set_of_unions_of_one_tag_of_each() {
+        let spec = |a: TagSet, b: TagSet| {
+            let mut out = 0;
+            for x in 0..16 {
+                for y in 0..16 {
+                    if a & (1 << x) != 0 && b & (1 << y) != 0 {
+                        out |= 1 << (x | y);
+                    }
+                }
+            }
+            out
+        };
+        let sets = [
+            0,
+            NUMBER,
+            only(INPUT),
+            only(STACK),
+            only(OPAQUE),
+            ANY,
+            0x8421,
+            0x00ff,
+            0xffff,
+        ];
+        for a in sets {
+            for b in sets {
+                assert_eq!(combine(a, b), spec(a, b), "{a:#x} {b:#x}");
+            }
+        }
     }
 
     #[test]
