@@ -142,17 +142,18 @@ fn step(ins: &Instruction, t: &Tags, memory: TagSet) -> Tags {
 }
 
 /// Joins `t` into the state before slot `pc` (an instruction start, per
-/// `index_of`); queues the instruction when its state grew.
+/// `index_of`); marks the instruction pending when its state grew and
+/// returns its index then.
 fn join(
     before: &mut [Option<Tags>],
-    work: &mut Vec<usize>,
+    pending: &mut [bool],
     index_of: &[usize],
     pc: usize,
     t: Tags,
-) {
+) -> Option<usize> {
     let j = index_of[pc];
     if j == usize::MAX {
-        return;
+        return None;
     }
     let grown = match &mut before[pc] {
         Some(old) => {
@@ -168,9 +169,8 @@ fn join(
             true
         }
     };
-    if grown {
-        work.push(j);
-    }
+    pending[j] |= grown;
+    grown.then_some(j)
 }
 
 /// The tag a store (or atomic) `ins` can give the memory bytes it writes,
@@ -237,34 +237,49 @@ fn flow(
     for (j, (pc, _)) in insns.iter().enumerate() {
         index_of[*pc] = j;
     }
-    let mut work = vec![0usize];
+    // Pending instructions are stepped in program order, sweep after
+    // sweep: a state that grows along forward edges is then complete before
+    // its instruction is stepped, and only a backward edge (a loop) asks
+    // for another sweep. The least fixed point does not depend on the
+    // order; this one steps most instructions once.
+    let mut pending = vec![false; insns.len()];
+    pending[0] = true;
     before[insns[0].0] = Some(entry());
-    while let Some(j) = work.pop() {
-        let (pc, ins) = &insns[j];
-        let t = before[*pc].expect("a queued instruction has a state");
-        let after = step(ins, &t, memory);
-        let next = pc + ins.slots();
-        let op = ins.row.operation;
-        if let Target::Valid(target) = targets[j] {
-            match op {
-                O::CallLocal => {
-                    // The callee starts with the caller's registers and a
-                    // new frame in r10.
-                    let mut callee = t;
-                    callee[10] = only(STACK);
-                    join(&mut before, &mut work, &index_of, target, callee);
-                }
-                O::LdFunc => {}
-                _ => join(&mut before, &mut work, &index_of, target, after),
+    let mut again = true;
+    while again {
+        again = false;
+        for j in 0..insns.len() {
+            if !std::mem::take(&mut pending[j]) {
+                continue;
             }
-        }
-        let continues = match op {
-            O::Exit => false,
-            O::Ja => false,
-            _ => falls_through(ins),
-        };
-        if continues && next < slots {
-            join(&mut before, &mut work, &index_of, next, after);
+            let (pc, ins) = &insns[j];
+            let t = before[*pc].expect("a pending instruction has a state");
+            let after = step(ins, &t, memory);
+            let next = pc + ins.slots();
+            let op = ins.row.operation;
+            let mut queued = [None, None];
+            if let Target::Valid(target) = targets[j] {
+                queued[0] = match op {
+                    O::CallLocal => {
+                        // The callee starts with the caller's registers and
+                        // a new frame in r10.
+                        let mut callee = t;
+                        callee[10] = only(STACK);
+                        join(&mut before, &mut pending, &index_of, target, callee)
+                    }
+                    O::LdFunc => None,
+                    _ => join(&mut before, &mut pending, &index_of, target, after),
+                };
+            }
+            let continues = match op {
+                O::Exit => false,
+                O::Ja => false,
+                _ => falls_through(ins),
+            };
+            if continues && next < slots {
+                queued[1] = join(&mut before, &mut pending, &index_of, next, after);
+            }
+            again |= queued.into_iter().flatten().any(|k| k <= j);
         }
     }
     before
