@@ -1079,6 +1079,41 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzz_budget_ends_endless_programs_alike_and_screens_them_out_of_diff() {
+        // r0 = 0; r0 += 1; goto -2: endless.
+        let endless = Case::new(
+            Program::new(vec![
+                Insn::new(0xb7, 0, 0, 0, 0),
+                Insn::new(0x07, 0, 0, 0, 1),
+                Insn::new(0x05, 0, 0, -2, 0),
+            ]),
+            vec![],
+        );
+        let vm = Interpreter::new(&endless.program).unwrap();
+        let jit = JitProgram::compile(&endless.program, Mode::Checked).unwrap();
+        let (ei, ej) = (vm.run(&mut [], FUZZ_BUDGET), jit.run(&mut [], FUZZ_BUDGET));
+        assert_eq!(ei.result, ExecResult::OutOfBudget);
+        assert_eq!(ej.result, ExecResult::OutOfBudget);
+        assert_eq!(ei.insns_executed, ej.insns_executed);
+        assert!(interp_vs_jit_with_budget(&endless, FUZZ_BUDGET).is_ok());
+
+        let harness = DiffHarness::new(&["interp".to_string()], KnownRules::default(), false)
+            .expect("the interpreter backend");
+        assert!(fuzz_screen_out(&harness, &endless));
+        let short = Case::new(
+            Program::new(vec![
+                Insn::new(0xb7, 0, 0, 0, 7),
+                Insn::new(0x95, 0, 0, 0, 0),
+            ]),
+            vec![],
+        );
+        assert!(!fuzz_screen_out(&harness, &short));
+        // Undecodable programs go to the harness, which reports them.
+        let undecodable = Case::new(Program::new(vec![Insn::new(0xff, 0, 0, 0, 0)]), vec![]);
+        assert!(!fuzz_screen_out(&harness, &undecodable));
+    }
+
+    #[test]
     fn parsers_survive_garbage() {
         check_parsers(b"-- asm\nmov %r0, \n-- result\n0x\n\xff\xfe");
         check_parsers(&[0x18, 0, 0, 0, 0, 0, 0, 0, 0x95]);
