@@ -57,11 +57,15 @@ if [ "$target" = diff ]; then
     # serves it (the fuzz binary could, but ASan would change its crashes).
     cargo build --release --bin bpfdiff
     export BPFDIFF_WORKER="${BPFDIFF_WORKER:-$root/target/release/bpfdiff}"
-    # Cases reach rbpf only if the engine ends them within 100,000 insns,
-    # so rbpf needs milliseconds; a hang costs this much.
+    # Cases reach rbpf only if the engine ends them within FUZZ_BUDGET
+    # (4,096) insns, so rbpf needs milliseconds; a hang costs this much.
     export BPFDIFF_WORKER_TIMEOUT_MS="${BPFDIFF_WORKER_TIMEOUT_MS:-250}"
 fi
-export BPFDIFF_KNOWN="${BPFDIFF_KNOWN:-$root/corpus/known-divergences.json}"
+# The fuzz binaries have corpus/known-divergences.json built in (cargo fuzz
+# rebuilds them when it changes); BPFDIFF_KNOWN adds an extra rules file.
+# Naming the built-in file again would load every rule twice: each known
+# difference would then match two rules and be recorded as ambiguous, at a
+# cost on every diverging case.
 
 sanitizer=()
 if [ -n "${FUZZ_SANITIZER:-}" ]; then

@@ -62,9 +62,27 @@ pub const DEFAULT_DIFF_BACKENDS: [&str; 3] = ["interp", "rbpf", "rbpf-jit"];
 /// `none`); see [`crate::known_rules`].
 pub use crate::known_rules::KNOWN_ENV;
 
-/// Instruction budget of the `interp_vs_jit` target (both sides count the
-/// same way, so a smaller budget only makes endless programs cheaper).
+/// Instruction budget of [`check_interp_vs_jit`] (regression replays);
+/// both sides count the same way.
 pub const INTERP_VS_JIT_BUDGET: u64 = 100_000;
+
+/// Instruction budget of the `interp_vs_jit` and `diff` fuzz targets
+/// ([`fuzz_interp_vs_jit`], [`fuzz_diff`]): campaigns and replays keep
+/// [`DIFF_BUDGET`].
+///
+/// Under cargo-fuzz's build every instruction the interpreter dispatches
+/// costs coverage and compare callbacks, so a program that loops until a
+/// 100,000-instruction budget took about a millisecond, most of a run's
+/// time, while the programs of the committed corpora that end at all end
+/// within 512 instructions (docs/fuzzing.md, "Fuzz target speed"). With
+/// this budget endless programs cost 25 times less. They are still
+/// compared: in `interp_vs_jit` the interpreter and the JIT must both run
+/// out of it after the same count, with the same registers' effects on
+/// memory; in `diff` a program that runs out of it is inconclusive and not
+/// sent to rbpf, as past [`DIFF_BUDGET`] in campaigns. What is lost is the
+/// comparison of programs that end after between this many and
+/// [`DIFF_BUDGET`] instructions, which campaigns still make.
+pub const FUZZ_BUDGET: u64 = 4_096;
 
 /// Programs that run longer than this on the engine are not sent to the
 /// other backends: every backend run repeats the engine's run (for host
@@ -697,12 +715,38 @@ thread_local! {
 }
 
 /// The `diff` target: panics (a libFuzzer crash) on a new divergence.
+///
+/// A program the engine runs past [`FUZZ_BUDGET`] is inconclusive and goes
+/// to no other backend (see [`fuzz_screen_out`]).
 pub fn fuzz_diff(data: &[u8]) {
     let case = Case::from_fuzz_bytes(data, knobs());
-    let check = with_harness(&DIFF, DiffHarness::from_env, |h| h.check(&case));
-    if let Some(finding) = diff_finding(&case, &check) {
+    let check = with_harness(&DIFF, DiffHarness::from_env, |h| {
+        (!fuzz_screen_out(h, &case)).then(|| h.check(&case))
+    });
+    if let Some(finding) = check.and_then(|check| diff_finding(&case, &check)) {
         panic!("{finding}");
     }
+}
+
+/// True when the `diff` target leaves `case` out: an input-model program
+/// the engine runs past [`FUZZ_BUDGET`], as [`DiffHarness::check`] leaves
+/// out one that runs past [`DIFF_BUDGET`]. Not when a verdict-only backend
+/// (the engine's verifier) is selected: the harness then compares the
+/// verdicts of long programs, and is given every case.
+fn fuzz_screen_out(harness: &DiffHarness, case: &Case) -> bool {
+    if case.prog_type != ProgType::Input
+        || harness
+            .backends
+            .iter()
+            .any(|b| b.capabilities().checking == Checking::VerdictOnly)
+    {
+        return false;
+    }
+    let Ok(vm) = Interpreter::new(&case.program) else {
+        return false;
+    };
+    let mut mem = case.input.clone();
+    vm.run(&mut mem, FUZZ_BUDGET).result == ExecResult::OutOfBudget
 }
 
 /// The `kernel` target's harness: the engine and the kernel.
@@ -731,8 +775,15 @@ pub fn fuzz_kernel(data: &[u8]) {
     }
 }
 
-/// The engine's interpreter against its JIT (checked mode) on one case.
+/// The engine's interpreter against its JIT (checked mode) on one case,
+/// each with [`INTERP_VS_JIT_BUDGET`] instructions.
 pub fn check_interp_vs_jit(case: &Case) -> Result<(), Finding> {
+    interp_vs_jit_with_budget(case, INTERP_VS_JIT_BUDGET)
+}
+
+/// [`check_interp_vs_jit`] with `budget` instructions on each side: both
+/// must run out of it, or end, in the same way.
+fn interp_vs_jit_with_budget(case: &Case, budget: u64) -> Result<(), Finding> {
     let fail = |what: String| Finding {
         target: "interp_vs_jit",
         case: case.clone(),
@@ -754,14 +805,8 @@ pub fn check_interp_vs_jit(case: &Case) -> Result<(), Finding> {
     };
     let mut mem_i = case.input.clone();
     let mut mem_j = case.input.clone();
-    let ei = vm.run(&mut mem_i, INTERP_VS_JIT_BUDGET);
-    let ej = jit.run(&mut mem_j, INTERP_VS_JIT_BUDGET);
-    // Host addresses differ from the interpreter's virtual ones: a branch
-    // on an address, or an access through a forged one, has no one answer.
-    let address = pointer_taint::analyze(&case.program, !case.input.is_empty());
-    if address.branch.is_some() || address.forged_access.is_some() {
-        return Ok(());
-    }
+    let ei = vm.run(&mut mem_i, budget);
+    let ej = jit.run(&mut mem_j, budget);
     let mut diffs = Vec::new();
     match (ei.result, ej.result) {
         (ExecResult::Returned { r0: a, r0_derived }, ExecResult::Returned { r0: b, .. }) => {
@@ -802,16 +847,22 @@ pub fn check_interp_vs_jit(case: &Case) -> Result<(), Finding> {
         ));
     }
     if diffs.is_empty() {
-        Ok(())
-    } else {
-        Err(fail(format!("interpreter vs JIT: {}", diffs.join("; "))))
+        return Ok(());
     }
+    // Host addresses differ from the interpreter's virtual ones: a branch
+    // on an address, or an access through a forged one, has no one answer.
+    // (Analysed only when the runs differ: an agreement needs no excuse.)
+    let address = pointer_taint::analyze(&case.program, !case.input.is_empty());
+    if address.branch.is_some() || address.forged_access.is_some() {
+        return Ok(());
+    }
+    Err(fail(format!("interpreter vs JIT: {}", diffs.join("; "))))
 }
 
 /// The `interp_vs_jit` target: panics on any disagreement.
 pub fn fuzz_interp_vs_jit(data: &[u8]) {
     let case = Case::from_fuzz_bytes(data, knobs());
-    if let Err(finding) = check_interp_vs_jit(&case) {
+    if let Err(finding) = interp_vs_jit_with_budget(&case, FUZZ_BUDGET) {
         panic!("{finding}");
     }
 }
@@ -1037,6 +1088,41 @@ mod tests {
         assert_eq!(test.program, case.program);
         assert_eq!(test.mem, case.input);
         assert_eq!(test.expected, Expected::Result(42));
+    }
+
+    #[test]
+    fn the_fuzz_budget_ends_endless_programs_alike_and_screens_them_out_of_diff() {
+        // r0 = 0; r0 += 1; goto -2: endless.
+        let endless = Case::new(
+            Program::new(vec![
+                Insn::new(0xb7, 0, 0, 0, 0),
+                Insn::new(0x07, 0, 0, 0, 1),
+                Insn::new(0x05, 0, 0, -2, 0),
+            ]),
+            vec![],
+        );
+        let vm = Interpreter::new(&endless.program).unwrap();
+        let jit = JitProgram::compile(&endless.program, Mode::Checked).unwrap();
+        let (ei, ej) = (vm.run(&mut [], FUZZ_BUDGET), jit.run(&mut [], FUZZ_BUDGET));
+        assert_eq!(ei.result, ExecResult::OutOfBudget);
+        assert_eq!(ej.result, ExecResult::OutOfBudget);
+        assert_eq!(ei.insns_executed, ej.insns_executed);
+        assert!(interp_vs_jit_with_budget(&endless, FUZZ_BUDGET).is_ok());
+
+        let harness = DiffHarness::new(&["interp".to_string()], KnownRules::default(), false)
+            .expect("the interpreter backend");
+        assert!(fuzz_screen_out(&harness, &endless));
+        let short = Case::new(
+            Program::new(vec![
+                Insn::new(0xb7, 0, 0, 0, 7),
+                Insn::new(0x95, 0, 0, 0, 0),
+            ]),
+            vec![],
+        );
+        assert!(!fuzz_screen_out(&harness, &short));
+        // Undecodable programs go to the harness, which reports them.
+        let undecodable = Case::new(Program::new(vec![Insn::new(0xff, 0, 0, 0, 0)]), vec![]);
+        assert!(!fuzz_screen_out(&harness, &undecodable));
     }
 
     #[test]
