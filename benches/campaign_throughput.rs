@@ -152,10 +152,12 @@ fn kernel_floor(programs: u64) -> Result<Sample, String> {
         let fd = if len == 0 {
             0
         } else {
-            if !maps.contains_key(&len) {
-                maps.insert(len, array_map(len)?);
+            match maps.entry(len) {
+                std::collections::hash_map::Entry::Occupied(map) => map.get().as_raw_fd(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(array_map(len)?).as_raw_fd()
+                }
             }
-            maps[&len].as_raw_fd()
         };
         wrapped.push(wrapper::wrap(&case.program, fd, len));
     }
