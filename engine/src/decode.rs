@@ -2,7 +2,7 @@
 //! encoding them back.
 
 use crate::insn::Insn;
-use crate::opcode::{self, OpcodeRow, LD_IMM64_OPCODE};
+use crate::opcode::{self, OpcodeRow, LD_IMM64_OPCODE, OPCODES};
 use thiserror::Error;
 
 /// The highest register number (r10, the frame pointer).
@@ -233,16 +233,18 @@ fn selector_field(row: &OpcodeRow, insn: &Insn) -> (Field, i64) {
 /// Decodes the single-slot part of one instruction: row lookup, selector,
 /// reserved fields and register range. Does not look at a second slot.
 pub fn decode_slot(insn: &Insn) -> Result<&'static OpcodeRow, DecodeErrorKind> {
-    let mut rows = opcode::rows_for_opcode(insn.opcode).peekable();
-    let first = match rows.peek() {
-        Some(r) => *r,
-        None => {
-            return Err(DecodeErrorKind::UnknownOpcode {
-                opcode: insn.opcode,
-            })
-        }
+    let rows = opcode::row_indices_for_opcode(insn.opcode);
+    let Some(&first) = rows.first() else {
+        return Err(DecodeErrorKind::UnknownOpcode {
+            opcode: insn.opcode,
+        });
     };
-    let row = match opcode::lookup(insn.opcode, insn.src, insn.off, insn.imm) {
+    let first = &OPCODES[first as usize];
+    let selected = rows
+        .iter()
+        .map(|&i| &OPCODES[i as usize])
+        .find(|r| r.selects(insn.src, insn.off, insn.imm));
+    let row = match selected {
         Some(r) => r,
         None => {
             let (field, value) = selector_field(first, insn);

@@ -693,6 +693,13 @@ pub fn rows_for_opcode(opcode: u8) -> impl Iterator<Item = &'static OpcodeRow> {
         .map(|&i| &OPCODES[i as usize])
 }
 
+/// The indices in [`OPCODES`] of the rows that share an opcode byte, in
+/// table order (empty for an unknown opcode): [`rows_for_opcode`] without
+/// the iterator, for the decoder's hot path.
+pub fn row_indices_for_opcode(opcode: u8) -> &'static [u16] {
+    &index()[opcode as usize]
+}
+
 /// True when some row has this opcode byte.
 pub fn is_known_opcode(opcode: u8) -> bool {
     !index()[opcode as usize].is_empty()
