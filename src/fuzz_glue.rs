@@ -160,6 +160,9 @@ pub struct DiffHarness {
     backends: Vec<Box<dyn Backend>>,
     rules: KnownRules,
     kernel_reasons: bool,
+    /// Programs the engine runs past this many instructions are not sent
+    /// to the other backends ([`DIFF_BUDGET`] unless set otherwise).
+    screen_budget: u64,
 }
 
 impl DiffHarness {
@@ -189,7 +192,17 @@ impl DiffHarness {
             backends,
             rules,
             kernel_reasons,
+            screen_budget: DIFF_BUDGET,
         })
+    }
+
+    /// The harness with programs past `budget` engine instructions (rather
+    /// than [`DIFF_BUDGET`]) left out of the comparison of runs: only
+    /// verdicts are compared for them, when a verdict-only backend is
+    /// selected, and otherwise they are inconclusive.
+    pub fn with_screen_budget(mut self, budget: u64) -> DiffHarness {
+        self.screen_budget = budget;
+        self
     }
 
     /// The `diff` target's harness: [`diff_backends`] and the rules file.
@@ -268,8 +281,9 @@ impl DiffHarness {
     }
 
     /// Decides what `case` needs: a native program type, or a program the
-    /// engine runs past [`DIFF_BUDGET`], is checked here; anything else
-    /// goes to every backend.
+    /// engine runs past the screen budget ([`DIFF_BUDGET`] unless
+    /// [`Self::with_screen_budget`] set another), is checked here; anything
+    /// else goes to every backend.
     fn screen(&mut self, case: &Case) -> Screened {
         if case.prog_type != ProgType::Input {
             return Screened::Done(self.check_native(case));
@@ -281,7 +295,8 @@ impl DiffHarness {
             };
         };
         let mut mem = case.input.clone();
-        let run = vm.run(&mut mem, DIFF_BUDGET);
+        let budget = self.screen_budget;
+        let run = vm.run(&mut mem, budget);
         if run.result == ExecResult::OutOfBudget {
             if let Some(check) = self.verdicts_only(case) {
                 return Screened::Done(check);
@@ -290,12 +305,12 @@ impl DiffHarness {
                 outcomes: Vec::new(),
                 comparison: Comparison::Inconclusive {
                     why: vec![format!(
-                        "the program runs more than {DIFF_BUDGET} insns on the engine; not sent to the other backends"
+                        "the program runs more than {budget} insns on the engine; not sent to the other backends"
                     )],
                 },
             });
         }
-        // The run ended within DIFF_BUDGET, so a run with the default
+        // The run ended within the screen budget, so a run with the default
         // (larger) budget reports the same first unwritten-stack read, and
         // the `interp` backend's run would be this one.
         Screened::Everywhere {
@@ -716,37 +731,23 @@ thread_local! {
 
 /// The `diff` target: panics (a libFuzzer crash) on a new divergence.
 ///
-/// A program the engine runs past [`FUZZ_BUDGET`] is inconclusive and goes
-/// to no other backend (see [`fuzz_screen_out`]).
+/// A program the engine runs past [`FUZZ_BUDGET`] goes to no other
+/// backend: it is inconclusive, or only verdicts are compared when a
+/// verdict-only backend is selected ([`fuzz_diff_harness`]).
 pub fn fuzz_diff(data: &[u8]) {
     let case = Case::from_fuzz_bytes(data, knobs());
-    let check = with_harness(&DIFF, DiffHarness::from_env, |h| {
-        (!fuzz_screen_out(h, &case)).then(|| h.check(&case))
-    });
-    if let Some(finding) = check.and_then(|check| diff_finding(&case, &check)) {
+    let check = with_harness(&DIFF, fuzz_diff_harness, |h| h.check(&case));
+    if let Some(finding) = diff_finding(&case, &check) {
         panic!("{finding}");
     }
 }
 
-/// True when the `diff` target leaves `case` out: an input-model program
-/// the engine runs past [`FUZZ_BUDGET`], as [`DiffHarness::check`] leaves
-/// out one that runs past [`DIFF_BUDGET`]. Not when a verdict-only backend
-/// (the engine's verifier) is selected: the harness then compares the
-/// verdicts of long programs, and is given every case.
-fn fuzz_screen_out(harness: &DiffHarness, case: &Case) -> bool {
-    if case.prog_type != ProgType::Input
-        || harness
-            .backends
-            .iter()
-            .any(|b| b.capabilities().checking == Checking::VerdictOnly)
-    {
-        return false;
-    }
-    let Ok(vm) = Interpreter::new(&case.program) else {
-        return false;
-    };
-    let mut mem = case.input.clone();
-    vm.run(&mut mem, FUZZ_BUDGET).result == ExecResult::OutOfBudget
+/// The `diff` target's harness: the backends and rules of the environment
+/// ([`DiffHarness::from_env`]), screening at [`FUZZ_BUDGET`]. The engine's
+/// screening run is also the `interp` backend's, so each case runs once on
+/// the interpreter.
+pub fn fuzz_diff_harness() -> Result<DiffHarness, GlueError> {
+    Ok(DiffHarness::from_env()?.with_screen_budget(FUZZ_BUDGET))
 }
 
 /// The `kernel` target's harness: the engine and the kernel.
@@ -1109,9 +1110,20 @@ mod tests {
         assert_eq!(ei.insns_executed, ej.insns_executed);
         assert!(interp_vs_jit_with_budget(&endless, FUZZ_BUDGET).is_ok());
 
-        let harness = DiffHarness::new(&["interp".to_string()], KnownRules::default(), false)
-            .expect("the interpreter backend");
-        assert!(fuzz_screen_out(&harness, &endless));
+        let mut harness = DiffHarness::new(
+            &["interp".to_string(), "jit".to_string()],
+            KnownRules::default(),
+            false,
+        )
+        .expect("the engine's backends")
+        .with_screen_budget(FUZZ_BUDGET);
+        let check = harness.check(&endless);
+        assert!(check.outcomes.is_empty(), "not sent to the backends");
+        assert!(
+            matches!(&check.comparison, Comparison::Inconclusive { why } if why[0].contains("more than 4096 insns")),
+            "{:?}",
+            check.comparison
+        );
         let short = Case::new(
             Program::new(vec![
                 Insn::new(0xb7, 0, 0, 0, 7),
@@ -1119,10 +1131,12 @@ mod tests {
             ]),
             vec![],
         );
-        assert!(!fuzz_screen_out(&harness, &short));
-        // Undecodable programs go to the harness, which reports them.
+        let check = harness.check(&short);
+        assert_eq!(check.outcomes.len(), 2);
+        assert!(matches!(check.comparison, Comparison::Agree { .. }));
+        // Undecodable programs go to every backend, which report them.
         let undecodable = Case::new(Program::new(vec![Insn::new(0xff, 0, 0, 0, 0)]), vec![]);
-        assert!(!fuzz_screen_out(&harness, &undecodable));
+        assert_eq!(harness.check(&undecodable).outcomes.len(), 2);
     }
 
     #[test]
