@@ -25,6 +25,13 @@
 //! pointer did, whether a store elsewhere did, and whether a stack pointer
 //! or a mangled value was stored at all. Local calls pass the caller's sets to the callee and
 //! return the union of every `exit`'s r0–r5.
+//!
+//! `callx` jumps to a code address held in a register, which the analysis
+//! does not track: any slot may be its target. So a reachable `callx`
+//! passes the caller's sets (r10 a stack pointer among them, as at every
+//! function's entry) to every slot of the program, and all functions then
+//! share one record of written stack slots, since code reached that way
+//! runs in a frame the layout into functions does not predict.
 
 use bpfdiff_engine::opcode::{Class, Operation, Source};
 use bpfdiff_engine::{Instruction, Program};
@@ -238,6 +245,13 @@ pub fn analyze(program: &Program, has_input: bool) -> AddressDependence {
         .collect();
     entries.sort_unstable();
     entries.dedup();
+    // With `callx`, any slot may start a frame: one record for all.
+    if decoded
+        .iter()
+        .any(|(_, i)| i.row.operation == Operation::Callx)
+    {
+        entries = vec![0];
+    }
     let func_of = |slot: usize| entries.partition_point(|&e| e <= slot) - 1;
     let mut state: Vec<Option<Regs>> = vec![None; decoded.len()];
     state[0] = Some(entry);
@@ -287,6 +301,11 @@ pub fn analyze(program: &Program, has_input: bool) -> AddressDependence {
             if let Some(rel) = step.jumps_to {
                 flow(slot as i64 + 1 + rel, step.jump_set);
             }
+            if step.calls_anywhere {
+                for &(target, _) in &decoded {
+                    flow(target as i64, step.jump_set);
+                }
+            }
         }
         if !changed {
             break;
@@ -302,6 +321,8 @@ struct Step {
     jumps_to: Option<i64>,
     /// The sets flowing to the target.
     jump_set: Regs,
+    /// A `callx`: every slot may be the target, entered with `jump_set`.
+    calls_anywhere: bool,
     sensitive: bool,
     /// A memory access through a register that holds no pointer.
     forged: bool,
@@ -326,6 +347,7 @@ fn transfer(
         falls_through: true,
         jumps_to: None,
         jump_set: regs,
+        calls_anywhere: false,
         sensitive: false,
         forged: false,
     };
@@ -454,6 +476,7 @@ fn transfer(
             }
             Operation::Callx => {
                 step.sensitive = tainted(d);
+                step.calls_anywhere = true;
                 step.after = regs.only(CALLEE_SAVED | R10).union(Regs {
                     tainted: CALLER_SAVED,
                     stack: exits.stack & CALLER_SAVED,
@@ -657,5 +680,68 @@ mod tests {
             EXIT,
         ]);
         assert_eq!(branch_on_pointer(&p, false), Some(1));
+    }
+
+    #[test]
+    fn code_reached_only_through_callx_starts_with_r10_a_stack_pointer() {
+        // r0 = func f; callx r0; exit; f: if w0 s>= w10 goto -2 (found by
+        // the interp_vs_jit fuzz target): the branch compares the low half
+        // of the stack address, which differs between the engine's
+        // interpreter and its JIT. No local call reaches f.
+        let p = prog(&[
+            Insn::new(0x18, 0, 4, 0, 3),
+            Insn::new(0, 0, 0, 0, 0),
+            Insn::new(0x8d, 0, 0, 0, 0),
+            EXIT,
+            Insn::new(0x7e, 0, 10, -2, 0),
+        ]);
+        assert_eq!(branch_on_pointer(&p, false), Some(4));
+        // The same with a 64-bit branch on r10 copied into a 32-bit
+        // register, and the callx target not named by any ld_imm64 (the
+        // address is computed): every slot may be the target.
+        let p = prog(&[
+            Insn::new(0x18, 0, 4, 0, 2),
+            Insn::new(0, 0, 0, 0, 0),
+            Insn::new(0x07, 0, 0, 0, 8),
+            Insn::new(0x8d, 0, 0, 0, 0),
+            EXIT,
+            Insn::new(0xbc, 3, 10, 0, 0),
+            Insn::new(0x55, 3, 0, -3, 0),
+            EXIT,
+        ]);
+        assert_eq!(branch_on_pointer(&p, false), Some(6));
+        // Without the callx the function is dead code: nothing is found.
+        let p = prog(&[
+            Insn::new(0xb7, 0, 0, 0, 0),
+            EXIT,
+            Insn::new(0x7e, 0, 10, -2, 0),
+            EXIT,
+        ]);
+        assert_eq!(branch_on_pointer(&p, false), None);
+    }
+
+    #[test]
+    fn with_callx_a_spill_in_one_function_reaches_every_frame() {
+        // r0 = func x; callx r0; call g; exit;
+        // x: *(u64 *)(r10 -8) = r10; goto y;
+        // g: r0 = 0; exit;
+        // y: r0 = *(u64 *)(r10 -8); if r0 > 1 goto +0; exit.
+        // x and y run in one frame (the callx's), though x lies in the main
+        // program's range and y in g's: y reads back the spilled r10.
+        let p = prog(&[
+            Insn::new(0x18, 0, 4, 0, 4),
+            Insn::new(0, 0, 0, 0, 0),
+            Insn::new(0x8d, 0, 0, 0, 0),
+            Insn::new(0x85, 0, 1, 0, 3),
+            EXIT,
+            Insn::new(0x7b, 10, 10, -8, 0),
+            Insn::new(0x05, 0, 0, 2, 0),
+            Insn::new(0xb7, 0, 0, 0, 0),
+            EXIT,
+            Insn::new(0x79, 0, 10, -8, 0),
+            Insn::new(0x25, 0, 0, 0, 1),
+            EXIT,
+        ]);
+        assert_eq!(branch_on_pointer(&p, false), Some(10));
     }
 }

@@ -39,9 +39,12 @@ impl Backend for RbpfBackend {
             checking: Checking::Encoding,
             full_r0: true,
             memory_after: true,
-            // The interpreter allocates one zeroed 512-byte stack per run;
-            // the JIT neither zeroes its stack nor its registers.
-            zeroed_stack: self.vm == WorkerVm::RbpfInterp,
+            // Neither executor zeroes the stack per frame. The interpreter
+            // zeroes one 512-byte stack per run, which all frames share: a
+            // local call's frame starts with whatever an earlier call that
+            // returned left there. The JIT zeroes neither its stack nor
+            // its registers.
+            zeroed_stack: false,
         }
     }
 
