@@ -26,6 +26,15 @@
 //! or a mangled value was stored at all. Local calls pass the caller's sets to the callee and
 //! return the union of every `exit`'s r0–r5.
 //!
+//! A pointer survives a trip through memory only when it is stored and
+//! loaded whole: 8 bytes at an address that is a multiple of 8 in every
+//! implementation (each puts its stack top and input start at one). So a
+//! fourth register set holds the pointers whose offset from such an
+//! address may not be a multiple of 8 (r10 − 12, r1 + r3), and a store of
+//! fewer bytes, or of 8 at such an offset (`*(u64 *)(r10 - 12) = …`,
+//! which covers half of the slot at r10 − 8), over memory that may hold a
+//! pointer makes every later load a mangled value.
+//!
 //! `callx` jumps to a code address held in a register, which the analysis
 //! does not track: any slot may be its target. So a reachable `callx`
 //! passes the caller's sets (r10 a stack pointer among them, as at every
@@ -54,6 +63,9 @@ struct Regs {
     tainted: u16,
     stack: u16,
     mangled: u16,
+    /// Pointers whose offset from an 8-byte-aligned address may not be a
+    /// multiple of 8.
+    unaligned: u16,
 }
 
 fn assign(mask: &mut u16, reg: u16, on: bool) {
@@ -66,6 +78,7 @@ impl Regs {
             tainted: self.tainted | other.tainted,
             stack: self.stack | other.stack,
             mangled: self.mangled | other.mangled,
+            unaligned: self.unaligned | other.unaligned,
         }
     }
 
@@ -74,14 +87,29 @@ impl Regs {
             tainted: self.tainted & mask,
             stack: self.stack & mask,
             mangled: self.mangled & mask,
+            unaligned: self.unaligned & mask,
         }
     }
 
-    /// Sets `reg`'s three bits.
+    /// Sets `reg`'s first three bits; it may be unaligned when it may be
+    /// a pointer (what is mangled is no usable address either way).
     fn set(&mut self, reg: u16, tainted: bool, stack: bool, mangled: bool) {
+        self.set_aligned(reg, tainted, stack, mangled, tainted);
+    }
+
+    /// Sets `reg`'s four bits.
+    fn set_aligned(
+        &mut self,
+        reg: u16,
+        tainted: bool,
+        stack: bool,
+        mangled: bool,
+        unaligned: bool,
+    ) {
         assign(&mut self.tainted, reg, tainted);
         assign(&mut self.stack, reg, stack);
         assign(&mut self.mangled, reg, mangled);
+        assign(&mut self.unaligned, reg, unaligned);
     }
 
     fn any(mask: u16, regs: u16) -> bool {
@@ -104,6 +132,15 @@ struct Mem {
     stack_ptrs: bool,
     /// A mangled value, or part of a pointer, may be in memory.
     mangled: bool,
+    /// A pointer at an offset that may not be a multiple of 8 was stored.
+    unaligned_ptrs: bool,
+}
+
+/// True when a `size`-byte access at `base + off` covers whole 8-byte
+/// slots: 8 bytes at an offset from an aligned address that is a multiple
+/// of 8.
+fn whole_slot(regs: &Regs, base: u8, off: i16, size: usize) -> bool {
+    size == 8 && off % 8 == 0 && !Regs::any(regs.unaligned, bit(base))
 }
 
 /// The stack slots `[r10 + off, r10 + off + size)` touches, or `None` when
@@ -140,10 +177,14 @@ impl Mem {
             self.stack_ptrs = true;
         }
         let tainted = Regs::any(regs.tainted, value);
+        if tainted && Regs::any(regs.unaligned, value) {
+            self.unaligned_ptrs = true;
+        }
         // A mangled value, part of a pointer, or data over part of a
         // spilled pointer: what a later load reads is no usable address.
-        let partial_over_pointer = size != 8 && self.may_hold_pointer(func, regs, base, off, size);
-        if Regs::any(regs.mangled, value) || (tainted && size != 8) || partial_over_pointer {
+        let whole = whole_slot(regs, base, off, size);
+        let partial_over_pointer = !whole && self.may_hold_pointer(func, regs, base, off, size);
+        if Regs::any(regs.mangled, value) || (tainted && !whole) || partial_over_pointer {
             self.mangled = true;
         }
         if tainted {
@@ -159,7 +200,8 @@ impl Mem {
     /// Records a store of an immediate (it can only overwrite part of a
     /// pointer); true when something changed.
     fn store_imm(&mut self, func: usize, regs: &Regs, base: u8, off: i16, size: usize) -> bool {
-        let partial = size != 8 && self.may_hold_pointer(func, regs, base, off, size);
+        let partial = !whole_slot(regs, base, off, size)
+            && self.may_hold_pointer(func, regs, base, off, size);
         if partial && !self.mangled {
             self.mangled = true;
             return true;
@@ -178,9 +220,10 @@ impl Mem {
         }
     }
 
-    /// True when a `size`-byte load may yield a mangled value.
-    fn load_mangled(&self, tainted: bool, size: usize) -> bool {
-        self.mangled || (tainted && size != 8)
+    /// True when a load at `base + off` may yield a mangled value: the
+    /// memory may hold one, or the load takes part of a pointer.
+    fn load_mangled(&self, tainted: bool, regs: &Regs, base: u8, off: i16, size: usize) -> bool {
+        self.mangled || (tainted && !whole_slot(regs, base, off, size))
     }
 
     /// True when a load at `base + off` in function `func` may yield a
@@ -233,6 +276,7 @@ pub fn analyze(program: &Program, has_input: bool) -> AddressDependence {
         tainted: R10 | if has_input { bit(1) } else { 0 },
         stack: R10,
         mangled: 0,
+        unaligned: 0,
     };
     // Functions: the program and every local-call target, each running to
     // the next one's first slot.
@@ -342,6 +386,7 @@ fn transfer(
     let tainted = |m: u16| Regs::any(regs.tainted, m);
     let stack = |m: u16| Regs::any(regs.stack, m);
     let mangled = |m: u16| Regs::any(regs.mangled, m);
+    let unaligned = |m: u16| Regs::any(regs.unaligned, m);
     let mut step = Step {
         after: regs,
         falls_through: true,
@@ -361,7 +406,8 @@ fn transfer(
     // What a load of `size` bytes at `base + off` yields.
     let loaded = |mem: &Mem, base: u8| {
         let t = mem.load(func, &regs, base, ins.off, size);
-        (t, mem.stack_ptrs, mem.load_mangled(t, size))
+        let m = mem.load_mangled(t, &regs, base, ins.off, size);
+        (t, mem.stack_ptrs, m, t && mem.unaligned_ptrs)
     };
     match row.class {
         Class::Alu | Class::Alu64 => {
@@ -370,12 +416,19 @@ fn transfer(
             match (row.operation, row.source) {
                 (Operation::Mov, Source::Imm) => a.set(d, false, false, false),
                 // A 64-bit copy keeps an address; truncations mangle it.
-                (Operation::Mov, Source::Reg) if wide => a.set(d, tainted(s), stack(s), mangled(s)),
+                (Operation::Mov, Source::Reg) if wide => {
+                    a.set_aligned(d, tainted(s), stack(s), mangled(s), unaligned(s))
+                }
                 (Operation::Mov | Operation::MovSx, _) => {
                     a.set(d, tainted(s), stack(s), tainted(s))
                 }
-                // Pointer plus or minus a plain number stays an address.
-                (Operation::Add | Operation::Sub, Source::Imm) if wide => {}
+                // Pointer plus or minus a plain number stays an address,
+                // aligned when the number is a multiple of 8.
+                (Operation::Add | Operation::Sub, Source::Imm) if wide => {
+                    if ins.imm % 8 != 0 {
+                        a.unaligned |= d & a.tainted;
+                    }
+                }
                 (Operation::Add, Source::Reg) if wide => a.set(
                     d,
                     tainted(d | s),
@@ -395,8 +448,8 @@ fn transfer(
             }
         }
         Class::Ldx => {
-            let (t, st, m) = loaded(mem, ins.src);
-            step.after.set(d, t, st, m);
+            let (t, st, m, u) = loaded(mem, ins.src);
+            step.after.set_aligned(d, t, st, m, u);
         }
         Class::St => *changed |= mem.store_imm(func, &regs, ins.dst, ins.off, size),
         Class::Stx => match row.operation {
@@ -404,14 +457,14 @@ fn transfer(
                 *changed |= mem.store(func, &regs, ins.dst, ins.src, ins.off, size)
             }
             Operation::LoadAcquire => {
-                let (t, st, m) = loaded(mem, ins.src);
-                step.after.set(d, t, st, m);
+                let (t, st, m, u) = loaded(mem, ins.src);
+                step.after.set_aligned(d, t, st, m, u);
             }
             Operation::AtomicCmpxchg => {
                 step.sensitive = tainted(R0);
                 *changed |= mem.store(func, &regs, ins.dst, ins.src, ins.off, size);
-                let (t, st, m) = loaded(mem, ins.dst);
-                step.after.set(R0, t, st, m);
+                let (t, st, m, u) = loaded(mem, ins.dst);
+                step.after.set_aligned(R0, t, st, m, u);
             }
             Operation::AtomicFetchAdd
             | Operation::AtomicFetchOr
@@ -419,8 +472,8 @@ fn transfer(
             | Operation::AtomicFetchXor
             | Operation::AtomicXchg => {
                 *changed |= mem.store(func, &regs, ins.dst, ins.src, ins.off, size);
-                let (t, st, m) = loaded(mem, ins.dst);
-                step.after.set(s, t, st, m);
+                let (t, st, m, u) = loaded(mem, ins.dst);
+                step.after.set_aligned(s, t, st, m, u);
             }
             _ => *changed |= mem.store(func, &regs, ins.dst, ins.src, ins.off, size),
         },
@@ -442,7 +495,7 @@ fn transfer(
                 step.after.set(R0, t, false, t);
             }
             // A map value: an address the kernel and the engine both know.
-            Operation::LdMapValue => step.after.set(d, true, false, false),
+            Operation::LdMapValue => step.after.set_aligned(d, true, false, false, false),
             _ => step.after.set(d, true, false, true),
         },
         Class::Jmp | Class::Jmp32 => match row.operation {
@@ -481,6 +534,7 @@ fn transfer(
                     tainted: CALLER_SAVED,
                     stack: exits.stack & CALLER_SAVED,
                     mangled: CALLER_SAVED,
+                    unaligned: CALLER_SAVED,
                 });
             }
             _ => {
@@ -650,6 +704,77 @@ mod tests {
             EXIT,
         ]);
         assert_eq!(analyze(&p, true).forged_access, Some(4));
+    }
+
+    #[test]
+    fn an_eight_byte_store_across_a_spilled_pointer_forges_it() {
+        // *(u64 *)(r10 -8) = r1; *(u64 *)(r10 -12) = 0x20000001 (bytes
+        // -12..-5: the low half of the spill); r9 = *(u64 *)(r10 -8);
+        // r0 = *(u32 *)(r9 +0). The engine's input address has a zero low
+        // half and survives; a host address does not.
+        let clobbered = |store: Insn| {
+            prog(&[
+                Insn::new(0x7b, 10, 1, -8, 0),
+                store,
+                Insn::new(0x79, 9, 10, -8, 0),
+                Insn::new(0x61, 0, 9, 0, 0),
+                EXIT,
+            ])
+        };
+        let forged = |p: &Program| analyze(p, true).forged_access;
+        assert_eq!(
+            forged(&clobbered(Insn::new(0x7a, 10, 0, -12, 0x2000_0001))),
+            Some(3)
+        );
+        assert_eq!(forged(&clobbered(Insn::new(0x7a, 10, 0, -4, 1))), Some(3));
+        // The same through a copy of r10 moved by 4: its slots are unaligned.
+        let p = prog(&[
+            Insn::new(0x7b, 10, 1, -8, 0),
+            Insn::new(0xbf, 2, 10, 0, 0),
+            Insn::new(0x07, 2, 0, 0, -12),
+            Insn::new(0x7b, 2, 3, 0, 0),
+            Insn::new(0x79, 9, 10, -8, 0),
+            Insn::new(0x61, 0, 9, 0, 0),
+            EXIT,
+        ]);
+        assert_eq!(forged(&p), Some(5));
+        // A whole, aligned store next to the spill leaves it intact, also
+        // through a copy of r10 moved by a multiple of 8.
+        assert_eq!(forged(&clobbered(Insn::new(0x7a, 10, 0, -16, 1))), None);
+        let p = prog(&[
+            Insn::new(0x7b, 10, 1, -8, 0),
+            Insn::new(0xbf, 2, 10, 0, 0),
+            Insn::new(0x07, 2, 0, 0, -16),
+            Insn::new(0x7b, 2, 3, 0, 0),
+            Insn::new(0x79, 9, 10, -8, 0),
+            Insn::new(0x61, 0, 9, 0, 0),
+            EXIT,
+        ]);
+        assert_eq!(forged(&p), None);
+    }
+
+    #[test]
+    fn a_pointer_spilled_across_two_slots_comes_back_in_pieces() {
+        // *(u64 *)(r10 -12) = r1; r9 = *(u64 *)(r10 -8): the high half of
+        // the pointer and four other bytes.
+        let p = prog(&[
+            Insn::new(0x7b, 10, 1, -12, 0),
+            Insn::new(0x79, 9, 10, -8, 0),
+            Insn::new(0x61, 0, 9, 0, 0),
+            EXIT,
+        ]);
+        assert_eq!(analyze(&p, true).forged_access, Some(2));
+        // A pointer moved off alignment, spilled whole and filled back, is
+        // still an address.
+        let p = prog(&[
+            Insn::new(0xbf, 2, 1, 0, 0),
+            Insn::new(0x07, 2, 0, 0, 3),
+            Insn::new(0x7b, 10, 2, -8, 0),
+            Insn::new(0x79, 9, 10, -8, 0),
+            Insn::new(0x71, 0, 9, 0, 0),
+            EXIT,
+        ]);
+        assert_eq!(analyze(&p, true).forged_access, None);
     }
 
     #[test]
