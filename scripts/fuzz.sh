@@ -58,8 +58,13 @@ if [ "$target" = diff ]; then
     cargo build --release --bin bpfdiff
     export BPFDIFF_WORKER="${BPFDIFF_WORKER:-$root/target/release/bpfdiff}"
     # Cases reach rbpf only if the engine ends them within FUZZ_BUDGET
-    # (4,096) insns, so rbpf needs milliseconds; a hang costs this much.
-    export BPFDIFF_WORKER_TIMEOUT_MS="${BPFDIFF_WORKER_TIMEOUT_MS:-250}"
+    # (4,096) insns, which a release rbpf runs in well under a millisecond
+    # of CPU: a program still running after 20 ms of CPU time loops for
+    # ever there (rbpf's own bugs), and costs 20 ms instead of a wall-clock
+    # timeout. The wall-clock timeout stays, long, for a worker that is
+    # not scheduled; it no longer needs to be short.
+    export BPFDIFF_WORKER_CPU_MS="${BPFDIFF_WORKER_CPU_MS:-20}"
+    export BPFDIFF_WORKER_TIMEOUT_MS="${BPFDIFF_WORKER_TIMEOUT_MS:-1000}"
 fi
 # The fuzz binaries have corpus/known-divergences.json built in (cargo fuzz
 # rebuilds them when it changes); BPFDIFF_KNOWN adds an extra rules file.

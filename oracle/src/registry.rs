@@ -31,6 +31,14 @@ pub const BACKENDS_ENV: &str = "BPFDIFF_BACKENDS";
 /// The environment variable for the rbpf workers' per-program time limit.
 pub const WORKER_TIMEOUT_ENV: &str = "BPFDIFF_WORKER_TIMEOUT_MS";
 
+/// The rbpf workers' default per-program CPU-time limit in milliseconds
+/// (`BPFDIFF_WORKER_CPU_MS` overrides it; 0 turns it off). The 100,000
+/// instructions a campaign lets the engine run end well within it on both
+/// of rbpf's executors, in a debug build too (tests/rbpf_worker.rs); a
+/// program still running after this much CPU time loops for ever on rbpf,
+/// and costs this much instead of the wall-clock timeout.
+pub const DEFAULT_WORKER_CPU_MS: u64 = 250;
+
 /// A bad backend selection.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum RegistryError {
@@ -53,13 +61,31 @@ fn worker_timeout() -> Duration {
     Duration::from_millis(ms)
 }
 
+/// The per-program CPU-time limit of the rbpf workers, if any.
+fn worker_cpu_limit() -> Option<Duration> {
+    let ms = std::env::var(crate::backend::worker::WORKER_CPU_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_WORKER_CPU_MS);
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+/// An rbpf backend for `vm` with the configured timeout and CPU limit.
+fn rbpf_backend(vm: WorkerVm) -> RbpfBackend {
+    let backend = RbpfBackend::new(vm, worker_timeout());
+    match worker_cpu_limit() {
+        Some(limit) => backend.with_cpu_limit(limit),
+        None => backend,
+    }
+}
+
 /// Creates the backend called `name`.
 pub fn create(name: &str) -> Result<Box<dyn Backend>, RegistryError> {
     Ok(match name {
         "interp" => Box::new(InterpBackend::default()),
         "jit" => Box::new(JitBackend::default()),
-        "rbpf" => Box::new(RbpfBackend::new(WorkerVm::RbpfInterp, worker_timeout())),
-        "rbpf-jit" => Box::new(RbpfBackend::new(WorkerVm::RbpfJit, worker_timeout())),
+        "rbpf" => Box::new(rbpf_backend(WorkerVm::RbpfInterp)),
+        "rbpf-jit" => Box::new(rbpf_backend(WorkerVm::RbpfJit)),
         "kernel" => Box::new(KernelBackend::new(KernelOptions::default())),
         HOST_HARDEN => Box::new(KernelBackend::new(KernelOptions {
             harden: true,

@@ -72,6 +72,59 @@ fn an_endless_loop_times_out_and_the_worker_recovers() {
 }
 
 #[test]
+fn an_endless_loop_hits_the_cpu_limit_and_the_worker_recovers() {
+    // A wall-clock timeout far away: only the CPU-time limit can end it.
+    let mut w = WorkerClient::new(worker_exe(), Duration::from_secs(120))
+        .with_cpu_limit(Duration::from_millis(50));
+    let spin = Program::new(vec![
+        Insn::new(0x07, 0, 0, 0, 1),
+        Insn::new(0x05, 0, 0, -2, 0),
+    ]);
+    let ok = Program::new(vec![Insn::new(0xb7, 0, 0, 0, 7), EXIT]);
+    for vm in [WorkerVm::RbpfInterp, WorkerVm::RbpfJit] {
+        let r = w.run(vm, &with_prologue(&spin, 0), &[]);
+        assert_eq!(r, Err(WorkerFailure::CpuLimit(50)), "{vm:?}");
+        let r = w.run(vm, &with_prologue(&ok, 0), &[]);
+        assert_eq!(
+            r,
+            Ok(WorkerReply::Returned { r0: 7, mem: vec![] }),
+            "{vm:?}"
+        );
+    }
+    // In a batch, the loop is pinned on its own request; the others run.
+    let (spin, ok) = (with_prologue(&spin, 0), with_prologue(&ok, 0));
+    let replies = w.run_many(
+        WorkerVm::RbpfInterp,
+        &[(&ok, &[]), (&spin, &[]), (&ok, &[])],
+    );
+    let returned = Ok(WorkerReply::Returned { r0: 7, mem: vec![] });
+    assert_eq!(
+        replies,
+        vec![returned.clone(), Err(WorkerFailure::CpuLimit(50)), returned]
+    );
+}
+
+#[test]
+fn the_default_cpu_limit_leaves_room_for_a_campaigns_budget() {
+    // 100,000 instructions (the engine's budget in campaigns, DIFF_BUDGET)
+    // end within the default CPU-time limit, in this (debug) build too.
+    setup();
+    let count = Program::new(vec![
+        Insn::new(0xb7, 0, 0, 0, 0),
+        Insn::new(0x07, 0, 0, 0, 1),
+        Insn::new(0xa5, 0, 0, -2, 50_000),
+        EXIT,
+    ]);
+    for name in ["rbpf", "rbpf-jit"] {
+        let mut b = registry::create(name).unwrap();
+        match b.run(&count, &[]).execution {
+            Execution::Returned { r0, .. } => assert_eq!(r0.bits, 50_000, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn a_crash_in_jitted_code_kills_only_the_worker() {
     let mut w = WorkerClient::new(worker_exe(), Duration::from_millis(2000));
     // The JIT does not check memory: load from address 0 (r1 = 0 without input).

@@ -24,6 +24,15 @@ impl RbpfBackend {
             worker: WorkerClient::from_env(timeout),
         }
     }
+
+    /// The backend with a per-program CPU-time limit in its worker besides
+    /// the wall-clock timeout ([`WorkerClient::with_cpu_limit`]).
+    pub fn with_cpu_limit(self, limit: Duration) -> RbpfBackend {
+        RbpfBackend {
+            worker: self.worker.with_cpu_limit(limit),
+            ..self
+        }
+    }
 }
 
 impl Backend for RbpfBackend {

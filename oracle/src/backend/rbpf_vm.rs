@@ -287,7 +287,8 @@ fn outcome_of(backend: &str, reply: Result<WorkerReply, WorkerFailure>) -> Outco
                 what: format!("rbpf panicked: {message}"),
             },
         ),
-        Err(WorkerFailure::TimedOut(ms)) => {
+        // Out of wall-clock or CPU time: both are the same outcome.
+        Err(WorkerFailure::TimedOut(ms) | WorkerFailure::CpuLimit(ms)) => {
             (Verdict::Accepted, Execution::TimedOut { after_ms: ms })
         }
         Err(WorkerFailure::Died(what)) => (Verdict::Accepted, Execution::Crashed { what }),

@@ -16,6 +16,15 @@
 //! one at a time on a fresh worker, so every outcome is the one a lone run
 //! gives.
 //!
+//! A client may also give each program a CPU-time limit
+//! ([`WorkerClient::with_cpu_limit`]): the worker arms a profiling timer
+//! (`ITIMER_PROF`, user and system time of the process) around each run
+//! and dies by `SIGPROF` when it expires, which the client reports as
+//! [`WorkerFailure::CpuLimit`]. Unlike the wall-clock timeout it does not
+//! fire because the machine is busy, so it can be short: a program that
+//! loops for ever on rbpf costs that much CPU, not the whole timeout. The
+//! wall-clock timeout stays, for a worker that is not scheduled or blocks.
+//!
 //! The executable is taken from the `BPFDIFF_WORKER` environment variable.
 //! The `bpfdiff` CLI sets it to itself; tests point it at the
 //! `bpfdiff-worker` binary of this crate.
@@ -35,6 +44,10 @@ pub const WORKER_ARG: &str = "__oracle-worker";
 
 /// The environment variable naming the worker executable.
 pub const WORKER_ENV: &str = "BPFDIFF_WORKER";
+
+/// The environment variable that gives the worker its per-program CPU-time
+/// limit in milliseconds (set by the client when it starts a worker).
+pub const WORKER_CPU_ENV: &str = "BPFDIFF_WORKER_CPU_MS";
 
 /// The most requests [`WorkerClient::run_many`] sends in one round trip.
 pub const MAX_BATCH: usize = 64;
@@ -122,6 +135,10 @@ pub enum WorkerFailure {
     /// The worker did not answer in time (it was killed).
     #[error("no answer within {0} ms")]
     TimedOut(u64),
+    /// The program used more than this many milliseconds of CPU time (the
+    /// worker's profiling timer ended it).
+    #[error("more than {0} ms of CPU time")]
+    CpuLimit(u64),
 }
 
 struct Running {
@@ -189,6 +206,7 @@ impl Running {
 pub struct WorkerClient {
     exe: Option<PathBuf>,
     timeout: Duration,
+    cpu_limit: Option<Duration>,
     running: Option<Running>,
 }
 
@@ -199,6 +217,7 @@ impl WorkerClient {
         WorkerClient {
             exe: std::env::var_os(WORKER_ENV).map(PathBuf::from),
             timeout,
+            cpu_limit: None,
             running: None,
         }
     }
@@ -208,14 +227,42 @@ impl WorkerClient {
         WorkerClient {
             exe: Some(exe),
             timeout,
+            cpu_limit: None,
             running: None,
+        }
+    }
+
+    /// The client with a per-program CPU-time limit (whole milliseconds,
+    /// at least one) besides the wall-clock timeout; see the module
+    /// documentation.
+    pub fn with_cpu_limit(mut self, limit: Duration) -> WorkerClient {
+        self.cpu_limit = Some(limit.max(Duration::from_millis(1)));
+        self
+    }
+
+    fn cpu_limit_ms(&self) -> Option<u64> {
+        self.cpu_limit.map(|l| l.as_millis() as u64)
+    }
+
+    /// Why the worker ended, as a failure: its profiling timer's signal is
+    /// the CPU-time limit, anything else a death.
+    fn ended(&self, status: std::process::ExitStatus) -> WorkerFailure {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.signal(), self.cpu_limit_ms()) {
+            (Some(libc::SIGPROF), Some(ms)) => WorkerFailure::CpuLimit(ms),
+            _ => WorkerFailure::Died(describe_exit(status)),
         }
     }
 
     fn start(&mut self) -> Result<&mut Running, WorkerFailure> {
         if self.running.is_none() {
             let exe = self.exe.clone().ok_or(WorkerFailure::NoExecutable)?;
-            let mut child = Command::new(&exe)
+            let mut command = Command::new(&exe);
+            match self.cpu_limit_ms() {
+                Some(ms) => command.env(WORKER_CPU_ENV, ms.to_string()),
+                None => command.env_remove(WORKER_CPU_ENV),
+            };
+            let mut child = command
                 .arg(WORKER_ARG)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -273,10 +320,10 @@ impl WorkerClient {
             Err(ReplyError::Closed) => {
                 // The pipe closed: the worker died. Reap it for its signal.
                 let mut running = self.running.take().expect("running");
-                let status = running.child.wait().map(describe_exit);
-                Err(WorkerFailure::Died(
-                    status.unwrap_or_else(|e| e.to_string()),
-                ))
+                Err(match running.child.wait() {
+                    Ok(status) => self.ended(status),
+                    Err(e) => WorkerFailure::Died(e.to_string()),
+                })
             }
             Err(ReplyError::TimedOut) => {
                 self.kill();
@@ -414,8 +461,28 @@ fn signal_name(sig: i32) -> &'static str {
         libc::SIGABRT => "SIGABRT",
         libc::SIGKILL => "SIGKILL",
         libc::SIGTRAP => "SIGTRAP",
+        libc::SIGPROF => "SIGPROF",
         _ => "signal",
     }
+}
+
+/// Arms the process's profiling timer to fire once after `ms` of CPU time
+/// (user and system), or disarms it.
+fn arm_cpu_timer(ms: Option<u64>) {
+    let ms = ms.unwrap_or(0);
+    let value = libc::timeval {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t,
+    };
+    let timer = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: value,
+    };
+    // SAFETY: a valid itimerval; the old value is not asked for.
+    unsafe { libc::setitimer(libc::ITIMER_PROF, &timer, std::ptr::null_mut()) };
 }
 
 /// Appends one framed request (length, then `code`, program, memory).
@@ -465,6 +532,15 @@ fn serve_requests() -> io::Result<keeper::ServerEnd> {
     // can be asked for.
     let stdin = std::fs::File::from(io::stdin().as_fd().try_clone_to_owned()?);
     let mut input = io::BufReader::with_capacity(1 << 16, stdin);
+    let cpu_limit = std::env::var(WORKER_CPU_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&ms| ms > 0);
+    if cpu_limit.is_some() {
+        // SAFETY: restores the default action (end the process) of a
+        // signal this process does not otherwise use.
+        unsafe { libc::signal(libc::SIGPROF, libc::SIG_DFL) };
+    }
     let stdout = io::stdout();
     let mut output = BufWriter::with_capacity(1 << 16, stdout.lock());
     loop {
@@ -484,7 +560,12 @@ fn serve_requests() -> io::Result<keeper::ServerEnd> {
         let vm = rest.first().copied().and_then(WorkerVm::from_code);
         rest = rest.get(1..).unwrap_or(&[]);
         let reply = match (vm, take_bytes(&mut rest), take_bytes(&mut rest)) {
-            (Some(vm), Some(program), Some(mem)) => super::rbpf_vm::run_in_worker(vm, program, mem),
+            (Some(vm), Some(program), Some(mem)) => {
+                arm_cpu_timer(cpu_limit);
+                let reply = super::rbpf_vm::run_in_worker(vm, program, mem);
+                arm_cpu_timer(None);
+                reply
+            }
             _ => WorkerReply::Error {
                 message: "malformed request".to_string(),
             },
