@@ -229,3 +229,33 @@ fn diff_compares_a_program_the_engine_cannot_decode() {
     let run = bpfdiff(&[&"run", &f]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
 }
+
+#[test]
+fn diff_calls_a_layout_dependent_difference_inconclusive_as_replay_does() {
+    // r0 = 1 when the low half of the input pointer is zero: the engine's
+    // interpreter puts the input at 0x100000000, its JIT at a host address.
+    // The result depends on where memory lies, not on a bug, so `diff`
+    // says inconclusive (with the instruction) and exits 0, as campaigns
+    // and `replay` do.
+    let s = Scratch::new("diff-address-branch");
+    let f = s.write(
+        "p.casm",
+        "mov %r0, 0\njne32 %r1, 0, L3\nmov %r0, 1\nL3:\nexit\n",
+    );
+    let args: [&dyn AsRef<std::ffi::OsStr>; 8] = [
+        &"diff",
+        &f,
+        &"--backends",
+        &"interp,jit",
+        &"--mem",
+        &"00 00",
+        &"--known",
+        &"none",
+    ];
+    let out = bpfdiff(&args);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("r0 = 0x1"), "the engine's run: {text}");
+    assert!(text.contains("comparison: inconclusive"), "{text}");
+    assert!(text.contains("insn 1 branches on a value"), "{text}");
+}

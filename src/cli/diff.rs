@@ -1,11 +1,14 @@
 //! `bpfdiff diff FILE`: run one program on several backends and compare.
 
 use super::{output, FormatArg, EXIT_TESTS_FAILED};
+use bpfdiff::fuzz_glue::DiffHarness;
+use bpfdiff::gen::case::Case;
 use bpfdiff::input::read_program_for_comparison;
 use bpfdiff::replay::record::parse_data_record;
+use bpfdiff_engine::interp::DEFAULT_BUDGET;
 use bpfdiff_oracle::backend::kernel::{KernelBackend, KernelOptions};
 use bpfdiff_oracle::kernel_log::kernel_states;
-use bpfdiff_oracle::{diff, registry, Comparison, KnownRules, Outcome};
+use bpfdiff_oracle::{registry, Comparison, KnownRules, Outcome};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -148,12 +151,15 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let mem = resolved.env.mem;
-    let mut backends = names
-        .iter()
-        .map(|n| registry::create(n))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut rules = args.known.rules()?;
-    let result = diff(&mut backends, &input.program, &mem, &mut rules);
+    // The campaigns' and the replay's harness, so that one program gets the
+    // verdict it gets there: a difference that depends on where each
+    // implementation puts memory (a branch on an address, an access
+    // through a forged one), or on state rbpf's JIT leaves unzeroed, is
+    // inconclusive, with the reason. The engine's own budget is the screen.
+    let mut harness =
+        DiffHarness::new(&names, args.known.rules()?, true)?.with_screen_budget(DEFAULT_BUDGET);
+    let result = harness.check(&Case::new(input.program.clone(), mem.clone()));
+    let rules = harness.rules();
     let states = if args.kernel_states {
         let mut kernel = KernelBackend::new(KernelOptions::default());
         Some(kernel_states(&mut kernel, &input.program, &mem)?)
@@ -163,7 +169,7 @@ pub fn execute(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let unsound = states
         .as_ref()
         .is_some_and(|s| !s.report.violations.is_empty());
-    let stale = stale_rules(args, &names, &rules, &result.comparison)?;
+    let stale = stale_rules(args, &names, rules, &result.comparison)?;
     if args.json {
         let matched: serde_json::Map<String, serde_json::Value> = rules
             .rules()
