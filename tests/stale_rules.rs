@@ -133,6 +133,7 @@ fn a_rule_that_stops_matching_is_reported_stale_by_replay_and_by_diff() {
     let running = replayer.running().to_vec();
     let stale = replayer.stale_rules();
     let mut checked = 0;
+    let mut agreed = 0;
     let mut failures = Vec::new();
     for file in regression_files() {
         let case = replay::load(&file).unwrap();
@@ -161,6 +162,14 @@ fn a_rule_that_stops_matching_is_reported_stale_by_replay_and_by_diff() {
         ]);
         let text = stdout(&out);
         for (backend, rule) in &named {
+            // A record that allows the backend to agree, on a build where
+            // it does (rbpf's release build wraps where its debug build
+            // panics): the rule is expected to match nothing, and neither
+            // replay nor diff calls it stale.
+            if replayer.agreed_as_allowed().contains(rule) {
+                agreed += 1;
+                continue;
+            }
             checked += 1;
             let in_replay = stale.iter().any(|s| {
                 &s.name == rule
@@ -182,7 +191,8 @@ fn a_rule_that_stops_matching_is_reported_stale_by_replay_and_by_diff() {
         }
     }
     eprintln!(
-        "{checked} rule(s) named by regression records, each reported stale by replay and diff"
+        "{checked} rule(s) named by regression records, each reported stale by replay and diff; \
+         {agreed} not checked: their case agreed, as its record allows"
     );
     assert!(checked > 60, "only {checked} named rules checked");
     assert!(failures.is_empty(), "{}", failures.join("\n"));

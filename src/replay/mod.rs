@@ -387,6 +387,11 @@ pub struct Replayer {
     running: Vec<String>,
     unavailable: Vec<(String, String)>,
     named_by_records: Vec<(Vec<String>, String)>,
+    /// Rules of record entries that allow an agreement, from cases that
+    /// agreed: what they describe did not happen in this build (rbpf's
+    /// release build wraps where its debug build panics), so matching
+    /// nothing does not make them stale.
+    agreed_as_allowed: Vec<String>,
 }
 
 impl Replayer {
@@ -425,6 +430,7 @@ impl Replayer {
             running,
             unavailable,
             named_by_records: Vec::new(),
+            agreed_as_allowed: Vec::new(),
         })
     }
 
@@ -446,6 +452,13 @@ impl Replayer {
     /// The rules, with their match counts over the cases replayed so far.
     pub fn rules(&self) -> &KnownRules {
         &self.rules
+    }
+
+    /// Rules named by record entries that allow an agreement, in cases
+    /// whose backend agreed (so far): they matched nothing, and are not
+    /// stale for it.
+    pub fn agreed_as_allowed(&self) -> &[String] {
+        &self.agreed_as_allowed
     }
 
     fn why_not_running(&self, backend: &str) -> String {
@@ -557,10 +570,22 @@ impl Replayer {
                         o.detail
                     ));
                 }
-                (true, None) if r.may_agree() => fine.push(format!(
-                    "{}: agrees on {here}, a form the record allows",
-                    r.describe()
-                )),
+                (true, None) if r.may_agree() => {
+                    // Only a backend that differed in nothing agreed; an
+                    // unexplained difference is reported below as a change.
+                    let agreed = !result.observed.iter().any(|o| o.backend == r.backend);
+                    self.agreed_as_allowed.extend(
+                        std::iter::once(&r.rule)
+                            .chain(r.or.iter().map(|a| &a.rule))
+                            .flatten()
+                            .filter(|_| agreed)
+                            .cloned(),
+                    );
+                    fine.push(format!(
+                        "{}: agrees on {here}, a form the record allows",
+                        r.describe()
+                    ))
+                }
                 (true, None) => fixed.push(format!(
                     "FIXED on {here}: {} no longer diverges",
                     r.describe()
@@ -698,6 +723,7 @@ impl Replayer {
             .zip(self.rules.hits())
             .filter(|(r, &n)| n == 0 && self.running.contains(&r.backend))
             .filter(|(r, _)| !self.another_form_matched(&r.name))
+            .filter(|(r, _)| !self.agreed_as_allowed.contains(&r.name))
             .map(|(r, _)| {
                 let named: Vec<&str> = self
                     .named_by_records
