@@ -91,24 +91,33 @@ impl Emulation {
     /// variants, whatever the list's order, since one bug can make the
     /// instruction another acts on (SMOD run as MOD, then MOD by zero).
     pub fn rewrite(&self, program: &Program) -> Option<Program> {
+        self.rewrite_tracked(program).map(|(p, _)| p)
+    }
+
+    /// [`Self::rewrite`], with the original slot of each rewritten slot.
+    fn rewrite_tracked(&self, program: &Program) -> Option<(Program, Vec<usize>)> {
         let first = self.0.first()?;
         first.rewrite(program)?;
         let mut models = self.0.clone();
         models.sort();
         models.dedup();
         let mut out = program.clone();
+        let mut origin: Vec<usize> = (0..program.insns.len()).collect();
         for m in models {
-            if let Some(p) = m.rewrite(&out) {
+            if let Some((p, from)) = m.rewrite_tracked(&out) {
+                origin = from.iter().map(|&k| origin[k]).collect();
                 out = p;
             }
         }
-        Some(out)
+        Some((out, origin))
     }
 
     /// [`BugModel::reproduces`] for the models together.
     pub fn reproduces(&self, program: &Program, input: &[u8], d: &Difference) -> bool {
-        self.rewrite(program)
-            .is_some_and(|rewritten| reproduces_with(program, &rewritten, input, d))
+        self.rewrite_tracked(program)
+            .is_some_and(|(rewritten, origin)| {
+                reproduces_with(program, &rewritten, &origin, input, d)
+            })
     }
 }
 
@@ -116,6 +125,12 @@ impl BugModel {
     /// The program with the bug written in, or `None` when the program does
     /// not decode or has no instruction the bug touches.
     pub fn rewrite(self, program: &Program) -> Option<Program> {
+        self.rewrite_tracked(program).map(|(p, _)| p)
+    }
+
+    /// [`Self::rewrite`], with the original slot of each rewritten slot (a
+    /// slot a model inserts belongs to the instruction it was put next to).
+    fn rewrite_tracked(self, program: &Program) -> Option<(Program, Vec<usize>)> {
         match self {
             BugModel::Mod32ByZeroKeepsRegister => return guard_mod32_by_zero(program),
             BugModel::LdAbsInHostOrder => return ldabs_in_host_order(program),
@@ -150,7 +165,7 @@ impl BugModel {
             }
             touched = true;
         }
-        touched.then_some(out)
+        touched.then(|| (out, (0..program.insns.len()).collect()))
     }
 
     /// True when the rewritten program, run by the engine's interpreter on
@@ -158,8 +173,10 @@ impl BugModel {
     /// backend did (same aspect, same detail; a time-out of the backend
     /// counts as the emulation running out of budget).
     pub fn reproduces(self, program: &Program, input: &[u8], d: &Difference) -> bool {
-        self.rewrite(program)
-            .is_some_and(|rewritten| reproduces_with(program, &rewritten, input, d))
+        self.rewrite_tracked(program)
+            .is_some_and(|(rewritten, origin)| {
+                reproduces_with(program, &rewritten, &origin, input, d)
+            })
     }
 }
 
@@ -176,11 +193,12 @@ struct Expansion {
 /// address so that it still reaches the same instruction (a jump to an
 /// instruction with a slot before it lands on that slot, so that it runs
 /// too). `None` when `f` changes nothing, the program does not decode, or a
-/// repaired offset no longer fits its field.
+/// repaired offset no longer fits its field. With the program comes the
+/// original slot of each of its slots.
 fn expand(
     program: &Program,
     f: impl Fn(&bpfdiff_engine::Instruction) -> Option<Expansion>,
-) -> Option<Program> {
+) -> Option<(Program, Vec<usize>)> {
     use bpfdiff_engine::opcode::Class;
     let decoded = program.decode().ok()?;
     let plans: Vec<Option<Expansion>> = decoded.iter().map(|(_, i)| f(i)).collect();
@@ -209,6 +227,7 @@ fn expand(
         }
     };
     let mut out = Vec::with_capacity(next);
+    let mut origin = Vec::with_capacity(next);
     for ((at, i), plan) in decoded.iter().zip(plans) {
         let at = *at;
         let (before, mut first, after) = match plan {
@@ -232,14 +251,20 @@ fn expand(
         out.push(first);
         out.extend_from_slice(&program.insns[at + 1..at + i.slots()]);
         out.extend(after);
+        origin.extend(
+            (0..usize::from(before.is_some()))
+                .map(|_| at)
+                .chain(at..at + i.slots())
+                .chain((0..usize::from(after.is_some())).map(|_| at)),
+        );
     }
-    Some(Program::new(out))
+    Some((Program::new(out), origin))
 }
 
 /// [`BugModel::Mod32ByZeroKeepsRegister`]: each 32-bit MOD by a register
 /// gets a guard that skips it when the divisor's low half is zero; a MOD
 /// by the immediate 0 becomes `r = r`.
-fn guard_mod32_by_zero(program: &Program) -> Option<Program> {
+fn guard_mod32_by_zero(program: &Program) -> Option<(Program, Vec<usize>)> {
     use bpfdiff_engine::opcode::{Class, Source};
     expand(program, |i| {
         if i.row.class != Class::Alu || i.row.operation != Operation::Mod {
@@ -283,7 +308,7 @@ fn guard_mod32_by_zero(program: &Program) -> Option<Program> {
 /// [`BugModel::LdAbsInHostOrder`]: each 2- and 4-byte LD_ABS/LD_IND gets a
 /// byte swap of r0 after it (`be16`/`be32`, which swap on this
 /// little-endian host), so that r0 holds the bytes in host order.
-fn ldabs_in_host_order(program: &Program) -> Option<Program> {
+fn ldabs_in_host_order(program: &Program) -> Option<(Program, Vec<usize>)> {
     expand(program, |i| {
         if !matches!(i.row.operation, Operation::LdAbs | Operation::LdInd) {
             return None;
@@ -325,7 +350,16 @@ const MOV32_REG: u8 = 0xbc;
 const MOV64_REG: u8 = 0xbf;
 
 /// True when `rewritten` run on `input` differs from `program` as `d` says.
-fn reproduces_with(program: &Program, rewritten: &Program, input: &[u8], d: &Difference) -> bool {
+/// `origin` gives the original slot of each slot of `rewritten`: a fault
+/// in the emulation is reported at the user's instruction, as the backend
+/// reports it.
+fn reproduces_with(
+    program: &Program,
+    rewritten: &Program,
+    origin: &[usize],
+    input: &[u8],
+    d: &Difference,
+) -> bool {
     let mut interp = InterpBackend::default();
     // The reference run, once: its outcome and its first read of unwritten
     // stack (which makes a comparison inconclusive, as in `diff`).
@@ -335,6 +369,9 @@ fn reproduces_with(program: &Program, rewritten: &Program, input: &[u8], d: &Dif
     let reference = engine_outcome("interp", run, mem);
     let mut emulated = interp.run(rewritten, input);
     emulated.backend = d.backend.clone();
+    if let Execution::Fault { pc: Some(pc), .. } = &mut emulated.execution {
+        *pc = origin.get(*pc).copied().unwrap_or(*pc);
+    }
     let Ok(differences) = compare_pair(&reference, uninit, &emulated, &interp.capabilities())
     else {
         return false;
@@ -459,6 +496,22 @@ mod tests {
             &[],
             &difference("rbpf", Aspect::R0, "0x0 vs 0x100000000")
         ));
+    }
+
+    #[test]
+    fn inserted_slots_map_back_to_the_instruction_they_belong_to() {
+        // w2 s%= w4 becomes a guard and w2 %= w4: every later slot moves
+        // by one, and maps back to where it was; the guard belongs to the
+        // MOD. The ld_imm64's two slots keep their pairing.
+        let p =
+            program("r2 = 11\nw4 = -1\nw2 s%= w4\nr3 = 0x100000000 ll\nr0 = *(u8 *)(r1 +8)\nexit");
+        let emulation = Emulation(vec![
+            BugModel::SdivSmodAsUnsigned,
+            BugModel::Mod32ByZeroKeepsRegister,
+        ]);
+        let (rewritten, origin) = emulation.rewrite_tracked(&p).unwrap();
+        assert_eq!(rewritten.insns.len(), p.insns.len() + 1);
+        assert_eq!(origin, vec![0, 1, 2, 2, 3, 4, 5, 6]);
     }
 
     #[test]
