@@ -61,6 +61,10 @@ impl GuardedRbpfJit {
                     | FaultKind::CallDepthExceeded
                     | FaultKind::FellOffEnd
                     | FaultKind::JumpOutOfRange
+                    // No code of its own for an ld_imm64's second slot: a
+                    // jump or call there lands wherever its JIT put the
+                    // next code (a call there aborted the worker).
+                    | FaultKind::JumpIntoLdImm64
             ) {
                 return withheld(format!("withheld from rbpf's JIT, which does not check memory (rule rbpf-jit-no-memory-checks); the engine saw {f}"));
             }
