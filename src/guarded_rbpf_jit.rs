@@ -43,6 +43,9 @@ impl GuardedRbpfJit {
                 "withheld from rbpf's JIT, which does not bounds-check LD_ABS/LD_IND (it reads host memory where the kernel ends the program)".to_string(),
             );
         }
+        if let Some(pc) = first_write_of_r10(program) {
+            return withheld(format!("withheld from rbpf's JIT: insn {pc} writes r10, the read-only frame pointer (the kernel refuses the program), and its JIT would then access memory through whatever was written"));
+        }
         if let Some(pc) = unwritten_registers::first_unwritten_read(program) {
             return withheld(format!("withheld from rbpf's JIT, which does not zero its registers: insn {pc} may read one the program never wrote"));
         }
@@ -96,6 +99,39 @@ impl GuardedRbpfJit {
         self.inner.start_afresh();
         true
     }
+}
+
+/// The first instruction (slot index) that writes r10: an ALU operation,
+/// a load or an `ld_imm64` into it, or an atomic fetch into it. The engine
+/// gives each frame its own r10, so what such a program does on rbpf
+/// depends on how rbpf keeps r10 across calls.
+fn first_write_of_r10(program: &Program) -> Option<usize> {
+    use bpfdiff_engine::opcode::Class;
+    let decoded = program.decode().ok()?;
+    decoded.iter().find_map(|(slot, i)| {
+        let op = i.row.operation;
+        let writes = match i.row.class {
+            Class::Alu | Class::Alu64 | Class::Ldx => i.dst == 10,
+            Class::Ld => !matches!(op, Operation::LdAbs | Operation::LdInd) && i.dst == 10,
+            Class::Stx => {
+                matches!(
+                    op,
+                    Operation::AtomicFetchAdd
+                        | Operation::AtomicFetchOr
+                        | Operation::AtomicFetchAnd
+                        | Operation::AtomicFetchXor
+                        | Operation::AtomicXchg
+                        | Operation::LoadAcquire
+                ) && if op == Operation::LoadAcquire {
+                    i.dst == 10
+                } else {
+                    i.src == 10
+                }
+            }
+            _ => false,
+        };
+        writes.then_some(*slot)
+    })
 }
 
 impl Backend for GuardedRbpfJit {
@@ -156,5 +192,45 @@ impl Backend for GuardedRbpfJit {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfdiff_engine::asm::kernel::assemble;
+
+    fn program(text: &str) -> Program {
+        assemble(text).expect("assembles")
+    }
+
+    #[test]
+    fn writes_of_r10_are_found_in_every_form() {
+        // RFC 9669 §2: r10 is the read-only frame pointer; the kernel
+        // refuses each of these ("frame pointer is read only").
+        for (text, pc) in [
+            ("r0 = 0\nr10 = 0x1000 ll\nexit", Some(1)),
+            ("r0 = 0\nr10 += 8\nexit", Some(1)),
+            ("r10 = *(u64 *)(r1 +0)\nr0 = 0\nexit", Some(0)),
+            (
+                "r0 = 0\nr10 = atomic64_fetch_add((u64 *)(r1 +0), r10)\nexit",
+                Some(1),
+            ),
+            // Reads and stores through r10 do not write it.
+            (
+                "*(u64 *)(r10 -8) = 1\nr0 = r10\nr0 = *(u64 *)(r10 -8)\nexit",
+                None,
+            ),
+        ] {
+            assert_eq!(first_write_of_r10(&program(text)), pc, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_program_that_writes_r10_is_withheld_with_the_instruction() {
+        let guard = GuardedRbpfJit::new(bpfdiff_oracle::registry::create("interp").unwrap());
+        let p = program("r10 = 0x1000 ll\ncall pc+1\nexit\n*(u64 *)(r10 -8) = 1\nr0 = 1\nexit");
+        let why = guard.screen(&p, &[]).unwrap_err();
+        assert!(why.contains("insn 0 writes r10"), "{why}");
     }
 }
