@@ -12,7 +12,7 @@
 use crate::gen::unwritten_registers;
 use bpfdiff_engine::interp::{ExecResult, FaultKind, Interpreter, DEFAULT_BUDGET};
 use bpfdiff_engine::opcode::Operation;
-use bpfdiff_engine::Program;
+use bpfdiff_engine::{Instruction, Program};
 use bpfdiff_oracle::{Backend, Capabilities, Execution, Outcome};
 
 /// rbpf's JIT (`rbpf-jit`), guarded.
@@ -34,16 +34,16 @@ impl GuardedRbpfJit {
     /// is withheld.
     fn screen(&self, program: &Program, input: &[u8]) -> Result<EngineRun, String> {
         let withheld = |why: String| Err(why);
-        let packet_loads = program.decode().is_ok_and(|d| {
-            d.iter()
-                .any(|(_, i)| matches!(i.row.operation, Operation::LdAbs | Operation::LdInd))
-        });
+        let decoded = program.decode().unwrap_or_default();
+        let packet_loads = decoded
+            .iter()
+            .any(|(_, i)| matches!(i.row.operation, Operation::LdAbs | Operation::LdInd));
         if packet_loads {
             return withheld(
                 "withheld from rbpf's JIT, which does not bounds-check LD_ABS/LD_IND (it reads host memory where the kernel ends the program)".to_string(),
             );
         }
-        if let Some(pc) = first_write_of_r10(program) {
+        if let Some(pc) = first_write_of_r10(&decoded) {
             return withheld(format!("withheld from rbpf's JIT: insn {pc} writes r10, the read-only frame pointer (the kernel refuses the program), and its JIT would then access memory through whatever was written"));
         }
         if let Some(pc) = unwritten_registers::first_unwritten_read(program) {
@@ -104,9 +104,8 @@ impl GuardedRbpfJit {
 /// and every atomic operation, so its JIT never runs them, and those
 /// verdicts stay compared. The engine gives each frame its own r10, so
 /// what such a program does on rbpf depends on how rbpf keeps r10.
-fn first_write_of_r10(program: &Program) -> Option<usize> {
+fn first_write_of_r10(decoded: &[(usize, Instruction)]) -> Option<usize> {
     use bpfdiff_engine::opcode::Class;
-    let decoded = program.decode().ok()?;
     decoded.iter().find_map(|(slot, i)| {
         let ld_imm64 = i.row.class == Class::Ld
             && !matches!(i.row.operation, Operation::LdAbs | Operation::LdInd);
@@ -199,7 +198,8 @@ mod tests {
                 None,
             ),
         ] {
-            assert_eq!(first_write_of_r10(&program(text)), pc, "{text}");
+            let decoded = program(text).decode().unwrap();
+            assert_eq!(first_write_of_r10(&decoded), pc, "{text}");
         }
     }
 

@@ -143,10 +143,8 @@ fn a_rule_that_stops_matching_is_reported_stale_by_replay_and_by_diff() {
             .iter()
             .filter(|d| running.contains(&d.backend))
             .flat_map(|d| {
-                std::iter::once(&d.rule)
-                    .chain(d.or.iter().map(|a| &a.rule))
-                    .flatten()
-                    .map(|r| (d.backend.clone(), r.clone()))
+                d.rules()
+                    .map(|r| (d.backend.clone(), r.to_string()))
                     .collect::<Vec<_>>()
             })
             .collect();

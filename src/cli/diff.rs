@@ -106,10 +106,7 @@ fn stale_rules(
         if entry.may_agree() && !differences.iter().any(|d| d.backend == entry.backend) {
             continue;
         }
-        let forms: Vec<&str> = std::iter::once(&entry.rule)
-            .chain(entry.or.iter().map(|a| &a.rule))
-            .filter_map(|r| r.as_deref())
-            .collect();
+        let forms: Vec<&str> = entry.rules().collect();
         if forms.is_empty() || forms.iter().any(|f| matched.contains(f)) {
             continue;
         }

@@ -94,11 +94,11 @@ impl Regs {
     /// Sets `reg`'s first three bits; it may be unaligned when it may be
     /// a pointer (what is mangled is no usable address either way).
     fn set(&mut self, reg: u16, tainted: bool, stack: bool, mangled: bool) {
-        self.set_aligned(reg, tainted, stack, mangled, tainted);
+        self.set_with_unaligned(reg, tainted, stack, mangled, tainted);
     }
 
     /// Sets `reg`'s four bits.
-    fn set_aligned(
+    fn set_with_unaligned(
         &mut self,
         reg: u16,
         tainted: bool,
@@ -417,7 +417,7 @@ fn transfer(
                 (Operation::Mov, Source::Imm) => a.set(d, false, false, false),
                 // A 64-bit copy keeps an address; truncations mangle it.
                 (Operation::Mov, Source::Reg) if wide => {
-                    a.set_aligned(d, tainted(s), stack(s), mangled(s), unaligned(s))
+                    a.set_with_unaligned(d, tainted(s), stack(s), mangled(s), unaligned(s))
                 }
                 (Operation::Mov | Operation::MovSx, _) => {
                     a.set(d, tainted(s), stack(s), tainted(s))
@@ -449,7 +449,7 @@ fn transfer(
         }
         Class::Ldx => {
             let (t, st, m, u) = loaded(mem, ins.src);
-            step.after.set_aligned(d, t, st, m, u);
+            step.after.set_with_unaligned(d, t, st, m, u);
         }
         Class::St => *changed |= mem.store_imm(func, &regs, ins.dst, ins.off, size),
         Class::Stx => match row.operation {
@@ -458,13 +458,13 @@ fn transfer(
             }
             Operation::LoadAcquire => {
                 let (t, st, m, u) = loaded(mem, ins.src);
-                step.after.set_aligned(d, t, st, m, u);
+                step.after.set_with_unaligned(d, t, st, m, u);
             }
             Operation::AtomicCmpxchg => {
                 step.sensitive = tainted(R0);
                 *changed |= mem.store(func, &regs, ins.dst, ins.src, ins.off, size);
                 let (t, st, m, u) = loaded(mem, ins.dst);
-                step.after.set_aligned(R0, t, st, m, u);
+                step.after.set_with_unaligned(R0, t, st, m, u);
             }
             Operation::AtomicFetchAdd
             | Operation::AtomicFetchOr
@@ -473,7 +473,7 @@ fn transfer(
             | Operation::AtomicXchg => {
                 *changed |= mem.store(func, &regs, ins.dst, ins.src, ins.off, size);
                 let (t, st, m, u) = loaded(mem, ins.dst);
-                step.after.set_aligned(s, t, st, m, u);
+                step.after.set_with_unaligned(s, t, st, m, u);
             }
             _ => *changed |= mem.store(func, &regs, ins.dst, ins.src, ins.off, size),
         },
@@ -495,7 +495,7 @@ fn transfer(
                 step.after.set(R0, t, false, t);
             }
             // A map value: an address the kernel and the engine both know.
-            Operation::LdMapValue => step.after.set_aligned(d, true, false, false, false),
+            Operation::LdMapValue => step.after.set_with_unaligned(d, true, false, false, false),
             _ => step.after.set(d, true, false, true),
         },
         Class::Jmp | Class::Jmp32 => match row.operation {

@@ -490,11 +490,7 @@ impl Replayer {
             return result;
         };
         for d in &record.differences {
-            let forms: Vec<String> = std::iter::once(&d.rule)
-                .chain(d.or.iter().map(|a| &a.rule))
-                .flatten()
-                .cloned()
-                .collect();
+            let forms: Vec<String> = d.rules().map(String::from).collect();
             self.named_by_records.push((forms, path.clone()));
         }
         let comparison = self.compare(case, &mut result);
@@ -573,14 +569,9 @@ impl Replayer {
                 (true, None) if r.may_agree() => {
                     // Only a backend that differed in nothing agreed; an
                     // unexplained difference is reported below as a change.
-                    let agreed = !result.observed.iter().any(|o| o.backend == r.backend);
-                    self.agreed_as_allowed.extend(
-                        std::iter::once(&r.rule)
-                            .chain(r.or.iter().map(|a| &a.rule))
-                            .flatten()
-                            .filter(|_| agreed)
-                            .cloned(),
-                    );
+                    if !result.observed.iter().any(|o| o.backend == r.backend) {
+                        self.agreed_as_allowed.extend(r.rules().map(String::from));
+                    }
                     fine.push(format!(
                         "{}: agrees on {here}, a form the record allows",
                         r.describe()

@@ -74,6 +74,14 @@ impl RecordedDifference {
                 .any(|a| a.aspect == aspect && a.rule.as_deref() == rule)
     }
 
+    /// The rules this difference's forms name (its own, then its
+    /// alternatives'), the forms without a rule left out.
+    pub fn rules(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(&self.rule)
+            .chain(self.or.iter().map(|a| &a.rule))
+            .filter_map(|r| r.as_deref())
+    }
+
     /// True when an alternative allows the backend to agree instead.
     pub fn may_agree(&self) -> bool {
         self.or.iter().any(|a| a.aspect == NO_DIFFERENCE)
